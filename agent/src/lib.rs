@@ -1,0 +1,2 @@
+//! The giif on-site agent.
+pub mod pki;
