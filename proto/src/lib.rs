@@ -1,1 +1,24 @@
-pub fn x(){}
+//! The wire contracts of giif, generated at build time.
+//!
+//! - [`agent`]: the agent API (`giif.agent.v1`), ours.
+//! - [`tfplugin6`]: the Terraform plugin protocol v6 (the subset we serve).
+//! - [`plugin`]: go-plugin's controller and stdio services.
+
+pub mod agent_tls;
+pub mod rules;
+
+
+#[allow(clippy::all)]
+pub mod agent {
+    tonic::include_proto!("giif.agent.v1");
+}
+
+#[allow(clippy::all)]
+pub mod tfplugin6 {
+    tonic::include_proto!("tfplugin6");
+}
+
+#[allow(clippy::all)]
+pub mod plugin {
+    tonic::include_proto!("plugin");
+}

@@ -1,0 +1,82 @@
+//! Value rules both sides enforce: the provider at plan time, the agent
+//! because it trusts no client. Each returns the problem, or None.
+
+/// Project names are single DNS labels: they name VLAN segments, Guacamole
+/// groups and gateway hosts.
+pub fn dns_label_problem(text: &str) -> Option<String> {
+    let fix = "Use 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen, for example \"physics-lab-2\".";
+    if text.is_empty() || text.len() > 63 {
+        return Some(format!("{text:?} is {} characters long. {fix}", text.len()));
+    }
+    if let Some(bad) = text.chars().find(|c| !c.is_ascii_alphanumeric() && *c != '-') {
+        return Some(format!("{text:?} contains {bad:?}, which a DNS label cannot hold. {fix}"));
+    }
+    if text.starts_with('-') || text.ends_with('-') {
+        return Some(format!("{text:?} starts or ends with a hyphen. {fix}"));
+    }
+    None
+}
+
+/// A calendar date, YYYY-MM-DD, that exists.
+pub fn date_problem(text: &str) -> Option<String> {
+    let bad = || Some(format!("{text:?} is not a date of the form YYYY-MM-DD, such as \"2027-06-30\"."));
+    let parts: Vec<&str> = text.split('-').collect();
+    let [year, month, day] = parts.as_slice() else {
+        return bad();
+    };
+    if year.len() != 4 || month.len() != 2 || day.len() != 2 {
+        return bad();
+    }
+    let (Ok(year), Ok(month), Ok(day)) = (year.parse::<u32>(), month.parse::<u32>(), day.parse::<u32>()) else {
+        return bad();
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return bad(),
+    };
+    if day == 0 || day > days_in_month {
+        return bad();
+    }
+    None
+}
+
+/// The roles a project member can have.
+pub const MEMBER_ROLES: [&str; 2] = ["member", "manager"];
+
+pub fn member_role_problem(role: &str) -> Option<String> {
+    (!MEMBER_ROLES.contains(&role)).then(|| format!("{role:?} is not a role; use \"member\" or \"manager\"."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels() {
+        for ok in ["a", "lab-1", "A9", &"x".repeat(63)] {
+            assert_eq!(dns_label_problem(ok), None, "{ok}");
+        }
+        for bad in ["", "-a", "a-", "a_b", "a.b", &"x".repeat(64)] {
+            assert!(dns_label_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(date_problem("2028-02-29"), None);
+        assert!(date_problem("2027-02-29").is_some());
+        assert!(date_problem("2027-13-01").is_some());
+        assert!(date_problem("27-01-01").is_some());
+        assert!(date_problem("tomorrow").is_some());
+    }
+
+    #[test]
+    fn roles() {
+        assert_eq!(member_role_problem("manager"), None);
+        assert!(member_role_problem("root").is_some());
+    }
+}

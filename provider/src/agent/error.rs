@@ -1,0 +1,79 @@
+//! Agent errors as the provider sees them: the machine-readable reason the
+//! agent sent, and how to turn it into a diagnostic.
+
+use giif_proto::agent::{error_detail, ErrorDetail};
+use prost::Message;
+
+use crate::diag::{AttrPath, Diagnostic};
+
+pub use error_detail::Reason;
+
+#[derive(Clone, Debug)]
+pub struct AgentError {
+    pub reason: Reason,
+    pub message: String,
+    /// The request field at fault, such as `spec.name`.
+    pub field: String,
+    pub hint: String,
+    pub retryable: bool,
+    pub subject: String,
+}
+
+impl std::fmt::Display for AgentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+
+impl AgentError {
+    pub fn from_status(status: &tonic::Status) -> Self {
+        if let Ok(detail) = ErrorDetail::decode(status.details()) {
+            if detail.reason != Reason::Unspecified as i32 {
+                return Self {
+                    reason: Reason::try_from(detail.reason).unwrap_or(Reason::Internal),
+                    message: status.message().to_string(),
+                    field: detail.field,
+                    hint: detail.hint,
+                    retryable: detail.retryable,
+                    subject: detail.subject,
+                };
+            }
+        }
+        // No detail: a transport or gateway failure, not the agent's answer.
+        let transient = matches!(
+            status.code(),
+            tonic::Code::Unavailable | tonic::Code::ResourceExhausted | tonic::Code::Aborted
+        );
+        Self {
+            reason: if transient { Reason::Transient } else { Reason::Internal },
+            message: format!("the agent could not be reached or failed: {}", status.message()),
+            field: String::new(),
+            hint: if transient {
+                "Check that giif-agent is running and reachable at the provider's endpoint.".into()
+            } else {
+                String::new()
+            },
+            retryable: transient,
+            subject: String::new(),
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.reason == Reason::NotFound
+    }
+
+    /// A diagnostic whose summary names what went wrong and whose detail
+    /// says what to do; pointed at the attribute when the agent named one.
+    pub fn to_diagnostic(&self, summary: impl Into<String>) -> Diagnostic {
+        let mut detail = self.message.clone();
+        if !self.hint.is_empty() {
+            detail.push_str("\n\n");
+            detail.push_str(&self.hint);
+        }
+        let diagnostic = Diagnostic::error(summary, detail);
+        match self.field.strip_prefix("spec.") {
+            Some(attribute) if !attribute.is_empty() => diagnostic.at(AttrPath::attr(attribute)),
+            _ => diagnostic,
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The provider's client for the agent API: mTLS to the agent, retries of
+//! transient failures with the same request id, and typed errors.
+
+mod connect;
+mod error;
+mod retry;
+
+pub use connect::{AgentSettings, ConnectError};
+pub use error::{AgentError, Reason};
+
+use giif_proto::agent as api;
+use giif_proto::agent::agent_client::AgentClient as Grpc;
+use tonic::transport::Channel;
+
+use retry::with_retries;
+
+/// A connected agent. Cheap to clone; calls share one HTTP/2 connection.
+#[derive(Clone)]
+pub struct AgentClient {
+    grpc: Grpc<Channel>,
+}
+
+impl AgentClient {
+    pub async fn connect(settings: &AgentSettings) -> Result<Self, ConnectError> {
+        let channel = connect::channel(settings).await?;
+        Ok(Self {
+            grpc: Grpc::new(channel),
+        })
+    }
+
+    pub async fn agent_info(&self) -> Result<api::AgentInfo, AgentError> {
+        with_retries(std::time::Duration::from_secs(10), || {
+            let mut grpc = self.grpc.clone();
+            async move { grpc.get_agent_info(api::GetAgentInfoRequest {}).await }
+        })
+        .await
+    }
+
+    pub async fn create_project(
+        &self,
+        request: api::CreateProjectRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::Project, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.create_project(request).await }
+        })
+        .await
+    }
+
+    pub async fn get_project(
+        &self,
+        key: api::get_project_request::Key,
+        deadline: std::time::Duration,
+    ) -> Result<api::Project, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = api::GetProjectRequest {
+                key: Some(key.clone()),
+            };
+            async move { grpc.get_project(request).await }
+        })
+        .await
+    }
+
+    pub async fn update_project(
+        &self,
+        request: api::UpdateProjectRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::Project, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.update_project(request).await }
+        })
+        .await
+    }
+
+    pub async fn delete_project(
+        &self,
+        request: api::DeleteProjectRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::DeleteProjectResponse, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.delete_project(request).await }
+        })
+        .await
+    }
+}

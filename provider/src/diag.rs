@@ -1,0 +1,141 @@
+//! Diagnostics: what the provider tells the user, with the attribute path
+//! that lets Terraform point at the offending line of configuration.
+
+use giif_proto::tfplugin6 as tf;
+
+/// A path into a resource's value: `name`, `members[2].role`, `labels["k"]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttrPath(pub Vec<PathStep>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathStep {
+    Attribute(String),
+    Key(String),
+    Index(i64),
+}
+
+impl AttrPath {
+    pub fn root() -> Self {
+        Self(Vec::new())
+    }
+    pub fn attr(name: &str) -> Self {
+        Self(vec![PathStep::Attribute(name.to_string())])
+    }
+    pub fn then_attr(&self, name: &str) -> Self {
+        let mut steps = self.0.clone();
+        steps.push(PathStep::Attribute(name.to_string()));
+        Self(steps)
+    }
+    pub fn then_index(&self, index: i64) -> Self {
+        let mut steps = self.0.clone();
+        steps.push(PathStep::Index(index));
+        Self(steps)
+    }
+    pub fn then_key(&self, key: &str) -> Self {
+        let mut steps = self.0.clone();
+        steps.push(PathStep::Key(key.to_string()));
+        Self(steps)
+    }
+
+    pub fn to_proto(&self) -> tf::AttributePath {
+        use tf::attribute_path::step::Selector;
+        let steps = self
+            .0
+            .iter()
+            .map(|step| tf::attribute_path::Step {
+                selector: Some(match step {
+                    PathStep::Attribute(name) => Selector::AttributeName(name.clone()),
+                    PathStep::Key(key) => Selector::ElementKeyString(key.clone()),
+                    PathStep::Index(i) => Selector::ElementKeyInt(*i),
+                }),
+            })
+            .collect();
+        tf::AttributePath { steps }
+    }
+}
+
+impl std::fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, step) in self.0.iter().enumerate() {
+            match step {
+                PathStep::Attribute(name) if i == 0 => write!(f, "{name}")?,
+                PathStep::Attribute(name) => write!(f, ".{name}")?,
+                PathStep::Key(key) => write!(f, "[{key:?}]")?,
+                PathStep::Index(index) => write!(f, "[{index}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub summary: String,
+    pub detail: String,
+    pub path: Option<AttrPath>,
+}
+
+impl Diagnostic {
+    pub fn error(summary: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            summary: summary.into(),
+            detail: detail.into(),
+            path: None,
+        }
+    }
+    pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(summary, detail)
+        }
+    }
+    pub fn at(mut self, path: AttrPath) -> Self {
+        self.path = Some(path);
+        self
+    }
+
+    pub fn to_proto(&self) -> tf::Diagnostic {
+        tf::Diagnostic {
+            severity: match self.severity {
+                Severity::Error => tf::diagnostic::Severity::Error,
+                Severity::Warning => tf::diagnostic::Severity::Warning,
+            } as i32,
+            summary: self.summary.clone(),
+            detail: self.detail.clone(),
+            attribute: self.path.as_ref().map(AttrPath::to_proto),
+        }
+    }
+}
+
+/// The diagnostics of one RPC.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.0.push(diagnostic);
+    }
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+    pub fn to_proto(&self) -> Vec<tf::Diagnostic> {
+        self.0.iter().map(Diagnostic::to_proto).collect()
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(diagnostic: Diagnostic) -> Self {
+        Self(vec![diagnostic])
+    }
+}

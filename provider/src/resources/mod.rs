@@ -1,0 +1,94 @@
+//! The resource and data source interface every type implements, and the
+//! registry of the types this provider serves.
+
+mod project;
+mod project_data;
+mod timeouts;
+
+use std::time::Duration;
+
+use crate::agent::AgentClient;
+use crate::diag::Diagnostics;
+use crate::schema::Schema;
+use crate::tfvalue::Value;
+
+pub use timeouts::{timeouts_block, Operation};
+
+/// What an operation gets besides its values.
+pub struct Ctx<'a> {
+    pub agent: &'a AgentClient,
+    /// The idempotency key of this change, chosen at plan time.
+    pub request_id: String,
+    pub timeout: Duration,
+}
+
+/// A failed create. When the object already exists somewhere, `partial`
+/// carries its state so Terraform keeps it (tainted) instead of orphaning it.
+pub struct CreateFailure {
+    pub partial: Option<Value>,
+    pub diags: Diagnostics,
+}
+
+impl From<Diagnostics> for CreateFailure {
+    fn from(diags: Diagnostics) -> Self {
+        Self {
+            partial: None,
+            diags,
+        }
+    }
+}
+
+#[tonic::async_trait]
+pub trait Resource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> &Schema;
+    /// Checks across attributes that the schema's validators cannot express.
+    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure>;
+    /// `Ok(None)` when the object is gone.
+    async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics>;
+    async fn update(&self, ctx: &Ctx<'_>, prior: &Value, planned: &Value) -> Result<Value, Diagnostics>;
+    /// Deleting an object that is already gone succeeds.
+    async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics>;
+    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics>;
+}
+
+#[tonic::async_trait]
+pub trait DataSource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> &Schema;
+    async fn read(&self, ctx: &Ctx<'_>, config: &Value) -> Result<Value, Diagnostics>;
+}
+
+/// Every type the provider serves.
+pub struct Registry {
+    pub resources: Vec<Box<dyn Resource>>,
+    pub data_sources: Vec<Box<dyn DataSource>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self {
+            resources: vec![Box::new(project::ProjectResource)],
+            data_sources: vec![Box::new(project_data::ProjectDataSource)],
+        }
+    }
+    pub fn resource(&self, type_name: &str) -> Option<&dyn Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.type_name() == type_name)
+            .map(|r| r.as_ref())
+    }
+    pub fn data_source(&self, type_name: &str) -> Option<&dyn DataSource> {
+        self.data_sources
+            .iter()
+            .find(|d| d.type_name() == type_name)
+            .map(|d| d.as_ref())
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,263 @@
+//! `giif_project`: a project, its VLAN segment and (later) its Guacamole
+//! connection group.
+
+use std::sync::LazyLock;
+
+use giif_proto::agent as api;
+use api::get_project_request::Key;
+
+use super::{timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use crate::agent::{AgentError, Reason};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::schema::{validators, Attribute, Nesting, Schema, Validator};
+use crate::tfvalue::Value;
+
+pub static PROJECT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
+    version: 0,
+    description: "A project: a tenant with its own VLAN segment on the shared private subnet \
+        `192.168.212.0/24`, its gateway (PAGW), servers, VMs and consoles.",
+    attributes: project_attributes(Presence::Resource),
+    blocks: vec![timeouts_block(&[Operation::Create, Operation::Update, Operation::Delete])],
+});
+
+/// The same attributes serve the resource and the data source, which
+/// computes all but `name`.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Presence {
+    Resource,
+    DataSource,
+}
+
+pub const MEMBER_ROLE: Validator = Validator {
+    rule: "One of `member` (may use the project's consoles) or `manager` (may also manage them).",
+    check: |value| {
+        value
+            .as_str()
+            .and_then(giif_proto::rules::member_role_problem)
+            .map_or(Ok(()), Err)
+    },
+};
+
+pub fn project_attributes(presence: Presence) -> Vec<Attribute> {
+    let user_set = |a: Attribute| match presence {
+        Presence::Resource => a.optional(),
+        Presence::DataSource => a.computed(),
+    };
+    let mut name = Attribute::string("name")
+        .describe("The project's name: a single DNS label, unique regardless of case. Changing it replaces the project.")
+        .validate(validators::DNS_LABEL)
+        .required();
+    if presence == Presence::Resource {
+        name = name.force_new();
+    }
+    vec![
+        Attribute::string("id").computed().describe("The project's id on the agent."),
+        name,
+        user_set(Attribute::string("description")).describe("What the project is for."),
+        user_set(Attribute::string("owner"))
+            .describe("The Guacamole user name of the project's owner."),
+        user_set(Attribute::string("expires_on"))
+            .describe("The date (YYYY-MM-DD) the project ends. On expiry the agent notifies the operators and changes nothing; extending it is an in-place update.")
+            .validate(validators::ISO_DATE),
+        user_set(Attribute::nested(
+            "members",
+            Nesting::Set,
+            vec![
+                Attribute::string("user").required().describe("A Guacamole user name."),
+                Attribute::string("role")
+                    .required()
+                    .describe("`member` or `manager`.")
+                    .validate(MEMBER_ROLE),
+            ],
+        ))
+        .describe("Guacamole users who may use the project, with their role."),
+        Attribute::number("vlan")
+            .computed()
+            .describe("The VLAN of the project's segment, allocated from the site's project VLAN pool."),
+        Attribute::string("connection_group_id")
+            .computed()
+            .describe("The id of the project's Guacamole connection group, when the site has Guacamole."),
+    ]
+}
+
+pub struct ProjectResource;
+
+fn spec_from(value: &Value) -> api::ProjectSpec {
+    let text = |name: &str| value.get(name).as_str().map(str::to_string);
+    let mut members: Vec<api::ProjectMember> = value
+        .get("members")
+        .elements()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| api::ProjectMember {
+            user: m.get("user").as_str().unwrap_or_default().to_string(),
+            role: m.get("role").as_str().unwrap_or_default().to_string(),
+        })
+        .collect();
+    members.sort_by(|a, b| a.user.cmp(&b.user));
+    api::ProjectSpec {
+        name: text("name").unwrap_or_default(),
+        description: text("description"),
+        owner: text("owner"),
+        expires_on: text("expires_on"),
+        members,
+    }
+}
+
+/// The state for `project`. `shape` is the value whose choices the agent
+/// cannot record: the `timeouts` block, and an empty `members` set versus
+/// none at all.
+pub fn state_from(project: &api::Project, shape: &Value) -> Value {
+    let spec = project.spec.clone().unwrap_or_default();
+    let members = if spec.members.is_empty() {
+        match shape.get("members") {
+            Value::Set(_) => Value::Set(Vec::new()),
+            _ => Value::Null,
+        }
+    } else {
+        Value::Set(
+            spec.members
+                .iter()
+                .map(|m| {
+                    Value::object([
+                        ("user", Value::string(&m.user)),
+                        ("role", Value::string(&m.role)),
+                    ])
+                })
+                .collect(),
+        )
+    };
+    let mut state = Value::object([
+        ("id", Value::string(&project.id)),
+        ("name", Value::string(&spec.name)),
+        ("description", Value::opt_string(spec.description)),
+        ("owner", Value::opt_string(spec.owner)),
+        ("expires_on", Value::opt_string(spec.expires_on)),
+        ("members", members),
+        ("vlan", Value::int(i64::from(project.vlan))),
+        (
+            "connection_group_id",
+            Value::opt_string(Some(project.connection_group_id.clone()).filter(|s| !s.is_empty())),
+        ),
+    ]);
+    if !matches!(shape.get("timeouts"), Value::Null) {
+        state.set("timeouts", shape.get("timeouts").clone());
+    }
+    state
+}
+
+fn project_id(state: &Value) -> String {
+    state.get("id").as_str().unwrap_or_default().to_string()
+}
+
+/// Creation errors with the fix in the detail.
+fn create_error(err: &AgentError, name: &str) -> Diagnostic {
+    match err.reason {
+        Reason::AlreadyExists => err.to_diagnostic(format!("Project {name:?} already exists")),
+        Reason::PoolExhausted => err.to_diagnostic(format!(
+            "No free VLAN in pool {:?} for project {name:?}",
+            err.subject
+        )),
+        _ => err.to_diagnostic(format!("Cannot create project {name:?}")),
+    }
+}
+
+#[tonic::async_trait]
+impl Resource for ProjectResource {
+    fn type_name(&self) -> &'static str {
+        "giif_project"
+    }
+
+    fn schema(&self) -> &Schema {
+        &PROJECT_SCHEMA
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        let Value::Set(members) = config.get("members") else {
+            return;
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for member in members {
+            if let Some(user) = member.get("user").as_str() {
+                if !seen.insert(user.to_string()) {
+                    diags.push(
+                        Diagnostic::error(
+                            "Duplicate project member",
+                            format!("{user:?} is listed more than once in members; give each user one role."),
+                        )
+                        .at(crate::diag::AttrPath::attr("members")),
+                    );
+                }
+            }
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
+        let spec = spec_from(planned);
+        let name = spec.name.clone();
+        let request = api::CreateProjectRequest {
+            request_id: ctx.request_id.clone(),
+            spec: Some(spec),
+        };
+        let project = ctx
+            .agent
+            .create_project(request, ctx.timeout)
+            .await
+            .map_err(|err| Diagnostics::from(create_error(&err, &name)))?;
+        Ok(state_from(&project, planned))
+    }
+
+    async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        match ctx.agent.get_project(Key::Id(project_id(state)), ctx.timeout).await {
+            Ok(project) => Ok(Some(state_from(&project, state))),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(err.to_diagnostic("Cannot read project").into()),
+        }
+    }
+
+    async fn update(&self, ctx: &Ctx<'_>, prior: &Value, planned: &Value) -> Result<Value, Diagnostics> {
+        let request = api::UpdateProjectRequest {
+            request_id: ctx.request_id.clone(),
+            id: project_id(prior),
+            spec: Some(spec_from(planned)),
+        };
+        let project = ctx
+            .agent
+            .update_project(request, ctx.timeout)
+            .await
+            .map_err(|err| err.to_diagnostic("Cannot update project"))?;
+        Ok(state_from(&project, planned))
+    }
+
+    async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
+        let request = api::DeleteProjectRequest {
+            request_id: ctx.request_id.clone(),
+            id: project_id(prior),
+        };
+        match ctx.agent.delete_project(request, ctx.timeout).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_not_found() => Ok(()),
+            Err(err) => Err(err.to_diagnostic("Cannot delete project").into()),
+        }
+    }
+
+    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
+        let by_id = ctx.agent.get_project(Key::Id(id.to_string()), ctx.timeout).await;
+        let found = match by_id {
+            Err(err) if err.is_not_found() => {
+                ctx.agent.get_project(Key::Name(id.to_string()), ctx.timeout).await
+            }
+            other => other,
+        };
+        match found {
+            Ok(project) => Ok(state_from(&project, &Value::Null)),
+            Err(err) if err.is_not_found() => Err(Diagnostic::error(
+                "Cannot import project",
+                format!("No project has the id or name {id:?}. `giif-agent` lists projects; import by either."),
+            )
+            .into()),
+            Err(err) => Err(err.to_diagnostic("Cannot import project").into()),
+        }
+    }
+}
+

@@ -1,0 +1,90 @@
+//! ApplyResourceChange: create, update or delete through the agent.
+
+use std::time::Duration;
+
+use giif_proto::tfplugin6 as tf;
+
+use super::values::{decode, encode};
+use super::{private, unknown_type, ProviderService};
+use crate::diag::Diagnostics;
+use crate::resources::{Ctx, Operation};
+use crate::tfvalue::{Type, Value};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+pub async fn handle(
+    service: &ProviderService,
+    request: tf::apply_resource_change::Request,
+) -> tf::apply_resource_change::Response {
+    let (new_state, diags) = apply(service, &request).await;
+    tf::apply_resource_change::Response {
+        new_state,
+        private: Vec::new(),
+        diagnostics: diags.to_proto(),
+        legacy_type_system: false,
+    }
+}
+
+async fn apply(
+    service: &ProviderService,
+    request: &tf::apply_resource_change::Request,
+) -> (Option<tf::DynamicValue>, Diagnostics) {
+    let Some(resource) = service.registry().resource(&request.type_name) else {
+        return (None, unknown_type("resource", &request.type_name));
+    };
+    let ty = resource.schema().value_type();
+    let values = decode(request.prior_state.as_ref(), &ty, "prior state").and_then(|prior| {
+        decode(request.planned_state.as_ref(), &ty, "planned state").map(|planned| (prior, planned))
+    });
+    let (prior, planned) = match values {
+        Ok(values) => values,
+        Err(diags) => return (request.prior_state.clone(), diags),
+    };
+    let agent = match service.agent().await {
+        Ok(agent) => agent,
+        Err(diags) => return (request.prior_state.clone(), diags),
+    };
+    let mut ctx = Ctx {
+        agent: &agent,
+        request_id: private::request_id(&request.planned_private),
+        timeout: DEFAULT_TIMEOUT,
+    };
+
+    if planned.is_null() {
+        ctx.timeout = Operation::Delete.timeout(&prior, DEFAULT_TIMEOUT);
+        return match resource.delete(&ctx, &prior).await {
+            Ok(()) => (null_state(&ty), Diagnostics::default()),
+            Err(diags) => (request.prior_state.clone(), diags),
+        };
+    }
+    if prior.is_null() {
+        ctx.timeout = Operation::Create.timeout(&planned, DEFAULT_TIMEOUT);
+        return match resource.create(&ctx, &planned).await {
+            Ok(state) => encoded(&state, &ty, Diagnostics::default()),
+            Err(failure) => match failure.partial {
+                // Keep what exists so Terraform taints it rather than losing it.
+                Some(partial) => encoded(&partial, &ty, failure.diags),
+                None => (null_state(&ty), failure.diags),
+            },
+        };
+    }
+    ctx.timeout = Operation::Update.timeout(&planned, DEFAULT_TIMEOUT);
+    match resource.update(&ctx, &prior, &planned).await {
+        Ok(state) => encoded(&state, &ty, Diagnostics::default()),
+        Err(diags) => (request.prior_state.clone(), diags),
+    }
+}
+
+fn encoded(value: &Value, ty: &Type, mut diags: Diagnostics) -> (Option<tf::DynamicValue>, Diagnostics) {
+    match encode(value, ty) {
+        Ok(state) => (Some(state), diags),
+        Err(more) => {
+            diags.extend(more);
+            (None, diags)
+        }
+    }
+}
+
+fn null_state(ty: &Type) -> Option<tf::DynamicValue> {
+    encode(&Value::Null, ty).ok()
+}
