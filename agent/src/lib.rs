@@ -1,2 +1,11 @@
-//! The giif on-site agent.
+//! The giif on-site agent: inventory, allocations and (soon) hardware
+//! drivers, behind the agent API served over mTLS.
+
+pub mod config;
+pub mod error;
+pub mod init;
+pub mod inventory;
 pub mod pki;
+pub mod server;
+pub mod service;
+pub mod store;

@@ -6,6 +6,7 @@
 
 pub mod agent_tls;
 pub mod rules;
+pub mod tls_incoming;
 
 
 #[allow(clippy::all)]

@@ -4,7 +4,6 @@
 mod automtls;
 mod controller;
 mod handshake;
-mod incoming;
 mod serve;
 
 pub use automtls::{ServerIdentity, TerraformClientVerifier};

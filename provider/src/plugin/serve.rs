@@ -15,7 +15,7 @@ use tonic::transport::Server;
 use super::automtls::{AutoMtlsError, ServerIdentity, TerraformClientVerifier};
 use super::controller::{Controller, Stdio};
 use super::handshake::handshake_line;
-use super::incoming::tls_incoming;
+use giif_proto::tls_incoming::tls_incoming;
 
 /// Terraform sends whole plans and states in one message.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;

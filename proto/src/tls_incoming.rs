@@ -1,5 +1,7 @@
-//! Accepts TCP connections and finishes their TLS handshakes off the accept
-//! loop, so one slow or failed handshake never blocks the next connection.
+//! Serving gRPC over TLS with our own rustls configuration (the provider's
+//! AutoMTLS, the agent's mTLS): accepts TCP connections and finishes their
+//! TLS handshakes off the accept loop, so one slow or failed handshake never
+//! blocks the next connection.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,9 +18,17 @@ use tonic::transport::server::Connected;
 /// A TLS connection tonic can serve.
 pub struct TlsConnection(TlsStream<TcpStream>);
 
+/// What a handler can learn about the caller: the certificate chain it
+/// authenticated with (`request.extensions().get::<PeerCertificates>()`).
+#[derive(Clone, Debug, Default)]
+pub struct PeerCertificates(pub Vec<rustls::pki_types::CertificateDer<'static>>);
+
 impl Connected for TlsConnection {
-    type ConnectInfo = ();
-    fn connect_info(&self) -> Self::ConnectInfo {}
+    type ConnectInfo = PeerCertificates;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        let (_, session) = self.0.get_ref();
+        PeerCertificates(session.peer_certificates().map(|c| c.to_vec()).unwrap_or_default())
+    }
 }
 
 impl AsyncRead for TlsConnection {
@@ -75,7 +85,7 @@ pub fn tls_incoming(
                         let _ = tx.send(Ok(TlsConnection(tls))).await;
                     }
                     Err(err) => {
-                        tracing::warn!(%peer, error = %err, "TLS handshake with Terraform failed");
+                        tracing::warn!(%peer, error = %err, "TLS handshake failed");
                     }
                 }
             });

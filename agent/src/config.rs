@@ -1,0 +1,78 @@
+//! The agent's configuration file (`agent.toml`), as `giif-agent init`
+//! writes it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Where the agent API listens, `host:port`.
+    pub listen: String,
+    /// `sqlite:///path/agent.db` or `postgres://user@host/db`. The password
+    /// of a PostgreSQL URL may come from `GIIF_STORE_PASSWORD` instead.
+    pub store: String,
+    pub tls: TlsFiles,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub ca_cert: PathBuf,
+    /// The CA key issues client identities; `serve` never reads it.
+    pub ca_key: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the agent configuration {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the agent configuration {path} is invalid: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+}
+
+impl AgentConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config: AgentConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // Relative paths are relative to the configuration file.
+        let base = path.parent().unwrap_or(Path::new("."));
+        for file in [
+            &mut config.tls.ca_cert,
+            &mut config.tls.ca_key,
+            &mut config.tls.server_cert,
+            &mut config.tls.server_key,
+        ] {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
+        }
+        Ok(config)
+    }
+
+    /// The store URL with the password from the environment, if set there.
+    pub fn store_url(&self) -> String {
+        match std::env::var("GIIF_STORE_PASSWORD") {
+            Ok(password) if self.store.starts_with("postgres") && !password.is_empty() => {
+                match self.store.split_once("://").and_then(|(scheme, rest)| {
+                    rest.split_once('@').map(|(user, host)| (scheme, user, host))
+                }) {
+                    Some((scheme, user, host)) if !user.contains(':') => {
+                        format!("{scheme}://{user}:{password}@{host}")
+                    }
+                    _ => self.store.clone(),
+                }
+            }
+            _ => self.store.clone(),
+        }
+    }
+}

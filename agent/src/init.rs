@@ -1,0 +1,137 @@
+//! `giif-agent init`: a state directory with the agent's CA, its server
+//! certificate, an operator client identity and `agent.toml`.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{AgentConfig, TlsFiles};
+use crate::pki::{generate_ca, issue_client_cert, issue_server_cert, CaHandle, Pem, PkiError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{0} already holds an agent CA; refusing to replace it (remove the directory to start over)")]
+    AlreadyInitialised(PathBuf),
+    #[error("cannot create {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error("cannot write agent.toml: {0}")]
+    Config(#[from] toml::ser::Error),
+}
+
+pub struct InitOptions {
+    pub dir: PathBuf,
+    pub listen: String,
+    /// Extra names and addresses for the server certificate.
+    pub hosts: Vec<String>,
+    /// Store URL; default SQLite in the state directory.
+    pub store: Option<String>,
+}
+
+/// What was made, for printing.
+pub struct Initialised {
+    pub config_path: PathBuf,
+    pub ca_cert: PathBuf,
+    pub ca_fingerprint: String,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    pub endpoint: String,
+}
+
+pub fn init(options: &InitOptions) -> Result<Initialised, InitError> {
+    let dir = &options.dir;
+    let create = |path: &Path| {
+        std::fs::create_dir_all(path).map_err(|source| InitError::Create {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    create(dir)?;
+    let dir = dir.canonicalize().map_err(|source| InitError::Create {
+        path: dir.clone(),
+        source,
+    })?;
+    let ca_cert = dir.join("ca.pem");
+    if ca_cert.exists() {
+        return Err(InitError::AlreadyInitialised(dir));
+    }
+    let generated = generate_ca("giif agent CA")?;
+    Pem::from_certified(&generated).write(&ca_cert, &dir.join("ca-key.pem"))?;
+    let ca = CaHandle::from_certified(generated);
+
+    let mut hosts = options.hosts.clone();
+    if let Some((host, _)) = options.listen.rsplit_once(':') {
+        if host != "0.0.0.0" && host != "[::]" {
+            hosts.push(host.trim_start_matches('[').trim_end_matches(']').to_string());
+        }
+    }
+    let server = issue_server_cert(&ca, &hosts)?;
+    Pem::from_certified(&server).write(&dir.join("server.pem"), &dir.join("server-key.pem"))?;
+
+    let clients = dir.join("clients");
+    create(&clients)?;
+    let (client_cert, client_key) = issue_identity(&ca, "operator", &clients)?;
+
+    let store = options
+        .store
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.join("agent.db").display()));
+    let config = AgentConfig {
+        listen: options.listen.clone(),
+        store,
+        tls: TlsFiles {
+            ca_cert: "ca.pem".into(),
+            ca_key: "ca-key.pem".into(),
+            server_cert: "server.pem".into(),
+            server_key: "server-key.pem".into(),
+        },
+    };
+    let config_path = dir.join("agent.toml");
+    std::fs::write(&config_path, toml::to_string_pretty(&config)?).map_err(|source| InitError::Create {
+        path: config_path.clone(),
+        source,
+    })?;
+    let endpoint = match options.listen.split_once(':') {
+        Some(("0.0.0.0", port)) => format!("localhost:{port}"),
+        _ => options.listen.clone(),
+    };
+    Ok(Initialised {
+        config_path,
+        ca_fingerprint: ca.fingerprint(),
+        ca_cert,
+        client_cert,
+        client_key,
+        endpoint,
+    })
+}
+
+/// Issues a client identity `name` into `dir`: `<name>.pem` and `<name>-key.pem`.
+pub fn issue_identity(ca: &CaHandle, name: &str, dir: &Path) -> Result<(PathBuf, PathBuf), InitError> {
+    let cert = dir.join(format!("{name}.pem"));
+    let key = dir.join(format!("{name}-key.pem"));
+    Pem::from_certified(&issue_client_cert(ca, name)?).write(&cert, &key)?;
+    Ok((cert, key))
+}
+
+impl Initialised {
+    /// The provider block that uses this identity.
+    pub fn provider_block(&self) -> String {
+        format!(
+            "provider \"giif\" {{\n  endpoint    = \"{}\"\n  ca_cert     = \"{}\"\n  client_cert = \"{}\"\n  client_key  = \"{}\"\n}}\n",
+            self.endpoint,
+            self.ca_cert.display(),
+            self.client_cert.display(),
+            self.client_key.display()
+        )
+    }
+
+    /// The same as environment variables.
+    pub fn env_lines(&self) -> String {
+        format!(
+            "export GIIF_ENDPOINT='{}'\nexport GIIF_CA_CERT='{}'\nexport GIIF_CLIENT_CERT='{}'\nexport GIIF_CLIENT_KEY='{}'\n",
+            self.endpoint,
+            self.ca_cert.display(),
+            self.client_cert.display(),
+            self.client_key.display()
+        )
+    }
+}

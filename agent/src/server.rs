@@ -1,0 +1,68 @@
+//! Serving the agent API over gRPC with mTLS: a client certificate issued
+//! by the agent's CA is required; anything else fails the handshake.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use giif_proto::agent::agent_server::AgentServer;
+use giif_proto::tls_incoming::tls_incoming;
+use tokio::net::TcpListener;
+
+use crate::config::AgentConfig;
+use crate::pki::{read_pem_file, server_tls_config, PkiError};
+use crate::service::AgentService;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("the gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A bound, not yet serving agent: lets callers (and tests) learn the
+/// address before serving starts.
+pub struct BoundAgent {
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    store: Store,
+}
+
+impl BoundAgent {
+    pub async fn bind(config: &AgentConfig) -> Result<Self, ServeError> {
+        let tls = server_tls_config(
+            &read_pem_file(&config.tls.ca_cert)?,
+            &read_pem_file(&config.tls.server_cert)?,
+            &read_pem_file(&config.tls.server_key)?,
+        )?;
+        let store = Store::open(&config.store_url()).await?;
+        if let Ok(pruned) = store.prune_request_log(7).await {
+            tracing::debug!(pruned, "pruned the request log");
+        }
+        let listener = TcpListener::bind(&config.listen).await.map_err(|source| ServeError::Listen {
+            addr: config.listen.clone(),
+            source,
+        })?;
+        Ok(Self { listener, tls, store })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<(), ServeError> {
+        tracing::info!(addr = ?self.local_addr(), store = self.store.backend().name(), "giif-agent serving");
+        let incoming = tls_incoming(self.listener, self.tls);
+        tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .add_service(AgentServer::new(AgentService::new(self.store)))
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! The agent API (`giif.agent.v1`) over the store. Validation happens here
+//! too: the agent trusts no client to have checked its input.
+
+use giif_proto::agent as api;
+use giif_proto::agent::agent_server::Agent;
+use giif_proto::tls_incoming::PeerCertificates;
+use tonic::{Request, Response, Status};
+
+use crate::error::ApiError;
+use crate::store::Store;
+
+pub struct AgentService {
+    store: Store,
+}
+
+impl AgentService {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+/// The caller's identity: its client certificate's common name.
+fn caller<T>(request: &Request<T>) -> String {
+    request
+        .extensions()
+        .get::<PeerCertificates>()
+        .and_then(|certs| certs.0.first())
+        .and_then(|cert| crate::pki::client_identity(cert.as_ref()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn validate_spec(spec: Option<&api::ProjectSpec>) -> Result<&api::ProjectSpec, ApiError> {
+    let spec = spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+    if let Some(problem) = giif_proto::rules::dns_label_problem(&spec.name) {
+        return Err(ApiError::invalid(format!("invalid project name: {problem}")).field("spec.name"));
+    }
+    if let Some(problem) = spec.expires_on.as_deref().and_then(giif_proto::rules::date_problem) {
+        return Err(ApiError::invalid(format!("invalid expires_on: {problem}")).field("spec.expires_on"));
+    }
+    let mut users = std::collections::BTreeSet::new();
+    for member in &spec.members {
+        if let Some(problem) = giif_proto::rules::member_role_problem(&member.role) {
+            return Err(ApiError::invalid(format!("member {:?}: {problem}", member.user)).field("spec.members"));
+        }
+        if member.user.is_empty() || !users.insert(member.user.as_str()) {
+            return Err(ApiError::invalid(format!(
+                "member user {:?} is empty or listed twice; give each user once",
+                member.user
+            ))
+            .field("spec.members"));
+        }
+    }
+    Ok(spec)
+}
+
+fn required_id(id: &str) -> Result<&str, ApiError> {
+    if id.is_empty() {
+        Err(ApiError::invalid("id is required").field("id"))
+    } else {
+        Ok(id)
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl Agent for AgentService {
+    async fn get_agent_info(&self, request: Request<api::GetAgentInfoRequest>) -> Reply<api::AgentInfo> {
+        Ok(Response::new(api::AgentInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            store_backend: self.store.backend().name().to_string(),
+            caller_identity: caller(&request),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn create_project(&self, request: Request<api::CreateProjectRequest>) -> Reply<api::Project> {
+        let request = request.into_inner();
+        let spec = validate_spec(request.spec.as_ref())?;
+        let project = self.store.create_project(&request.request_id, spec).await?;
+        Ok(Response::new(project))
+    }
+
+    async fn get_project(&self, request: Request<api::GetProjectRequest>) -> Reply<api::Project> {
+        let project = match request.into_inner().key {
+            Some(api::get_project_request::Key::Id(id)) => self.store.project_by_id(&id).await?,
+            Some(api::get_project_request::Key::Name(name)) => self.store.project_by_name(&name).await?,
+            None => return Err(ApiError::invalid("give an id or a name").field("key").into()),
+        };
+        Ok(Response::new(project))
+    }
+
+    async fn list_projects(&self, _: Request<api::ListProjectsRequest>) -> Reply<api::ListProjectsResponse> {
+        Ok(Response::new(api::ListProjectsResponse {
+            projects: self.store.list_projects().await?,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn update_project(&self, request: Request<api::UpdateProjectRequest>) -> Reply<api::Project> {
+        let request = request.into_inner();
+        let spec = validate_spec(request.spec.as_ref())?;
+        let id = required_id(&request.id)?;
+        Ok(Response::new(self.store.update_project(&request.request_id, id, spec).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn delete_project(&self, request: Request<api::DeleteProjectRequest>) -> Reply<api::DeleteProjectResponse> {
+        let request = request.into_inner();
+        let id = required_id(&request.id)?;
+        let existed = self.store.delete_project(&request.request_id, id).await?;
+        Ok(Response::new(api::DeleteProjectResponse { existed }))
+    }
+
+    async fn list_vlan_pools(&self, _: Request<api::ListVlanPoolsRequest>) -> Reply<api::ListVlanPoolsResponse> {
+        let pools = self
+            .store
+            .vlan_pools()
+            .await?
+            .into_iter()
+            .map(|usage| api::VlanPool {
+                free: usage.spec.size().saturating_sub(usage.allocated),
+                name: usage.spec.name,
+                first: usage.spec.first,
+                last: usage.spec.last,
+                reserved: usage.spec.reserved,
+                allocated: usage.allocated,
+            })
+            .collect();
+        Ok(Response::new(api::ListVlanPoolsResponse { pools }))
+    }
+}

@@ -1,0 +1,71 @@
+//! The request log: the first outcome of every mutating call, kept under
+//! its client request id, so a retry gets that outcome back.
+
+use prost::Message;
+use sqlx::{Any, Transaction};
+
+use super::{now_rfc3339, Store};
+use crate::error::ApiError;
+
+/// The recorded response of `request_id`, if this call was seen before.
+pub async fn replay<T: Message + Default>(
+    tx: &mut Transaction<'static, Any>,
+    request_id: &str,
+    method: &str,
+) -> Result<Option<T>, ApiError> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    let row: Option<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT method, response FROM request_log WHERE request_id = $1")
+            .bind(request_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match row {
+        None => Ok(None),
+        Some((seen_method, _)) if seen_method != method => Err(ApiError::invalid(format!(
+            "request id {request_id} was already used for {seen_method}, not {method}"
+        ))
+        .field("request_id")
+        .hint("Use a new request id for each distinct change.")),
+        Some((_, bytes)) => T::decode(bytes.as_slice())
+            .map(Some)
+            .map_err(|e| ApiError::internal(format!("a recorded response is unreadable: {e}"))),
+    }
+}
+
+pub async fn record<T: Message>(
+    tx: &mut Transaction<'static, Any>,
+    request_id: &str,
+    method: &str,
+    response: &T,
+) -> Result<(), ApiError> {
+    if request_id.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("INSERT INTO request_log (request_id, method, response, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(request_id)
+        .bind(method)
+        .bind(response.encode_to_vec())
+        .bind(now_rfc3339())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Forgets outcomes older than `days`: Terraform never retries a change
+    /// that old.
+    pub async fn prune_request_log(&self, days: i64) -> Result<u64, ApiError> {
+        let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(days))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM request_log WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}
