@@ -1,1 +1,37 @@
+//! The acceptance harness: a real agent process with its own state
+//! directory, a real PostgreSQL when asked, and the real `terraform` CLI
+//! running the real provider binary through `dev_overrides`.
 
+#![allow(clippy::unwrap_used)]
+
+pub mod agent;
+pub mod postgres;
+pub mod terraform;
+
+use std::path::PathBuf;
+
+/// `target/debug` (or release): where the workspace's binaries are. Tests
+/// need `cargo build --bins` first, which `make test` does.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug
+    exe.parent().and_then(|p| p.parent()).expect("target dir").to_path_buf()
+}
+
+pub fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` (make test does) before the tests",
+        path.display()
+    );
+    path
+}
+
+/// A TCP port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}

@@ -1,9 +1,12 @@
 //! The agent's store: sqlx with migrations, SQLite in one file by default,
 //! PostgreSQL when the configuration gives a `postgres://` URL.
 //!
-//! Every write runs in a transaction from [`Store::begin_write`]; on SQLite
-//! that is `BEGIN IMMEDIATE`, because a deferred transaction that later
-//! writes fails with "database is locked" under concurrency.
+//! Every write runs in a transaction from [`Store::begin_write`], and write
+//! transactions run one at a time: on SQLite through `BEGIN IMMEDIATE` (a
+//! deferred transaction that later writes fails with "database is locked"),
+//! on PostgreSQL through a transaction-scoped advisory lock, which also
+//! holds across several agent replicas. Allocation then reads a stable view;
+//! unique keys remain the last line of defence.
 
 mod inventory;
 mod projects;
@@ -39,6 +42,9 @@ pub enum StoreError {
     #[error("cannot migrate the store: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
+
+/// The PostgreSQL advisory lock that serializes the agent's writes ("giif").
+const WRITE_LOCK_KEY: i64 = 0x6769_6966;
 
 #[derive(Clone)]
 pub struct Store {
@@ -109,7 +115,14 @@ impl Store {
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK_KEY)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
         }
     }
 }

@@ -1,0 +1,108 @@
+//! A real `giif-agent serve` process in a temporary state directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use giif_agent::init::{init, InitOptions, Initialised};
+use giif_provider::agent::{AgentClient, AgentSettings};
+use giif_proto::agent_tls::AgentTrust;
+
+use crate::{binary, free_port};
+
+pub struct TestAgent {
+    pub dir: tempfile::TempDir,
+    pub made: Initialised,
+    process: Child,
+}
+
+impl TestAgent {
+    /// An agent whose project VLAN pool is `first..=last`, on SQLite or on
+    /// the given store URL.
+    pub fn start(first: u32, last: u32, store: Option<String>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let made = init(&InitOptions {
+            dir: dir.path().join("agent"),
+            listen: format!("127.0.0.1:{}", free_port()),
+            hosts: vec![],
+            store,
+        })
+        .expect("giif-agent init");
+        let site = dir.path().join("site.toml");
+        std::fs::write(&site, format!("[project_vlans]\nname = \"test-pool\"\nfirst = {first}\nlast = {last}\n")).unwrap();
+        let status = Command::new(binary("giif-agent"))
+            .args(["inventory", "import"])
+            .arg(&site)
+            .arg("--config")
+            .arg(&made.config_path)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run giif-agent inventory import");
+        assert!(status.success(), "inventory import failed");
+        let log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
+        let process = Command::new(binary("giif-agent"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&made.config_path)
+            .env("GIIF_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start giif-agent serve");
+        let agent = Self { dir, made, process };
+        agent.wait_until_listening();
+        agent
+    }
+
+    fn wait_until_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&self.made.endpoint).is_err() {
+            assert!(Instant::now() < deadline, "the agent did not start; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        self.made.config_path.parent().unwrap()
+    }
+
+    /// Environment for terraform: where the agent is and the operator identity.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("GIIF_ENDPOINT".into(), self.made.endpoint.clone()),
+            ("GIIF_CA_CERT".into(), path_string(&self.made.ca_cert)),
+            ("GIIF_CLIENT_CERT".into(), path_string(&self.made.client_cert)),
+            ("GIIF_CLIENT_KEY".into(), path_string(&self.made.client_key)),
+        ]
+    }
+
+    pub fn settings(&self) -> AgentSettings {
+        AgentSettings {
+            endpoint: self.made.endpoint.clone(),
+            trust: AgentTrust::CaPem(std::fs::read_to_string(&self.made.ca_cert).unwrap()),
+            client_cert_pem: std::fs::read_to_string(&self.made.client_cert).unwrap(),
+            client_key_pem: std::fs::read_to_string(&self.made.client_key).unwrap(),
+        }
+    }
+
+    /// An agent API client with the operator identity, for out-of-band
+    /// changes and checks.
+    pub async fn client(&self) -> AgentClient {
+        AgentClient::connect(&self.settings()).await.expect("connect to the agent")
+    }
+}
+
+fn path_string(path: &PathBuf) -> String {
+    path.display().to_string()
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}

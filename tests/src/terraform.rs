@@ -1,0 +1,123 @@
+//! The real `terraform` CLI in a temporary working directory, using the
+//! provider binary from this build through `dev_overrides` (no `init`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::agent::TestAgent;
+use crate::bin_dir;
+
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+    /// Diagnostics with their line breaks (terraform wraps long lines and
+    /// boxes them) flattened, for `contains` checks on whole sentences.
+    pub fn flat(&self) -> String {
+        self.all()
+            .lines()
+            .map(|l| l.trim_start_matches(['│', '╷', '╵', ' ']).trim())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+pub const PROVIDER_BLOCK: &str = r#"terraform {
+  required_providers {
+    giif = {
+      source = "registry.terraform.io/giif/giif"
+    }
+  }
+}
+
+provider "giif" {}
+"#;
+
+impl Workspace {
+    pub fn new(agent: &TestAgent, config: &str) -> Self {
+        Self::with_env(agent.env(), config)
+    }
+
+    pub fn with_env(mut env: Vec<(String, String)>, config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rc = dir.path().join("terraform.rc");
+        std::fs::write(
+            &rc,
+            format!(
+                "provider_installation {{\n  dev_overrides {{\n    \"{}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+                giif_provider::PROVIDER_ADDRESS,
+                bin_dir().display()
+            ),
+        )
+        .unwrap();
+        env.push(("TF_CLI_CONFIG_FILE".into(), rc.display().to_string()));
+        env.push(("TF_IN_AUTOMATION".into(), "1".into()));
+        env.push(("CHECKPOINT_DISABLE".into(), "1".into()));
+        let workspace = Self { dir, env };
+        workspace.write(config);
+        workspace
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Replaces the configuration (main.tf), keeping the provider block.
+    pub fn write(&self, config: &str) {
+        std::fs::write(self.dir.path().join("main.tf"), format!("{PROVIDER_BLOCK}\n{config}")).unwrap();
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut command = Command::new("terraform");
+        command.args(args).arg("-no-color").current_dir(self.dir.path());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        let Output { status, stdout, stderr } = command.output().expect("run terraform (is it on the PATH?)");
+        Run {
+            success: status.success(),
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// Runs and insists on success, showing everything when it fails.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert!(run.success, "terraform {args:?} failed:\n{}", run.all());
+        run
+    }
+
+    pub fn apply(&self) -> Run {
+        self.ok(&["apply", "-auto-approve", "-input=false"])
+    }
+
+    /// `plan -detailed-exitcode`: true when the plan is empty.
+    pub fn plan_is_empty(&self) -> (bool, Run) {
+        let run = self.run(&["plan", "-detailed-exitcode", "-input=false"]);
+        assert!(run.code == Some(0) || run.code == Some(2), "plan failed:\n{}", run.all());
+        (run.code == Some(0), run)
+    }
+
+    pub fn outputs(&self) -> serde_json::Value {
+        let run = self.ok(&["output", "-json"]);
+        serde_json::from_str(&run.stdout).expect("terraform output -json")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}

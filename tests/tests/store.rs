@@ -1,0 +1,124 @@
+//! The agent's store on SQLite and on a real PostgreSQL server: the same
+//! suite, because operators may run either.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use giif_agent::store::{Store, VlanPoolSpec};
+use giif_proto::agent as api;
+use giif_proto::agent::error_detail::Reason;
+use giif_tests::postgres::TestPostgres;
+
+fn spec(name: &str) -> api::ProjectSpec {
+    api::ProjectSpec {
+        name: name.to_string(),
+        ..Default::default()
+    }
+}
+
+fn pool(first: u32, last: u32, reserved: Vec<u32>) -> VlanPoolSpec {
+    VlanPoolSpec {
+        name: "segments".into(),
+        first,
+        last,
+        reserved,
+    }
+}
+
+async fn suite(store: Store) {
+    // Without a pool there is nothing to allocate from.
+    let err = store.create_project("r0", &spec("early")).await.unwrap_err();
+    assert_eq!(err.reason, Reason::PreconditionFailed);
+    assert!(err.hint.contains("inventory import"), "{}", err.hint);
+
+    store.import_project_vlan_pool(&pool(10, 12, vec![11])).await.unwrap();
+
+    // A create, and the same request again: one project, the same answer.
+    let alpha = store.create_project("r1", &spec("Alpha")).await.unwrap();
+    assert_eq!(alpha.vlan, 10);
+    let again = store.create_project("r1", &spec("Alpha")).await.unwrap();
+    assert_eq!(again, alpha);
+    assert_eq!(store.list_projects().await.unwrap().len(), 1);
+
+    // Names are unique regardless of case; the error says how to import.
+    let err = store.create_project("r2", &spec("alpha")).await.unwrap_err();
+    assert_eq!(err.reason, Reason::AlreadyExists);
+    assert_eq!(err.field, "spec.name");
+    assert!(err.hint.contains(&alpha.id), "{}", err.hint);
+
+    // The reserved VLAN is skipped; then the pool is exhausted, by name.
+    let beta = store.create_project("r3", &spec("beta")).await.unwrap();
+    assert_eq!(beta.vlan, 12);
+    let err = store.create_project("r4", &spec("gamma")).await.unwrap_err();
+    assert_eq!(err.reason, Reason::PoolExhausted);
+    assert_eq!(err.subject, "segments");
+
+    // Updates change what they may; a rename is refused.
+    let mut changed = spec("Alpha");
+    changed.description = Some("now described".into());
+    changed.members = vec![api::ProjectMember {
+        user: "ada".into(),
+        role: "manager".into(),
+    }];
+    let updated = store.update_project("r5", &alpha.id, &changed).await.unwrap();
+    assert_eq!(updated.vlan, 10);
+    assert_eq!(store.project_by_id(&alpha.id).await.unwrap().spec, Some(changed));
+    let err = store.update_project("r6", &alpha.id, &spec("renamed")).await.unwrap_err();
+    assert_eq!(err.reason, Reason::InvalidArgument);
+    assert_eq!(store.project_by_name("ALPHA").await.unwrap().id, alpha.id);
+
+    // A pool that would strand allocated VLANs is refused and changes nothing.
+    let err = store.import_project_vlan_pool(&pool(11, 11, vec![])).await.unwrap_err();
+    assert_eq!(err.reason, Reason::PreconditionFailed);
+    assert!(err.message.contains("10 (project"), "{}", err.message);
+    assert_eq!(store.vlan_pools().await.unwrap()[0].spec, pool(10, 12, vec![11]));
+
+    // Deleting frees the VLAN; deleting again is harmless.
+    assert!(store.delete_project("r7", &alpha.id).await.unwrap());
+    assert!(!store.delete_project("r8", &alpha.id).await.unwrap());
+    assert!(store.delete_project("r7", &alpha.id).await.unwrap(), "a replayed delete answers as the first did");
+    let gamma = store.create_project("r9", &spec("gamma")).await.unwrap();
+    assert_eq!(gamma.vlan, 10);
+    store.delete_project("r10", &gamma.id).await.unwrap();
+    store.delete_project("r11", &beta.id).await.unwrap();
+
+    // Forty concurrent creates get forty distinct VLANs; the next one finds the pool full.
+    store.import_project_vlan_pool(&pool(100, 139, vec![])).await.unwrap();
+    let store = Arc::new(store);
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.create_project(&format!("c{i}"), &spec(&format!("p{i}"))).await })
+        })
+        .collect();
+    let mut vlans = BTreeSet::new();
+    for task in tasks {
+        vlans.insert(task.await.unwrap().unwrap().vlan);
+    }
+    assert_eq!(vlans.len(), 40);
+    assert_eq!(vlans.iter().min(), Some(&100));
+    assert_eq!(vlans.iter().max(), Some(&139));
+    let err = store.create_project("c40", &spec("p40")).await.unwrap_err();
+    assert_eq!(err.reason, Reason::PoolExhausted);
+    assert_eq!(store.vlan_pools().await.unwrap()[0].allocated, 40);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn store_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("agent.db").display());
+    suite(Store::open(&url).await.unwrap()).await;
+    // Opening again runs no migration twice and keeps the data.
+    let reopened = Store::open(&url).await.unwrap();
+    assert_eq!(reopened.list_projects().await.unwrap().len(), 40);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn store_on_postgres() {
+    let server = TestPostgres::start();
+    let url = server.database("giif_store");
+    suite(Store::open(&url).await.unwrap()).await;
+    let reopened = Store::open(&url).await.unwrap();
+    assert_eq!(reopened.backend().name(), "postgres");
+    assert_eq!(reopened.list_projects().await.unwrap().len(), 40);
+}
