@@ -43,13 +43,13 @@ pub fn project_attributes(presence: Presence) -> Vec<Attribute> {
         Presence::Resource => a.optional(),
         Presence::DataSource => a.computed(),
     };
-    let mut name = Attribute::string("name")
-        .describe("The project's name: a single DNS label, unique regardless of case. Changing it replaces the project.")
-        .validate(validators::DNS_LABEL)
-        .required();
-    if presence == Presence::Resource {
-        name = name.force_new();
-    }
+    let name = Attribute::string("name").validate(validators::DNS_LABEL).required();
+    let name = match presence {
+        Presence::Resource => name.force_new().describe(
+            "The project's name: a single DNS label, unique regardless of case. Changing it replaces the project.",
+        ),
+        Presence::DataSource => name.describe("The name of the project to look up, in any case."),
+    };
     vec![
         Attribute::string("id").computed().describe("The project's id on the agent."),
         name,
@@ -66,7 +66,7 @@ pub fn project_attributes(presence: Presence) -> Vec<Attribute> {
                 Attribute::string("user").required().describe("A Guacamole user name."),
                 Attribute::string("role")
                     .required()
-                    .describe("`member` or `manager`.")
+                    .describe("The user's role in the project.")
                     .validate(MEMBER_ROLE),
             ],
         ))
