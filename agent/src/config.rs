@@ -29,9 +29,15 @@ pub struct TlsFiles {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the agent configuration {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the agent configuration {path} is invalid: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
 }
 
 impl AgentConfig {
@@ -40,10 +46,11 @@ impl AgentConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut config: AgentConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let mut config: AgentConfig =
+            toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?;
         // Relative paths are relative to the configuration file.
         let base = path.parent().unwrap_or(Path::new("."));
         for file in [
@@ -64,7 +71,8 @@ impl AgentConfig {
         match std::env::var("GIIF_STORE_PASSWORD") {
             Ok(password) if self.store.starts_with("postgres") && !password.is_empty() => {
                 match self.store.split_once("://").and_then(|(scheme, rest)| {
-                    rest.split_once('@').map(|(user, host)| (scheme, user, host))
+                    rest.split_once('@')
+                        .map(|(user, host)| (scheme, user, host))
                 }) {
                     Some((scheme, user, host)) if !user.contains(':') => {
                         format!("{scheme}://{user}:{password}@{host}")

@@ -11,7 +11,10 @@ pub enum InitError {
     #[error("{0} already holds an agent CA; refusing to replace it (remove the directory to start over)")]
     AlreadyInitialised(PathBuf),
     #[error("cannot create {path}: {source}")]
-    Create { path: PathBuf, source: std::io::Error },
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Pki(#[from] PkiError),
     #[error("cannot write agent.toml: {0}")]
@@ -61,7 +64,11 @@ pub fn init(options: &InitOptions) -> Result<Initialised, InitError> {
     let mut hosts = options.hosts.clone();
     if let Some((host, _)) = options.listen.rsplit_once(':') {
         if host != "0.0.0.0" && host != "[::]" {
-            hosts.push(host.trim_start_matches('[').trim_end_matches(']').to_string());
+            hosts.push(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+            );
         }
     }
     let server = issue_server_cert(&ca, &hosts)?;
@@ -86,9 +93,11 @@ pub fn init(options: &InitOptions) -> Result<Initialised, InitError> {
         },
     };
     let config_path = dir.join("agent.toml");
-    std::fs::write(&config_path, toml::to_string_pretty(&config)?).map_err(|source| InitError::Create {
-        path: config_path.clone(),
-        source,
+    std::fs::write(&config_path, toml::to_string_pretty(&config)?).map_err(|source| {
+        InitError::Create {
+            path: config_path.clone(),
+            source,
+        }
     })?;
     let endpoint = match options.listen.split_once(':') {
         Some(("0.0.0.0", port)) => format!("localhost:{port}"),
@@ -105,7 +114,11 @@ pub fn init(options: &InitOptions) -> Result<Initialised, InitError> {
 }
 
 /// Issues a client identity `name` into `dir`: `<name>.pem` and `<name>-key.pem`.
-pub fn issue_identity(ca: &CaHandle, name: &str, dir: &Path) -> Result<(PathBuf, PathBuf), InitError> {
+pub fn issue_identity(
+    ca: &CaHandle,
+    name: &str,
+    dir: &Path,
+) -> Result<(PathBuf, PathBuf), InitError> {
     let cert = dir.join(format!("{name}.pem"));
     let key = dir.join(format!("{name}-key.pem"));
     Pem::from_certified(&issue_client_cert(ca, name)?).write(&cert, &key)?;

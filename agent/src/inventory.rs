@@ -68,7 +68,10 @@ pub fn parse(file: &str, text: &str) -> Result<Inventory, Vec<SiteFileError>> {
         })
     };
     let vlans = &site.project_vlans;
-    for (value, field) in [(&vlans.first, "project_vlans.first"), (&vlans.last, "project_vlans.last")] {
+    for (value, field) in [
+        (&vlans.first, "project_vlans.first"),
+        (&vlans.last, "project_vlans.last"),
+    ] {
         if !(1..=4094).contains(value.get_ref()) {
             problem(
                 value.span(),
@@ -123,32 +126,53 @@ mod tests {
 
     #[test]
     fn a_good_file() {
-        let inventory = parse("site.toml", "[project_vlans]\nfirst = 100\nlast = 110\nreserved = [105]\n")
-            .expect("valid");
+        let inventory = parse(
+            "site.toml",
+            "[project_vlans]\nfirst = 100\nlast = 110\nreserved = [105]\n",
+        )
+        .expect("valid");
         assert_eq!(inventory.project_vlans.name, "project-segments");
         assert_eq!(inventory.project_vlans.size(), 10);
     }
 
     #[test]
     fn errors_name_line_field_and_reason() {
-        let errors = parse("site.toml", "[project_vlans]\nfirst = 200\nlast = 100\n").expect_err("invalid");
+        let errors =
+            parse("site.toml", "[project_vlans]\nfirst = 200\nlast = 100\n").expect_err("invalid");
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, 3);
         assert_eq!(errors[0].field, "project_vlans.last");
-        assert!(errors[0].to_string().starts_with("site.toml:3: project_vlans.last: the range ends"));
+        assert!(errors[0]
+            .to_string()
+            .starts_with("site.toml:3: project_vlans.last: the range ends"));
     }
 
     #[test]
     fn unknown_fields_are_refused_with_their_line() {
-        let errors = parse("site.toml", "[project_vlans]\nfirst = 1\nlast = 2\nsize = 3\n").expect_err("invalid");
+        let errors = parse(
+            "site.toml",
+            "[project_vlans]\nfirst = 1\nlast = 2\nsize = 3\n",
+        )
+        .expect_err("invalid");
         assert_eq!(errors[0].line, 4);
         assert!(errors[0].reason.contains("size"), "{}", errors[0].reason);
     }
 
     #[test]
     fn out_of_range_vlans() {
-        let errors = parse("s", "[project_vlans]\nfirst = 0\nlast = 5000\nreserved = [7000]\n").expect_err("invalid");
+        let errors = parse(
+            "s",
+            "[project_vlans]\nfirst = 0\nlast = 5000\nreserved = [7000]\n",
+        )
+        .expect_err("invalid");
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["project_vlans.first", "project_vlans.last", "project_vlans.reserved"]);
+        assert_eq!(
+            fields,
+            [
+                "project_vlans.first",
+                "project_vlans.last",
+                "project_vlans.reserved"
+            ]
+        );
     }
 }

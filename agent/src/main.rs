@@ -1,5 +1,7 @@
 //! giif-agent: the on-site agent and its operator commands.
 
+#![allow(clippy::print_stdout)] // a command-line tool: stdout is where its answers go
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -83,16 +85,39 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GIIF_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("GIIF_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .init();
     match Cli::parse().command {
-        Command::Init { dir, listen, hosts, store } => {
-            let made = init(&InitOptions { dir, listen, hosts, store })?;
-            println!("Initialised the agent state in {}.", made.config_path.parent().unwrap_or(&made.config_path).display());
-            println!("Start it with: giif-agent serve --config {}", made.config_path.display());
+        Command::Init {
+            dir,
+            listen,
+            hosts,
+            store,
+        } => {
+            let made = init(&InitOptions {
+                dir,
+                listen,
+                hosts,
+                store,
+            })?;
+            println!(
+                "Initialised the agent state in {}.",
+                made.config_path
+                    .parent()
+                    .unwrap_or(&made.config_path)
+                    .display()
+            );
+            println!(
+                "Start it with: giif-agent serve --config {}",
+                made.config_path.display()
+            );
             println!("CA fingerprint (SHA-256): {}\n", made.ca_fingerprint);
-            println!("Provider configuration for the operator identity:\n\n{}", made.provider_block());
+            println!(
+                "Provider configuration for the operator identity:\n\n{}",
+                made.provider_block()
+            );
             println!("Or as environment variables:\n\n{}", made.env_lines());
         }
         Command::Serve { config } => {
@@ -105,19 +130,28 @@ async fn main() -> anyhow::Result<()> {
                 })
                 .await?;
         }
-        Command::Inventory { command: InventoryCommand::Import { file, config } } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        Command::Inventory {
+            command: InventoryCommand::Import { file, config },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
             let inventory = match giif_agent::inventory::parse(&file.display().to_string(), &text) {
                 Ok(inventory) => inventory,
                 Err(errors) => {
                     for error in &errors {
                         eprintln!("{error}");
                     }
-                    anyhow::bail!("{} problem(s) in {}; nothing was changed", errors.len(), file.display());
+                    anyhow::bail!(
+                        "{} problem(s) in {}; nothing was changed",
+                        errors.len(),
+                        file.display()
+                    );
                 }
             };
             let store = Store::open(&AgentConfig::load(&config)?.store_url()).await?;
-            store.import_project_vlan_pool(&inventory.project_vlans).await?;
+            store
+                .import_project_vlan_pool(&inventory.project_vlans)
+                .await?;
             let pool = &inventory.project_vlans;
             println!(
                 "Imported project VLAN pool {:?}: {}-{} ({} usable).",
@@ -127,13 +161,18 @@ async fn main() -> anyhow::Result<()> {
                 pool.size()
             );
         }
-        Command::Inventory { command: InventoryCommand::List { config } } => {
+        Command::Inventory {
+            command: InventoryCommand::List { config },
+        } => {
             let store = Store::open(&AgentConfig::load(&config)?.store_url()).await?;
             let pools = store.vlan_pools().await?;
             if pools.is_empty() {
                 println!("The inventory is empty: run `giif-agent inventory import <site file>`.");
             }
-            println!("{:<20} {:>6} {:>6} {:>9} {:>10} {:>5}  reserved", "VLAN POOL", "FIRST", "LAST", "USABLE", "ALLOCATED", "FREE");
+            println!(
+                "{:<20} {:>6} {:>6} {:>9} {:>10} {:>5}  reserved",
+                "VLAN POOL", "FIRST", "LAST", "USABLE", "ALLOCATED", "FREE"
+            );
             for usage in pools {
                 let spec = &usage.spec;
                 println!(
@@ -148,12 +187,18 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Identity { command: IdentityCommand::Issue { name, out, config } } => {
+        Command::Identity {
+            command: IdentityCommand::Issue { name, out, config },
+        } => {
             let config = AgentConfig::load(&config)?;
             let ca = CaHandle::load(&config.tls.ca_cert, &config.tls.ca_key)?;
             std::fs::create_dir_all(&out)?;
             let (cert, key) = issue_identity(&ca, &name, &out)?;
-            println!("Issued identity {name:?}:\n  certificate: {}\n  key:         {}", cert.display(), key.display());
+            println!(
+                "Issued identity {name:?}:\n  certificate: {}\n  key:         {}",
+                cert.display(),
+                key.display()
+            );
         }
     }
     Ok(())

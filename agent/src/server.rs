@@ -20,7 +20,10 @@ pub enum ServeError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("the gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -44,18 +47,28 @@ impl BoundAgent {
         if let Ok(pruned) = store.prune_request_log(7).await {
             tracing::debug!(pruned, "pruned the request log");
         }
-        let listener = TcpListener::bind(&config.listen).await.map_err(|source| ServeError::Listen {
-            addr: config.listen.clone(),
-            source,
-        })?;
-        Ok(Self { listener, tls, store })
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: config.listen.clone(),
+                    source,
+                })?;
+        Ok(Self {
+            listener,
+            tls,
+            store,
+        })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.local_addr().ok()
     }
 
-    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<(), ServeError> {
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
         tracing::info!(addr = ?self.local_addr(), store = self.store.backend().name(), "giif-agent serving");
         let incoming = tls_incoming(self.listener, self.tls);
         tonic::transport::Server::builder()

@@ -32,15 +32,26 @@ fn caller<T>(request: &Request<T>) -> String {
 fn validate_spec(spec: Option<&api::ProjectSpec>) -> Result<&api::ProjectSpec, ApiError> {
     let spec = spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
     if let Some(problem) = giif_proto::rules::dns_label_problem(&spec.name) {
-        return Err(ApiError::invalid(format!("invalid project name: {problem}")).field("spec.name"));
+        return Err(
+            ApiError::invalid(format!("invalid project name: {problem}")).field("spec.name"),
+        );
     }
-    if let Some(problem) = spec.expires_on.as_deref().and_then(giif_proto::rules::date_problem) {
-        return Err(ApiError::invalid(format!("invalid expires_on: {problem}")).field("spec.expires_on"));
+    if let Some(problem) = spec
+        .expires_on
+        .as_deref()
+        .and_then(giif_proto::rules::date_problem)
+    {
+        return Err(
+            ApiError::invalid(format!("invalid expires_on: {problem}")).field("spec.expires_on")
+        );
     }
     let mut users = std::collections::BTreeSet::new();
     for member in &spec.members {
         if let Some(problem) = giif_proto::rules::member_role_problem(&member.role) {
-            return Err(ApiError::invalid(format!("member {:?}: {problem}", member.user)).field("spec.members"));
+            return Err(
+                ApiError::invalid(format!("member {:?}: {problem}", member.user))
+                    .field("spec.members"),
+            );
         }
         if member.user.is_empty() || !users.insert(member.user.as_str()) {
             return Err(ApiError::invalid(format!(
@@ -65,7 +76,10 @@ type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl Agent for AgentService {
-    async fn get_agent_info(&self, request: Request<api::GetAgentInfoRequest>) -> Reply<api::AgentInfo> {
+    async fn get_agent_info(
+        &self,
+        request: Request<api::GetAgentInfoRequest>,
+    ) -> Reply<api::AgentInfo> {
         Ok(Response::new(api::AgentInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             store_backend: self.store.backend().name().to_string(),
@@ -74,7 +88,10 @@ impl Agent for AgentService {
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
-    async fn create_project(&self, request: Request<api::CreateProjectRequest>) -> Reply<api::Project> {
+    async fn create_project(
+        &self,
+        request: Request<api::CreateProjectRequest>,
+    ) -> Reply<api::Project> {
         let request = request.into_inner();
         let spec = validate_spec(request.spec.as_ref())?;
         let project = self.store.create_project(&request.request_id, spec).await?;
@@ -84,35 +101,57 @@ impl Agent for AgentService {
     async fn get_project(&self, request: Request<api::GetProjectRequest>) -> Reply<api::Project> {
         let project = match request.into_inner().key {
             Some(api::get_project_request::Key::Id(id)) => self.store.project_by_id(&id).await?,
-            Some(api::get_project_request::Key::Name(name)) => self.store.project_by_name(&name).await?,
-            None => return Err(ApiError::invalid("give an id or a name").field("key").into()),
+            Some(api::get_project_request::Key::Name(name)) => {
+                self.store.project_by_name(&name).await?
+            }
+            None => {
+                return Err(ApiError::invalid("give an id or a name")
+                    .field("key")
+                    .into())
+            }
         };
         Ok(Response::new(project))
     }
 
-    async fn list_projects(&self, _: Request<api::ListProjectsRequest>) -> Reply<api::ListProjectsResponse> {
+    async fn list_projects(
+        &self,
+        _: Request<api::ListProjectsRequest>,
+    ) -> Reply<api::ListProjectsResponse> {
         Ok(Response::new(api::ListProjectsResponse {
             projects: self.store.list_projects().await?,
         }))
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
-    async fn update_project(&self, request: Request<api::UpdateProjectRequest>) -> Reply<api::Project> {
+    async fn update_project(
+        &self,
+        request: Request<api::UpdateProjectRequest>,
+    ) -> Reply<api::Project> {
         let request = request.into_inner();
         let spec = validate_spec(request.spec.as_ref())?;
         let id = required_id(&request.id)?;
-        Ok(Response::new(self.store.update_project(&request.request_id, id, spec).await?))
+        Ok(Response::new(
+            self.store
+                .update_project(&request.request_id, id, spec)
+                .await?,
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
-    async fn delete_project(&self, request: Request<api::DeleteProjectRequest>) -> Reply<api::DeleteProjectResponse> {
+    async fn delete_project(
+        &self,
+        request: Request<api::DeleteProjectRequest>,
+    ) -> Reply<api::DeleteProjectResponse> {
         let request = request.into_inner();
         let id = required_id(&request.id)?;
         let existed = self.store.delete_project(&request.request_id, id).await?;
         Ok(Response::new(api::DeleteProjectResponse { existed }))
     }
 
-    async fn list_vlan_pools(&self, _: Request<api::ListVlanPoolsRequest>) -> Reply<api::ListVlanPoolsResponse> {
+    async fn list_vlan_pools(
+        &self,
+        _: Request<api::ListVlanPoolsRequest>,
+    ) -> Reply<api::ListVlanPoolsResponse> {
         let pools = self
             .store
             .vlan_pools()

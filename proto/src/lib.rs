@@ -8,7 +8,6 @@ pub mod agent_tls;
 pub mod rules;
 pub mod tls_incoming;
 
-
 #[allow(clippy::all)]
 pub mod agent {
     tonic::include_proto!("giif.agent.v1");

@@ -8,8 +8,13 @@ pub fn dns_label_problem(text: &str) -> Option<String> {
     if text.is_empty() || text.len() > 63 {
         return Some(format!("{text:?} is {} characters long. {fix}", text.len()));
     }
-    if let Some(bad) = text.chars().find(|c| !c.is_ascii_alphanumeric() && *c != '-') {
-        return Some(format!("{text:?} contains {bad:?}, which a DNS label cannot hold. {fix}"));
+    if let Some(bad) = text
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && *c != '-')
+    {
+        return Some(format!(
+            "{text:?} contains {bad:?}, which a DNS label cannot hold. {fix}"
+        ));
     }
     if text.starts_with('-') || text.ends_with('-') {
         return Some(format!("{text:?} starts or ends with a hyphen. {fix}"));
@@ -19,7 +24,11 @@ pub fn dns_label_problem(text: &str) -> Option<String> {
 
 /// A calendar date, YYYY-MM-DD, that exists.
 pub fn date_problem(text: &str) -> Option<String> {
-    let bad = || Some(format!("{text:?} is not a date of the form YYYY-MM-DD, such as \"2027-06-30\"."));
+    let bad = || {
+        Some(format!(
+            "{text:?} is not a date of the form YYYY-MM-DD, such as \"2027-06-30\"."
+        ))
+    };
     let parts: Vec<&str> = text.split('-').collect();
     let [year, month, day] = parts.as_slice() else {
         return bad();
@@ -27,7 +36,11 @@ pub fn date_problem(text: &str) -> Option<String> {
     if year.len() != 4 || month.len() != 2 || day.len() != 2 {
         return bad();
     }
-    let (Ok(year), Ok(month), Ok(day)) = (year.parse::<u32>(), month.parse::<u32>(), day.parse::<u32>()) else {
+    let (Ok(year), Ok(month), Ok(day)) = (
+        year.parse::<u32>(),
+        month.parse::<u32>(),
+        day.parse::<u32>(),
+    ) else {
         return bad();
     };
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -48,7 +61,8 @@ pub fn date_problem(text: &str) -> Option<String> {
 pub const MEMBER_ROLES: [&str; 2] = ["member", "manager"];
 
 pub fn member_role_problem(role: &str) -> Option<String> {
-    (!MEMBER_ROLES.contains(&role)).then(|| format!("{role:?} is not a role; use \"member\" or \"manager\"."))
+    (!MEMBER_ROLES.contains(&role))
+        .then(|| format!("{role:?} is not a role; use \"member\" or \"manager\"."))
 }
 
 #[cfg(test)]

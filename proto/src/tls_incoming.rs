@@ -27,7 +27,12 @@ impl Connected for TlsConnection {
     type ConnectInfo = PeerCertificates;
     fn connect_info(&self) -> Self::ConnectInfo {
         let (_, session) = self.0.get_ref();
-        PeerCertificates(session.peer_certificates().map(|c| c.to_vec()).unwrap_or_default())
+        PeerCertificates(
+            session
+                .peer_certificates()
+                .map(|c| c.to_vec())
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -52,10 +57,7 @@ impl AsyncWrite for TlsConnection {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.0).poll_flush(cx)
     }
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }

@@ -51,7 +51,12 @@ pub fn render(event: &Event<'_>) -> String {
     let mut object = serde_json::Map::new();
     object.insert(
         "@level".into(),
-        event.metadata().level().as_str().to_ascii_lowercase().into(),
+        event
+            .metadata()
+            .level()
+            .as_str()
+            .to_ascii_lowercase()
+            .into(),
     );
     object.insert(
         "@message".into(),

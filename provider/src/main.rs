@@ -7,7 +7,9 @@ use giif_provider::server::ProviderService;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     giif_provider::logging::init();
-    let debug = std::env::args().skip(1).any(|a| a == "--debug" || a == "-debug");
+    let debug = std::env::args()
+        .skip(1)
+        .any(|a| a == "--debug" || a == "-debug");
     let mode = if debug {
         ServeMode::Debug {
             provider_address: giif_provider::PROVIDER_ADDRESS.to_string(),
@@ -20,7 +22,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
         ServeMode::Plugin {
-            client_cert_pem: std::env::var("PLUGIN_CLIENT_CERT").ok().filter(|c| !c.is_empty()),
+            client_cert_pem: std::env::var("PLUGIN_CLIENT_CERT")
+                .ok()
+                .filter(|c| !c.is_empty()),
         }
     };
     ignore_interrupts();
@@ -38,7 +42,9 @@ async fn main() -> std::process::ExitCode {
 /// kill us mid-apply.
 fn ignore_interrupts() {
     // Registering the handler replaces the default action (exit) at once.
-    let Ok(mut interrupts) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) else {
+    let Ok(mut interrupts) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    else {
         return;
     };
     tokio::spawn(async move {

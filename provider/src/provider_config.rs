@@ -10,11 +10,12 @@ use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Schema};
 use crate::tfvalue::Value;
 
-pub static PROVIDER_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
-    version: 0,
-    description: "The giif provider talks to a giif agent on site over mutual TLS. \
+pub static PROVIDER_SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| Schema {
+        version: 0,
+        description: "The giif provider talks to a giif agent on site over mutual TLS. \
         `giif-agent init` prints a provider block with all of these set.",
-    attributes: vec![
+        attributes: vec![
         Attribute::string("endpoint").optional().describe(
             "The agent's address as `host:port`. Environment: `GIIF_ENDPOINT`.",
         ),
@@ -35,8 +36,8 @@ pub static PROVIDER_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
              Environment: `GIIF_CLIENT_KEY`.",
         ),
     ],
-    blocks: vec![],
-});
+        blocks: vec![],
+    });
 
 /// Resolves the configuration (and the environment) into agent settings,
 /// with a diagnostic per missing or unreadable setting.
@@ -79,7 +80,9 @@ pub fn resolve(config: &Value) -> Result<AgentSettings, Diagnostics> {
         }
     };
     match (endpoint, trust, client_cert, client_key) {
-        (Some(endpoint), Some(trust), Some(client_cert_pem), Some(client_key_pem)) if !diags.has_errors() => {
+        (Some(endpoint), Some(trust), Some(client_cert_pem), Some(client_key_pem))
+            if !diags.has_errors() =>
+        {
             Ok(AgentSettings {
                 endpoint,
                 trust,
@@ -125,7 +128,11 @@ fn pem_or_file(value: &str, name: &str, diags: &mut Diagnostics) -> Option<Strin
         Ok(text) => Some(text),
         Err(err) => {
             // Never echo what might be key material.
-            let shown = if name == "client_key" { "(value hidden)" } else { value };
+            let shown = if name == "client_key" {
+                "(value hidden)"
+            } else {
+                value
+            };
             diags.push(
                 Diagnostic::error(
                     format!("Cannot read {name}"),

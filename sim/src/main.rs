@@ -5,7 +5,11 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "giif-sim", version, about = "A simulated giif site on loopback")]
+#[command(
+    name = "giif-sim",
+    version,
+    about = "A simulated giif site on loopback"
+)]
 struct Cli {
     /// The site description (TOML).
     #[arg(long)]

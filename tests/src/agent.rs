@@ -1,12 +1,12 @@
 //! A real `giif-agent serve` process in a temporary state directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use giif_agent::init::{init, InitOptions, Initialised};
-use giif_provider::agent::{AgentClient, AgentSettings};
 use giif_proto::agent_tls::AgentTrust;
+use giif_provider::agent::{AgentClient, AgentSettings};
 
 use crate::{binary, free_port};
 
@@ -29,7 +29,11 @@ impl TestAgent {
         })
         .expect("giif-agent init");
         let site = dir.path().join("site.toml");
-        std::fs::write(&site, format!("[project_vlans]\nname = \"test-pool\"\nfirst = {first}\nlast = {last}\n")).unwrap();
+        std::fs::write(
+            &site,
+            format!("[project_vlans]\nname = \"test-pool\"\nfirst = {first}\nlast = {last}\n"),
+        )
+        .unwrap();
         let status = Command::new(binary("giif-agent"))
             .args(["inventory", "import"])
             .arg(&site)
@@ -57,7 +61,11 @@ impl TestAgent {
     fn wait_until_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(&self.made.endpoint).is_err() {
-            assert!(Instant::now() < deadline, "the agent did not start; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not start; log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
@@ -75,7 +83,10 @@ impl TestAgent {
         vec![
             ("GIIF_ENDPOINT".into(), self.made.endpoint.clone()),
             ("GIIF_CA_CERT".into(), path_string(&self.made.ca_cert)),
-            ("GIIF_CLIENT_CERT".into(), path_string(&self.made.client_cert)),
+            (
+                "GIIF_CLIENT_CERT".into(),
+                path_string(&self.made.client_cert),
+            ),
             ("GIIF_CLIENT_KEY".into(), path_string(&self.made.client_key)),
         ]
     }
@@ -92,11 +103,13 @@ impl TestAgent {
     /// An agent API client with the operator identity, for out-of-band
     /// changes and checks.
     pub async fn client(&self) -> AgentClient {
-        AgentClient::connect(&self.settings()).await.expect("connect to the agent")
+        AgentClient::connect(&self.settings())
+            .await
+            .expect("connect to the agent")
     }
 }
 
-fn path_string(path: &PathBuf) -> String {
+fn path_string(path: &Path) -> String {
     path.display().to_string()
 }
 

@@ -18,7 +18,12 @@ fn find_bin_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     candidates.sort();
     candidates
@@ -28,7 +33,11 @@ fn find_bin_dir() -> PathBuf {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 /// Runs a PostgreSQL tool, as `postgres` when we are root.
@@ -45,18 +54,35 @@ fn pg_command(bin: &Path, tool: &str) -> Command {
 impl TestPostgres {
     pub fn start() -> Self {
         let bin = find_bin_dir();
-        let dir = tempfile::Builder::new().prefix("giif-pg").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("giif-pg")
+            .tempdir()
+            .expect("temp dir");
         if is_root() {
-            let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
             assert!(status.success(), "chown of the PostgreSQL directory failed");
         }
         let data = dir.path().join("data");
         let out = pg_command(&bin, "initdb")
-            .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "--no-sync", "-D"])
+            .args([
+                "--auth=trust",
+                "--username=postgres",
+                "--encoding=UTF8",
+                "--no-sync",
+                "-D",
+            ])
             .arg(&data)
             .output()
             .expect("run initdb");
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = free_port();
         let status = pg_command(&bin, "pg_ctl")
             .arg("-D")
@@ -85,7 +111,15 @@ impl TestPostgres {
     /// A fresh database on this server.
     pub fn database(&self, name: &str) -> String {
         let status = pg_command(&self.bin, "createdb")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", name])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                name,
+            ])
             .status()
             .expect("run createdb");
         assert!(status.success(), "createdb {name} failed");

@@ -76,16 +76,29 @@ impl Workspace {
 
     /// Replaces the configuration (main.tf), keeping the provider block.
     pub fn write(&self, config: &str) {
-        std::fs::write(self.dir.path().join("main.tf"), format!("{PROVIDER_BLOCK}\n{config}")).unwrap();
+        std::fs::write(
+            self.dir.path().join("main.tf"),
+            format!("{PROVIDER_BLOCK}\n{config}"),
+        )
+        .unwrap();
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
         let mut command = Command::new("terraform");
-        command.args(args).arg("-no-color").current_dir(self.dir.path());
+        command
+            .args(args)
+            .arg("-no-color")
+            .current_dir(self.dir.path());
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let Output { status, stdout, stderr } = command.output().expect("run terraform (is it on the PATH?)");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = command
+            .output()
+            .expect("run terraform (is it on the PATH?)");
         Run {
             success: status.success(),
             code: status.code(),
@@ -108,7 +121,11 @@ impl Workspace {
     /// `plan -detailed-exitcode`: true when the plan is empty.
     pub fn plan_is_empty(&self) -> (bool, Run) {
         let run = self.run(&["plan", "-detailed-exitcode", "-input=false"]);
-        assert!(run.code == Some(0) || run.code == Some(2), "plan failed:\n{}", run.all());
+        assert!(
+            run.code == Some(0) || run.code == Some(2),
+            "plan failed:\n{}",
+            run.all()
+        );
         (run.code == Some(0), run)
     }
 

@@ -2,6 +2,8 @@
 //! VLANs, two applies at once never share one, and an exhausted pool is a
 //! diagnostic that names it.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
+
 use std::collections::BTreeSet;
 
 use giif_tests::agent::TestAgent;
@@ -45,11 +47,24 @@ async fn fifty_projects_in_parallel_then_pool_exhaustion() {
     // The pool holds 50: the 51st project fails and names the pool.
     ws.write(&projects("class", 51));
     let run = ws.run(&["apply", "-auto-approve", "-parallelism=50"]);
-    assert!(!run.success, "the 51st project should not fit:\n{}", run.all());
+    assert!(
+        !run.success,
+        "the 51st project should not fit:\n{}",
+        run.all()
+    );
     let text = run.flat();
-    assert!(text.contains("No free VLAN in pool \"test-pool\""), "{text}");
-    assert!(text.contains("VLAN pool \"test-pool\" is exhausted: all 50 VLANs"), "{text}");
-    assert!(text.contains("giif-agent inventory import"), "the fix should be named: {text}");
+    assert!(
+        text.contains("No free VLAN in pool \"test-pool\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("VLAN pool \"test-pool\" is exhausted: all 50 VLANs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("giif-agent inventory import"),
+        "the fix should be named: {text}"
+    );
     ws.ok(&["destroy", "-auto-approve", "-parallelism=50"]);
 }
 

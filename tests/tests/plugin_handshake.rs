@@ -2,6 +2,8 @@
 //! handshake line on stdout, AutoMTLS with Terraform's P-521 client
 //! certificate, health, the provider service, and a prompt Shutdown.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -24,7 +26,11 @@ fn refuses_to_run_without_the_magic_cookie() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty(), "nothing may reach stdout: {:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing may reach stdout: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("This binary is a plugin"));
 }
 
@@ -62,13 +68,25 @@ impl ServerCertVerifier for ExactServer {
         if end_entity.as_ref() == self.0.as_ref() {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General("not the handshake certificate".into()))
+            Err(rustls::Error::General(
+                "not the handshake certificate".into(),
+            ))
         }
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(m, c, d, &self.1.signature_verification_algorithms)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(m, c, d, &self.1.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -96,20 +114,31 @@ async fn handshake_automtls_services_and_shutdown() {
     assert_eq!(&fields[..3], ["1", "6", "tcp"]);
     assert!(fields[3].starts_with("127.0.0.1:"));
     assert_eq!(fields[4], "grpc");
-    assert!(!fields[5].ends_with('='), "the certificate is base64 without padding");
-    let server_der = base64::engine::general_purpose::STANDARD_NO_PAD.decode(fields[5]).unwrap();
+    assert!(
+        !fields[5].ends_with('='),
+        "the certificate is base64 without padding"
+    );
+    let server_der = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(fields[5])
+        .unwrap();
 
     // The server certificate names localhost, as go-plugin's client checks.
     let (_, parsed) = x509_parser::parse_x509_certificate(&server_der).unwrap();
     let san = parsed.subject_alternative_name().unwrap().unwrap();
-    assert!(san.value.general_names.iter().any(|n| matches!(n, x509_parser::extensions::GeneralName::DNSName("localhost"))));
+    assert!(san.value.general_names.iter().any(|n| matches!(
+        n,
+        x509_parser::extensions::GeneralName::DNSName("localhost")
+    )));
 
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ExactServer(CertificateDer::from(server_der), provider)))
+        .with_custom_certificate_verifier(Arc::new(ExactServer(
+            CertificateDer::from(server_der),
+            provider,
+        )))
         .with_client_auth_cert(vec![client_der], client_key)
         .unwrap();
     tls.alpn_protocols = vec![b"h2".to_vec()];
@@ -121,7 +150,9 @@ async fn handshake_automtls_services_and_shutdown() {
             let addr = addr.clone();
             async move {
                 let tcp = tokio::net::TcpStream::connect(addr).await?;
-                let tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await?;
+                let tls = connector
+                    .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                    .await?;
                 Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
             }
         }))
@@ -136,7 +167,10 @@ async fn handshake_automtls_services_and_shutdown() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(status.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 
     let mut provider = ProviderClient::new(channel.clone());
     let schema = provider
@@ -151,8 +185,10 @@ async fn handshake_automtls_services_and_shutdown() {
     let unimplemented = tonic::client::Grpc::new(channel.clone());
     let mut raw = unimplemented;
     raw.ready().await.unwrap();
-    let codec: tonic::codec::ProstCodec<giif_proto::tfplugin6::stop_provider::Request, giif_proto::tfplugin6::stop_provider::Response> =
-        tonic::codec::ProstCodec::default();
+    let codec: tonic::codec::ProstCodec<
+        giif_proto::tfplugin6::stop_provider::Request,
+        giif_proto::tfplugin6::stop_provider::Response,
+    > = tonic::codec::ProstCodec::default();
     let status = raw
         .unary(
             tonic::Request::new(giif_proto::tfplugin6::stop_provider::Request {}),
@@ -165,23 +201,40 @@ async fn handshake_automtls_services_and_shutdown() {
 
     // Shutdown ends the process on its own (else Terraform waits, then kills it).
     let asked = Instant::now();
-    GrpcControllerClient::new(channel).shutdown(giif_proto::plugin::Empty {}).await.unwrap();
+    GrpcControllerClient::new(channel)
+        .shutdown(giif_proto::plugin::Empty {})
+        .await
+        .unwrap();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             assert!(status.success());
             break;
         }
-        assert!(asked.elapsed() < Duration::from_secs(10), "the provider did not exit on its own after Shutdown");
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "the provider did not exit on its own after Shutdown"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    assert!(rest.is_empty(), "stdout must hold only the handshake line, also got {rest:?}");
+    assert!(
+        rest.is_empty(),
+        "stdout must hold only the handshake line, also got {rest:?}"
+    );
 
     // Logs went to stderr as hclog JSON lines.
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    let log_line = stderr.lines().find(|l| l.contains("shut down")).expect("a debug log line about shutdown");
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let log_line = stderr
+        .lines()
+        .find(|l| l.contains("shut down"))
+        .expect("a debug log line about shutdown");
     let log: serde_json::Value = serde_json::from_str(log_line).unwrap();
     assert_eq!(log["@level"], "debug");
     assert!(log["@timestamp"].is_string());

@@ -1,6 +1,8 @@
 //! `giif_project` end to end: the real terraform, the real provider binary,
 //! a real agent on SQLite.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
+
 use giif_proto::agent as api;
 use giif_tests::agent::TestAgent;
 use giif_tests::terraform::Workspace;
@@ -46,10 +48,16 @@ async fn create_update_replace_import_drift_destroy() {
     assert_eq!(output(&ws, "vlan"), 100);
     let client = agent.client().await;
     let stored = client
-        .get_project(api::get_project_request::Key::Id(id.clone()), std::time::Duration::from_secs(5))
+        .get_project(
+            api::get_project_request::Key::Id(id.clone()),
+            std::time::Duration::from_secs(5),
+        )
         .await
         .unwrap();
-    assert_eq!(stored.spec.unwrap().description.as_deref(), Some("Physics 101"));
+    assert_eq!(
+        stored.spec.unwrap().description.as_deref(),
+        Some("Physics 101")
+    );
 
     // The plan after apply is empty.
     let (empty, run) = ws.plan_is_empty();
@@ -68,12 +76,19 @@ async fn create_update_replace_import_drift_destroy() {
     // Renaming forces a replacement: a new id, the old project gone.
     ws.write(&project("physics-lab-2", "Physics 102"));
     let (_, run) = ws.plan_is_empty();
-    assert!(run.stdout.contains("# forces replacement"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("# forces replacement"),
+        "{}",
+        run.stdout
+    );
     ws.apply();
     let new_id = output(&ws, "id").as_str().unwrap().to_string();
     assert_ne!(new_id, id);
     let old = client
-        .get_project(api::get_project_request::Key::Id(id.clone()), std::time::Duration::from_secs(5))
+        .get_project(
+            api::get_project_request::Key::Id(id.clone()),
+            std::time::Duration::from_secs(5),
+        )
         .await;
     assert!(old.unwrap_err().is_not_found());
     assert!(ws.plan_is_empty().0);
@@ -83,7 +98,11 @@ async fn create_update_replace_import_drift_destroy() {
         ws.ok(&["state", "rm", "giif_project.lab"]);
         ws.ok(&["import", "giif_project.lab", reference]);
         let (empty, run) = ws.plan_is_empty();
-        assert!(empty, "plan after import of {reference} is not empty:\n{}", run.all());
+        assert!(
+            empty,
+            "plan after import of {reference} is not empty:\n{}",
+            run.all()
+        );
     }
 
     // Deleted out of band: the refresh drops it and the plan re-creates it.
@@ -99,13 +118,20 @@ async fn create_update_replace_import_drift_destroy() {
         .unwrap();
     let (empty, run) = ws.plan_is_empty();
     assert!(!empty);
-    assert!(run.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy"),
+        "{}",
+        run.stdout
+    );
     ws.apply();
 
     // Destroy leaves the agent as it was: no project, no VLAN allocated.
     ws.ok(&["destroy", "-auto-approve"]);
     let config = giif_agent::config::AgentConfig::load(&agent.made.config_path).unwrap();
-    let store = giif_agent::store::Store::open(&config.store_url()).await.unwrap();
+    let store = giif_agent::store::Store::open(&config.store_url())
+        .await
+        .unwrap();
     assert!(store.list_projects().await.unwrap().is_empty());
     assert_eq!(store.vlan_pools().await.unwrap()[0].allocated, 0);
 }
@@ -127,13 +153,28 @@ async fn duplicate_name_says_how_to_import() {
         )
         .await
         .unwrap();
-    let ws = Workspace::new(&agent, "resource \"giif_project\" \"lab\" {\n  name = \"shared-lab\"\n}\n");
+    let ws = Workspace::new(
+        &agent,
+        "resource \"giif_project\" \"lab\" {\n  name = \"shared-lab\"\n}\n",
+    );
     let run = ws.run(&["apply", "-auto-approve"]);
     assert!(!run.success);
     let text = run.flat();
-    assert!(text.contains("Project \"shared-lab\" already exists"), "{text}");
-    assert!(text.contains(&format!("terraform import <resource address> {}", existing.id)), "{text}");
-    assert!(text.contains("with giif_project.lab"), "diagnostic should point at the resource: {text}");
+    assert!(
+        text.contains("Project \"shared-lab\" already exists"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "terraform import <resource address> {}",
+            existing.id
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("with giif_project.lab"),
+        "diagnostic should point at the resource: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -153,10 +194,16 @@ resource "giif_project" "bad" {
     assert!(!run.success);
     let text = run.flat();
     assert!(text.contains("Invalid value for name"), "{text}");
-    assert!(text.contains("contains '_', which a DNS label cannot hold"), "{text}");
+    assert!(
+        text.contains("contains '_', which a DNS label cannot hold"),
+        "{text}"
+    );
     assert!(text.contains("Invalid value for expires_on"), "{text}");
     assert!(text.contains("\"root\" is not a role"), "{text}");
-    assert!(text.contains("on main.tf line"), "diagnostics should point at the configuration: {text}");
+    assert!(
+        text.contains("on main.tf line"),
+        "diagnostics should point at the configuration: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,8 @@
 //! The agent's store on SQLite and on a real PostgreSQL server: the same
 //! suite, because operators may run either.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -27,11 +29,17 @@ fn pool(first: u32, last: u32, reserved: Vec<u32>) -> VlanPoolSpec {
 
 async fn suite(store: Store) {
     // Without a pool there is nothing to allocate from.
-    let err = store.create_project("r0", &spec("early")).await.unwrap_err();
+    let err = store
+        .create_project("r0", &spec("early"))
+        .await
+        .unwrap_err();
     assert_eq!(err.reason, Reason::PreconditionFailed);
     assert!(err.hint.contains("inventory import"), "{}", err.hint);
 
-    store.import_project_vlan_pool(&pool(10, 12, vec![11])).await.unwrap();
+    store
+        .import_project_vlan_pool(&pool(10, 12, vec![11]))
+        .await
+        .unwrap();
 
     // A create, and the same request again: one project, the same answer.
     let alpha = store.create_project("r1", &spec("Alpha")).await.unwrap();
@@ -41,7 +49,10 @@ async fn suite(store: Store) {
     assert_eq!(store.list_projects().await.unwrap().len(), 1);
 
     // Names are unique regardless of case; the error says how to import.
-    let err = store.create_project("r2", &spec("alpha")).await.unwrap_err();
+    let err = store
+        .create_project("r2", &spec("alpha"))
+        .await
+        .unwrap_err();
     assert_eq!(err.reason, Reason::AlreadyExists);
     assert_eq!(err.field, "spec.name");
     assert!(err.hint.contains(&alpha.id), "{}", err.hint);
@@ -49,7 +60,10 @@ async fn suite(store: Store) {
     // The reserved VLAN is skipped; then the pool is exhausted, by name.
     let beta = store.create_project("r3", &spec("beta")).await.unwrap();
     assert_eq!(beta.vlan, 12);
-    let err = store.create_project("r4", &spec("gamma")).await.unwrap_err();
+    let err = store
+        .create_project("r4", &spec("gamma"))
+        .await
+        .unwrap_err();
     assert_eq!(err.reason, Reason::PoolExhausted);
     assert_eq!(err.subject, "segments");
 
@@ -60,35 +74,60 @@ async fn suite(store: Store) {
         user: "ada".into(),
         role: "manager".into(),
     }];
-    let updated = store.update_project("r5", &alpha.id, &changed).await.unwrap();
+    let updated = store
+        .update_project("r5", &alpha.id, &changed)
+        .await
+        .unwrap();
     assert_eq!(updated.vlan, 10);
-    assert_eq!(store.project_by_id(&alpha.id).await.unwrap().spec, Some(changed));
-    let err = store.update_project("r6", &alpha.id, &spec("renamed")).await.unwrap_err();
+    assert_eq!(
+        store.project_by_id(&alpha.id).await.unwrap().spec,
+        Some(changed)
+    );
+    let err = store
+        .update_project("r6", &alpha.id, &spec("renamed"))
+        .await
+        .unwrap_err();
     assert_eq!(err.reason, Reason::InvalidArgument);
     assert_eq!(store.project_by_name("ALPHA").await.unwrap().id, alpha.id);
 
     // A pool that would strand allocated VLANs is refused and changes nothing.
-    let err = store.import_project_vlan_pool(&pool(11, 11, vec![])).await.unwrap_err();
+    let err = store
+        .import_project_vlan_pool(&pool(11, 11, vec![]))
+        .await
+        .unwrap_err();
     assert_eq!(err.reason, Reason::PreconditionFailed);
     assert!(err.message.contains("10 (project"), "{}", err.message);
-    assert_eq!(store.vlan_pools().await.unwrap()[0].spec, pool(10, 12, vec![11]));
+    assert_eq!(
+        store.vlan_pools().await.unwrap()[0].spec,
+        pool(10, 12, vec![11])
+    );
 
     // Deleting frees the VLAN; deleting again is harmless.
     assert!(store.delete_project("r7", &alpha.id).await.unwrap());
     assert!(!store.delete_project("r8", &alpha.id).await.unwrap());
-    assert!(store.delete_project("r7", &alpha.id).await.unwrap(), "a replayed delete answers as the first did");
+    assert!(
+        store.delete_project("r7", &alpha.id).await.unwrap(),
+        "a replayed delete answers as the first did"
+    );
     let gamma = store.create_project("r9", &spec("gamma")).await.unwrap();
     assert_eq!(gamma.vlan, 10);
     store.delete_project("r10", &gamma.id).await.unwrap();
     store.delete_project("r11", &beta.id).await.unwrap();
 
     // Forty concurrent creates get forty distinct VLANs; the next one finds the pool full.
-    store.import_project_vlan_pool(&pool(100, 139, vec![])).await.unwrap();
+    store
+        .import_project_vlan_pool(&pool(100, 139, vec![]))
+        .await
+        .unwrap();
     let store = Arc::new(store);
     let tasks: Vec<_> = (0..40)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move { store.create_project(&format!("c{i}"), &spec(&format!("p{i}"))).await })
+            tokio::spawn(async move {
+                store
+                    .create_project(&format!("c{i}"), &spec(&format!("p{i}")))
+                    .await
+            })
         })
         .collect();
     let mut vlans = BTreeSet::new();

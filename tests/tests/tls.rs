@@ -2,6 +2,8 @@
 //! certificate from its CA, and the provider refuses an agent that does not
 //! chain to the CA it was given.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
+
 use std::sync::Arc;
 
 use giif_proto::agent_tls::{client_tls_config, fingerprint_sha256, load_certs, AgentTrust};
@@ -12,12 +14,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Opens TLS to the agent with `config` and tries one exchange; the agent
 /// reports a refused client certificate as an alert on the first read.
 async fn talk(agent: &TestAgent, config: rustls::ClientConfig) -> Result<(), String> {
-    let tcp = tokio::net::TcpStream::connect(&agent.made.endpoint).await.map_err(|e| e.to_string())?;
+    let tcp = tokio::net::TcpStream::connect(&agent.made.endpoint)
+        .await
+        .map_err(|e| e.to_string())?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let mut tls = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
     // The HTTP/2 preface; a refused client gets an alert instead of SETTINGS.
-    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.map_err(|e| e.to_string())?;
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .map_err(|e| e.to_string())?;
     let mut buf = [0u8; 9];
     tls.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
     Ok(())
@@ -27,7 +36,11 @@ fn other_ca_identity() -> (String, String, String) {
     let ca = giif_agent::pki::generate_ca("impostor CA").unwrap();
     let handle = giif_agent::pki::CaHandle::from_certified(ca);
     let client = giif_agent::pki::issue_client_cert(&handle, "mallory").unwrap();
-    (handle.cert_pem().to_string(), client.cert.pem(), client.key_pair.serialize_pem())
+    (
+        handle.cert_pem().to_string(),
+        client.cert.pem(),
+        client.key_pair.serialize_pem(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -37,8 +50,15 @@ async fn agent_refuses_clients_without_a_certificate_from_its_ca() {
 
     // The operator identity works.
     let settings = agent.settings();
-    let good = client_tls_config(&settings.trust, &settings.client_cert_pem, &settings.client_key_pem).unwrap();
-    talk(&agent, good).await.expect("the operator identity is accepted");
+    let good = client_tls_config(
+        &settings.trust,
+        &settings.client_cert_pem,
+        &settings.client_key_pem,
+    )
+    .unwrap();
+    talk(&agent, good)
+        .await
+        .expect("the operator identity is accepted");
     let info = agent.client().await.agent_info().await.unwrap();
     assert_eq!(info.caller_identity, "operator");
 
@@ -57,14 +77,21 @@ async fn agent_refuses_clients_without_a_certificate_from_its_ca() {
         .with_root_certificates(roots)
         .with_no_client_auth();
     anonymous.alpn_protocols = vec![b"h2".to_vec()];
-    let refused = talk(&agent, anonymous).await.expect_err("a client without certificate must be refused");
+    let refused = talk(&agent, anonymous)
+        .await
+        .expect_err("a client without certificate must be refused");
     assert!(refused.to_lowercase().contains("certificate"), "{refused}");
 
     // A certificate from another CA.
     let (_, cert, key) = other_ca_identity();
     let foreign = client_tls_config(&AgentTrust::CaPem(ca_pem), &cert, &key).unwrap();
-    let refused = talk(&agent, foreign).await.expect_err("a foreign client certificate must be refused");
-    assert!(refused.to_lowercase().contains("certificate") || refused.contains("alert"), "{refused}");
+    let refused = talk(&agent, foreign)
+        .await
+        .expect_err("a foreign client certificate must be refused");
+    assert!(
+        refused.to_lowercase().contains("certificate") || refused.contains("alert"),
+        "{refused}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -76,12 +103,18 @@ async fn provider_refuses_an_agent_that_does_not_match_its_ca() {
     let mut env = agent.env();
     env.retain(|(k, _)| k != "GIIF_CA_CERT");
     env.push(("GIIF_CA_CERT".into(), other_ca_file.display().to_string()));
-    let ws = Workspace::with_env(env, "resource \"giif_project\" \"p\" {\n  name = \"p\"\n}\n");
+    let ws = Workspace::with_env(
+        env,
+        "resource \"giif_project\" \"p\" {\n  name = \"p\"\n}\n",
+    );
     let run = ws.run(&["plan"]);
     assert!(!run.success);
     let text = run.flat();
     assert!(text.contains("Cannot connect to the giif agent"), "{text}");
-    assert!(text.contains("UnknownIssuer") || text.contains("invalid peer certificate"), "{text}");
+    assert!(
+        text.contains("UnknownIssuer") || text.contains("invalid peer certificate"),
+        "{text}"
+    );
 
     // The right CA pinned by fingerprint is accepted.
     let ca_pem = std::fs::read_to_string(&agent.made.ca_cert).unwrap();
@@ -89,15 +122,25 @@ async fn provider_refuses_an_agent_that_does_not_match_its_ca() {
     let mut env = agent.env();
     env.retain(|(k, _)| k != "GIIF_CA_CERT");
     env.push(("GIIF_CA_FINGERPRINT".into(), pin));
-    let ws = Workspace::with_env(env, "resource \"giif_project\" \"p\" {\n  name = \"p\"\n}\n");
+    let ws = Workspace::with_env(
+        env,
+        "resource \"giif_project\" \"p\" {\n  name = \"p\"\n}\n",
+    );
     ws.ok(&["plan"]);
 
     // A wrong pin is refused.
     let mut env = agent.env();
     env.retain(|(k, _)| k != "GIIF_CA_CERT");
     env.push(("GIIF_CA_FINGERPRINT".into(), "00".repeat(32)));
-    let ws = Workspace::with_env(env, "resource \"giif_project\" \"p\" {\n  name = \"p\"\n}\n");
+    let ws = Workspace::with_env(
+        env,
+        "resource \"giif_project\" \"p\" {\n  name = \"p\"\n}\n",
+    );
     let run = ws.run(&["plan"]);
     assert!(!run.success);
-    assert!(run.flat().contains("does not match the configured pin"), "{}", run.flat());
+    assert!(
+        run.flat().contains("does not match the configured pin"),
+        "{}",
+        run.flat()
+    );
 }

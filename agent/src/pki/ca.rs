@@ -16,8 +16,8 @@ use x509_parser::der_parser::asn1_rs::{Any, Tag};
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::x509::X509Name;
 
-use giif_proto::agent_tls::{fingerprint_sha256, load_certs_from, PkiError};
 use super::read_pem_file;
+use giif_proto::agent_tls::{fingerprint_sha256, load_certs_from, PkiError};
 
 const CA_VALIDITY_DAYS: i64 = 10 * 365;
 const SERVER_VALIDITY_DAYS: i64 = 2 * 365;

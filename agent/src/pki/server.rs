@@ -5,7 +5,9 @@ use std::sync::Arc;
 use rustls::server::WebPkiClientVerifier;
 use rustls::ServerConfig;
 
-use giif_proto::agent_tls::{crypto_provider, load_certs_from, load_key_from, root_store, PkiError};
+use giif_proto::agent_tls::{
+    crypto_provider, load_certs_from, load_key_from, root_store, PkiError,
+};
 
 /// Server config for gRPC (h2) that only accepts clients holding a certificate from the CA.
 ///

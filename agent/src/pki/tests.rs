@@ -16,8 +16,8 @@ use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use x509_parser::extensions::GeneralName;
 
-use giif_proto::agent_tls::{crypto_provider, root_store};
 use super::*;
+use giif_proto::agent_tls::{crypto_provider, root_store};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -17,7 +17,9 @@ impl VlanPoolSpec {
         (self.first..=self.last).contains(&vlan) && !self.reserved.contains(&vlan)
     }
     pub fn size(&self) -> u32 {
-        (self.first..=self.last).filter(|v| !self.reserved.contains(v)).count() as u32
+        (self.first..=self.last)
+            .filter(|v| !self.reserved.contains(v))
+            .count() as u32
     }
 }
 
@@ -44,10 +46,11 @@ impl Store {
     /// would strand VLANs already allocated, naming them.
     pub async fn import_project_vlan_pool(&self, pool: &VlanPoolSpec) -> Result<(), ApiError> {
         let mut tx = self.begin_write().await?;
-        let allocated: Vec<(i64, String)> =
-            sqlx::query_as("SELECT vlan, owner_id FROM vlan_allocations WHERE owner_kind = 'project'")
-                .fetch_all(&mut *tx)
-                .await?;
+        let allocated: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT vlan, owner_id FROM vlan_allocations WHERE owner_kind = 'project'",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         let stranded: Vec<String> = allocated
             .iter()
             .filter(|(vlan, _)| !pool.contains(*vlan as u32))

@@ -72,7 +72,11 @@ impl Store {
         };
         let pool = match backend {
             Backend::Sqlite => {
-                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .after_connect(|conn, _| {
@@ -146,7 +150,11 @@ pub fn redact(url: &str) -> String {
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {
-            db.is_unique_violation() || matches!(db.code().as_deref(), Some("2067") | Some("1555") | Some("23505"))
+            db.is_unique_violation()
+                || matches!(
+                    db.code().as_deref(),
+                    Some("2067") | Some("1555") | Some("23505")
+                )
         }
         _ => false,
     }
@@ -168,6 +176,9 @@ mod tests {
             redact("postgres://giif:s3cret@db:5432/giif"),
             "postgres://giif:***@db:5432/giif"
         );
-        assert_eq!(redact("sqlite:///var/lib/giif/agent.db"), "sqlite:///var/lib/giif/agent.db");
+        assert_eq!(
+            redact("sqlite:///var/lib/giif/agent.db"),
+            "sqlite:///var/lib/giif/agent.db"
+        );
     }
 }

@@ -37,7 +37,8 @@ type ProjectRow = (
 const PROJECT_COLUMNS: &str = "id, name, description, owner, expires_on, members, vlan_pool, vlan, connection_group_id, created_at";
 
 fn project_from_row(row: ProjectRow) -> api::Project {
-    let (id, name, description, owner, expires_on, members, vlan_pool, vlan, group, created_at) = row;
+    let (id, name, description, owner, expires_on, members, vlan_pool, vlan, group, created_at) =
+        row;
     let members: Vec<Member> = serde_json::from_str(&members).unwrap_or_default();
     api::Project {
         id,
@@ -75,13 +76,19 @@ fn members_json(spec: &api::ProjectSpec) -> String {
 }
 
 impl Store {
-    pub async fn create_project(&self, request_id: &str, spec: &api::ProjectSpec) -> Result<api::Project, ApiError> {
+    pub async fn create_project(
+        &self,
+        request_id: &str,
+        spec: &api::ProjectSpec,
+    ) -> Result<api::Project, ApiError> {
         let mut attempt = 0;
         loop {
             match self.try_create_project(request_id, spec).await {
                 Err(Conflict::Retry) if attempt < CONFLICT_RETRIES => attempt += 1,
                 Err(Conflict::Retry) => {
-                    return Err(ApiError::transient("too many concurrent project creations").hint("Retry."))
+                    return Err(
+                        ApiError::transient("too many concurrent project creations").hint("Retry.")
+                    )
                 }
                 Err(Conflict::Fail(error)) => return Err(error),
                 Ok(project) => return Ok(project),
@@ -89,7 +96,11 @@ impl Store {
         }
     }
 
-    async fn try_create_project(&self, request_id: &str, spec: &api::ProjectSpec) -> Result<api::Project, Conflict> {
+    async fn try_create_project(
+        &self,
+        request_id: &str,
+        spec: &api::ProjectSpec,
+    ) -> Result<api::Project, Conflict> {
         let mut tx = self.begin_write().await?;
         if let Some(done) = replay::<api::Project>(&mut tx, request_id, "CreateProject").await? {
             return Ok(done);
@@ -138,28 +149,34 @@ impl Store {
     }
 
     pub async fn project_by_id(&self, id: &str) -> Result<api::Project, ApiError> {
-        let row: Option<ProjectRow> = sqlx::query_as(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<ProjectRow> = sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.map(project_from_row)
             .ok_or_else(|| ApiError::not_found(format!("no project has id {id:?}")).subject(id))
     }
 
     pub async fn project_by_name(&self, name: &str) -> Result<api::Project, ApiError> {
-        let row: Option<ProjectRow> =
-            sqlx::query_as(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE name_key = $1"))
-                .bind(name.to_lowercase())
-                .fetch_optional(self.pool())
-                .await?;
-        row.map(project_from_row)
-            .ok_or_else(|| ApiError::not_found(format!("no project is named {name:?}")).subject(name))
+        let row: Option<ProjectRow> = sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE name_key = $1"
+        ))
+        .bind(name.to_lowercase())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(project_from_row).ok_or_else(|| {
+            ApiError::not_found(format!("no project is named {name:?}")).subject(name)
+        })
     }
 
     pub async fn list_projects(&self) -> Result<Vec<api::Project>, ApiError> {
-        let rows: Vec<ProjectRow> = sqlx::query_as(&format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name_key"))
-            .fetch_all(self.pool())
-            .await?;
+        let rows: Vec<ProjectRow> = sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name_key"
+        ))
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.into_iter().map(project_from_row).collect())
     }
 
@@ -173,14 +190,20 @@ impl Store {
         if let Some(done) = replay::<api::Project>(&mut tx, request_id, "UpdateProject").await? {
             return Ok(done);
         }
-        let row: Option<ProjectRow> = sqlx::query_as(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row: Option<ProjectRow> = sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let current = row
             .map(project_from_row)
             .ok_or_else(|| ApiError::not_found(format!("no project has id {id:?}")).subject(id))?;
-        let current_name = current.spec.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+        let current_name = current
+            .spec
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
         if current_name != spec.name {
             return Err(ApiError::invalid(format!(
                 "project {id} is named {current_name:?}; a project cannot be renamed in place"
@@ -213,7 +236,9 @@ impl Store {
     /// already gone.
     pub async fn delete_project(&self, request_id: &str, id: &str) -> Result<bool, ApiError> {
         let mut tx = self.begin_write().await?;
-        if let Some(done) = replay::<api::DeleteProjectResponse>(&mut tx, request_id, "DeleteProject").await? {
+        if let Some(done) =
+            replay::<api::DeleteProjectResponse>(&mut tx, request_id, "DeleteProject").await?
+        {
             return Ok(done.existed);
         }
         let deleted = sqlx::query("DELETE FROM projects WHERE id = $1")
@@ -225,7 +250,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let existed = deleted.rows_affected() > 0;
-        record(&mut tx, request_id, "DeleteProject", &api::DeleteProjectResponse { existed }).await?;
+        record(
+            &mut tx,
+            request_id,
+            "DeleteProject",
+            &api::DeleteProjectResponse { existed },
+        )
+        .await?;
         tx.commit().await?;
         if existed {
             tracing::info!(project = %id, "project deleted; its VLAN is free");
@@ -241,16 +272,25 @@ fn normalized(spec: &api::ProjectSpec) -> api::ProjectSpec {
     spec
 }
 
-async fn project_by_name(tx: &mut Transaction<'static, Any>, name: &str) -> Result<Option<api::Project>, ApiError> {
-    let row: Option<ProjectRow> = sqlx::query_as(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE name_key = $1"))
-        .bind(name.to_lowercase())
-        .fetch_optional(&mut **tx)
-        .await?;
+async fn project_by_name(
+    tx: &mut Transaction<'static, Any>,
+    name: &str,
+) -> Result<Option<api::Project>, ApiError> {
+    let row: Option<ProjectRow> = sqlx::query_as(&format!(
+        "SELECT {PROJECT_COLUMNS} FROM projects WHERE name_key = $1"
+    ))
+    .bind(name.to_lowercase())
+    .fetch_optional(&mut **tx)
+    .await?;
     Ok(row.map(project_from_row))
 }
 
 fn already_exists(existing: &api::Project) -> ApiError {
-    let name = existing.spec.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+    let name = existing
+        .spec
+        .as_ref()
+        .map(|s| s.name.as_str())
+        .unwrap_or_default();
     ApiError::already_exists(format!(
         "a project named {name:?} already exists (id {}); project names are unique regardless of case",
         existing.id
@@ -265,7 +305,9 @@ fn already_exists(existing: &api::Project) -> ApiError {
 }
 
 /// The lowest free VLAN of the project pool.
-async fn allocate_project_vlan(tx: &mut Transaction<'static, Any>) -> Result<(String, u32), ApiError> {
+async fn allocate_project_vlan(
+    tx: &mut Transaction<'static, Any>,
+) -> Result<(String, u32), ApiError> {
     let row: Option<(String, i64, i64, String)> = sqlx::query_as(
         "SELECT name, first_vlan, last_vlan, reserved FROM vlan_pools WHERE purpose = $1",
     )
@@ -276,11 +318,12 @@ async fn allocate_project_vlan(tx: &mut Transaction<'static, Any>) -> Result<(St
         ApiError::precondition("the site inventory has no project VLAN pool")
             .hint("Add a [project_vlans] section to the site file and run `giif-agent inventory import <file>`.")
     })?;
-    let used: Vec<(i64,)> = sqlx::query_as("SELECT vlan FROM vlan_allocations WHERE vlan >= $1 AND vlan <= $2")
-        .bind(i64::from(pool.first))
-        .bind(i64::from(pool.last))
-        .fetch_all(&mut **tx)
-        .await?;
+    let used: Vec<(i64,)> =
+        sqlx::query_as("SELECT vlan FROM vlan_allocations WHERE vlan >= $1 AND vlan <= $2")
+            .bind(i64::from(pool.first))
+            .bind(i64::from(pool.last))
+            .fetch_all(&mut **tx)
+            .await?;
     let used: std::collections::HashSet<u32> = used.into_iter().map(|(v,)| v as u32).collect();
     match (pool.first..=pool.last).find(|v| pool.contains(*v) && !used.contains(v)) {
         Some(vlan) => Ok((pool.name, vlan)),

@@ -23,7 +23,9 @@ pub struct AgentSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("endpoint {endpoint:?} is not of the form host:port, such as \"agent.lab.example:7443\"")]
+    #[error(
+        "endpoint {endpoint:?} is not of the form host:port, such as \"agent.lab.example:7443\""
+    )]
     BadEndpoint { endpoint: String },
     #[error(transparent)]
     Tls(#[from] PkiError),
@@ -42,9 +44,10 @@ pub async fn channel(settings: &AgentSettings) -> Result<Channel, ConnectError> 
     let host = host_of(&endpoint).ok_or_else(|| ConnectError::BadEndpoint {
         endpoint: settings.endpoint.clone(),
     })?;
-    let server_name = ServerName::try_from(host.clone()).map_err(|_| ConnectError::BadEndpoint {
-        endpoint: settings.endpoint.clone(),
-    })?;
+    let server_name =
+        ServerName::try_from(host.clone()).map_err(|_| ConnectError::BadEndpoint {
+            endpoint: settings.endpoint.clone(),
+        })?;
     let config = client_tls_config(
         &settings.trust,
         &settings.client_cert_pem,

@@ -45,8 +45,15 @@ impl AgentError {
             tonic::Code::Unavailable | tonic::Code::ResourceExhausted | tonic::Code::Aborted
         );
         Self {
-            reason: if transient { Reason::Transient } else { Reason::Internal },
-            message: format!("the agent could not be reached or failed: {}", status.message()),
+            reason: if transient {
+                Reason::Transient
+            } else {
+                Reason::Internal
+            },
+            message: format!(
+                "the agent could not be reached or failed: {}",
+                status.message()
+            ),
             field: String::new(),
             hint: if transient {
                 "Check that giif-agent is running and reachable at the provider's endpoint.".into()

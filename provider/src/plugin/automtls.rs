@@ -17,7 +17,9 @@ use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AutoMtlsError {
-    #[error("PLUGIN_CLIENT_CERT holds no PEM certificate; Terraform sets it to its client certificate")]
+    #[error(
+        "PLUGIN_CLIENT_CERT holds no PEM certificate; Terraform sets it to its client certificate"
+    )]
     NoClientCertificate,
     #[error("PLUGIN_CLIENT_CERT is not valid PEM: {0}")]
     BadPem(std::io::Error),

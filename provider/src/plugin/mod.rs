@@ -7,5 +7,7 @@ mod handshake;
 mod serve;
 
 pub use automtls::{ServerIdentity, TerraformClientVerifier};
-pub use handshake::{check_magic_cookie, handshake_line, HandshakeError, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
+pub use handshake::{
+    check_magic_cookie, handshake_line, HandshakeError, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE,
+};
 pub use serve::{serve, ServeMode};

@@ -47,7 +47,12 @@ pub trait Resource: Send + Sync {
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure>;
     /// `Ok(None)` when the object is gone.
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics>;
-    async fn update(&self, ctx: &Ctx<'_>, prior: &Value, planned: &Value) -> Result<Value, Diagnostics>;
+    async fn update(
+        &self,
+        ctx: &Ctx<'_>,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, Diagnostics>;
     /// Deleting an object that is already gone succeeds.
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics>;
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics>;

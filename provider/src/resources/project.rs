@@ -3,8 +3,8 @@
 
 use std::sync::LazyLock;
 
-use giif_proto::agent as api;
 use api::get_project_request::Key;
+use giif_proto::agent as api;
 
 use super::{timeouts_block, CreateFailure, Ctx, Operation, Resource};
 use crate::agent::{AgentError, Reason};
@@ -17,7 +17,11 @@ pub static PROJECT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
     description: "A project: a tenant with its own VLAN segment on the shared private subnet \
         `192.168.212.0/24`, its gateway (PAGW), servers, VMs and consoles.",
     attributes: project_attributes(Presence::Resource),
-    blocks: vec![timeouts_block(&[Operation::Create, Operation::Update, Operation::Delete])],
+    blocks: vec![timeouts_block(&[
+        Operation::Create,
+        Operation::Update,
+        Operation::Delete,
+    ])],
 });
 
 /// The same attributes serve the resource and the data source, which
@@ -43,7 +47,9 @@ pub fn project_attributes(presence: Presence) -> Vec<Attribute> {
         Presence::Resource => a.optional(),
         Presence::DataSource => a.computed(),
     };
-    let name = Attribute::string("name").validate(validators::DNS_LABEL).required();
+    let name = Attribute::string("name")
+        .validate(validators::DNS_LABEL)
+        .required();
     let name = match presence {
         Presence::Resource => name.force_new().describe(
             "The project's name: a single DNS label, unique regardless of case. Changing it replaces the project.",
@@ -208,14 +214,23 @@ impl Resource for ProjectResource {
     }
 
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx.agent.get_project(Key::Id(project_id(state)), ctx.timeout).await {
+        match ctx
+            .agent
+            .get_project(Key::Id(project_id(state)), ctx.timeout)
+            .await
+        {
             Ok(project) => Ok(Some(state_from(&project, state))),
             Err(err) if err.is_not_found() => Ok(None),
             Err(err) => Err(err.to_diagnostic("Cannot read project").into()),
         }
     }
 
-    async fn update(&self, ctx: &Ctx<'_>, prior: &Value, planned: &Value) -> Result<Value, Diagnostics> {
+    async fn update(
+        &self,
+        ctx: &Ctx<'_>,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, Diagnostics> {
         let request = api::UpdateProjectRequest {
             request_id: ctx.request_id.clone(),
             id: project_id(prior),
@@ -242,10 +257,15 @@ impl Resource for ProjectResource {
     }
 
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
-        let by_id = ctx.agent.get_project(Key::Id(id.to_string()), ctx.timeout).await;
+        let by_id = ctx
+            .agent
+            .get_project(Key::Id(id.to_string()), ctx.timeout)
+            .await;
         let found = match by_id {
             Err(err) if err.is_not_found() => {
-                ctx.agent.get_project(Key::Name(id.to_string()), ctx.timeout).await
+                ctx.agent
+                    .get_project(Key::Name(id.to_string()), ctx.timeout)
+                    .await
             }
             other => other,
         };
@@ -260,4 +280,3 @@ impl Resource for ProjectResource {
         }
     }
 }
-

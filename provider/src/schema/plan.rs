@@ -15,7 +15,12 @@ pub struct PlanOutcome {
 /// `prior` is null for a create. `proposed` is Terraform's proposed new
 /// state: the configuration with prior values in computed attributes that
 /// the configuration leaves null.
-pub fn plan_change(schema: &Schema, prior: &Value, proposed: &Value, config: &Value) -> PlanOutcome {
+pub fn plan_change(
+    schema: &Schema,
+    prior: &Value,
+    proposed: &Value,
+    config: &Value,
+) -> PlanOutcome {
     let mut planned = proposed.clone();
     if prior.is_null() {
         mark_computed_unknown(schema, &mut planned, config);

@@ -44,7 +44,10 @@ impl Attribute {
             nested_type,
             description: self.description.to_string(),
             required: self.presence == Presence::Required,
-            optional: matches!(self.presence, Presence::Optional | Presence::OptionalComputed),
+            optional: matches!(
+                self.presence,
+                Presence::Optional | Presence::OptionalComputed
+            ),
             computed: self.is_computed(),
             sensitive: self.sensitive,
             description_kind: tf::StringKind::Markdown as i32,

@@ -7,7 +7,13 @@ use crate::tfvalue::Value;
 
 pub fn validate_config(schema: &Schema, config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::default();
-    validate_object(&schema.attributes, &schema.blocks, config, &AttrPath::root(), &mut diags);
+    validate_object(
+        &schema.attributes,
+        &schema.blocks,
+        config,
+        &AttrPath::root(),
+        &mut diags,
+    );
     diags
 }
 
@@ -25,13 +31,23 @@ fn validate_object(
     for block in blocks {
         let value = object.get(block.type_name);
         let block_path = path.then_attr(block.type_name);
-        for_each_element(block.nesting, value, &block_path, &mut |element, element_path| {
-            validate_object(&block.attributes, &[], element, element_path, diags);
-        });
+        for_each_element(
+            block.nesting,
+            value,
+            &block_path,
+            &mut |element, element_path| {
+                validate_object(&block.attributes, &[], element, element_path, diags);
+            },
+        );
     }
 }
 
-fn validate_attribute(attribute: &Attribute, value: &Value, path: &AttrPath, diags: &mut Diagnostics) {
+fn validate_attribute(
+    attribute: &Attribute,
+    value: &Value,
+    path: &AttrPath,
+    diags: &mut Diagnostics,
+) {
     if !value.is_known() || value.is_null() {
         return;
     }

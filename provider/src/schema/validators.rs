@@ -13,7 +13,10 @@ pub const DNS_LABEL: Validator = Validator {
 };
 
 pub fn check_dns_label(value: &Value) -> Result<(), String> {
-    value.as_str().and_then(rules::dns_label_problem).map_or(Ok(()), Err)
+    value
+        .as_str()
+        .and_then(rules::dns_label_problem)
+        .map_or(Ok(()), Err)
 }
 
 /// A calendar date, YYYY-MM-DD.
@@ -23,7 +26,10 @@ pub const ISO_DATE: Validator = Validator {
 };
 
 pub fn check_iso_date(value: &Value) -> Result<(), String> {
-    value.as_str().and_then(rules::date_problem).map_or(Ok(()), Err)
+    value
+        .as_str()
+        .and_then(rules::date_problem)
+        .map_or(Ok(()), Err)
 }
 
 /// A Terraform duration such as "30s", "10m" or "1h30m".
@@ -36,9 +42,9 @@ pub fn check_duration(value: &Value) -> Result<(), String> {
     let Some(text) = value.as_str() else {
         return Ok(());
     };
-    parse_duration(text)
-        .map(|_| ())
-        .ok_or_else(|| format!("{text:?} is not a duration; write it like \"30s\", \"10m\" or \"1h30m\"."))
+    parse_duration(text).map(|_| ()).ok_or_else(|| {
+        format!("{text:?} is not a duration; write it like \"30s\", \"10m\" or \"1h30m\".")
+    })
 }
 
 /// Parses Go-style durations made of hours, minutes, seconds and
@@ -53,7 +59,9 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
         let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.')?;
         let (number, tail) = rest.split_at(digits);
         let number: f64 = number.parse().ok()?;
-        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let seconds = match unit {
             "h" => number * 3600.0,
@@ -74,8 +82,14 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("90s"), Some(std::time::Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h30m"), Some(std::time::Duration::from_secs(5400)));
+        assert_eq!(
+            parse_duration("90s"),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("1h30m"),
+            Some(std::time::Duration::from_secs(5400))
+        );
         assert_eq!(parse_duration("10"), None);
         assert_eq!(parse_duration("5 minutes"), None);
     }

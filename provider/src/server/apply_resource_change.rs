@@ -75,7 +75,11 @@ async fn apply(
     }
 }
 
-fn encoded(value: &Value, ty: &Type, mut diags: Diagnostics) -> (Option<tf::DynamicValue>, Diagnostics) {
+fn encoded(
+    value: &Value,
+    ty: &Type,
+    mut diags: Diagnostics,
+) -> (Option<tf::DynamicValue>, Diagnostics) {
     match encode(value, ty) {
         Ok(state) => (Some(state), diags),
         Err(more) => {

@@ -26,7 +26,11 @@ async fn configure(
     service: &ProviderService,
     request: tf::configure_provider::Request,
 ) -> Result<(), Diagnostics> {
-    let config = decode(request.config.as_ref(), &PROVIDER_SCHEMA.value_type(), "provider configuration")?;
+    let config = decode(
+        request.config.as_ref(),
+        &PROVIDER_SCHEMA.value_type(),
+        "provider configuration",
+    )?;
     let settings = resolve(&config)?;
     let client = AgentClient::connect(&settings).await.map_err(|err| {
         Diagnostics::from(

@@ -87,70 +87,94 @@ impl Provider for ProviderService {
         &self,
         request: Request<tf::validate_provider_config::Request>,
     ) -> Result<Response<tf::validate_provider_config::Response>, Status> {
-        Ok(Response::new(validate::provider_config(request.into_inner())))
+        Ok(Response::new(validate::provider_config(
+            request.into_inner(),
+        )))
     }
 
     async fn validate_resource_config(
         &self,
         request: Request<tf::validate_resource_config::Request>,
     ) -> Result<Response<tf::validate_resource_config::Response>, Status> {
-        Ok(Response::new(validate::resource_config(self, request.into_inner())))
+        Ok(Response::new(validate::resource_config(
+            self,
+            request.into_inner(),
+        )))
     }
 
     async fn validate_data_resource_config(
         &self,
         request: Request<tf::validate_data_resource_config::Request>,
     ) -> Result<Response<tf::validate_data_resource_config::Response>, Status> {
-        Ok(Response::new(validate::data_resource_config(self, request.into_inner())))
+        Ok(Response::new(validate::data_resource_config(
+            self,
+            request.into_inner(),
+        )))
     }
 
     async fn upgrade_resource_state(
         &self,
         request: Request<tf::upgrade_resource_state::Request>,
     ) -> Result<Response<tf::upgrade_resource_state::Response>, Status> {
-        Ok(Response::new(upgrade_resource_state::handle(self, request.into_inner())))
+        Ok(Response::new(upgrade_resource_state::handle(
+            self,
+            request.into_inner(),
+        )))
     }
 
     async fn configure_provider(
         &self,
         request: Request<tf::configure_provider::Request>,
     ) -> Result<Response<tf::configure_provider::Response>, Status> {
-        Ok(Response::new(configure_provider::handle(self, request.into_inner()).await))
+        Ok(Response::new(
+            configure_provider::handle(self, request.into_inner()).await,
+        ))
     }
 
     async fn read_resource(
         &self,
         request: Request<tf::read_resource::Request>,
     ) -> Result<Response<tf::read_resource::Response>, Status> {
-        Ok(Response::new(read_resource::handle(self, request.into_inner()).await))
+        Ok(Response::new(
+            read_resource::handle(self, request.into_inner()).await,
+        ))
     }
 
     async fn plan_resource_change(
         &self,
         request: Request<tf::plan_resource_change::Request>,
     ) -> Result<Response<tf::plan_resource_change::Response>, Status> {
-        Ok(Response::new(plan_resource_change::handle(self, request.into_inner())))
+        Ok(Response::new(plan_resource_change::handle(
+            self,
+            request.into_inner(),
+        )))
     }
 
     async fn apply_resource_change(
         &self,
         request: Request<tf::apply_resource_change::Request>,
     ) -> Result<Response<tf::apply_resource_change::Response>, Status> {
-        Ok(Response::new(apply_resource_change::handle(self, request.into_inner()).await))
+        Ok(Response::new(
+            apply_resource_change::handle(self, request.into_inner()).await,
+        ))
     }
 
     async fn import_resource_state(
         &self,
         request: Request<tf::import_resource_state::Request>,
     ) -> Result<Response<tf::import_resource_state::Response>, Status> {
-        Ok(Response::new(import_resource_state::handle(self, request.into_inner()).await))
+        Ok(Response::new(
+            import_resource_state::handle(self, request.into_inner()).await,
+        ))
     }
 
     async fn read_data_source(
         &self,
         request: Request<tf::read_data_source::Request>,
     ) -> Result<Response<tf::read_data_source::Response>, Status> {
-        Ok(Response::new(read_data_source::handle(self, request.into_inner()).await))
+        Ok(Response::new(
+            read_data_source::handle(self, request.into_inner()).await,
+        ))
     }
 
     async fn stop_provider(

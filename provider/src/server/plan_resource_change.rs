@@ -44,7 +44,11 @@ fn plan(
     let unchanged = outcome.planned == prior;
     Ok(tf::plan_resource_change::Response {
         planned_state: Some(encode(&outcome.planned, &ty)?),
-        requires_replace: outcome.requires_replace.iter().map(|p| p.to_proto()).collect(),
+        requires_replace: outcome
+            .requires_replace
+            .iter()
+            .map(|p| p.to_proto())
+            .collect(),
         planned_private: if unchanged {
             request.prior_private.clone()
         } else {

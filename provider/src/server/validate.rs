@@ -12,7 +12,11 @@ use crate::schema::validate_config;
 pub fn provider_config(
     request: tf::validate_provider_config::Request,
 ) -> tf::validate_provider_config::Response {
-    let diags = match decode(request.config.as_ref(), &PROVIDER_SCHEMA.value_type(), "provider configuration") {
+    let diags = match decode(
+        request.config.as_ref(),
+        &PROVIDER_SCHEMA.value_type(),
+        "provider configuration",
+    ) {
         Ok(config) => validate_config(&PROVIDER_SCHEMA, &config),
         Err(diags) => diags,
     };
@@ -28,7 +32,11 @@ pub fn resource_config(
     let diags = match service.registry().resource(&request.type_name) {
         None => unknown_type("resource", &request.type_name),
         Some(resource) => {
-            match decode(request.config.as_ref(), &resource.schema().value_type(), "configuration") {
+            match decode(
+                request.config.as_ref(),
+                &resource.schema().value_type(),
+                "configuration",
+            ) {
                 Ok(config) => {
                     let mut diags = validate_config(resource.schema(), &config);
                     resource.validate(&config, &mut diags);
@@ -50,7 +58,11 @@ pub fn data_resource_config(
     let diags: Diagnostics = match service.registry().data_source(&request.type_name) {
         None => unknown_type("data source", &request.type_name),
         Some(source) => {
-            match decode(request.config.as_ref(), &source.schema().value_type(), "configuration") {
+            match decode(
+                request.config.as_ref(),
+                &source.schema().value_type(),
+                "configuration",
+            ) {
                 Ok(config) => validate_config(source.schema(), &config),
                 Err(diags) => diags,
             }
