@@ -27,7 +27,9 @@ async fn main() -> std::process::ExitCode {
                 .filter(|c| !c.is_empty()),
         }
     };
-    ignore_interrupts();
+    if !debug {
+        ignore_interrupts();
+    }
     match serve(ProviderService::new(), mode).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

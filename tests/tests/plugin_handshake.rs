@@ -199,6 +199,23 @@ async fn handshake_automtls_services_and_shutdown() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented);
 
+    // Ctrl-C reaches plugins too, but Terraform sends StopProvider for it:
+    // the signal itself must not end the process.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGINT killed the provider"
+    );
+    provider
+        .get_metadata(giif_proto::tfplugin6::get_metadata::Request {})
+        .await
+        .expect("still serving after SIGINT");
+
     // Shutdown ends the process on its own (else Terraform waits, then kills it).
     let asked = Instant::now();
     GrpcControllerClient::new(channel)

@@ -116,7 +116,10 @@ pub async fn serve<P: Provider>(provider: P, mode: ServeMode) -> Result<(), Serv
 /// The only place the provider writes to stdout.
 #[allow(clippy::print_stdout)]
 fn print_line(line: &str) -> Result<(), ServeError> {
+    // One write, so a reader that stops after the line never sees a torn one.
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{line}").map_err(ServeError::Handshake)?;
+    stdout
+        .write_all(format!("{line}\n").as_bytes())
+        .map_err(ServeError::Handshake)?;
     stdout.flush().map_err(ServeError::Handshake)
 }
