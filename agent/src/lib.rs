@@ -2,6 +2,8 @@
 //! drivers, behind the agent API served over mTLS.
 
 pub mod config;
+pub mod credentials;
+pub mod drivers;
 pub mod error;
 pub mod init;
 pub mod inventory;

@@ -1,26 +1,62 @@
-//! giif-sim: the simulated site (fake iDRACs, a fake Proxmox VE cluster and
-//! fake PAGW gateways on loopback). This is the skeleton the foundation
-//! needs for the workspace; the endpoints arrive with the simulator issue.
+//! giif-sim: runs a simulated site until interrupted.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::Parser;
+use giif_sim::site::SiteDescription;
+use giif_sim::{start, RunOptions};
 
 #[derive(Parser)]
-#[command(
-    name = "giif-sim",
-    version,
-    about = "A simulated giif site on loopback"
-)]
+#[command(name = "giif-sim", version, about = "A simulated giif site on loopback: fake iDRACs, Proxmox VE and PAGW gateways")]
 struct Cli {
     /// The site description (TOML).
     #[arg(long)]
-    site: Option<std::path::PathBuf>,
+    site: PathBuf,
+    /// Write the matching agent inventory and credentials here.
+    #[arg(long)]
+    inventory_dir: Option<PathBuf>,
+    /// Log every Proxmox API request as a JSON line to this file.
+    #[arg(long)]
+    request_log: Option<PathBuf>,
+    /// Address of the admin API (default: an ephemeral port on 127.0.0.1).
+    #[arg(long)]
+    admin: Option<std::net::SocketAddr>,
+    /// Write the admin API's address to this file once serving.
+    #[arg(long)]
+    admin_addr_file: Option<PathBuf>,
 }
 
-fn main() -> std::process::ExitCode {
-    let _cli = Cli::parse();
-    eprintln!(
-        "giif-sim: the simulated iDRAC, Proxmox VE and PAGW endpoints are not part of this build yet; \
-         projects need no hardware and work without it"
-    );
-    std::process::ExitCode::from(2)
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GIIF_LOG").unwrap_or_else(|_| "info".into()))
+        .init();
+    let cli = Cli::parse();
+    let text = std::fs::read_to_string(&cli.site).with_context(|| format!("cannot read {}", cli.site.display()))?;
+    let site = SiteDescription::parse(&cli.site.display().to_string(), &text)?;
+    let running = start(
+        site,
+        RunOptions {
+            inventory_dir: cli.inventory_dir,
+            request_log: cli.request_log,
+            admin_addr: cli.admin,
+        },
+    )
+    .await?;
+    if let Some(file) = &cli.admin_addr_file {
+        std::fs::write(file, running.admin_addr.to_string())?;
+    }
+    eprintln!("giif-sim: admin API on http://{}", running.admin_addr);
+    eprintln!("giif-sim: Proxmox VE API at {}", running.pve.api_url());
+    for idrac in running.idrac.endpoints() {
+        eprintln!("giif-sim: iDRAC of {} at ssh://{}", idrac.server.name, idrac.addr);
+    }
+    if let Some(file) = &running.inventory_file {
+        eprintln!("giif-sim: agent inventory written to {}", file.display());
+    }
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }

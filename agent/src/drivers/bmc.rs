@@ -1,0 +1,1 @@
+//! (The capability trait arrives with its driver.)

@@ -1,0 +1,28 @@
+//! One log line per driver action: target, action, duration and outcome.
+//! Callers pass descriptions, never secrets.
+
+use std::future::Future;
+use std::time::Instant;
+
+use super::error::DriverError;
+
+pub async fn observed<T, Fut>(target: &str, action: &str, work: Fut) -> Result<T, DriverError>
+where
+    Fut: Future<Output = Result<T, DriverError>>,
+{
+    let started = Instant::now();
+    let result = work.await;
+    let duration_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(_) => tracing::info!(target_device = target, action, duration_ms, outcome = "ok", "driver action"),
+        Err(error) => tracing::warn!(
+            target_device = target,
+            action,
+            duration_ms,
+            outcome = ?error.class,
+            error = %error.message,
+            "driver action failed"
+        ),
+    }
+    result
+}
