@@ -132,61 +132,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Inventory {
             command: InventoryCommand::Import { file, config },
-        } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let inventory = match giif_agent::inventory::parse(&file.display().to_string(), &text) {
-                Ok(inventory) => inventory,
-                Err(errors) => {
-                    for error in &errors {
-                        eprintln!("{error}");
-                    }
-                    anyhow::bail!(
-                        "{} problem(s) in {}; nothing was changed",
-                        errors.len(),
-                        file.display()
-                    );
-                }
-            };
-            let store = Store::open(&AgentConfig::load(&config)?.store_url()).await?;
-            store
-                .import_project_vlan_pool(&inventory.project_vlans)
-                .await?;
-            let pool = &inventory.project_vlans;
-            println!(
-                "Imported project VLAN pool {:?}: {}-{} ({} usable).",
-                pool.name,
-                pool.first,
-                pool.last,
-                pool.size()
-            );
-        }
+        } => import_inventory(&file, &config).await?,
         Command::Inventory {
             command: InventoryCommand::List { config },
-        } => {
-            let store = Store::open(&AgentConfig::load(&config)?.store_url()).await?;
-            let pools = store.vlan_pools().await?;
-            if pools.is_empty() {
-                println!("The inventory is empty: run `giif-agent inventory import <site file>`.");
-            }
-            println!(
-                "{:<20} {:>6} {:>6} {:>9} {:>10} {:>5}  reserved",
-                "VLAN POOL", "FIRST", "LAST", "USABLE", "ALLOCATED", "FREE"
-            );
-            for usage in pools {
-                let spec = &usage.spec;
-                println!(
-                    "{:<20} {:>6} {:>6} {:>9} {:>10} {:>5}  {:?}",
-                    spec.name,
-                    spec.first,
-                    spec.last,
-                    spec.size(),
-                    usage.allocated,
-                    spec.size().saturating_sub(usage.allocated),
-                    spec.reserved
-                );
-            }
-        }
+        } => list_inventory(&config).await?,
         Command::Identity {
             command: IdentityCommand::Issue { name, out, config },
         } => {
@@ -200,6 +149,109 @@ async fn main() -> anyhow::Result<()> {
                 key.display()
             );
         }
+    }
+    Ok(())
+}
+
+async fn import_inventory(file: &std::path::Path, config: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let base = file
+        .canonicalize()
+        .ok()
+        .and_then(|f| f.parent().map(|p| p.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let inventory = match giif_agent::inventory::parse(&file.display().to_string(), &text, &base) {
+        Ok(inventory) => inventory,
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            anyhow::bail!("{} problem(s) in {}; nothing was changed", errors.len(), file.display());
+        }
+    };
+    let store = Store::open(&AgentConfig::load(config)?.store_url()).await?;
+    store.import_inventory(&inventory).await?;
+    let pool = &inventory.project_vlans;
+    println!(
+        "Imported {}: project VLAN pool {:?} {}-{} ({} usable), {} bare-metal servers, {}, {} PAGW slots, {} floating IPs.",
+        file.display(),
+        pool.name,
+        pool.first,
+        pool.last,
+        pool.size(),
+        inventory.bms.len(),
+        match &inventory.proxmox {
+            Some(pve) => format!("Proxmox VE at {} with {} node(s)", pve.api_url, pve.nodes.len()),
+            None => "no Proxmox VE".to_string(),
+        },
+        inventory.pagw_slots.len(),
+        inventory.floating_ips.expand().map(|a| a.len()).unwrap_or(0),
+    );
+    Ok(())
+}
+
+async fn list_inventory(config: &std::path::Path) -> anyhow::Result<()> {
+    let store = Store::open(&AgentConfig::load(config)?.store_url()).await?;
+    let pools = store.vlan_pools().await?;
+    if pools.is_empty() {
+        println!("The inventory is empty: run `giif-agent inventory import <site file>`.");
+        return Ok(());
+    }
+    println!("{:<20} {:>6} {:>6} {:>7} {:>10} {:>5}  RESERVED", "VLAN POOL", "FIRST", "LAST", "USABLE", "ALLOCATED", "FREE");
+    for usage in pools {
+        let spec = &usage.spec;
+        println!(
+            "{:<20} {:>6} {:>6} {:>7} {:>10} {:>5}  {:?}",
+            spec.name,
+            spec.first,
+            spec.last,
+            spec.size(),
+            usage.allocated,
+            spec.size().saturating_sub(usage.allocated),
+            spec.reserved
+        );
+    }
+    let servers = store.bms_inventory().await?;
+    if !servers.is_empty() {
+        println!("\n{:<12} {:<12} {:<16} {:>5}  {:<24} TAGS", "SERVER", "SERVICE TAG", "MODEL", "VLAN", "IDRAC");
+        for s in servers {
+            println!(
+                "{:<12} {:<12} {:<16} {:>5}  {:<24} {}",
+                s.name,
+                s.service_tag,
+                s.model.as_deref().unwrap_or("-"),
+                s.vlan,
+                format!("{}:{}", s.idrac.address, s.idrac.port),
+                s.tags.join(",")
+            );
+        }
+    }
+    if let Some(pve) = store.proxmox_inventory().await? {
+        println!("\nProxmox VE {} (token {})", pve.api_url, pve.token_id);
+        for node in &pve.nodes {
+            println!("  node {:<10} bridge {:<8} storage {}", node.name, node.vm_bridge, node.storage);
+        }
+        for t in &pve.templates {
+            println!("  template {:<16} vmid {:<6} on {}{}", t.name, t.vmid, t.node, if t.pagw { " (PAGW)" } else { "" });
+        }
+    }
+    let slots = store.pagw_slot_inventory().await?;
+    if !slots.is_empty() {
+        println!("\n{:<16} {:<16} {:<8} {:<22} DEFAULT", "PAGW SLOT", "GATEWAY", "HOST", "SSH");
+        for slot in slots {
+            println!(
+                "{:<16} {:<16} {:<8} {:<22} {}",
+                slot.public_ip,
+                slot.gateway,
+                slot.host,
+                format!("{}:{}", slot.ssh.address, slot.ssh.port),
+                if slot.default_project { "yes" } else { "" }
+            );
+        }
+    }
+    let floating = store.floating_ip_inventory().await?;
+    if !floating.addresses.is_empty() {
+        println!("\nFloating IPs: {}", floating.addresses.join(", "));
     }
     Ok(())
 }

@@ -234,3 +234,41 @@ impl SiteDescription {
         self.proxmox.templates.iter().find(|t| t.pagw)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SITE: &str = r#"
+[servers]
+count = 3
+first_vlan = 3001
+
+[proxmox]
+nodes = [{ name = "pve1" }]
+templates = [{ vmid = 9000, name = "pagw", node = "pve1", pagw = true }]
+
+[[pagw_slots]]
+public_ip = "203.0.113.10"
+gateway = "203.0.113.1"
+host = "pve1"
+"#;
+
+    #[test]
+    fn generated_servers_have_distinct_names_vlans_and_macs() {
+        let site = SiteDescription::parse("site.toml", SITE).expect("valid");
+        let servers = site.servers.all();
+        assert_eq!(servers.len(), 3);
+        assert_eq!(servers[2].name, "bms03");
+        assert_eq!(servers[2].vlan, 3003);
+        assert_ne!(servers[0].macs, servers[1].macs);
+        assert_eq!(site.pagw_template().map(|t| t.vmid), Some(9000));
+    }
+
+    #[test]
+    fn slots_must_sit_on_known_nodes() {
+        let bad = SITE.replace("host = \"pve1\"", "host = \"pve7\"");
+        let err = SiteDescription::parse("site.toml", &bad).expect_err("invalid");
+        assert!(err.to_string().contains("unknown node \"pve7\""), "{err}");
+    }
+}

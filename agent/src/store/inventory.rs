@@ -1,5 +1,7 @@
 //! The inventory as the store keeps it: for now, the project VLAN pool.
 
+use sqlx::{Any, Transaction};
+
 use super::Store;
 use crate::error::ApiError;
 
@@ -42,64 +44,10 @@ pub(super) fn pool_from_row(row: (String, i64, i64, String)) -> VlanPoolSpec {
 }
 
 impl Store {
-    /// Replaces the project VLAN pool in one transaction. Refuses a pool that
-    /// would strand VLANs already allocated, naming them.
+    /// Replaces the project VLAN pool in one transaction.
     pub async fn import_project_vlan_pool(&self, pool: &VlanPoolSpec) -> Result<(), ApiError> {
         let mut tx = self.begin_write().await?;
-        let allocated: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT vlan, owner_id FROM vlan_allocations WHERE owner_kind = 'project'",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let stranded: Vec<String> = allocated
-            .iter()
-            .filter(|(vlan, _)| !pool.contains(*vlan as u32))
-            .map(|(vlan, owner)| format!("{vlan} (project {owner})"))
-            .collect();
-        if !stranded.is_empty() {
-            return Err(ApiError::precondition(format!(
-                "the new project VLAN pool leaves out VLANs in use: {}",
-                stranded.join(", ")
-            ))
-            .field("project_vlans")
-            .hint("Keep those VLANs in the range and out of `reserved`, or destroy those projects first."));
-        }
-        let reserved = serde_json::to_string(&pool.reserved).unwrap_or_else(|_| "[]".into());
-        let updated = sqlx::query(
-            "UPDATE vlan_pools SET first_vlan = $1, last_vlan = $2, reserved = $3 WHERE name = $4",
-        )
-        .bind(i64::from(pool.first))
-        .bind(i64::from(pool.last))
-        .bind(&reserved)
-        .bind(&pool.name)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            sqlx::query(
-                "INSERT INTO vlan_pools (name, purpose, first_vlan, last_vlan, reserved) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&pool.name)
-            .bind(PROJECT_POOL_PURPOSE)
-            .bind(i64::from(pool.first))
-            .bind(i64::from(pool.last))
-            .bind(&reserved)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Allocations point at their pool by name; a renamed pool takes them.
-        sqlx::query("UPDATE vlan_allocations SET pool = $1 WHERE owner_kind = 'project'")
-            .bind(&pool.name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE projects SET vlan_pool = $1")
-            .bind(&pool.name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM vlan_pools WHERE purpose = $1 AND name <> $2")
-            .bind(PROJECT_POOL_PURPOSE)
-            .bind(&pool.name)
-            .execute(&mut *tx)
-            .await?;
+        replace_project_pool(&mut tx, pool).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -125,4 +73,64 @@ impl Store {
         }
         Ok(pools)
     }
+}
+
+/// Replaces the project VLAN pool. Refuses a pool that would strand VLANs
+/// already allocated, naming them.
+pub(super) async fn replace_project_pool(tx: &mut Transaction<'static, Any>, pool: &VlanPoolSpec) -> Result<(), ApiError> {
+    let allocated: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT vlan, owner_id FROM vlan_allocations WHERE owner_kind = 'project'",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let stranded: Vec<String> = allocated
+        .iter()
+        .filter(|(vlan, _)| !pool.contains(*vlan as u32))
+        .map(|(vlan, owner)| format!("{vlan} (project {owner})"))
+        .collect();
+    if !stranded.is_empty() {
+        return Err(ApiError::precondition(format!(
+            "the new project VLAN pool leaves out VLANs in use: {}",
+            stranded.join(", ")
+        ))
+        .field("project_vlans")
+        .hint("Keep those VLANs in the range and out of `reserved`, or destroy those projects first."));
+    }
+    let reserved = serde_json::to_string(&pool.reserved).unwrap_or_else(|_| "[]".into());
+    let updated = sqlx::query(
+        "UPDATE vlan_pools SET first_vlan = $1, last_vlan = $2, reserved = $3 WHERE name = $4",
+    )
+    .bind(i64::from(pool.first))
+    .bind(i64::from(pool.last))
+    .bind(&reserved)
+    .bind(&pool.name)
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        sqlx::query(
+            "INSERT INTO vlan_pools (name, purpose, first_vlan, last_vlan, reserved) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&pool.name)
+        .bind(PROJECT_POOL_PURPOSE)
+        .bind(i64::from(pool.first))
+        .bind(i64::from(pool.last))
+        .bind(&reserved)
+        .execute(&mut **tx)
+        .await?;
+    }
+    // Allocations point at their pool by name; a renamed pool takes them.
+    sqlx::query("UPDATE vlan_allocations SET pool = $1 WHERE owner_kind = 'project'")
+        .bind(&pool.name)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE projects SET vlan_pool = $1")
+        .bind(&pool.name)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM vlan_pools WHERE purpose = $1 AND name <> $2")
+        .bind(PROJECT_POOL_PURPOSE)
+        .bind(&pool.name)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -8,6 +8,7 @@
 //! holds across several agent replicas. Allocation then reads a stable view;
 //! unique keys remain the last line of defence.
 
+mod devices;
 mod host_keys;
 mod inventory;
 mod projects;

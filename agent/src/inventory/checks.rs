@@ -1,0 +1,248 @@
+//! The checks a site file must pass before anything is imported. Each
+//! problem names the line, the field and the fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::model::{Bms, FloatingIps, PagwSlot, Proxmox, SshAccess};
+use super::{ProjectVlans, Problems};
+use crate::credentials::SecretRef;
+use crate::store::VlanPoolSpec;
+
+pub(super) fn project_vlans(vlans: &ProjectVlans, problems: &mut Problems) -> VlanPoolSpec {
+    for (value, field) in [(&vlans.first, "project_vlans.first"), (&vlans.last, "project_vlans.last")] {
+        if !(1..=4094).contains(value.get_ref()) {
+            problems.add(&value.span(), field, format!("{} is not a usable VLAN id; use 1 to 4094", value.get_ref()));
+        }
+    }
+    if vlans.first.get_ref() > vlans.last.get_ref() {
+        problems.add(
+            &vlans.last.span(),
+            "project_vlans.last",
+            format!(
+                "the range ends ({}) before it starts ({}); last must be at least first",
+                vlans.last.get_ref(),
+                vlans.first.get_ref()
+            ),
+        );
+    }
+    for vlan in vlans.reserved.get_ref() {
+        if vlan < vlans.first.get_ref() || vlan > vlans.last.get_ref() {
+            problems.add(
+                &vlans.reserved.span(),
+                "project_vlans.reserved",
+                format!(
+                    "{vlan} is outside the range {}-{}; list only VLANs of the range",
+                    vlans.first.get_ref(),
+                    vlans.last.get_ref()
+                ),
+            );
+        }
+    }
+    if let Some(reason) = giif_proto::rules::dns_label_problem(&vlans.name) {
+        problems.add(&(0..0), "project_vlans.name", reason);
+    }
+    VlanPoolSpec {
+        name: vlans.name.clone(),
+        first: *vlans.first.get_ref(),
+        last: *vlans.last.get_ref(),
+        reserved: vlans.reserved.get_ref().clone(),
+    }
+}
+
+fn is_mac(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+pub(super) fn bms(servers: &[Spanned<Bms>], project_pool: &VlanPoolSpec, problems: &mut Problems) {
+    let mut names = BTreeSet::new();
+    let mut vlans = BTreeMap::new();
+    for entry in servers {
+        let (span, server) = (entry.span(), entry.get_ref());
+        let field = |f: &str| format!("bms[{}].{f}", server.name);
+        if let Some(reason) = giif_proto::rules::dns_label_problem(&server.name) {
+            problems.add(&span, &field("name"), reason);
+        }
+        if !names.insert(server.name.to_lowercase()) {
+            problems.add(&span, &field("name"), "another server has this name; names are unique regardless of case");
+        }
+        if !(1..=4094).contains(&server.vlan) {
+            problems.add(&span, &field("vlan"), format!("{} is not a usable VLAN id; use 1 to 4094", server.vlan));
+        } else if project_pool.first <= server.vlan && server.vlan <= project_pool.last {
+            problems.add(
+                &span,
+                &field("vlan"),
+                format!(
+                    "VLAN {} lies in the project VLAN pool {}-{}; give servers VLANs outside it",
+                    server.vlan, project_pool.first, project_pool.last
+                ),
+            );
+        }
+        if let Some(other) = vlans.insert(server.vlan, server.name.clone()) {
+            problems.add(&span, &field("vlan"), format!("VLAN {} is already the VLAN of {other}", server.vlan));
+        }
+        if server.macs.is_empty() {
+            problems.add(&span, &field("macs"), "list the server's MAC addresses (aa:bb:cc:dd:ee:ff)");
+        }
+        for mac in &server.macs {
+            if !is_mac(mac) {
+                problems.add(&span, &field("macs"), format!("{mac:?} is not a MAC address of the form aa:bb:cc:dd:ee:ff"));
+            }
+        }
+        ssh_access(&server.idrac, &span, &field("idrac"), problems);
+    }
+}
+
+fn ssh_access(access: &SshAccess, span: &std::ops::Range<usize>, field: &str, problems: &mut Problems) {
+    if access.address.trim().is_empty() {
+        problems.add(span, &format!("{field}.address"), "give the host name or address");
+    }
+    if access.port == 0 {
+        problems.add(span, &format!("{field}.port"), "0 is not a port; leave it out for 22");
+    }
+    if access.user.trim().is_empty() {
+        problems.add(span, &format!("{field}.user"), "give the user name to log in as");
+    }
+}
+
+pub(super) fn proxmox(entry: &Spanned<Proxmox>, base: &Path, problems: &mut Problems) {
+    let (span, pve) = (entry.span(), entry.get_ref());
+    if !pve.api_url.starts_with("https://") {
+        problems.add(&span, "proxmox.api_url", format!("{:?} must be an https:// URL, such as https://pve1.lab:8006", pve.api_url));
+    }
+    if !pve.token_id.contains('@') || !pve.token_id.contains('!') {
+        problems.add(&span, "proxmox.token_id", format!("{:?} is not of the form USER@REALM!TOKENID", pve.token_id));
+    }
+    match (&pve.ca_cert, &pve.fingerprint) {
+        (Some(_), Some(_)) | (None, None) => problems.add(
+            &span,
+            "proxmox.ca_cert",
+            "give exactly one of ca_cert (the API certificate's CA, a PEM file) or fingerprint (SHA-256 of the API certificate)",
+        ),
+        (Some(path), None) => {
+            let path = base.join(path);
+            if let Err(err) = std::fs::read_to_string(&path) {
+                problems.add(&span, "proxmox.ca_cert", format!("cannot read {}: {err}", path.display()));
+            }
+        }
+        (None, Some(pin)) => {
+            if giif_proto::agent_tls::parse_fingerprint(pin).is_err() {
+                problems.add(&span, "proxmox.fingerprint", "give 64 hex digits (colons allowed), as `openssl x509 -fingerprint -sha256` prints");
+            }
+        }
+    }
+    if pve.nodes.is_empty() {
+        problems.add(&span, "proxmox.nodes", "list at least one node");
+    }
+    let nodes: BTreeSet<&str> = pve.nodes.iter().map(|n| n.name.as_str()).collect();
+    for template in &pve.templates {
+        if !nodes.contains(template.node.as_str()) {
+            problems.add(
+                &span,
+                &format!("proxmox.templates[{}].node", template.name),
+                format!("{:?} is not one of the nodes {:?}", template.node, nodes),
+            );
+        }
+    }
+}
+
+pub(super) fn pagw_slots(slots: &[Spanned<PagwSlot>], pve: Option<&Proxmox>, problems: &mut Problems) {
+    let mut ips = BTreeSet::new();
+    let mut defaults = 0;
+    for entry in slots {
+        let (span, slot) = (entry.span(), entry.get_ref());
+        let field = |f: &str| format!("pagw_slots[{}].{f}", slot.public_ip);
+        if !ips.insert(slot.public_ip) {
+            problems.add(&span, &field("public_ip"), "another slot has this public IP");
+        }
+        if slot.default_project {
+            defaults += 1;
+            if defaults > 1 {
+                problems.add(&span, &field("default_project"), "only one slot may be marked for the default project");
+            }
+        }
+        let Some(pve) = pve else {
+            problems.add(&span, &field("host"), "PAGW slots need a [proxmox] section with the node that hosts them");
+            continue;
+        };
+        if !pve.nodes.iter().any(|n| n.name == slot.host) {
+            problems.add(&span, &field("host"), format!("{:?} is not a node of the [proxmox] section", slot.host));
+        }
+        if !pve.templates.iter().any(|t| t.vmid == slot.template && t.pagw) {
+            problems.add(
+                &span,
+                &field("template"),
+                format!("{} is not a template marked pagw = true in [proxmox]", slot.template),
+            );
+        }
+        if let Some(vlan) = slot.public_vlan {
+            if !(1..=4094).contains(&vlan) {
+                problems.add(&span, &field("public_vlan"), format!("{vlan} is not a usable VLAN id"));
+            }
+        }
+        ssh_access(&slot.ssh, &span, &field("ssh"), problems);
+    }
+}
+
+pub(super) fn floating_ips(entry: &Spanned<FloatingIps>, slots: &[Spanned<PagwSlot>], problems: &mut Problems) {
+    match entry.get_ref().expand() {
+        Err(reason) => problems.add(&entry.span(), "floating_ips.addresses", reason),
+        Ok(addresses) => {
+            let slot_ips: BTreeSet<Ipv4Addr> = slots.iter().map(|s| s.get_ref().public_ip).collect();
+            let mut seen = BTreeSet::new();
+            for address in addresses {
+                if slot_ips.contains(&address) {
+                    problems.add(&entry.span(), "floating_ips.addresses", format!("{address} is also a PAGW slot's public IP"));
+                }
+                if !seen.insert(address) {
+                    problems.add(&entry.span(), "floating_ips.addresses", format!("{address} is listed twice"));
+                }
+            }
+        }
+    }
+}
+
+/// Every referenced credential must be readable now, so a typo fails the
+/// import rather than the first driver call.
+pub(super) fn secrets(
+    servers: &[Spanned<Bms>],
+    pve: Option<&Spanned<Proxmox>>,
+    slots: &[Spanned<PagwSlot>],
+    base: &Path,
+    problems: &mut Problems,
+) {
+    let mut check = |secret: &SecretRef, span: &std::ops::Range<usize>, field: String| {
+        if let Err(err) = secret.clone().relative_to(base).resolve() {
+            problems.add(span, &field, err.to_string());
+        }
+    };
+    for server in servers {
+        check(&server.get_ref().idrac.password, &server.span(), format!("bms[{}].idrac.password", server.get_ref().name));
+    }
+    if let Some(pve) = pve {
+        check(&pve.get_ref().token_secret, &pve.span(), "proxmox.token_secret".into());
+    }
+    for slot in slots {
+        check(&slot.get_ref().ssh.password, &slot.span(), format!("pagw_slots[{}].ssh.password", slot.get_ref().public_ip));
+    }
+}
+
+pub(super) fn resolve_bms(mut server: Bms, base: &Path) -> Bms {
+    server.idrac.password = server.idrac.password.relative_to(base);
+    server
+}
+
+pub(super) fn resolve_proxmox(mut pve: Proxmox, base: &Path) -> Proxmox {
+    pve.token_secret = pve.token_secret.relative_to(base);
+    pve.ca_cert = pve.ca_cert.map(|p| if p.is_relative() { base.join(p) } else { p });
+    pve
+}
+
+pub(super) fn resolve_slot(mut slot: PagwSlot, base: &Path) -> PagwSlot {
+    slot.ssh.password = slot.ssh.password.relative_to(base);
+    slot
+}

@@ -1,0 +1,134 @@
+//! The typed devices of a site file. They are stored as they are (with
+//! credential references, never credential values) and read back typed.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::SecretRef;
+
+/// How the agent logs in to a device over SSH.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshAccess {
+    pub address: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    pub user: String,
+    pub password: SecretRef,
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+
+/// A bare-metal server and its iDRAC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bms {
+    pub name: String,
+    pub service_tag: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The server's own VLAN, bridged into a project by its gateway.
+    pub vlan: u32,
+    pub macs: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub idrac: SshAccess,
+}
+
+/// The Proxmox VE cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proxmox {
+    /// `https://host:8006`; the API lives under `/api2/json`.
+    pub api_url: String,
+    /// `USER@REALM!TOKENID`.
+    pub token_id: String,
+    pub token_secret: SecretRef,
+    /// The CA of the API's certificate (a PEM file)...
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+    /// ...or the SHA-256 fingerprint of the API's certificate.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    pub nodes: Vec<ProxmoxNode>,
+    #[serde(default)]
+    pub templates: Vec<Template>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxmoxNode {
+    pub name: String,
+    /// The bridge VM NICs attach to (tagged with the project VLAN).
+    pub vm_bridge: String,
+    pub storage: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    pub name: String,
+    pub vmid: u32,
+    pub node: String,
+    /// The PAGW gateway template.
+    #[serde(default)]
+    pub pagw: bool,
+}
+
+/// A slot for one project gateway: its public address and where it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagwSlot {
+    pub public_ip: Ipv4Addr,
+    pub netmask: Ipv4Addr,
+    pub gateway: Ipv4Addr,
+    /// The Proxmox node that hosts the gateway VM.
+    pub host: String,
+    pub management_bridge: String,
+    pub public_bridge: String,
+    #[serde(default)]
+    pub public_vlan: Option<u32>,
+    pub storage: String,
+    /// The PAGW template's VM id.
+    pub template: u32,
+    #[serde(default)]
+    pub default_project: bool,
+    /// How the agent reaches the gateway once it runs (default: the public
+    /// IP on port 22).
+    pub ssh: SshAccess,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloatingIps {
+    /// Single addresses or `first-last` ranges.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+impl FloatingIps {
+    /// Every address of the pool, or the entry that is not an address or range.
+    pub fn expand(&self) -> Result<Vec<Ipv4Addr>, String> {
+        let mut all = Vec::new();
+        for entry in &self.addresses {
+            let (first, last) = match entry.split_once('-') {
+                Some((a, b)) => (a.trim(), b.trim()),
+                None => (entry.trim(), entry.trim()),
+            };
+            let parse = |s: &str| s.parse::<Ipv4Addr>().map_err(|_| format!("{entry:?} is not an IPv4 address or a first-last range"));
+            let (first, last) = (u32::from(parse(first)?), u32::from(parse(last)?));
+            if first > last {
+                return Err(format!("{entry:?} ends before it starts"));
+            }
+            if last - first >= 65_536 {
+                return Err(format!("{entry:?} is larger than a /16; list smaller ranges"));
+            }
+            all.extend((first..=last).map(Ipv4Addr::from));
+        }
+        Ok(all)
+    }
+}

@@ -1,0 +1,77 @@
+//! The imported site devices: servers, the Proxmox cluster, PAGW slots and
+//! the floating IP pool, kept as typed documents per device.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::{Any, Transaction};
+
+use super::Store;
+use crate::error::ApiError;
+use crate::inventory::{Bms, FloatingIps, Inventory, PagwSlot, Proxmox};
+
+pub const KIND_BMS: &str = "bms";
+pub const KIND_PROXMOX: &str = "proxmox";
+pub const KIND_PAGW_SLOT: &str = "pagw_slot";
+pub const KIND_FLOATING_IPS: &str = "floating_ips";
+
+impl Store {
+    /// Imports a whole site file in one transaction: the project VLAN pool
+    /// and every device, replacing what the previous import said.
+    pub async fn import_inventory(&self, inventory: &Inventory) -> Result<(), ApiError> {
+        let mut tx = self.begin_write().await?;
+        super::inventory::replace_project_pool(&mut tx, &inventory.project_vlans).await?;
+        sqlx::query("DELETE FROM inventory_items").execute(&mut *tx).await?;
+        for server in &inventory.bms {
+            put(&mut tx, KIND_BMS, &server.name, server).await?;
+        }
+        if let Some(pve) = &inventory.proxmox {
+            put(&mut tx, KIND_PROXMOX, "cluster", pve).await?;
+        }
+        for slot in &inventory.pagw_slots {
+            put(&mut tx, KIND_PAGW_SLOT, &slot.public_ip.to_string(), slot).await?;
+        }
+        put(&mut tx, KIND_FLOATING_IPS, "pool", &inventory.floating_ips).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn bms_inventory(&self) -> Result<Vec<Bms>, ApiError> {
+        self.items(KIND_BMS).await
+    }
+
+    pub async fn proxmox_inventory(&self) -> Result<Option<Proxmox>, ApiError> {
+        Ok(self.items(KIND_PROXMOX).await?.into_iter().next())
+    }
+
+    pub async fn pagw_slot_inventory(&self) -> Result<Vec<PagwSlot>, ApiError> {
+        self.items(KIND_PAGW_SLOT).await
+    }
+
+    pub async fn floating_ip_inventory(&self) -> Result<FloatingIps, ApiError> {
+        Ok(self.items(KIND_FLOATING_IPS).await?.into_iter().next().unwrap_or_default())
+    }
+
+    async fn items<T: DeserializeOwned>(&self, kind: &str) -> Result<Vec<T>, ApiError> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, spec FROM inventory_items WHERE kind = $1 ORDER BY name")
+            .bind(kind)
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter()
+            .map(|(name, spec)| {
+                serde_json::from_str(&spec)
+                    .map_err(|e| ApiError::internal(format!("inventory item {kind}/{name} is unreadable: {e}")))
+            })
+            .collect()
+    }
+}
+
+async fn put<T: Serialize>(tx: &mut Transaction<'static, Any>, kind: &str, name: &str, item: &T) -> Result<(), ApiError> {
+    let spec = serde_json::to_string(item).map_err(|e| ApiError::internal(format!("cannot encode {kind}/{name}: {e}")))?;
+    sqlx::query("INSERT INTO inventory_items (kind, name, spec) VALUES ($1, $2, $3)")
+        .bind(kind)
+        .bind(name)
+        .bind(spec)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
