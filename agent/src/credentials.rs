@@ -42,7 +42,10 @@ impl std::fmt::Display for Secret {
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("cannot read the secret file {path}: {source}")]
-    File { path: PathBuf, source: std::io::Error },
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the secret environment variable {0} is not set")]
     Env(String),
     #[error("the secret in {0} is empty")]
@@ -98,7 +101,9 @@ mod tests {
         std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
         let by_file = SecretRef::File("pw".into()).relative_to(dir.path());
         assert_eq!(by_file.resolve().unwrap().expose(), "s3cret");
-        let missing = SecretRef::Env("GIIF_TEST_SURELY_UNSET".into()).resolve().unwrap_err();
+        let missing = SecretRef::Env("GIIF_TEST_SURELY_UNSET".into())
+            .resolve()
+            .unwrap_err();
         assert!(missing.to_string().contains("GIIF_TEST_SURELY_UNSET"));
     }
 }

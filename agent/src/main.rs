@@ -154,7 +154,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn import_inventory(file: &std::path::Path, config: &std::path::Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let base = file
         .canonicalize()
         .ok()
@@ -166,7 +167,11 @@ async fn import_inventory(file: &std::path::Path, config: &std::path::Path) -> a
             for error in &errors {
                 eprintln!("{error}");
             }
-            anyhow::bail!("{} problem(s) in {}; nothing was changed", errors.len(), file.display());
+            anyhow::bail!(
+                "{} problem(s) in {}; nothing was changed",
+                errors.len(),
+                file.display()
+            );
         }
     };
     let store = Store::open(&AgentConfig::load(config)?.store_url()).await?;
@@ -197,7 +202,10 @@ async fn list_inventory(config: &std::path::Path) -> anyhow::Result<()> {
         println!("The inventory is empty: run `giif-agent inventory import <site file>`.");
         return Ok(());
     }
-    println!("{:<20} {:>6} {:>6} {:>7} {:>10} {:>5}  RESERVED", "VLAN POOL", "FIRST", "LAST", "USABLE", "ALLOCATED", "FREE");
+    println!(
+        "{:<20} {:>6} {:>6} {:>7} {:>10} {:>5}  RESERVED",
+        "VLAN POOL", "FIRST", "LAST", "USABLE", "ALLOCATED", "FREE"
+    );
     for usage in pools {
         let spec = &usage.spec;
         println!(
@@ -213,7 +221,10 @@ async fn list_inventory(config: &std::path::Path) -> anyhow::Result<()> {
     }
     let servers = store.bms_inventory().await?;
     if !servers.is_empty() {
-        println!("\n{:<12} {:<12} {:<16} {:>5}  {:<24} TAGS", "SERVER", "SERVICE TAG", "MODEL", "VLAN", "IDRAC");
+        println!(
+            "\n{:<12} {:<12} {:<16} {:>5}  {:<24} TAGS",
+            "SERVER", "SERVICE TAG", "MODEL", "VLAN", "IDRAC"
+        );
         for s in servers {
             println!(
                 "{:<12} {:<12} {:<16} {:>5}  {:<24} {}",
@@ -229,15 +240,27 @@ async fn list_inventory(config: &std::path::Path) -> anyhow::Result<()> {
     if let Some(pve) = store.proxmox_inventory().await? {
         println!("\nProxmox VE {} (token {})", pve.api_url, pve.token_id);
         for node in &pve.nodes {
-            println!("  node {:<10} bridge {:<8} storage {}", node.name, node.vm_bridge, node.storage);
+            println!(
+                "  node {:<10} bridge {:<8} storage {}",
+                node.name, node.vm_bridge, node.storage
+            );
         }
         for t in &pve.templates {
-            println!("  template {:<16} vmid {:<6} on {}{}", t.name, t.vmid, t.node, if t.pagw { " (PAGW)" } else { "" });
+            println!(
+                "  template {:<16} vmid {:<6} on {}{}",
+                t.name,
+                t.vmid,
+                t.node,
+                if t.pagw { " (PAGW)" } else { "" }
+            );
         }
     }
     let slots = store.pagw_slot_inventory().await?;
     if !slots.is_empty() {
-        println!("\n{:<16} {:<16} {:<8} {:<22} DEFAULT", "PAGW SLOT", "GATEWAY", "HOST", "SSH");
+        println!(
+            "\n{:<16} {:<16} {:<8} {:<22} DEFAULT",
+            "PAGW SLOT", "GATEWAY", "HOST", "SSH"
+        );
         for slot in slots {
             println!(
                 "{:<16} {:<16} {:<8} {:<22} {}",

@@ -135,7 +135,8 @@ pub fn write(site: &RunningSite, dir: &Path) -> Result<PathBuf, SimError> {
 
     let spec = &site.site.proxmox;
     write_public(&credentials.join("pve-ca.pem"), &site.pve.ca_pem())?;
-    let first_storage = |node: &crate::site::NodeSpec| node.storage.first().cloned().unwrap_or_default();
+    let first_storage =
+        |node: &crate::site::NodeSpec| node.storage.first().cloned().unwrap_or_default();
     let proxmox = Proxmox {
         api_url: site.pve.api_url(),
         token_id: site.pve.token_id(),
@@ -146,7 +147,12 @@ pub fn write(site: &RunningSite, dir: &Path) -> Result<PathBuf, SimError> {
             .iter()
             .map(|n| Node {
                 name: n.name.clone(),
-                vm_bridge: n.bridges.get(1).or(n.bridges.first()).cloned().unwrap_or_default(),
+                vm_bridge: n
+                    .bridges
+                    .get(1)
+                    .or(n.bridges.first())
+                    .cloned()
+                    .unwrap_or_default(),
                 storage: first_storage(n),
             })
             .collect(),
@@ -163,7 +169,11 @@ pub fn write(site: &RunningSite, dir: &Path) -> Result<PathBuf, SimError> {
     };
 
     let endpoints = site.pagw.endpoints();
-    let pagw_template = site.site.pagw_template().map(|t| t.vmid).unwrap_or_default();
+    let pagw_template = site
+        .site
+        .pagw_template()
+        .map(|t| t.vmid)
+        .unwrap_or_default();
     let pagw_slots = site
         .site
         .pagw_slots
@@ -179,7 +189,12 @@ pub fn write(site: &RunningSite, dir: &Path) -> Result<PathBuf, SimError> {
                 netmask: slot.netmask.clone(),
                 gateway: slot.gateway.clone(),
                 host: slot.host.clone(),
-                management_bridge: node.bridges.get(1).or(node.bridges.first()).cloned().unwrap_or_default(),
+                management_bridge: node
+                    .bridges
+                    .get(1)
+                    .or(node.bridges.first())
+                    .cloned()
+                    .unwrap_or_default(),
                 public_bridge: node.bridges.first().cloned().unwrap_or_default(),
                 storage: first_storage(node),
                 template: pagw_template,
@@ -188,7 +203,10 @@ pub fn write(site: &RunningSite, dir: &Path) -> Result<PathBuf, SimError> {
                     address: endpoint.addr.ip().to_string(),
                     port: endpoint.addr.port(),
                     user: endpoint.user.clone(),
-                    password: secret(&format!("pagw-{}.password", slot.public_ip), &endpoint.password)?,
+                    password: secret(
+                        &format!("pagw-{}.password", slot.public_ip),
+                        &endpoint.password,
+                    )?,
                 },
             })
         })

@@ -8,7 +8,11 @@ use giif_sim::site::SiteDescription;
 use giif_sim::{start, RunOptions};
 
 #[derive(Parser)]
-#[command(name = "giif-sim", version, about = "A simulated giif site on loopback: fake iDRACs, Proxmox VE and PAGW gateways")]
+#[command(
+    name = "giif-sim",
+    version,
+    about = "A simulated giif site on loopback: fake iDRACs, Proxmox VE and PAGW gateways"
+)]
 struct Cli {
     /// The site description (TOML).
     #[arg(long)]
@@ -32,10 +36,14 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GIIF_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GIIF_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let cli = Cli::parse();
-    let text = std::fs::read_to_string(&cli.site).with_context(|| format!("cannot read {}", cli.site.display()))?;
+    let text = std::fs::read_to_string(&cli.site)
+        .with_context(|| format!("cannot read {}", cli.site.display()))?;
     let site = SiteDescription::parse(&cli.site.display().to_string(), &text)?;
     let running = start(
         site,
@@ -52,7 +60,10 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("giif-sim: admin API on http://{}", running.admin_addr);
     eprintln!("giif-sim: Proxmox VE API at {}", running.pve.api_url());
     for idrac in running.idrac.endpoints() {
-        eprintln!("giif-sim: iDRAC of {} at ssh://{}", idrac.server.name, idrac.addr);
+        eprintln!(
+            "giif-sim: iDRAC of {} at ssh://{}",
+            idrac.server.name, idrac.addr
+        );
     }
     if let Some(file) = &running.inventory_file {
         eprintln!("giif-sim: agent inventory written to {}", file.display());

@@ -46,10 +46,18 @@ pub async fn start(site: SiteDescription, options: RunOptions) -> Result<Running
         events.clone(),
     )
     .await?;
-    let pve = PveCluster::start(site.proxmox.clone(), faults.clone(), events, options.request_log.clone()).await?;
+    let pve = PveCluster::start(
+        site.proxmox.clone(),
+        faults.clone(),
+        events,
+        options.request_log.clone(),
+    )
+    .await?;
     let idrac = IdracFleet::start(site.servers.all(), faults.clone()).await?;
 
-    let admin_addr = options.admin_addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let admin_addr = options
+        .admin_addr
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let listener = tokio::net::TcpListener::bind(admin_addr)
         .await
         .map_err(|source| SimError::Bind {

@@ -209,12 +209,18 @@ impl SiteDescription {
         }
         for template in &self.proxmox.templates {
             if !nodes.contains(&template.node.as_str()) {
-                return Err(format!("template {} is on unknown node {:?}", template.name, template.node));
+                return Err(format!(
+                    "template {} is on unknown node {:?}",
+                    template.name, template.node
+                ));
             }
         }
         for slot in &self.pagw_slots {
             if !nodes.contains(&slot.host.as_str()) {
-                return Err(format!("PAGW slot {} is on unknown node {:?}", slot.public_ip, slot.host));
+                return Err(format!(
+                    "PAGW slot {} is on unknown node {:?}",
+                    slot.public_ip, slot.host
+                ));
             }
         }
         if !self.pagw_slots.is_empty() && !self.proxmox.templates.iter().any(|t| t.pagw) {

@@ -13,7 +13,9 @@ pub struct SimCertificates {
 pub fn generate(hosts: &[&str]) -> Result<SimCertificates, rcgen::Error> {
     let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.distinguished_name.push(DnType::CommonName, "giif-sim Proxmox VE CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "giif-sim Proxmox VE CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca = ca_params.self_signed(&ca_key)?;
@@ -22,7 +24,9 @@ pub fn generate(hosts: &[&str]) -> Result<SimCertificates, rcgen::Error> {
     let mut names: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
     names.extend(["localhost".to_string(), "127.0.0.1".to_string()]);
     let mut params = CertificateParams::new(names)?;
-    params.distinguished_name.push(DnType::CommonName, "pve.giif-sim");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "pve.giif-sim");
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let cert = params.signed_by(&key, &ca, &ca_key)?;
     Ok(SimCertificates {

@@ -29,7 +29,12 @@ pub struct DriverError {
 }
 
 impl DriverError {
-    pub fn new(class: ErrorClass, target: impl Into<String>, action: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        class: ErrorClass,
+        target: impl Into<String>,
+        action: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             class,
             target: target.into(),
@@ -37,16 +42,32 @@ impl DriverError {
             message: message.into(),
         }
     }
-    pub fn transient(target: impl Into<String>, action: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn transient(
+        target: impl Into<String>,
+        action: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(ErrorClass::Transient, target, action, message)
     }
-    pub fn permanent(target: impl Into<String>, action: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn permanent(
+        target: impl Into<String>,
+        action: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(ErrorClass::Permanent, target, action, message)
     }
-    pub fn maybe_applied(target: impl Into<String>, action: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn maybe_applied(
+        target: impl Into<String>,
+        action: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(ErrorClass::MaybeApplied, target, action, message)
     }
-    pub fn not_found(target: impl Into<String>, action: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn not_found(
+        target: impl Into<String>,
+        action: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(ErrorClass::NotFound, target, action, message)
     }
     pub fn is_transient(&self) -> bool {

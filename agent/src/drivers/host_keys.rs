@@ -33,10 +33,21 @@ pub struct MemoryPins(Mutex<HashMap<String, String>>);
 #[async_trait::async_trait]
 impl HostKeyPins for MemoryPins {
     async fn pinned(&self, endpoint: &str) -> Result<Option<String>, ApiError> {
-        Ok(self.0.lock().map_err(|_| ApiError::internal("pin table poisoned"))?.get(endpoint).cloned())
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| ApiError::internal("pin table poisoned"))?
+            .get(endpoint)
+            .cloned())
     }
     async fn pin(&self, endpoint: &str, fingerprint: &str) -> Result<String, ApiError> {
-        let mut pins = self.0.lock().map_err(|_| ApiError::internal("pin table poisoned"))?;
-        Ok(pins.entry(endpoint.to_string()).or_insert_with(|| fingerprint.to_string()).clone())
+        let mut pins = self
+            .0
+            .lock()
+            .map_err(|_| ApiError::internal("pin table poisoned"))?;
+        Ok(pins
+            .entry(endpoint.to_string())
+            .or_insert_with(|| fingerprint.to_string())
+            .clone())
     }
 }

@@ -14,7 +14,13 @@ where
     let result = work.await;
     let duration_ms = started.elapsed().as_millis() as u64;
     match &result {
-        Ok(_) => tracing::info!(target_device = target, action, duration_ms, outcome = "ok", "driver action"),
+        Ok(_) => tracing::info!(
+            target_device = target,
+            action,
+            duration_ms,
+            outcome = "ok",
+            "driver action"
+        ),
         Err(error) => tracing::warn!(
             target_device = target,
             action,

@@ -103,7 +103,10 @@ mod tests {
             deadline: Duration::from_millis(50),
             ..RetryPolicy::quick()
         };
-        let result: Result<(), _> = retry(policy, || async { Err(DriverError::transient("t", "a", "busy")) }).await;
+        let result: Result<(), _> = retry(policy, || async {
+            Err(DriverError::transient("t", "a", "busy"))
+        })
+        .await;
         assert!(result.unwrap_err().is_transient());
     }
 }

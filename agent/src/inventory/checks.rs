@@ -8,14 +8,21 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::model::{Bms, FloatingIps, PagwSlot, Proxmox, SshAccess};
-use super::{ProjectVlans, Problems};
+use super::{Problems, ProjectVlans};
 use crate::credentials::SecretRef;
 use crate::store::VlanPoolSpec;
 
 pub(super) fn project_vlans(vlans: &ProjectVlans, problems: &mut Problems) -> VlanPoolSpec {
-    for (value, field) in [(&vlans.first, "project_vlans.first"), (&vlans.last, "project_vlans.last")] {
+    for (value, field) in [
+        (&vlans.first, "project_vlans.first"),
+        (&vlans.last, "project_vlans.last"),
+    ] {
         if !(1..=4094).contains(value.get_ref()) {
-            problems.add(&value.span(), field, format!("{} is not a usable VLAN id; use 1 to 4094", value.get_ref()));
+            problems.add(
+                &value.span(),
+                field,
+                format!("{} is not a usable VLAN id; use 1 to 4094", value.get_ref()),
+            );
         }
     }
     if vlans.first.get_ref() > vlans.last.get_ref() {
@@ -55,7 +62,10 @@ pub(super) fn project_vlans(vlans: &ProjectVlans, problems: &mut Problems) -> Vl
 
 fn is_mac(text: &str) -> bool {
     let parts: Vec<&str> = text.split(':').collect();
-    parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 pub(super) fn bms(servers: &[Spanned<Bms>], project_pool: &VlanPoolSpec, problems: &mut Problems) {
@@ -68,10 +78,18 @@ pub(super) fn bms(servers: &[Spanned<Bms>], project_pool: &VlanPoolSpec, problem
             problems.add(&span, &field("name"), reason);
         }
         if !names.insert(server.name.to_lowercase()) {
-            problems.add(&span, &field("name"), "another server has this name; names are unique regardless of case");
+            problems.add(
+                &span,
+                &field("name"),
+                "another server has this name; names are unique regardless of case",
+            );
         }
         if !(1..=4094).contains(&server.vlan) {
-            problems.add(&span, &field("vlan"), format!("{} is not a usable VLAN id; use 1 to 4094", server.vlan));
+            problems.add(
+                &span,
+                &field("vlan"),
+                format!("{} is not a usable VLAN id; use 1 to 4094", server.vlan),
+            );
         } else if project_pool.first <= server.vlan && server.vlan <= project_pool.last {
             problems.add(
                 &span,
@@ -83,39 +101,79 @@ pub(super) fn bms(servers: &[Spanned<Bms>], project_pool: &VlanPoolSpec, problem
             );
         }
         if let Some(other) = vlans.insert(server.vlan, server.name.clone()) {
-            problems.add(&span, &field("vlan"), format!("VLAN {} is already the VLAN of {other}", server.vlan));
+            problems.add(
+                &span,
+                &field("vlan"),
+                format!("VLAN {} is already the VLAN of {other}", server.vlan),
+            );
         }
         if server.macs.is_empty() {
-            problems.add(&span, &field("macs"), "list the server's MAC addresses (aa:bb:cc:dd:ee:ff)");
+            problems.add(
+                &span,
+                &field("macs"),
+                "list the server's MAC addresses (aa:bb:cc:dd:ee:ff)",
+            );
         }
         for mac in &server.macs {
             if !is_mac(mac) {
-                problems.add(&span, &field("macs"), format!("{mac:?} is not a MAC address of the form aa:bb:cc:dd:ee:ff"));
+                problems.add(
+                    &span,
+                    &field("macs"),
+                    format!("{mac:?} is not a MAC address of the form aa:bb:cc:dd:ee:ff"),
+                );
             }
         }
         ssh_access(&server.idrac, &span, &field("idrac"), problems);
     }
 }
 
-fn ssh_access(access: &SshAccess, span: &std::ops::Range<usize>, field: &str, problems: &mut Problems) {
+fn ssh_access(
+    access: &SshAccess,
+    span: &std::ops::Range<usize>,
+    field: &str,
+    problems: &mut Problems,
+) {
     if access.address.trim().is_empty() {
-        problems.add(span, &format!("{field}.address"), "give the host name or address");
+        problems.add(
+            span,
+            &format!("{field}.address"),
+            "give the host name or address",
+        );
     }
     if access.port == 0 {
-        problems.add(span, &format!("{field}.port"), "0 is not a port; leave it out for 22");
+        problems.add(
+            span,
+            &format!("{field}.port"),
+            "0 is not a port; leave it out for 22",
+        );
     }
     if access.user.trim().is_empty() {
-        problems.add(span, &format!("{field}.user"), "give the user name to log in as");
+        problems.add(
+            span,
+            &format!("{field}.user"),
+            "give the user name to log in as",
+        );
     }
 }
 
 pub(super) fn proxmox(entry: &Spanned<Proxmox>, base: &Path, problems: &mut Problems) {
     let (span, pve) = (entry.span(), entry.get_ref());
     if !pve.api_url.starts_with("https://") {
-        problems.add(&span, "proxmox.api_url", format!("{:?} must be an https:// URL, such as https://pve1.lab:8006", pve.api_url));
+        problems.add(
+            &span,
+            "proxmox.api_url",
+            format!(
+                "{:?} must be an https:// URL, such as https://pve1.lab:8006",
+                pve.api_url
+            ),
+        );
     }
     if !pve.token_id.contains('@') || !pve.token_id.contains('!') {
-        problems.add(&span, "proxmox.token_id", format!("{:?} is not of the form USER@REALM!TOKENID", pve.token_id));
+        problems.add(
+            &span,
+            "proxmox.token_id",
+            format!("{:?} is not of the form USER@REALM!TOKENID", pve.token_id),
+        );
     }
     match (&pve.ca_cert, &pve.fingerprint) {
         (Some(_), Some(_)) | (None, None) => problems.add(
@@ -150,56 +208,100 @@ pub(super) fn proxmox(entry: &Spanned<Proxmox>, base: &Path, problems: &mut Prob
     }
 }
 
-pub(super) fn pagw_slots(slots: &[Spanned<PagwSlot>], pve: Option<&Proxmox>, problems: &mut Problems) {
+pub(super) fn pagw_slots(
+    slots: &[Spanned<PagwSlot>],
+    pve: Option<&Proxmox>,
+    problems: &mut Problems,
+) {
     let mut ips = BTreeSet::new();
     let mut defaults = 0;
     for entry in slots {
         let (span, slot) = (entry.span(), entry.get_ref());
         let field = |f: &str| format!("pagw_slots[{}].{f}", slot.public_ip);
         if !ips.insert(slot.public_ip) {
-            problems.add(&span, &field("public_ip"), "another slot has this public IP");
+            problems.add(
+                &span,
+                &field("public_ip"),
+                "another slot has this public IP",
+            );
         }
         if slot.default_project {
             defaults += 1;
             if defaults > 1 {
-                problems.add(&span, &field("default_project"), "only one slot may be marked for the default project");
+                problems.add(
+                    &span,
+                    &field("default_project"),
+                    "only one slot may be marked for the default project",
+                );
             }
         }
         let Some(pve) = pve else {
-            problems.add(&span, &field("host"), "PAGW slots need a [proxmox] section with the node that hosts them");
+            problems.add(
+                &span,
+                &field("host"),
+                "PAGW slots need a [proxmox] section with the node that hosts them",
+            );
             continue;
         };
         if !pve.nodes.iter().any(|n| n.name == slot.host) {
-            problems.add(&span, &field("host"), format!("{:?} is not a node of the [proxmox] section", slot.host));
+            problems.add(
+                &span,
+                &field("host"),
+                format!("{:?} is not a node of the [proxmox] section", slot.host),
+            );
         }
-        if !pve.templates.iter().any(|t| t.vmid == slot.template && t.pagw) {
+        if !pve
+            .templates
+            .iter()
+            .any(|t| t.vmid == slot.template && t.pagw)
+        {
             problems.add(
                 &span,
                 &field("template"),
-                format!("{} is not a template marked pagw = true in [proxmox]", slot.template),
+                format!(
+                    "{} is not a template marked pagw = true in [proxmox]",
+                    slot.template
+                ),
             );
         }
         if let Some(vlan) = slot.public_vlan {
             if !(1..=4094).contains(&vlan) {
-                problems.add(&span, &field("public_vlan"), format!("{vlan} is not a usable VLAN id"));
+                problems.add(
+                    &span,
+                    &field("public_vlan"),
+                    format!("{vlan} is not a usable VLAN id"),
+                );
             }
         }
         ssh_access(&slot.ssh, &span, &field("ssh"), problems);
     }
 }
 
-pub(super) fn floating_ips(entry: &Spanned<FloatingIps>, slots: &[Spanned<PagwSlot>], problems: &mut Problems) {
+pub(super) fn floating_ips(
+    entry: &Spanned<FloatingIps>,
+    slots: &[Spanned<PagwSlot>],
+    problems: &mut Problems,
+) {
     match entry.get_ref().expand() {
         Err(reason) => problems.add(&entry.span(), "floating_ips.addresses", reason),
         Ok(addresses) => {
-            let slot_ips: BTreeSet<Ipv4Addr> = slots.iter().map(|s| s.get_ref().public_ip).collect();
+            let slot_ips: BTreeSet<Ipv4Addr> =
+                slots.iter().map(|s| s.get_ref().public_ip).collect();
             let mut seen = BTreeSet::new();
             for address in addresses {
                 if slot_ips.contains(&address) {
-                    problems.add(&entry.span(), "floating_ips.addresses", format!("{address} is also a PAGW slot's public IP"));
+                    problems.add(
+                        &entry.span(),
+                        "floating_ips.addresses",
+                        format!("{address} is also a PAGW slot's public IP"),
+                    );
                 }
                 if !seen.insert(address) {
-                    problems.add(&entry.span(), "floating_ips.addresses", format!("{address} is listed twice"));
+                    problems.add(
+                        &entry.span(),
+                        "floating_ips.addresses",
+                        format!("{address} is listed twice"),
+                    );
                 }
             }
         }
@@ -221,13 +323,25 @@ pub(super) fn secrets(
         }
     };
     for server in servers {
-        check(&server.get_ref().idrac.password, &server.span(), format!("bms[{}].idrac.password", server.get_ref().name));
+        check(
+            &server.get_ref().idrac.password,
+            &server.span(),
+            format!("bms[{}].idrac.password", server.get_ref().name),
+        );
     }
     if let Some(pve) = pve {
-        check(&pve.get_ref().token_secret, &pve.span(), "proxmox.token_secret".into());
+        check(
+            &pve.get_ref().token_secret,
+            &pve.span(),
+            "proxmox.token_secret".into(),
+        );
     }
     for slot in slots {
-        check(&slot.get_ref().ssh.password, &slot.span(), format!("pagw_slots[{}].ssh.password", slot.get_ref().public_ip));
+        check(
+            &slot.get_ref().ssh.password,
+            &slot.span(),
+            format!("pagw_slots[{}].ssh.password", slot.get_ref().public_ip),
+        );
     }
 }
 
@@ -238,7 +352,9 @@ pub(super) fn resolve_bms(mut server: Bms, base: &Path) -> Bms {
 
 pub(super) fn resolve_proxmox(mut pve: Proxmox, base: &Path) -> Proxmox {
     pve.token_secret = pve.token_secret.relative_to(base);
-    pve.ca_cert = pve.ca_cert.map(|p| if p.is_relative() { base.join(p) } else { p });
+    pve.ca_cert = pve
+        .ca_cert
+        .map(|p| if p.is_relative() { base.join(p) } else { p });
     pve
 }
 

@@ -74,8 +74,16 @@ pub(crate) struct Problems<'a> {
 }
 
 impl<'a> Problems<'a> {
-    pub(crate) fn add(&mut self, span: &std::ops::Range<usize>, field: &str, reason: impl Into<String>) {
-        let line = self.text[..span.start.min(self.text.len())].matches('\n').count() + 1;
+    pub(crate) fn add(
+        &mut self,
+        span: &std::ops::Range<usize>,
+        field: &str,
+        reason: impl Into<String>,
+    ) {
+        let line = self.text[..span.start.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1;
         self.found.push(SiteFileError {
             file: self.file.to_string(),
             line,
@@ -105,20 +113,43 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Inventory, Vec<SiteF
     if let Some(proxmox) = &site.proxmox {
         checks::proxmox(proxmox, base, &mut problems);
     }
-    checks::pagw_slots(&site.pagw_slots, site.proxmox.as_ref().map(|p| p.get_ref()), &mut problems);
+    checks::pagw_slots(
+        &site.pagw_slots,
+        site.proxmox.as_ref().map(|p| p.get_ref()),
+        &mut problems,
+    );
     if let Some(floating) = &site.floating_ips {
         checks::floating_ips(floating, &site.pagw_slots, &mut problems);
     }
-    checks::secrets(&site.bms, site.proxmox.as_ref(), &site.pagw_slots, base, &mut problems);
+    checks::secrets(
+        &site.bms,
+        site.proxmox.as_ref(),
+        &site.pagw_slots,
+        base,
+        &mut problems,
+    );
     if !problems.found.is_empty() {
         return Err(problems.found);
     }
     Ok(Inventory {
         project_vlans,
-        bms: site.bms.into_iter().map(|b| checks::resolve_bms(b.into_inner(), base)).collect(),
-        proxmox: site.proxmox.map(|p| checks::resolve_proxmox(p.into_inner(), base)),
-        pagw_slots: site.pagw_slots.into_iter().map(|s| checks::resolve_slot(s.into_inner(), base)).collect(),
-        floating_ips: site.floating_ips.map(|f| f.into_inner()).unwrap_or_default(),
+        bms: site
+            .bms
+            .into_iter()
+            .map(|b| checks::resolve_bms(b.into_inner(), base))
+            .collect(),
+        proxmox: site
+            .proxmox
+            .map(|p| checks::resolve_proxmox(p.into_inner(), base)),
+        pagw_slots: site
+            .pagw_slots
+            .into_iter()
+            .map(|s| checks::resolve_slot(s.into_inner(), base))
+            .collect(),
+        floating_ips: site
+            .floating_ips
+            .map(|f| f.into_inner())
+            .unwrap_or_default(),
     })
 }
 

@@ -119,13 +119,18 @@ impl FloatingIps {
                 Some((a, b)) => (a.trim(), b.trim()),
                 None => (entry.trim(), entry.trim()),
             };
-            let parse = |s: &str| s.parse::<Ipv4Addr>().map_err(|_| format!("{entry:?} is not an IPv4 address or a first-last range"));
+            let parse = |s: &str| {
+                s.parse::<Ipv4Addr>()
+                    .map_err(|_| format!("{entry:?} is not an IPv4 address or a first-last range"))
+            };
             let (first, last) = (u32::from(parse(first)?), u32::from(parse(last)?));
             if first > last {
                 return Err(format!("{entry:?} ends before it starts"));
             }
             if last - first >= 65_536 {
-                return Err(format!("{entry:?} is larger than a /16; list smaller ranges"));
+                return Err(format!(
+                    "{entry:?} is larger than a /16; list smaller ranges"
+                ));
             }
             all.extend((first..=last).map(Ipv4Addr::from));
         }

@@ -8,7 +8,8 @@ fn parse_here(text: &str) -> Result<Inventory, Vec<SiteFileError>> {
 
 #[test]
 fn a_good_file() {
-    let inventory = parse_here("[project_vlans]\nfirst = 100\nlast = 110\nreserved = [105]\n").expect("valid");
+    let inventory =
+        parse_here("[project_vlans]\nfirst = 100\nlast = 110\nreserved = [105]\n").expect("valid");
     assert_eq!(inventory.project_vlans.name, "project-segments");
     assert_eq!(inventory.project_vlans.size(), 10);
     assert!(inventory.bms.is_empty());
@@ -20,21 +21,32 @@ fn errors_name_line_field_and_reason() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].line, 3);
     assert_eq!(errors[0].field, "project_vlans.last");
-    assert!(errors[0].to_string().starts_with("site.toml:3: project_vlans.last: the range ends"));
+    assert!(errors[0]
+        .to_string()
+        .starts_with("site.toml:3: project_vlans.last: the range ends"));
 }
 
 #[test]
 fn unknown_fields_are_refused_with_their_line() {
-    let errors = parse_here("[project_vlans]\nfirst = 1\nlast = 2\nsize = 3\n").expect_err("invalid");
+    let errors =
+        parse_here("[project_vlans]\nfirst = 1\nlast = 2\nsize = 3\n").expect_err("invalid");
     assert_eq!(errors[0].line, 4);
     assert!(errors[0].reason.contains("size"), "{}", errors[0].reason);
 }
 
 #[test]
 fn out_of_range_vlans() {
-    let errors = parse_here("[project_vlans]\nfirst = 0\nlast = 5000\nreserved = [7000]\n").expect_err("invalid");
+    let errors = parse_here("[project_vlans]\nfirst = 0\nlast = 5000\nreserved = [7000]\n")
+        .expect_err("invalid");
     let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-    assert_eq!(fields, ["project_vlans.first", "project_vlans.last", "project_vlans.reserved"]);
+    assert_eq!(
+        fields,
+        [
+            "project_vlans.first",
+            "project_vlans.last",
+            "project_vlans.reserved"
+        ]
+    );
 }
 
 const FULL: &str = r#"[project_vlans]
@@ -80,8 +92,14 @@ fn a_full_site_with_relative_credentials() {
     std::env::set_var("GIIF_TEST_PVE_TOKEN", "t");
     let inventory = parse("site.toml", FULL, dir.path()).expect("valid");
     assert_eq!(inventory.bms[0].idrac.port, 22);
-    assert_eq!(inventory.bms[0].idrac.password, crate::credentials::SecretRef::File(dir.path().join("idrac.pw")));
-    assert_eq!(inventory.pagw_slots[0].public_ip.to_string(), "203.0.113.10");
+    assert_eq!(
+        inventory.bms[0].idrac.password,
+        crate::credentials::SecretRef::File(dir.path().join("idrac.pw"))
+    );
+    assert_eq!(
+        inventory.pagw_slots[0].public_ip.to_string(),
+        "203.0.113.10"
+    );
     assert_eq!(inventory.floating_ips.expand().unwrap().len(), 4);
 }
 
@@ -96,8 +114,20 @@ fn cross_checks_name_the_line_and_the_fix() {
     let errors = parse("site.toml", &bad, dir.path()).expect_err("invalid");
     let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     let has = |needle: &str| text.iter().any(|t| t.contains(needle));
-    assert!(has("site.toml:5: bms[bms01].vlan: VLAN 150 lies in the project VLAN pool 100-199"), "{text:#?}");
-    assert!(has("bms[bms01].idrac.password: cannot read the secret file"), "{text:#?}");
-    assert!(has("pagw_slots[203.0.113.10].host: \"pve9\" is not a node"), "{text:#?}");
-    assert!(has("floating_ips.addresses: 203.0.113.10 is also a PAGW slot's public IP"), "{text:#?}");
+    assert!(
+        has("site.toml:5: bms[bms01].vlan: VLAN 150 lies in the project VLAN pool 100-199"),
+        "{text:#?}"
+    );
+    assert!(
+        has("bms[bms01].idrac.password: cannot read the secret file"),
+        "{text:#?}"
+    );
+    assert!(
+        has("pagw_slots[203.0.113.10].host: \"pve9\" is not a node"),
+        "{text:#?}"
+    );
+    assert!(
+        has("floating_ips.addresses: 203.0.113.10 is also a PAGW slot's public IP"),
+        "{text:#?}"
+    );
 }

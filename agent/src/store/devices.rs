@@ -20,7 +20,9 @@ impl Store {
     pub async fn import_inventory(&self, inventory: &Inventory) -> Result<(), ApiError> {
         let mut tx = self.begin_write().await?;
         super::inventory::replace_project_pool(&mut tx, &inventory.project_vlans).await?;
-        sqlx::query("DELETE FROM inventory_items").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM inventory_items")
+            .execute(&mut *tx)
+            .await?;
         for server in &inventory.bms {
             put(&mut tx, KIND_BMS, &server.name, server).await?;
         }
@@ -48,25 +50,38 @@ impl Store {
     }
 
     pub async fn floating_ip_inventory(&self) -> Result<FloatingIps, ApiError> {
-        Ok(self.items(KIND_FLOATING_IPS).await?.into_iter().next().unwrap_or_default())
+        Ok(self
+            .items(KIND_FLOATING_IPS)
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
     }
 
     async fn items<T: DeserializeOwned>(&self, kind: &str) -> Result<Vec<T>, ApiError> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, spec FROM inventory_items WHERE kind = $1 ORDER BY name")
-            .bind(kind)
-            .fetch_all(self.pool())
-            .await?;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, spec FROM inventory_items WHERE kind = $1 ORDER BY name")
+                .bind(kind)
+                .fetch_all(self.pool())
+                .await?;
         rows.into_iter()
             .map(|(name, spec)| {
-                serde_json::from_str(&spec)
-                    .map_err(|e| ApiError::internal(format!("inventory item {kind}/{name} is unreadable: {e}")))
+                serde_json::from_str(&spec).map_err(|e| {
+                    ApiError::internal(format!("inventory item {kind}/{name} is unreadable: {e}"))
+                })
             })
             .collect()
     }
 }
 
-async fn put<T: Serialize>(tx: &mut Transaction<'static, Any>, kind: &str, name: &str, item: &T) -> Result<(), ApiError> {
-    let spec = serde_json::to_string(item).map_err(|e| ApiError::internal(format!("cannot encode {kind}/{name}: {e}")))?;
+async fn put<T: Serialize>(
+    tx: &mut Transaction<'static, Any>,
+    kind: &str,
+    name: &str,
+    item: &T,
+) -> Result<(), ApiError> {
+    let spec = serde_json::to_string(item)
+        .map_err(|e| ApiError::internal(format!("cannot encode {kind}/{name}: {e}")))?;
     sqlx::query("INSERT INTO inventory_items (kind, name, spec) VALUES ($1, $2, $3)")
         .bind(kind)
         .bind(name)

@@ -77,12 +77,14 @@ impl Store {
 
 /// Replaces the project VLAN pool. Refuses a pool that would strand VLANs
 /// already allocated, naming them.
-pub(super) async fn replace_project_pool(tx: &mut Transaction<'static, Any>, pool: &VlanPoolSpec) -> Result<(), ApiError> {
-    let allocated: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT vlan, owner_id FROM vlan_allocations WHERE owner_kind = 'project'",
-    )
-    .fetch_all(&mut **tx)
-    .await?;
+pub(super) async fn replace_project_pool(
+    tx: &mut Transaction<'static, Any>,
+    pool: &VlanPoolSpec,
+) -> Result<(), ApiError> {
+    let allocated: Vec<(i64, String)> =
+        sqlx::query_as("SELECT vlan, owner_id FROM vlan_allocations WHERE owner_kind = 'project'")
+            .fetch_all(&mut **tx)
+            .await?;
     let stranded: Vec<String> = allocated
         .iter()
         .filter(|(vlan, _)| !pool.contains(*vlan as u32))
@@ -94,7 +96,9 @@ pub(super) async fn replace_project_pool(tx: &mut Transaction<'static, Any>, poo
             stranded.join(", ")
         ))
         .field("project_vlans")
-        .hint("Keep those VLANs in the range and out of `reserved`, or destroy those projects first."));
+        .hint(
+            "Keep those VLANs in the range and out of `reserved`, or destroy those projects first.",
+        ));
     }
     let reserved = serde_json::to_string(&pool.reserved).unwrap_or_else(|_| "[]".into());
     let updated = sqlx::query(

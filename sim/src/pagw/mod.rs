@@ -1,12 +1,32 @@
-//! Fake PAGW guests: SSH endpoints that appear when gateway VMs start.
-//! (Placeholder interface; the gateway implementation replaces this.)
+//! Fake PAGW guests: one SSH endpoint per PAGW slot, on loopback. A slot's
+//! gateway "boots" when a VM cloned from the PAGW template starts with the
+//! slot's public IP in its cloud-init `ipconfig1`, and accepts the PAGW
+//! driver's commands (`giif-pagw-apply`, `giif-pagw-show`; see
+//! [`commands`]), keeping the gateway's stored configuration and its live
+//! state (bridge, dnsmasq, nftables SNAT/DNAT, wg0, pptpd) apart so drift
+//! is visible. Faults (`pagw:<public ip>`) apply per command; the
+//! endpoint's `task_duration_ms` knob is the guest's boot time.
 
-use std::net::SocketAddr;
+mod admin;
+mod changes;
+pub mod commands;
+pub mod document;
+pub mod guest;
+mod lifecycle;
+mod slot;
+mod ssh;
+pub mod validate;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use rand::distributions::{Alphanumeric, DistString};
 
 use crate::events::VmEvents;
 use crate::faults::Faults;
 use crate::site::SlotSpec;
 use crate::SimError;
+use slot::Slot;
 
 #[derive(Clone, Debug)]
 pub struct PagwEndpoint {
@@ -15,11 +35,17 @@ pub struct PagwEndpoint {
     pub addr: SocketAddr,
     pub user: String,
     pub password: String,
+    /// SHA-256 fingerprint of the SSH host key, as `ssh-keygen -l` prints it (`SHA256:...`).
+    pub host_key_fingerprint: String,
 }
 
 pub struct PagwFleet {
-    endpoints: Vec<PagwEndpoint>,
+    slots: Arc<Vec<Arc<Slot>>>,
+    faults: Faults,
 }
+
+/// The admin user the PAGW template ships with.
+const ADMIN_USER: &str = "giif";
 
 impl PagwFleet {
     pub async fn start(
@@ -28,21 +54,90 @@ impl PagwFleet {
         faults: Faults,
         events: VmEvents,
     ) -> Result<Self, SimError> {
-        let _ = (slots, pagw_template, faults, events);
-        Ok(Self { endpoints: Vec::new() })
+        // Subscribe first: a VM may start as soon as this returns.
+        let receiver = events.subscribe();
+        let mut started = Vec::new();
+        for spec in slots {
+            if spec.public_ip.parse::<Ipv4Addr>().is_err() {
+                return Err(SimError::Other(format!(
+                    "PAGW slot {:?} is not an IPv4 address",
+                    spec.public_ip
+                )));
+            }
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .map_err(|source| SimError::Bind {
+                    what: format!("the PAGW {} SSH endpoint", spec.public_ip),
+                    source,
+                })?;
+            let addr = listener.local_addr().map_err(|source| SimError::Bind {
+                what: format!("the PAGW {} SSH endpoint", spec.public_ip),
+                source,
+            })?;
+            let (key, host_key_fingerprint) = ssh::host_key();
+            let endpoint = PagwEndpoint {
+                public_ip: spec.public_ip.clone(),
+                addr,
+                user: ADMIN_USER.to_string(),
+                password: Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
+                host_key_fingerprint,
+            };
+            let slot = Arc::new(Slot::new(spec, endpoint));
+            ssh::serve(
+                listener,
+                slot.clone(),
+                ssh::server_config(key),
+                faults.clone(),
+            );
+            started.push(slot);
+        }
+        let slots = Arc::new(started);
+        lifecycle::spawn(slots.clone(), pagw_template, faults.clone(), receiver);
+        Ok(Self { slots, faults })
     }
+
     pub fn endpoints(&self) -> Vec<PagwEndpoint> {
-        self.endpoints.clone()
+        self.slots
+            .iter()
+            .map(|slot| slot.endpoint.clone())
+            .collect()
     }
+
     /// Routes mounted under `/pagw` of the admin API.
     pub fn admin_routes(&self) -> axum::Router {
-        axum::Router::new()
+        admin::routes(self.slots.clone(), self.faults.clone())
     }
+
+    /// Serves only the `/pagw` admin routes on an ephemeral loopback port
+    /// and returns their base URL (`http://127.0.0.1:PORT/pagw`), for tests
+    /// that run the gateways without a whole site.
+    pub async fn serve_admin(&self) -> Result<String, SimError> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|source| SimError::Bind {
+                what: "the PAGW admin routes".into(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            what: "the PAGW admin routes".into(),
+            source,
+        })?;
+        let router = axum::Router::new().nest("/pagw", self.admin_routes());
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, router).await {
+                tracing::error!(error = %err, "the PAGW admin routes stopped");
+            }
+        });
+        Ok(format!("http://{addr}/pagw"))
+    }
+
     pub fn state_json(&self) -> serde_json::Value {
-        serde_json::json!({})
+        admin::state(&self.slots)
     }
+
     /// A snapshot function for the admin API's `/state`.
     pub fn state_json_fn(&self) -> impl Fn() -> serde_json::Value + Send + Sync + Clone + 'static {
-        || serde_json::json!({})
+        let slots = self.slots.clone();
+        move || admin::state(&slots)
     }
 }

@@ -1,0 +1,182 @@
+//! The BMC capability on an iDRAC: the trait's entry points (each logged
+//! with `observed`), and the BMC reset and configuration profile jobs.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::command::{check_word, Command};
+use super::{parse, Idrac, Repeat};
+use crate::drivers::bmc::{
+    Bmc, JobId, JobStatus, MediaSource, MediaStatus, PowerAction, PowerState, ProfileLocation,
+    SystemInfo, VncSettings,
+};
+use crate::drivers::error::DriverError;
+use crate::drivers::observe::observed;
+use crate::drivers::retry::{retry, RetryPolicy};
+
+/// How long to wait for an iDRAC to come back after a reset, at least.
+const RESET_WAIT: Duration = Duration::from_secs(300);
+
+#[async_trait]
+impl Bmc for Idrac {
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    async fn power_state(&self) -> Result<PowerState, DriverError> {
+        observed(
+            &self.target,
+            "power status",
+            self.read_power("power status"),
+        )
+        .await
+    }
+
+    async fn power(&self, action: PowerAction) -> Result<(), DriverError> {
+        let name = match action {
+            PowerAction::On => "power on",
+            PowerAction::Off => "power off",
+            PowerAction::GracefulShutdown => "graceful shutdown",
+            PowerAction::Cycle => "power cycle",
+            PowerAction::HardReset => "hard reset",
+        };
+        observed(&self.target, name, self.power_action(name, action)).await
+    }
+
+    async fn media_status(&self) -> Result<MediaStatus, DriverError> {
+        observed(
+            &self.target,
+            "media status",
+            self.read_media("media status"),
+        )
+        .await
+    }
+
+    async fn attach_media(&self, source: &MediaSource) -> Result<(), DriverError> {
+        observed(&self.target, "attach media", self.attach(source)).await
+    }
+
+    async fn detach_media(&self) -> Result<(), DriverError> {
+        observed(&self.target, "detach media", self.detach("detach media")).await
+    }
+
+    async fn console_settings(&self) -> Result<VncSettings, DriverError> {
+        observed(
+            &self.target,
+            "console settings",
+            self.read_vnc("console settings"),
+        )
+        .await
+    }
+
+    async fn set_console_settings(&self, settings: &VncSettings) -> Result<(), DriverError> {
+        observed(
+            &self.target,
+            "set console settings",
+            self.write_vnc(settings),
+        )
+        .await
+    }
+
+    async fn system_info(&self) -> Result<SystemInfo, DriverError> {
+        const ACTION: &str = "system info";
+        observed(&self.target, ACTION, async {
+            let command = Command::racadm(["getsysinfo"]);
+            let text = self.call(ACTION, &command, Repeat::Safe).await?;
+            parse::sysinfo(&text).map_err(|why| self.unexpected(ACTION, &command, why, &text))
+        })
+        .await
+    }
+
+    async fn reset_bmc(&self) -> Result<(), DriverError> {
+        observed(&self.target, "reset bmc", self.reset()).await
+    }
+
+    async fn export_profile(&self, to: &ProfileLocation) -> Result<JobId, DriverError> {
+        const ACTION: &str = "export profile";
+        observed(&self.target, ACTION, async {
+            let command = self.profile_command(ACTION, "get", to)?;
+            // A repeated export only writes the same file again.
+            let text = self.call(ACTION, &command, Repeat::Safe).await?;
+            parse::job_started(&text, "RAC976")
+                .map_err(|why| self.unexpected(ACTION, &command, why, &text))
+        })
+        .await
+    }
+
+    async fn import_profile(&self, from: &ProfileLocation) -> Result<JobId, DriverError> {
+        const ACTION: &str = "import profile";
+        observed(&self.target, ACTION, async {
+            let command = self.profile_command(ACTION, "set", from)?;
+            let text = self.call(ACTION, &command, Repeat::Unsafe).await?;
+            parse::job_started(&text, "RAC977")
+                .map_err(|why| self.unexpected(ACTION, &command, why, &text))
+        })
+        .await
+    }
+
+    async fn job_status(&self, job: &JobId) -> Result<JobStatus, DriverError> {
+        const ACTION: &str = "job status";
+        observed(&self.target, ACTION, async {
+            parse::job_id(&job.0)
+                .map_err(|why| DriverError::permanent(&self.target, ACTION, why))?;
+            let command = Command::racadm(["jobqueue", "view", "-i"]).arg(&job.0);
+            let text = self.call(ACTION, &command, Repeat::Safe).await?;
+            parse::job(&text).map_err(|why| self.unexpected(ACTION, &command, why, &text))
+        })
+        .await
+    }
+}
+
+impl Idrac {
+    async fn reset(&self) -> Result<(), DriverError> {
+        const ACTION: &str = "reset bmc";
+        let command = Command::racadm(["racreset", "soft"]);
+        let text = self.call(ACTION, &command, Repeat::Unsafe).await?;
+        parse::reset_started(&text).map_err(|why| self.unexpected(ACTION, &command, why, &text))?;
+        // The connection dies with the iDRAC; wait until it answers again,
+        // which takes a real one a minute or two.
+        self.disconnect().await;
+        let patient = RetryPolicy {
+            deadline: self.config.retry.deadline.max(RESET_WAIT),
+            ..self.config.retry
+        };
+        let command = Command::racadm(["serveraction", "powerstatus"]);
+        let back = retry(patient, || self.run(ACTION, &command, Repeat::Safe)).await;
+        back.map(|_| ()).map_err(|e| {
+            DriverError::new(
+                e.class,
+                &self.target,
+                ACTION,
+                format!(
+                    "the reset started, but the iDRAC is not answering yet: {}",
+                    e.message
+                ),
+            )
+        })
+    }
+
+    fn profile_command(
+        &self,
+        action: &str,
+        verb: &str,
+        location: &ProfileLocation,
+    ) -> Result<Command, DriverError> {
+        let invalid = |why: String| DriverError::permanent(&self.target, action, why);
+        check_word("profile file name", &location.file).map_err(invalid)?;
+        let mut command = Command::racadm([verb, "-t", "xml", "-f"]).arg(&location.file);
+        if let Some(share) = &location.share {
+            check_word("share path", &share.image).map_err(invalid)?;
+            command = command.arg("-l").arg(&share.image);
+            if let Some(user) = &share.user {
+                check_word("share user", user).map_err(invalid)?;
+                command = command.arg("-u").arg(user);
+            }
+            if let Some(password) = &share.password {
+                command = command.arg("-p").secret(password);
+            }
+        }
+        Ok(command)
+    }
+}

@@ -1,0 +1,70 @@
+//! Power: read the state, and act on it. A power action whose answer was
+//! lost is judged by the power state afterwards.
+
+use super::command::Command;
+use super::{classify, parse, Idrac, Repeat};
+use crate::drivers::bmc::{PowerAction, PowerState};
+use crate::drivers::error::{DriverError, ErrorClass};
+
+impl Idrac {
+    pub(super) async fn read_power(&self, action: &str) -> Result<PowerState, DriverError> {
+        let command = Command::racadm(["serveraction", "powerstatus"]);
+        let text = self.call(action, &command, Repeat::Safe).await?;
+        parse::power_status(&text).map_err(|why| self.unexpected(action, &command, why, &text))
+    }
+
+    pub(super) async fn power_action(
+        &self,
+        name: &str,
+        action: PowerAction,
+    ) -> Result<(), DriverError> {
+        let verb = match action {
+            PowerAction::On => "powerup",
+            PowerAction::Off => "powerdown",
+            PowerAction::GracefulShutdown => "graceshutdown",
+            PowerAction::Cycle => "powercycle",
+            PowerAction::HardReset => "hardreset",
+        };
+        let command = Command::racadm(["serveraction", verb]);
+        // On, Off and GracefulShutdown name a state; the others are events.
+        let reaches_state = matches!(
+            action,
+            PowerAction::On | PowerAction::Off | PowerAction::GracefulShutdown
+        );
+        let target_on = action.target() == PowerState::On;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let error = match self.call(name, &command, Repeat::Unsafe).await {
+                Ok(text) => {
+                    return parse::power_operation(&text)
+                        .map_err(|why| self.unexpected(name, &command, why, &text))
+                }
+                Err(error) => error,
+            };
+            if reaches_state
+                && error.class == ErrorClass::Permanent
+                && classify::already_powered(&error.message, target_on)
+            {
+                return Ok(());
+            }
+            if error.class != ErrorClass::MaybeApplied {
+                return Err(error);
+            }
+            // The answer was lost: the power state tells what happened.
+            let now = self.read_power(name).await?;
+            if reaches_state && now == action.target() {
+                return Ok(());
+            }
+            // Still in the old state after a plain on/off: it did not happen.
+            if matches!(action, PowerAction::On | PowerAction::Off) && attempts < 3 {
+                continue;
+            }
+            return Err(DriverError::maybe_applied(
+                &self.target,
+                name,
+                format!("{}; the server is now powered {now:?}, which does not tell whether it happened", error.message),
+            ));
+        }
+    }
+}
