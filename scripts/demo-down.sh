@@ -2,13 +2,19 @@
 # make demo-down: stops what make demo started. The state stays in .demo/.
 set -euo pipefail
 demo="$(cd "$(dirname "$0")/.." && pwd)/.demo"
-if [ -f "$demo/agent.pid" ]; then
-  pid=$(cat "$demo/agent.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    echo "stopped the agent (pid $pid)"
+stop() {
+  local pidfile="$demo/$1.pid"
+  if [ -f "$pidfile" ]; then
+    local pid
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid"
+      echo "stopped the $2 (pid $pid)"
+    fi
+    rm -f "$pidfile"
+  else
+    echo "no demo $2 is running"
   fi
-  rm -f "$demo/agent.pid"
-else
-  echo "no demo agent is running"
-fi
+}
+stop agent agent
+stop sim "simulated site"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make demo: an agent on SQLite under .demo/, the demo inventory, and the
-# quickstart applied with the real terraform. Idempotent: run it again and
-# it reuses what is there.
+# make demo: the simulated site (giif-sim), an agent on SQLite under .demo/
+# with the site's inventory, a check of every device through the agent's
+# drivers, and the quickstart applied with the real terraform. Idempotent:
+# run it again and it reuses what is running.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,28 +14,49 @@ mkdir -p "$demo"
 
 say() { printf '\n==> %s\n' "$*"; }
 
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+wait_for_port() {
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+sim_dir="$demo/sim"
+if running "$demo/sim.pid"; then
+  say "The simulated site is already running (pid $(cat "$demo/sim.pid"))"
+else
+  say "Starting the simulated site (log: .demo/sim.log, Proxmox requests: .demo/pve-requests.jsonl)"
+  rm -f "$sim_dir/site.toml"
+  nohup "$bin/giif-sim" --site "$root/examples/site/demo-sim.toml" --inventory-dir "$sim_dir" \
+    --request-log "$demo/pve-requests.jsonl" --admin "127.0.0.1:${GIIF_DEMO_SIM_ADMIN_PORT:-7480}" \
+    >"$demo/sim.log" 2>&1 &
+  echo $! >"$demo/sim.pid"
+  for _ in $(seq 1 100); do [ -f "$sim_dir/site.toml" ] && break; sleep 0.1; done
+  [ -f "$sim_dir/site.toml" ] || { cat "$demo/sim.log"; echo "the simulated site did not start" >&2; exit 1; }
+fi
+
 if [ ! -f "$agent_dir/agent.toml" ]; then
   say "Initialising the agent state in .demo/agent"
   "$bin/giif-agent" init --dir "$agent_dir" --listen "127.0.0.1:$port" >"$demo/init.txt"
   cat "$demo/init.txt"
 fi
 
-say "Importing the demo site inventory"
-"$bin/giif-agent" inventory import "$root/examples/site/demo-site.toml" --config "$agent_dir/agent.toml"
+say "Importing the simulated site's inventory"
+"$bin/giif-agent" inventory import "$sim_dir/site.toml" --config "$agent_dir/agent.toml"
 
-running() { [ -f "$demo/agent.pid" ] && kill -0 "$(cat "$demo/agent.pid")" 2>/dev/null; }
-if running; then
+if running "$demo/agent.pid"; then
   say "The agent is already running (pid $(cat "$demo/agent.pid"))"
 else
   say "Starting the agent in the background (log: .demo/agent.log)"
   nohup "$bin/giif-agent" serve --config "$agent_dir/agent.toml" >"$demo/agent.log" 2>&1 &
   echo $! >"$demo/agent.pid"
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  running || { cat "$demo/agent.log"; echo "the agent did not start" >&2; exit 1; }
+  wait_for_port "$port" && running "$demo/agent.pid" || { cat "$demo/agent.log"; echo "the agent did not start" >&2; exit 1; }
 fi
+
+say "Checking every device of the site through the agent's drivers"
+GIIF_LOG=error "$bin/giif-agent" site check --config "$agent_dir/agent.toml"
 
 cat >"$demo/terraform.rc" <<RC
 provider_installation {
@@ -65,6 +87,9 @@ say "What it made"
 terraform state list
 terraform output
 "$bin/giif-agent" inventory list --config "$agent_dir/agent.toml"
+echo
+echo "The simulated site's state: curl -s http://127.0.0.1:${GIIF_DEMO_SIM_ADMIN_PORT:-7480}/state"
+echo "Proxmox API requests so far: $(wc -l <"$demo/pve-requests.jsonl") (in .demo/pve-requests.jsonl)"
 
 say "A second plan must show no changes"
 if terraform plan -detailed-exitcode -input=false -no-color >"$demo/plan.txt" 2>&1; then
@@ -77,8 +102,8 @@ fi
 
 cat <<DONE
 
-The agent is still running. To use terraform against the demo site from any
-directory:
+The agent and the simulated site are still running. To use terraform against
+the demo site from any directory:
 
     source .demo/env
 

@@ -1,6 +1,7 @@
 //! The giif on-site agent: inventory, allocations and (soon) hardware
 //! drivers, behind the agent API served over mTLS.
 
+pub mod check;
 pub mod config;
 pub mod credentials;
 pub mod drivers;
@@ -10,4 +11,5 @@ pub mod inventory;
 pub mod pki;
 pub mod server;
 pub mod service;
+pub mod site;
 pub mod store;

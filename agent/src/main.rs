@@ -45,6 +45,16 @@ enum Command {
         #[command(subcommand)]
         command: InventoryCommand,
     },
+    /// The site's devices.
+    Site {
+        #[command(subcommand)]
+        command: SiteCommand,
+    },
+    /// SSH host keys pinned on first use.
+    HostKeys {
+        #[command(subcommand)]
+        command: HostKeysCommand,
+    },
     /// Client identities issued by the agent's CA.
     Identity {
         #[command(subcommand)]
@@ -62,6 +72,30 @@ enum InventoryCommand {
     },
     /// Show the inventory and what is allocated.
     List {
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SiteCommand {
+    /// Ask every device of the inventory through its driver; exit 1 if any fails.
+    Check {
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum HostKeysCommand {
+    /// Show the pinned host keys.
+    List {
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+    /// Forget the pin of ENDPOINT (host:port), after a device was legitimately rebuilt.
+    Forget {
+        endpoint: String,
         #[arg(long, env = "GIIF_AGENT_CONFIG")]
         config: PathBuf,
     },
@@ -136,6 +170,49 @@ async fn main() -> anyhow::Result<()> {
         Command::Inventory {
             command: InventoryCommand::List { config },
         } => list_inventory(&config).await?,
+        Command::Site {
+            command: SiteCommand::Check { config },
+        } => {
+            let store = Store::open(&AgentConfig::load(&config)?.store_url()).await?;
+            let site =
+                giif_agent::site::Site::load(&store, giif_agent::check::check_retry_policy())
+                    .await?;
+            let checks = giif_agent::check::check_site(&site, &store).await;
+            let mut failed = 0;
+            for check in &checks {
+                match &check.outcome {
+                    Ok(text) => println!("ok    {:<24} {text}", check.device),
+                    Err(err) => {
+                        failed += 1;
+                        println!("FAIL  {:<24} {err}", check.device);
+                    }
+                }
+            }
+            println!("{} devices, {failed} failed", checks.len());
+            if failed > 0 {
+                std::process::exit(1);
+            }
+        }
+        Command::HostKeys {
+            command: HostKeysCommand::List { config },
+        } => {
+            let store = Store::open(&AgentConfig::load(&config)?.store_url()).await?;
+            for (endpoint, fingerprint, pinned_at) in store.ssh_host_keys().await? {
+                println!("{endpoint:<24} {fingerprint}  pinned {pinned_at}");
+            }
+        }
+        Command::HostKeys {
+            command: HostKeysCommand::Forget { endpoint, config },
+        } => {
+            let store = Store::open(&AgentConfig::load(&config)?.store_url()).await?;
+            if store.forget_ssh_host_key(&endpoint).await? {
+                println!(
+                    "Forgot the host key of {endpoint}; the next connection pins the key it shows."
+                );
+            } else {
+                println!("No host key was pinned for {endpoint}.");
+            }
+        }
         Command::Identity {
             command: IdentityCommand::Issue { name, out, config },
         } => {

@@ -14,6 +14,12 @@ pub enum VmEvent {
         /// The VM's configuration (`netN`, `ipconfigN`, ...), as PVE shows it.
         config: BTreeMap<String, String>,
     },
+    /// Devices were plugged into or out of a running VM (a NIC hot-plug);
+    /// `config` is the VM's whole configuration afterwards.
+    Reconfigured {
+        vmid: u32,
+        config: BTreeMap<String, String>,
+    },
     Stopped {
         vmid: u32,
     },

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod error;
 pub mod events;
 pub mod faults;
+pub mod identity;
 pub mod idrac;
 pub mod inventory_out;
 pub mod pagw;

@@ -45,12 +45,21 @@ async fn main() -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&cli.site)
         .with_context(|| format!("cannot read {}", cli.site.display()))?;
     let site = SiteDescription::parse(&cli.site.display().to_string(), &text)?;
+    // With an inventory directory, identities persist there across restarts.
+    let identity_seed = match &cli.inventory_dir {
+        Some(dir) => Some(
+            giif_sim::identity::load_or_create_seed(dir)
+                .with_context(|| format!("cannot keep the site seed in {}", dir.display()))?,
+        ),
+        None => None,
+    };
     let running = start(
         site,
         RunOptions {
             inventory_dir: cli.inventory_dir,
             request_log: cli.request_log,
             admin_addr: cli.admin,
+            identity_seed,
         },
     )
     .await?;

@@ -22,6 +22,9 @@ pub struct RunOptions {
     pub request_log: Option<PathBuf>,
     /// The admin API's address; default an ephemeral port on 127.0.0.1.
     pub admin_addr: Option<SocketAddr>,
+    /// Derive device identities (host keys, passwords) from this seed, so
+    /// they survive a restart; random when absent.
+    pub identity_seed: Option<[u8; 32]>,
 }
 
 pub struct RunningSite {
@@ -36,6 +39,9 @@ pub struct RunningSite {
 }
 
 pub async fn start(site: SiteDescription, options: RunOptions) -> Result<RunningSite, SimError> {
+    if let Some(seed) = options.identity_seed {
+        crate::identity::set_site_seed(seed);
+    }
     let faults = Faults::default();
     let events = events::channel();
     // Gateways subscribe before the cluster can start any VM.

@@ -40,4 +40,27 @@ impl Store {
         tracing::info!(endpoint, fingerprint, "pinned SSH host key on first use");
         Ok(fingerprint.to_string())
     }
+
+    /// Every pin: (endpoint, fingerprint, pinned at).
+    pub async fn ssh_host_keys(&self) -> Result<Vec<(String, String, String)>, ApiError> {
+        Ok(sqlx::query_as(
+            "SELECT endpoint, fingerprint, pinned_at FROM ssh_host_keys ORDER BY endpoint",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Forgets a pin, for a device that was legitimately rebuilt.
+    pub async fn forget_ssh_host_key(&self, endpoint: &str) -> Result<bool, ApiError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM ssh_host_keys WHERE endpoint = $1")
+            .bind(endpoint)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if done.rows_affected() > 0 {
+            tracing::info!(endpoint, "forgot a pinned SSH host key");
+        }
+        Ok(done.rows_affected() > 0)
+    }
 }

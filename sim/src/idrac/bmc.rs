@@ -30,9 +30,9 @@ pub(crate) struct Bmc {
     next_session: AtomicU64,
 }
 
-/// A fresh ed25519 host key and its `SHA256:...` fingerprint.
-fn new_host_key() -> (PrivateKey, String) {
-    let seed: [u8; 32] = rand::random();
+/// An ed25519 host key for `purpose` and its `SHA256:...` fingerprint.
+fn new_host_key(purpose: &str) -> (PrivateKey, String) {
+    let seed = crate::identity::derive(purpose);
     let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
     let fingerprint = key.public_key().fingerprint(HashAlg::Sha256).to_string();
     (key, fingerprint)
@@ -40,9 +40,9 @@ fn new_host_key() -> (PrivateKey, String) {
 
 impl Bmc {
     pub fn new(spec: ServerSpec, addr: SocketAddr, faults: Faults, epoch: Instant) -> Self {
-        let (key, fingerprint) = new_host_key();
-        // A random password per server, as an operator would set.
-        let password = hex::encode(rand::random::<[u8; 9]>());
+        let (key, fingerprint) = new_host_key(&format!("idrac:{}:host-key", spec.name));
+        // A password per server, as an operator would set.
+        let password = crate::identity::password(&format!("idrac:{}:password", spec.name));
         Self {
             spec,
             addr,
@@ -78,7 +78,11 @@ impl Bmc {
     /// Replaces the host key (as a board swap or a factory reset would) and
     /// returns the new fingerprint. Open connections keep the old key.
     pub fn rotate_host_key(&self) -> String {
-        let (key, fingerprint) = new_host_key();
+        // A rotated key is new by definition: never derived.
+        let (key, fingerprint) = new_host_key(&format!(
+            "rotated:{}",
+            hex::encode(rand::random::<[u8; 16]>())
+        ));
         *self.host_key.write().unwrap_or_else(|p| p.into_inner()) = key;
         self.state().host_key_fingerprint = fingerprint.clone();
         fingerprint

@@ -92,6 +92,21 @@ pub fn handle(slots: &[Arc<Slot>], pagw_template: Option<u32>, faults: &Faults, 
             drop(current);
             slot.cut_sessions();
         }
+        VmEvent::Reconfigured { vmid, config } => {
+            // A NIC hot-plugged into a running gateway shows up as a new
+            // interface, as the kernel would report it.
+            for slot in slots {
+                let mut current = slot.vm();
+                if let Some(vm) = current.as_mut().filter(|vm| vm.vmid == vmid) {
+                    vm.nets = config
+                        .iter()
+                        .filter(|(key, _)| is_net_key(key))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    tracing::info!(vmid, ip = %slot.spec.public_ip, nics = vm.nets.len(), "PAGW gateway NICs changed");
+                }
+            }
+        }
         VmEvent::Stopped { vmid } => {
             for slot in slots {
                 let mut current = slot.vm();

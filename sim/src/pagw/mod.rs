@@ -20,8 +20,6 @@ pub mod validate;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use rand::distributions::{Alphanumeric, DistString};
-
 use crate::events::VmEvents;
 use crate::faults::Faults;
 use crate::site::SlotSpec;
@@ -74,12 +72,13 @@ impl PagwFleet {
                 what: format!("the PAGW {} SSH endpoint", spec.public_ip),
                 source,
             })?;
-            let (key, host_key_fingerprint) = ssh::host_key();
+            let (key, host_key_fingerprint) =
+                ssh::host_key(&format!("pagw:{}:host-key", spec.public_ip));
             let endpoint = PagwEndpoint {
                 public_ip: spec.public_ip.clone(),
                 addr,
                 user: ADMIN_USER.to_string(),
-                password: Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
+                password: crate::identity::password(&format!("pagw:{}:password", spec.public_ip)),
                 host_key_fingerprint,
             };
             let slot = Arc::new(Slot::new(spec, endpoint));

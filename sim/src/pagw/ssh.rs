@@ -17,9 +17,9 @@ use super::guest::{Output, EXIT_TEMPFAIL, MAX_CONFIG_BYTES};
 use super::slot::Slot;
 use crate::faults::{Faults, Verdict};
 
-/// A fresh ed25519 host key and its `SHA256:...` fingerprint.
-pub fn host_key() -> (PrivateKey, String) {
-    let key = PrivateKey::from(Ed25519Keypair::from_seed(&rand::random()));
+/// The ed25519 host key for `purpose` and its `SHA256:...` fingerprint.
+pub fn host_key(purpose: &str) -> (PrivateKey, String) {
+    let key = PrivateKey::from(Ed25519Keypair::from_seed(&crate::identity::derive(purpose)));
     let fingerprint = key.public_key().fingerprint(HashAlg::Sha256).to_string();
     (key, fingerprint)
 }

@@ -20,6 +20,7 @@ use super::tasks::{self, TaskSpec};
 use super::update;
 use super::vm::Vm;
 use super::work::{self, Work};
+use crate::events::VmEvent;
 
 /// The `{vmid}` path parameter, checked like the schema checks it.
 fn vmid(text: &str) -> Result<u32, ApiError> {
@@ -343,9 +344,19 @@ pub async fn update(
         let mut state = shared.lock();
         let result = state.check_node(node).cloned().and_then(|spec| {
             let vm = state.load_mut(node, id)?;
-            update::apply(vm, &spec, &call.params)
+            let applied = update::apply(vm, &spec, &call.params)?;
+            Ok((applied, vm.merged()))
         });
-        result
+        drop(state);
+        if let Ok((applied, config)) = &result {
+            if applied.hotplugged {
+                shared.emit(VmEvent::Reconfigured {
+                    vmid: id,
+                    config: config.clone(),
+                });
+            }
+        }
+        result.map(|(applied, _)| applied)
     };
     if let Ok(applied) = &applied {
         if applied.hotplugged {

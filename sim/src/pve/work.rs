@@ -288,9 +288,17 @@ impl Work {
                     }
                     text
                 })?;
+                let events = if applied.hotplugged {
+                    vec![VmEvent::Reconfigured {
+                        vmid: *vmid,
+                        config: vm.merged(),
+                    }]
+                } else {
+                    Vec::new()
+                };
                 Ok(Done {
                     lines: vec![applied.summary],
-                    events: Vec::new(),
+                    events,
                 })
             }
         }

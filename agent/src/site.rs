@@ -1,0 +1,126 @@
+//! The site: drivers built from the imported inventory, one per device,
+//! behind their capability traits. This is where the site configuration
+//! chooses the backend; the rest of the agent sees only the traits.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::credentials::SecretError;
+use crate::drivers::bmc::Bmc;
+use crate::drivers::gateway::Gateway;
+use crate::drivers::host_keys::HostKeyPins;
+use crate::drivers::hypervisor::Hypervisor;
+use crate::drivers::idrac::{Idrac, IdracConfig};
+use crate::drivers::pagw::{Pagw, PagwConfig};
+use crate::drivers::proxmox::{parse_fingerprint, ProxmoxConfig, ProxmoxDriver, PveTrust};
+use crate::drivers::retry::RetryPolicy;
+use crate::error::ApiError;
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error(transparent)]
+    Store(#[from] ApiError),
+    #[error("{device}: {source}")]
+    Secret { device: String, source: SecretError },
+    #[error("proxmox: {0}")]
+    Proxmox(String),
+}
+
+/// Every device of the site, ready to drive.
+pub struct Site {
+    pub bmcs: BTreeMap<String, Arc<dyn Bmc>>,
+    pub hypervisor: Option<Arc<dyn Hypervisor>>,
+    /// Gateways by slot public IP.
+    pub gateways: BTreeMap<String, Arc<dyn Gateway>>,
+}
+
+impl Site {
+    /// Builds the drivers from the inventory in `store`, retrying transient
+    /// failures by `retry`; SSH host keys are pinned in the store too.
+    pub async fn load(store: &Store, retry: RetryPolicy) -> Result<Self, SiteError> {
+        let pins: Arc<dyn HostKeyPins> = Arc::new(store.clone());
+        let mut bmcs: BTreeMap<String, Arc<dyn Bmc>> = BTreeMap::new();
+        for server in store.bms_inventory().await? {
+            let device = format!("bms {}", server.name);
+            let password = server
+                .idrac
+                .password
+                .resolve()
+                .map_err(|source| SiteError::Secret { device, source })?;
+            let mut config = IdracConfig::new(
+                &server.name,
+                &server.idrac.address,
+                server.idrac.port,
+                &server.idrac.user,
+                password,
+            );
+            config.retry = retry;
+            bmcs.insert(
+                server.name.clone(),
+                Arc::new(Idrac::new(config, pins.clone())),
+            );
+        }
+        let hypervisor: Option<Arc<dyn Hypervisor>> = match store.proxmox_inventory().await? {
+            None => None,
+            Some(pve) => {
+                let secret = pve
+                    .token_secret
+                    .resolve()
+                    .map_err(|source| SiteError::Secret {
+                        device: "proxmox".into(),
+                        source,
+                    })?;
+                let trust = match (&pve.ca_cert, &pve.fingerprint) {
+                    (Some(path), _) => {
+                        PveTrust::CaPem(std::fs::read_to_string(path).map_err(|e| {
+                            SiteError::Proxmox(format!(
+                                "cannot read the CA {}: {e}",
+                                path.display()
+                            ))
+                        })?)
+                    }
+                    (None, Some(pin)) => {
+                        PveTrust::Fingerprint(parse_fingerprint(pin).ok_or_else(|| {
+                            SiteError::Proxmox(format!("bad fingerprint {pin:?}"))
+                        })?)
+                    }
+                    (None, None) => {
+                        return Err(SiteError::Proxmox("no ca_cert or fingerprint".into()))
+                    }
+                };
+                let mut config = ProxmoxConfig::new(&pve.api_url, &pve.token_id, secret, trust);
+                config.retry = retry;
+                let driver =
+                    ProxmoxDriver::new(config).map_err(|e| SiteError::Proxmox(e.to_string()))?;
+                Some(Arc::new(driver))
+            }
+        };
+        let mut gateways: BTreeMap<String, Arc<dyn Gateway>> = BTreeMap::new();
+        for slot in store.pagw_slot_inventory().await? {
+            let device = format!("pagw slot {}", slot.public_ip);
+            let password = slot
+                .ssh
+                .password
+                .resolve()
+                .map_err(|source| SiteError::Secret { device, source })?;
+            let mut config = PagwConfig::new(
+                slot.public_ip,
+                &slot.ssh.address,
+                slot.ssh.port,
+                &slot.ssh.user,
+                password,
+            );
+            config.retry = retry;
+            gateways.insert(
+                slot.public_ip.to_string(),
+                Arc::new(Pagw::new(config, pins.clone())),
+            );
+        }
+        Ok(Self {
+            bmcs,
+            hypervisor,
+            gateways,
+        })
+    }
+}
