@@ -7,16 +7,23 @@ use giif_proto::tls_incoming::PeerCertificates;
 use tonic::{Request, Response, Status};
 
 use crate::error::ApiError;
+use crate::gateways::Gateways;
 use crate::store::Store;
 
 pub struct AgentService {
     store: Store,
+    gateways: Gateways,
 }
 
 impl AgentService {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, gateways: Gateways) -> Self {
+        Self { store, gateways }
     }
+}
+
+/// A client's wait, capped: long operations continue after the answer.
+fn wait(seconds: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::from(seconds.min(3600)))
 }
 
 /// The caller's identity: its client certificate's common name.
@@ -167,5 +174,35 @@ impl Agent for AgentService {
             })
             .collect();
         Ok(Response::new(api::ListVlanPoolsResponse { pools }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn create_gateway(&self, request: Request<api::CreateGatewayRequest>) -> Reply<api::Gateway> {
+        let request = request.into_inner();
+        let spec = request.spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let gateway = self.gateways.create(&request.request_id, &spec, wait(request.wait_seconds)).await?;
+        Ok(Response::new(gateway))
+    }
+
+    async fn get_gateway(&self, request: Request<api::GetGatewayRequest>) -> Reply<api::Gateway> {
+        let request = request.into_inner();
+        Ok(Response::new(self.gateways.get(&request.reference, request.live).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn update_gateway(&self, request: Request<api::UpdateGatewayRequest>) -> Reply<api::Gateway> {
+        let request = request.into_inner();
+        let spec = request.spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let id = required_id(&request.id)?;
+        let gateway = self.gateways.update(&request.request_id, id, &spec, wait(request.wait_seconds)).await?;
+        Ok(Response::new(gateway))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn delete_gateway(&self, request: Request<api::DeleteGatewayRequest>) -> Reply<api::DeleteGatewayResponse> {
+        let request = request.into_inner();
+        let id = required_id(&request.id)?;
+        let existed = self.gateways.delete(&request.request_id, id).await?;
+        Ok(Response::new(api::DeleteGatewayResponse { existed }))
     }
 }

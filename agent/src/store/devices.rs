@@ -37,6 +37,21 @@ impl Store {
         Ok(())
     }
 
+    /// Changes whenever an import changes any device.
+    pub async fn inventory_revision(&self) -> Result<String, ApiError> {
+        use sha2::Digest;
+        let rows: Vec<(String, String, String)> = sqlx::query_as("SELECT kind, name, spec FROM inventory_items ORDER BY kind, name")
+            .fetch_all(self.pool())
+            .await?;
+        let mut hash = sha2::Sha256::new();
+        for (kind, name, spec) in rows {
+            hash.update(kind.as_bytes());
+            hash.update(name.as_bytes());
+            hash.update(spec.as_bytes());
+        }
+        Ok(hex::encode(hash.finalize()))
+    }
+
     pub async fn bms_inventory(&self) -> Result<Vec<Bms>, ApiError> {
         self.items(KIND_BMS).await
     }

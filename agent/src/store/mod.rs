@@ -9,11 +9,13 @@
 //! unique keys remain the last line of defence.
 
 mod devices;
+mod gateways;
 mod host_keys;
 mod inventory;
 mod projects;
 mod requests;
 
+pub use gateways::{Allocated, GatewayDoc, GatewayRow, SlotChoice};
 pub use inventory::{PoolUsage, VlanPoolSpec};
 
 use sqlx::any::AnyPoolOptions;

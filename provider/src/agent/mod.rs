@@ -89,4 +89,60 @@ impl AgentClient {
         })
         .await
     }
+
+    pub async fn create_gateway(
+        &self,
+        request: api::CreateGatewayRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::Gateway, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.create_gateway(request).await }
+        })
+        .await
+    }
+
+    pub async fn get_gateway(
+        &self,
+        reference: &str,
+        live: bool,
+        deadline: std::time::Duration,
+    ) -> Result<api::Gateway, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = api::GetGatewayRequest {
+                reference: reference.to_string(),
+                live,
+            };
+            async move { grpc.get_gateway(request).await }
+        })
+        .await
+    }
+
+    pub async fn update_gateway(
+        &self,
+        request: api::UpdateGatewayRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::Gateway, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.update_gateway(request).await }
+        })
+        .await
+    }
+
+    pub async fn delete_gateway(
+        &self,
+        request: api::DeleteGatewayRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::DeleteGatewayResponse, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.delete_gateway(request).await }
+        })
+        .await
+    }
 }

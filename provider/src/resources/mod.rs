@@ -1,6 +1,7 @@
 //! The resource and data source interface every type implements, and the
 //! registry of the types this provider serves.
 
+mod pagw;
 mod project;
 mod project_data;
 mod timeouts;
@@ -74,7 +75,7 @@ pub struct Registry {
 impl Registry {
     pub fn new() -> Self {
         Self {
-            resources: vec![Box::new(project::ProjectResource)],
+            resources: vec![Box::new(project::ProjectResource), Box::new(pagw::PagwResource)],
             data_sources: vec![Box::new(project_data::ProjectDataSource)],
         }
     }

@@ -51,6 +51,12 @@ pub struct Attribute {
     /// Changing it replaces the object (RequiresReplace).
     pub force_new: bool,
     pub validators: Vec<Validator>,
+    /// The value planned when the configuration leaves an optional+computed
+    /// attribute null.
+    pub default: Option<Value>,
+    /// A computed value any change may alter (such as a status): unknown in
+    /// every plan that changes the object.
+    pub volatile: bool,
 }
 
 impl Attribute {
@@ -63,6 +69,8 @@ impl Attribute {
             sensitive: false,
             force_new: false,
             validators: Vec::new(),
+            default: None,
+            volatile: false,
         }
     }
     pub fn string(name: &'static str) -> Self {
@@ -70,6 +78,19 @@ impl Attribute {
     }
     pub fn number(name: &'static str) -> Self {
         Self::new(name, Type::Number)
+    }
+    pub fn bool(name: &'static str) -> Self {
+        Self::new(name, Type::Bool)
+    }
+    /// Optional, and `value` when left out.
+    pub fn default(mut self, value: Value) -> Self {
+        self.presence = Presence::OptionalComputed;
+        self.default = Some(value);
+        self
+    }
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
     }
     pub fn nested(name: &'static str, nesting: Nesting, attributes: Vec<Attribute>) -> Self {
         Self {

@@ -22,6 +22,13 @@ pub fn plan_change(
     config: &Value,
 ) -> PlanOutcome {
     let mut planned = proposed.clone();
+    // Defaults stand in for what the configuration leaves out, so removing
+    // a setting returns it to its default.
+    for attribute in &schema.attributes {
+        if let (Some(default), Value::Null) = (&attribute.default, config.get(attribute.name)) {
+            planned.set(attribute.name, default.clone());
+        }
+    }
     if prior.is_null() {
         mark_computed_unknown(schema, &mut planned, config);
         return PlanOutcome {
@@ -38,6 +45,10 @@ pub fn plan_change(
     if !requires_replace.is_empty() {
         // A new object will be made: everything it computes is new too.
         mark_computed_unknown(schema, &mut planned, config);
+    } else if &planned != prior {
+        for attribute in schema.attributes.iter().filter(|a| a.volatile) {
+            planned.set(attribute.name, Value::Unknown);
+        }
     }
     PlanOutcome {
         planned,
@@ -51,7 +62,7 @@ fn mark_computed_unknown(schema: &Schema, planned: &mut Value, config: &Value) {
     for attribute in &schema.attributes {
         let unknown = match attribute.presence {
             Presence::Computed => true,
-            Presence::OptionalComputed => config.get(attribute.name).is_null(),
+            Presence::OptionalComputed => config.get(attribute.name).is_null() && attribute.default.is_none(),
             _ => false,
         };
         if unknown {

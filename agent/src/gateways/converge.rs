@@ -1,0 +1,202 @@
+//! The gateway operation: each step checks what is already there, so a
+//! retried or resumed operation picks up where the last one stopped.
+//!
+//! 1. the VM exists (cloned from the PAGW template onto the slot's node);
+//! 2. its NICs: net0 on the management bridge tagged with the project VLAN,
+//!    net1 on the public bridge; cloud-init gives it the slot's address;
+//! 3. it runs; 4. it answers over SSH; 5. it has its whole configuration.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use giif_proto::agent as api;
+
+use super::convert::{desired_config, doc_from_config, spec_from_doc};
+use super::{driver_error, Gateways, BOOT_TIMEOUT};
+use crate::drivers::gateway::Gateway;
+use crate::drivers::hypervisor::{CloneSpec, CloudInitUpdate, Hypervisor, IpConfig, Nic, VmRef, VmUpdate};
+use crate::drivers::ErrorClass;
+use crate::error::ApiError;
+use crate::inventory::PagwSlot;
+use crate::store::GatewayRow;
+
+struct Parts {
+    hypervisor: Arc<dyn Hypervisor>,
+    gateway: Arc<dyn Gateway>,
+    slot: PagwSlot,
+    template: VmRef,
+    vlan: u16,
+    project_name: String,
+}
+
+fn prefix_len(netmask: std::net::Ipv4Addr) -> u32 {
+    u32::from(netmask).count_ones()
+}
+
+impl Gateways {
+    async fn parts(&self, row: &GatewayRow) -> Result<Parts, ApiError> {
+        let site = self.site.site().await?;
+        let hypervisor = site
+            .hypervisor
+            .clone()
+            .ok_or_else(|| ApiError::precondition("the site inventory has no Proxmox VE cluster"))?;
+        let gateway = site.gateways.get(&row.slot_ip).cloned().ok_or_else(|| {
+            ApiError::precondition(format!("the PAGW slot {} is no longer in the inventory", row.slot_ip))
+                .hint("Put the slot back in the site file, or destroy this gateway.")
+        })?;
+        let slot = self
+            .store
+            .pagw_slot_inventory()
+            .await?
+            .into_iter()
+            .find(|s| s.public_ip.to_string() == row.slot_ip)
+            .ok_or_else(|| ApiError::precondition(format!("the PAGW slot {} is no longer in the inventory", row.slot_ip)))?;
+        let pve = self
+            .store
+            .proxmox_inventory()
+            .await?
+            .ok_or_else(|| ApiError::precondition("the site inventory has no Proxmox VE cluster"))?;
+        let template = pve
+            .templates
+            .iter()
+            .find(|t| t.vmid == slot.template)
+            .map(|t| VmRef {
+                node: t.node.clone(),
+                vmid: t.vmid,
+            })
+            .ok_or_else(|| ApiError::precondition(format!("the PAGW template {} is not in the inventory", slot.template)))?;
+        let project = self.store.project_by_id(&row.project_id).await?;
+        Ok(Parts {
+            hypervisor,
+            gateway,
+            slot,
+            template,
+            vlan: project.vlan as u16,
+            project_name: project.spec.map(|s| s.name).unwrap_or_default(),
+        })
+    }
+
+    pub(super) async fn converge(&self, id: &str) -> Result<(), ApiError> {
+        let row = self.row(id).await?;
+        let parts = self.parts(&row).await?;
+        let vm = VmRef {
+            node: row.node.clone(),
+            vmid: row.vmid,
+        };
+        let pve = &parts.hypervisor;
+
+        self.store.set_gateway_status(id, "creating", None).await?;
+        match pve.read_vm(&vm).await {
+            Ok(_) => {}
+            Err(err) if err.class == ErrorClass::NotFound => {
+                let spec = CloneSpec {
+                    vmid: row.vmid,
+                    name: format!("pagw-{}", parts.project_name.to_lowercase()),
+                    target_node: (parts.template.node != row.node).then(|| row.node.clone()),
+                    storage: Some(parts.slot.storage.clone()),
+                    full: true,
+                };
+                pve.clone_vm(&parts.template, &spec).await.map_err(driver_error)?;
+            }
+            Err(err) => return Err(driver_error(err)),
+        }
+
+        let mut nics = BTreeMap::new();
+        nics.insert(0, Some(Nic::virtio(&parts.slot.management_bridge, Some(parts.vlan))));
+        nics.insert(1, Some(Nic::virtio(&parts.slot.public_bridge, parts.slot.public_vlan.map(|v| v as u16))));
+        let mut ip = BTreeMap::new();
+        ip.insert(
+            1,
+            Some(IpConfig::Static {
+                address: format!("{}/{}", parts.slot.public_ip, prefix_len(parts.slot.netmask)),
+                gateway: Some(parts.slot.gateway.to_string()),
+            }),
+        );
+        let update = VmUpdate {
+            nics,
+            cloud_init: Some(CloudInitUpdate {
+                ip,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        pve.update_vm(&vm, &update).await.map_err(driver_error)?;
+        pve.start_vm(&vm).await.map_err(driver_error)?;
+        parts.gateway.wait_until_reachable(BOOT_TIMEOUT).await.map_err(driver_error)?;
+        let desired = desired_config(&row.doc, &parts.slot, parts.vlan)?;
+        let report = parts.gateway.apply(&desired).await.map_err(driver_error)?;
+        self.store.set_gateway_ready(id, report.wireguard_public_key.as_deref()).await?;
+        tracing::info!(gateway = %id, slot = %row.slot_ip, vmid = row.vmid, changed = report.changed, "gateway ready");
+        Ok(())
+    }
+
+    /// The API view of a gateway; with `live`, what the gateway itself says.
+    pub(super) async fn describe(&self, row: &GatewayRow, live: bool) -> Result<api::Gateway, ApiError> {
+        let project = self.store.project_by_id(&row.project_id).await?;
+        let mut answer = api::Gateway {
+            id: row.id.clone(),
+            spec: Some(spec_from_doc(&row.project_id, &row.doc)),
+            public_ip: row.slot_ip.clone(),
+            vlan: project.vlan,
+            vmid: row.vmid,
+            node: row.node.clone(),
+            wireguard_public_key: row.wireguard_public_key.clone().unwrap_or_default(),
+            status: row.status.clone(),
+            last_error: row.last_error.clone().unwrap_or_default(),
+            drift: Vec::new(),
+        };
+        if !live || row.status != "ready" {
+            return Ok(answer);
+        }
+        let parts = self.parts(row).await?;
+        let vm = VmRef {
+            node: row.node.clone(),
+            vmid: row.vmid,
+        };
+        match parts.hypervisor.read_vm(&vm).await {
+            Err(err) if err.class == ErrorClass::NotFound => {
+                answer.status = "vm_missing".into();
+                return Ok(answer);
+            }
+            Err(err) => return Err(driver_error(err)),
+            Ok(_) => {}
+        }
+        match parts.gateway.read().await {
+            Ok(state) => match state.config {
+                Some(config) => {
+                    let desired = desired_config(&row.doc, &parts.slot, parts.vlan)?;
+                    answer.drift = crate::drivers::gateway::drift(&desired, Some(&config))
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect();
+                    answer.spec = Some(spec_from_doc(&row.project_id, &doc_from_config(row.doc.requested_ip.clone(), &config)));
+                    if let Some(key) = state.wireguard_public_key {
+                        answer.wireguard_public_key = key;
+                    }
+                }
+                None => answer.status = "unconfigured".into(),
+            },
+            Err(err) if err.is_transient() => answer.status = "unreachable".into(),
+            Err(err) => return Err(driver_error(err)),
+        }
+        Ok(answer)
+    }
+
+    /// Stops and deletes the VM (gone already is fine) and forgets the
+    /// gateway's SSH host key: a new gateway in this slot has a new key.
+    pub(super) async fn tear_down(&self, row: &GatewayRow) -> Result<(), ApiError> {
+        let parts = self.parts(row).await?;
+        let vm = VmRef {
+            node: row.node.clone(),
+            vmid: row.vmid,
+        };
+        match parts.hypervisor.delete_vm(&vm).await {
+            Ok(()) => {}
+            Err(err) if err.class == ErrorClass::NotFound => {}
+            Err(err) => return Err(driver_error(err)),
+        }
+        let endpoint = format!("{}:{}", parts.slot.ssh.address, parts.slot.ssh.port);
+        self.store.forget_ssh_host_key(&endpoint).await?;
+        Ok(())
+    }
+}

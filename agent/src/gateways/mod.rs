@@ -1,0 +1,168 @@
+//! Project gateways (PAGW): allocation, the create operation that brings a
+//! gateway VM up and configures it, updates, reads with drift, and delete.
+//! Independent of Terraform and of any one backend: it drives the
+//! `Hypervisor` and `Gateway` traits.
+
+mod convert;
+mod converge;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use giif_proto::agent as api;
+use tokio::sync::Mutex;
+
+use crate::error::ApiError;
+use crate::site_cache::SiteCache;
+use crate::store::{Allocated, GatewayRow, SlotChoice, Store};
+
+pub use convert::{doc_from_spec, spec_from_doc};
+
+/// How long a create or update waits for a gateway to boot.
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
+
+#[derive(Clone)]
+pub struct Gateways {
+    store: Store,
+    site: SiteCache,
+    /// One operation at a time per gateway.
+    locks: Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>,
+}
+
+impl Gateways {
+    pub fn new(store: Store, site: SiteCache) -> Self {
+        Self {
+            store,
+            site,
+            locks: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    async fn lock_of(&self, id: &str) -> Arc<Mutex<()>> {
+        self.locks.lock().await.entry(id.to_string()).or_default().clone()
+    }
+
+    pub async fn create(&self, request_id: &str, spec: &api::GatewaySpec, wait: Duration) -> Result<api::Gateway, ApiError> {
+        let doc = doc_from_spec(spec)?;
+        let project = self.store.project_by_id(&spec.project_id).await.map_err(|e| e.field("spec.project_id"))?;
+        let site = self.site.site().await?;
+        let slots: Vec<SlotChoice> = self
+            .store
+            .pagw_slot_inventory()
+            .await?
+            .into_iter()
+            .map(|s| SlotChoice {
+                public_ip: s.public_ip.to_string(),
+                node: s.host,
+                default_project: s.default_project,
+            })
+            .collect();
+        let hypervisor = site
+            .hypervisor
+            .clone()
+            .ok_or_else(|| ApiError::precondition("the site inventory has no Proxmox VE cluster").hint("Add [proxmox] to the site file."))?;
+        let hint = hypervisor.next_free_id().await.map_err(driver_error)?;
+        let row = match self.store.allocate_gateway(request_id, &project.id, &doc, &slots, hint).await? {
+            Allocated::New(row) | Allocated::Existing(row) => row,
+        };
+        self.start_converging(row.id.clone());
+        self.wait_for(&row.id, wait).await
+    }
+
+    pub async fn update(&self, request_id: &str, id: &str, spec: &api::GatewaySpec, wait: Duration) -> Result<api::Gateway, ApiError> {
+        let doc = doc_from_spec(spec)?;
+        let row = self.row(id).await?;
+        if doc.requested_ip.as_ref().is_some_and(|ip| ip != &row.slot_ip) {
+            return Err(ApiError::invalid("a gateway cannot move to another slot in place").field("spec.public_ip").hint("Changing public_ip replaces the gateway."));
+        }
+        self.store.update_gateway_doc(request_id, id, &doc).await?;
+        self.start_converging(id.to_string());
+        self.wait_for(id, wait).await
+    }
+
+    /// Runs the create operation (or its remainder) in the background: it
+    /// outlives the caller's deadline and a retry finds it under way.
+    fn start_converging(&self, id: String) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let lock = this.lock_of(&id).await;
+            let _held = lock.lock().await;
+            if let Err(err) = this.converge(&id).await {
+                tracing::warn!(gateway = %id, error = %err, "gateway operation failed");
+                let _ = this.store.set_gateway_status(&id, "failed", Some(&err.message)).await;
+            }
+        });
+    }
+
+    /// Waits until the gateway is ready or failed, or `wait` passes.
+    async fn wait_for(&self, id: &str, wait: Duration) -> Result<api::Gateway, ApiError> {
+        let deadline = Instant::now() + wait;
+        // Give the operation a moment to take its lock before reading status.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        loop {
+            let row = self.row(id).await?;
+            let settled = matches!(row.status.as_str(), "ready" | "failed");
+            if settled || Instant::now() >= deadline {
+                // Settled only counts once no operation holds the gateway.
+                let lock = self.lock_of(id).await;
+                if lock.try_lock().is_ok() || Instant::now() >= deadline {
+                    return self.describe(&self.row(id).await?, false).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn row(&self, id: &str) -> Result<GatewayRow, ApiError> {
+        self.store
+            .gateway(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no gateway has id {id:?}")).subject(id))
+    }
+
+    /// A gateway by id, project id or project name.
+    pub async fn get(&self, reference: &str, live: bool) -> Result<api::Gateway, ApiError> {
+        let row = match self.store.gateway(reference).await? {
+            Some(row) => row,
+            None => {
+                let project = match self.store.project_by_id(reference).await {
+                    Ok(project) => project,
+                    Err(_) => self.store.project_by_name(reference).await.map_err(|_| {
+                        ApiError::not_found(format!("no gateway, project id or project name is {reference:?}")).subject(reference)
+                    })?,
+                };
+                self.store
+                    .gateway_of_project(&project.id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(format!("project {reference:?} has no gateway")).subject(reference))?
+            }
+        };
+        self.describe(&row, live).await
+    }
+
+    pub async fn delete(&self, request_id: &str, id: &str) -> Result<bool, ApiError> {
+        let _ = request_id;
+        let Some(row) = self.store.gateway(id).await? else {
+            return Ok(false);
+        };
+        let lock = self.lock_of(id).await;
+        let _held = lock.lock().await;
+        self.store.set_gateway_status(id, "deleting", None).await?;
+        self.tear_down(&row).await?;
+        self.store.delete_gateway_row(id).await?;
+        tracing::info!(gateway = %id, slot = %row.slot_ip, vmid = row.vmid, "gateway deleted; its slot and VM id are free");
+        Ok(true)
+    }
+}
+
+pub(crate) fn driver_error(error: crate::drivers::DriverError) -> ApiError {
+    use crate::drivers::ErrorClass;
+    let text = error.to_string();
+    match error.class {
+        ErrorClass::Transient => ApiError::transient(text).hint("The device is busy or unreachable; retry."),
+        ErrorClass::NotFound => ApiError::not_found(text),
+        ErrorClass::MaybeApplied => ApiError::transient(text).hint("The device may have done it; retrying reads its state first."),
+        ErrorClass::Permanent => ApiError::precondition(text),
+    }
+}

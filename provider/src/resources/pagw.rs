@@ -1,0 +1,330 @@
+//! `giif_pagw`: a project's gateway. The agent clones it from the PAGW
+//! template, tags its NICs, starts it, waits for it and configures it; the
+//! operation runs in the agent, so it survives a provider timeout.
+
+use std::net::Ipv4Addr;
+use std::sync::LazyLock;
+
+use giif_proto::agent as api;
+
+use super::{timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use crate::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::schema::{Attribute, Nesting, Schema, Validator};
+use crate::tfvalue::{Type, Value};
+
+const DEFAULT_DHCP_RANGE: &str = "192.168.212.20-192.168.212.120";
+
+fn lan_address(text: &str) -> Option<Ipv4Addr> {
+    let address: Ipv4Addr = text.trim().parse().ok()?;
+    (address.octets()[..3] == [192, 168, 212]).then_some(address)
+}
+
+const DHCP_RANGE: Validator = Validator {
+    rule: "Two addresses of 192.168.212.0/24, `first-last`, not including the gateway's `.1`.",
+    check: |value| {
+        let Some(text) = value.as_str() else {
+            return Ok(());
+        };
+        let fix = "write it like \"192.168.212.20-192.168.212.120\"";
+        let (first, last) = text.split_once('-').ok_or_else(|| format!("{text:?} is not a range; {fix}"))?;
+        let (Some(first), Some(last)) = (lan_address(first), lan_address(last)) else {
+            return Err(format!("{text:?} must be two addresses inside the project subnet 192.168.212.0/24; {fix}"));
+        };
+        if first > last {
+            return Err(format!("{text:?} ends before it starts; {fix}"));
+        }
+        if (first..=last).contains(&Ipv4Addr::new(192, 168, 212, 1)) || first.octets()[3] == 0 || last.octets()[3] == 255 {
+            return Err(format!("{text:?} includes the gateway (.1), the network or the broadcast address; {fix}"));
+        }
+        Ok(())
+    },
+};
+
+const IPV4_LIST: Validator = Validator {
+    rule: "IPv4 addresses.",
+    check: |value| {
+        for item in value.elements().unwrap_or_default() {
+            if let Some(text) = item.as_str() {
+                text.parse::<Ipv4Addr>().map_err(|_| format!("{text:?} is not an IPv4 address"))?;
+            }
+        }
+        Ok(())
+    },
+};
+
+const WIREGUARD_ADDRESS: Validator = Validator {
+    rule: "An address of the WireGuard subnet 192.168.213.0/24 other than the gateway's `.1`.",
+    check: |value| match value.as_str().map(|t| t.parse::<Ipv4Addr>()) {
+        None => Ok(()),
+        Some(Ok(a)) if a.octets()[..3] == [192, 168, 213] && !matches!(a.octets()[3], 0 | 1 | 255) => Ok(()),
+        Some(_) => Err(format!(
+            "{:?} is not a client address of 192.168.213.0/24 (the gateway is .1); use for example \"192.168.213.10\"",
+            value.as_str().unwrap_or_default()
+        )),
+    },
+};
+
+pub static PAGW_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
+    version: 0,
+    description: "A project's gateway (PAGW): the VM that is the project's router on `192.168.212.0/24` — DHCP, \
+        SNAT to its public IP, WireGuard VPN (server `192.168.213.1`, port 51820), optional PPTP, and 1-to-1 NAT \
+        for floating IPs. The agent clones it from the site's PAGW template onto the slot's node, tags `net0` with \
+        the project VLAN and `net1` with the public bridge, starts it, waits for it and configures it.",
+    attributes: vec![
+        Attribute::string("id").computed().describe("The gateway's id on the agent."),
+        Attribute::string("project_id")
+            .required()
+            .force_new()
+            .describe("The project this gateway serves. Changing it replaces the gateway."),
+        Attribute::string("public_ip")
+            .optional_computed()
+            .force_new()
+            .describe("A specific PAGW slot (its public IP); else a free slot is allocated. Changing it replaces the gateway."),
+        Attribute::string("dhcp_range")
+            .default(Value::string(DEFAULT_DHCP_RANGE))
+            .describe("The DHCP pool, `first-last`. Keep static addresses out of it (by convention `.130`-`.230`).")
+            .validate(DHCP_RANGE),
+        Attribute::new("dns_servers", Type::list(Type::String))
+            .default(Value::List(Vec::new()))
+            .describe("DNS servers handed out by DHCP; empty means the gateway itself.")
+            .validate(IPV4_LIST),
+        Attribute::nested(
+            "wireguard",
+            Nesting::Single,
+            vec![Attribute::nested(
+                "peers",
+                Nesting::Set,
+                vec![
+                    Attribute::string("name").required().describe("A name for the client."),
+                    Attribute::string("public_key").required().describe("The client's WireGuard public key (base64)."),
+                    Attribute::string("address")
+                        .required()
+                        .describe("The client's address.")
+                        .validate(WIREGUARD_ADDRESS),
+                ],
+            )
+            .required()
+            .describe("The VPN clients.")],
+        )
+        .optional()
+        .describe("The WireGuard VPN; leave out to turn it off."),
+        Attribute::bool("pptp").default(Value::Bool(false)).describe("Whether the legacy PPTP VPN runs."),
+        Attribute::number("vlan").computed().describe("The project VLAN the gateway's `net0` is tagged with."),
+        Attribute::number("vmid").computed().describe("The gateway VM's Proxmox id."),
+        Attribute::string("node").computed().describe("The Proxmox node the gateway runs on."),
+        Attribute::string("wireguard_public_key")
+            .computed()
+            .describe("The gateway's WireGuard public key, for the clients' configuration."),
+        Attribute::string("status")
+            .computed()
+            .volatile()
+            .describe("`ready`, or what the agent last found: `creating`, `failed`, `unreachable`."),
+    ],
+    blocks: vec![timeouts_block(&[Operation::Create, Operation::Update, Operation::Delete])],
+});
+
+pub struct PagwResource;
+
+fn spec_from(value: &Value) -> api::GatewaySpec {
+    let text = |name: &str| value.get(name).as_str().unwrap_or_default().to_string();
+    let (first, last) = text("dhcp_range")
+        .split_once('-')
+        .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+        .unwrap_or_default();
+    let wireguard = value.get("wireguard");
+    let mut peers: Vec<api::WireguardPeer> = wireguard
+        .get("peers")
+        .elements()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| api::WireguardPeer {
+            name: p.get("name").as_str().unwrap_or_default().to_string(),
+            public_key: p.get("public_key").as_str().unwrap_or_default().to_string(),
+            address: p.get("address").as_str().unwrap_or_default().to_string(),
+        })
+        .collect();
+    peers.sort_by(|a, b| a.name.cmp(&b.name));
+    api::GatewaySpec {
+        project_id: text("project_id"),
+        public_ip: text("public_ip"),
+        dhcp_first: first,
+        dhcp_last: last,
+        dns_servers: value
+            .get("dns_servers")
+            .elements()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|d| d.as_str().map(str::to_string))
+            .collect(),
+        wireguard: !wireguard.is_null(),
+        wireguard_peers: peers,
+        pptp: value.get("pptp").as_bool().unwrap_or(false),
+    }
+}
+
+fn state_from(gateway: &api::Gateway, shape: &Value) -> Value {
+    let spec = gateway.spec.clone().unwrap_or_default();
+    let wireguard = if spec.wireguard {
+        let peers = spec
+            .wireguard_peers
+            .iter()
+            .map(|p| {
+                Value::object([
+                    ("name", Value::string(&p.name)),
+                    ("public_key", Value::string(&p.public_key)),
+                    ("address", Value::string(&p.address)),
+                ])
+            })
+            .collect();
+        Value::object([("peers", Value::Set(peers))])
+    } else {
+        Value::Null
+    };
+    let mut state = Value::object([
+        ("id", Value::string(&gateway.id)),
+        ("project_id", Value::string(&spec.project_id)),
+        ("public_ip", Value::string(&gateway.public_ip)),
+        ("dhcp_range", Value::string(format!("{}-{}", spec.dhcp_first, spec.dhcp_last))),
+        ("dns_servers", Value::List(spec.dns_servers.iter().map(Value::string).collect())),
+        ("wireguard", wireguard),
+        ("pptp", Value::Bool(spec.pptp)),
+        ("vlan", Value::int(i64::from(gateway.vlan))),
+        ("vmid", Value::int(i64::from(gateway.vmid))),
+        ("node", Value::string(&gateway.node)),
+        (
+            "wireguard_public_key",
+            Value::opt_string(Some(gateway.wireguard_public_key.clone()).filter(|k| !k.is_empty())),
+        ),
+        ("status", Value::string(&gateway.status)),
+    ]);
+    if !shape.get("timeouts").is_null() {
+        state.set("timeouts", shape.get("timeouts").clone());
+    }
+    state
+}
+
+fn gateway_id(state: &Value) -> String {
+    state.get("id").as_str().unwrap_or_default().to_string()
+}
+
+/// A gateway that did not become ready: its state (so Terraform keeps it,
+/// tainted) and why.
+fn not_ready(gateway: &api::Gateway, planned: &Value) -> CreateFailure {
+    let detail = if gateway.status == "failed" {
+        format!(
+            "The gateway {} stopped at: {}\n\nFix the cause and run apply again: Terraform replaces the tainted gateway, \
+             and the agent reuses this project's slot.",
+            gateway.id, gateway.last_error
+        )
+    } else {
+        format!(
+            "The gateway {} is still {} when the create timeout ran out. The agent goes on; raise timeouts.create or \
+             run apply again.",
+            gateway.id, gateway.status
+        )
+    };
+    CreateFailure {
+        partial: Some(state_from(gateway, planned)),
+        diags: Diagnostic::error("The gateway is not ready", detail).into(),
+    }
+}
+
+fn wait_seconds(ctx: &Ctx<'_>) -> u32 {
+    // Leave the last seconds of the timeout for the answer to travel.
+    ctx.timeout.as_secs().saturating_sub(5).clamp(1, 3600) as u32
+}
+
+#[tonic::async_trait]
+impl Resource for PagwResource {
+    fn type_name(&self) -> &'static str {
+        "giif_pagw"
+    }
+
+    fn schema(&self) -> &Schema {
+        &PAGW_SCHEMA
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        let peers = config.get("wireguard").get("peers");
+        let mut seen_names = std::collections::BTreeSet::new();
+        let mut seen_addresses = std::collections::BTreeSet::new();
+        for peer in peers.elements().unwrap_or_default() {
+            let name = peer.get("name").as_str().map(str::to_string);
+            let address = peer.get("address").as_str().map(str::to_string);
+            if let Some(name) = name.filter(|n| !seen_names.insert(n.clone())) {
+                diags.push(Diagnostic::error("Duplicate WireGuard peer", format!("The peer name {name:?} is used twice.")).at(AttrPath::attr("wireguard")));
+            }
+            if let Some(address) = address.filter(|a| !seen_addresses.insert(a.clone())) {
+                diags.push(Diagnostic::error("Duplicate WireGuard address", format!("{address} is given to two peers.")).at(AttrPath::attr("wireguard")));
+            }
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
+        let request = api::CreateGatewayRequest {
+            request_id: ctx.request_id.clone(),
+            spec: Some(spec_from(planned)),
+            wait_seconds: wait_seconds(ctx),
+        };
+        let gateway = ctx
+            .agent
+            .create_gateway(request, ctx.timeout)
+            .await
+            .map_err(|err| Diagnostics::from(err.to_diagnostic("Cannot create the gateway")))?;
+        if gateway.status != "ready" {
+            return Err(not_ready(&gateway, planned));
+        }
+        Ok(state_from(&gateway, planned))
+    }
+
+    async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        match ctx.agent.get_gateway(&gateway_id(state), true, ctx.timeout).await {
+            Ok(gateway) if gateway.status == "vm_missing" => Ok(None),
+            Ok(gateway) => Ok(Some(state_from(&gateway, state))),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(err.to_diagnostic("Cannot read the gateway").into()),
+        }
+    }
+
+    async fn update(&self, ctx: &Ctx<'_>, prior: &Value, planned: &Value) -> Result<Value, Diagnostics> {
+        let request = api::UpdateGatewayRequest {
+            request_id: ctx.request_id.clone(),
+            id: gateway_id(prior),
+            spec: Some(spec_from(planned)),
+            wait_seconds: wait_seconds(ctx),
+        };
+        let gateway = ctx
+            .agent
+            .update_gateway(request, ctx.timeout)
+            .await
+            .map_err(|err| err.to_diagnostic("Cannot update the gateway"))?;
+        if gateway.status != "ready" {
+            return Err(not_ready(&gateway, planned).diags);
+        }
+        Ok(state_from(&gateway, planned))
+    }
+
+    async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
+        let request = api::DeleteGatewayRequest {
+            request_id: ctx.request_id.clone(),
+            id: gateway_id(prior),
+        };
+        match ctx.agent.delete_gateway(request, ctx.timeout).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_not_found() => Ok(()),
+            Err(err) => Err(err.to_diagnostic("Cannot delete the gateway").into()),
+        }
+    }
+
+    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
+        match ctx.agent.get_gateway(id, true, ctx.timeout).await {
+            Ok(gateway) => Ok(state_from(&gateway, &Value::Null)),
+            Err(err) if err.is_not_found() => Err(Diagnostic::error(
+                "Cannot import the gateway",
+                format!("No gateway has the id {id:?}, and no project with that id or name has one."),
+            )
+            .into()),
+            Err(err) => Err(err.to_diagnostic("Cannot import the gateway").into()),
+        }
+    }
+}
