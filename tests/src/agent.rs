@@ -21,6 +21,21 @@ impl TestAgent {
     /// the given store URL.
     pub fn start(first: u32, last: u32, store: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let site = dir.path().join("site.toml");
+        std::fs::write(
+            &site,
+            format!("[project_vlans]\nname = \"test-pool\"\nfirst = {first}\nlast = {last}\n"),
+        )
+        .unwrap();
+        Self::start_in(dir, &site, store)
+    }
+
+    /// An agent on SQLite whose inventory is the site file `site`.
+    pub fn start_with_inventory(site: &Path) -> Self {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), site, None)
+    }
+
+    fn start_in(dir: tempfile::TempDir, site: &Path, store: Option<String>) -> Self {
         let made = init(&InitOptions {
             dir: dir.path().join("agent"),
             listen: format!("127.0.0.1:{}", free_port()),
@@ -28,15 +43,9 @@ impl TestAgent {
             store,
         })
         .expect("giif-agent init");
-        let site = dir.path().join("site.toml");
-        std::fs::write(
-            &site,
-            format!("[project_vlans]\nname = \"test-pool\"\nfirst = {first}\nlast = {last}\n"),
-        )
-        .unwrap();
         let status = Command::new(binary("giif-agent"))
             .args(["inventory", "import"])
-            .arg(&site)
+            .arg(site)
             .arg("--config")
             .arg(&made.config_path)
             .stdout(Stdio::null())

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod postgres;
+pub mod site;
 pub mod terraform;
 
 use std::path::PathBuf;

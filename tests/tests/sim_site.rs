@@ -5,11 +5,11 @@
 
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
 
-use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use giif_tests::binary;
+use giif_tests::site::http;
 
 const SITE: &str = r#"
 [servers]
@@ -40,20 +40,6 @@ fn agent(args: &[&str]) -> std::process::Output {
         .env("GIIF_LOG", "error")
         .output()
         .unwrap()
-}
-
-/// A tiny HTTP/1.1 PUT, so the test needs no HTTP client library.
-fn put_json(addr: &str, path: &str, body: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
 }
 
 #[test]
@@ -132,8 +118,8 @@ fn sim_inventory_import_and_site_check() {
     assert!(report.contains("4 devices, 0 failed"), "{report}");
 
     // Break one iDRAC through the admin API: every connection dropped.
-    let answer = put_json(&admin, "/faults/idrac:bms02", r#"{"drop_rate": 1.0}"#);
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (status, answer) = http(&admin, "PUT", "/faults/idrac:bms02", Some(r#"{"drop_rate": 1.0}"#));
+    assert_eq!(status, 200, "{answer}");
     let check = agent(&["site", "check", "--config", config]);
     let report = String::from_utf8_lossy(&check.stdout).to_string();
     assert!(!check.status.success());

@@ -114,6 +114,7 @@ pub static PAGW_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
         Attribute::string("node").computed().describe("The Proxmox node the gateway runs on."),
         Attribute::string("wireguard_public_key")
             .computed()
+            .volatile()
             .describe("The gateway's WireGuard public key, for the clients' configuration."),
         Attribute::string("status")
             .computed()

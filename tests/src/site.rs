@@ -1,0 +1,109 @@
+//! A whole simulated site for acceptance tests: the real `giif-sim` binary,
+//! and a real agent whose inventory is the one the simulator wrote.
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::agent::TestAgent;
+use crate::binary;
+
+pub struct TestSite {
+    pub agent: TestAgent,
+    /// `host:port` of the simulator's admin API.
+    pub admin: String,
+    sim: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TestSite {
+    /// Starts `giif-sim` with the site description `site` (TOML), then an
+    /// agent on SQLite with the simulator's inventory imported.
+    pub fn start(site: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let site_file = dir.path().join("site.toml");
+        std::fs::write(&site_file, site).expect("write the site description");
+        let inventory = dir.path().join("sim");
+        let admin_file = dir.path().join("admin-addr");
+        let log = std::fs::File::create(dir.path().join("sim.log")).expect("sim log");
+        let sim = Command::new(binary("giif-sim"))
+            .arg("--site")
+            .arg(&site_file)
+            .arg("--inventory-dir")
+            .arg(&inventory)
+            .arg("--admin-addr-file")
+            .arg(&admin_file)
+            .env("GIIF_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start giif-sim");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !admin_file.exists() {
+            assert!(Instant::now() < deadline, "giif-sim did not start");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let admin = std::fs::read_to_string(&admin_file).expect("admin address");
+        let agent = TestAgent::start_with_inventory(&inventory.join("site.toml"));
+        Self {
+            agent,
+            admin,
+            sim,
+            _dir: dir,
+        }
+    }
+
+    /// Calls the simulator's admin API; returns the status code and body.
+    pub fn admin(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        http(&self.admin, method, path, body)
+    }
+
+    /// The simulator's whole state.
+    pub fn state(&self) -> serde_json::Value {
+        let (status, body) = self.admin("GET", "/state", None);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("state JSON")
+    }
+}
+
+impl Drop for TestSite {
+    fn drop(&mut self) {
+        let _ = self.sim.kill();
+        let _ = self.sim.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 client, so tests need no HTTP library.
+pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the admin API");
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = match answer.split_once("\r\n\r\n") {
+        Some((head, rest)) if head.to_ascii_lowercase().contains("transfer-encoding: chunked") => dechunk(rest),
+        Some((_, rest)) => rest.to_string(),
+        None => String::new(),
+    };
+    (status, body)
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || tail.len() < size {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = tail[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
