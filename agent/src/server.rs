@@ -11,9 +11,9 @@ use tokio::net::TcpListener;
 use crate::config::AgentConfig;
 use crate::drivers::retry::RetryPolicy;
 use crate::gateways::Gateways;
-use crate::site_cache::SiteCache;
 use crate::pki::{read_pem_file, server_tls_config, PkiError};
 use crate::service::AgentService;
+use crate::site_cache::SiteCache;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +78,10 @@ impl BoundAgent {
         let incoming = tls_incoming(self.listener, self.tls);
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
-            .add_service(AgentServer::new(AgentService::new(self.store.clone(), gateways)))
+            .add_service(AgentServer::new(AgentService::new(
+                self.store.clone(),
+                gateways,
+            )))
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;
         Ok(())

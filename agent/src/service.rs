@@ -177,29 +177,50 @@ impl Agent for AgentService {
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
-    async fn create_gateway(&self, request: Request<api::CreateGatewayRequest>) -> Reply<api::Gateway> {
+    async fn create_gateway(
+        &self,
+        request: Request<api::CreateGatewayRequest>,
+    ) -> Reply<api::Gateway> {
         let request = request.into_inner();
-        let spec = request.spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
-        let gateway = self.gateways.create(&request.request_id, &spec, wait(request.wait_seconds)).await?;
+        let spec = request
+            .spec
+            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let gateway = self
+            .gateways
+            .create(&request.request_id, &spec, wait(request.wait_seconds))
+            .await?;
         Ok(Response::new(gateway))
     }
 
     async fn get_gateway(&self, request: Request<api::GetGatewayRequest>) -> Reply<api::Gateway> {
         let request = request.into_inner();
-        Ok(Response::new(self.gateways.get(&request.reference, request.live).await?))
+        Ok(Response::new(
+            self.gateways.get(&request.reference, request.live).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
-    async fn update_gateway(&self, request: Request<api::UpdateGatewayRequest>) -> Reply<api::Gateway> {
+    async fn update_gateway(
+        &self,
+        request: Request<api::UpdateGatewayRequest>,
+    ) -> Reply<api::Gateway> {
         let request = request.into_inner();
-        let spec = request.spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let spec = request
+            .spec
+            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
         let id = required_id(&request.id)?;
-        let gateway = self.gateways.update(&request.request_id, id, &spec, wait(request.wait_seconds)).await?;
+        let gateway = self
+            .gateways
+            .update(&request.request_id, id, &spec, wait(request.wait_seconds))
+            .await?;
         Ok(Response::new(gateway))
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
-    async fn delete_gateway(&self, request: Request<api::DeleteGatewayRequest>) -> Reply<api::DeleteGatewayResponse> {
+    async fn delete_gateway(
+        &self,
+        request: Request<api::DeleteGatewayRequest>,
+    ) -> Reply<api::DeleteGatewayResponse> {
         let request = request.into_inner();
         let id = required_id(&request.id)?;
         let existed = self.gateways.delete(&request.request_id, id).await?;

@@ -10,11 +10,14 @@ use crate::error::ApiError;
 use crate::site::Site;
 use crate::store::Store;
 
+/// The drivers and the inventory revision they were built from.
+type Loaded = Option<(String, Arc<Site>)>;
+
 #[derive(Clone)]
 pub struct SiteCache {
     store: Store,
     retry: RetryPolicy,
-    current: Arc<Mutex<Option<(String, Arc<Site>)>>>,
+    current: Arc<Mutex<Loaded>>,
 }
 
 impl SiteCache {

@@ -23,10 +23,31 @@ resource "giif_project" "physics_lab" {
   ]
 }
 
+# The project's gateway: a VM cloned from the site's PAGW template, on a free
+# public IP slot, doing DHCP, NAT and the WireGuard VPN for the project.
+resource "giif_pagw" "physics_lab" {
+  project_id  = giif_project.physics_lab.id
+  dns_servers = ["9.9.9.9"]
+
+  wireguard = {
+    peers = [
+      { name = "prof-laptop", public_key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", address = "192.168.213.10" },
+    ]
+  }
+}
+
 output "project_id" {
   value = giif_project.physics_lab.id
 }
 
 output "project_vlan" {
   value = giif_project.physics_lab.vlan
+}
+
+output "gateway_public_ip" {
+  value = giif_pagw.physics_lab.public_ip
+}
+
+output "gateway_wireguard_public_key" {
+  value = giif_pagw.physics_lab.wireguard_public_key
 }

@@ -168,12 +168,41 @@ fn attribute_line(attribute: &Attribute, parent: &str, nested: &mut Vec<NestedDo
         line.push(' ');
         line.push_str(validator.rule);
     }
+    if let Some(default) = &attribute.default {
+        let _ = write!(line, " Defaults to `{}`.", hcl(default));
+    }
     if let Kind::Nested(_, attributes) = &attribute.kind {
         let anchor = format!("{}nestedatt--{}", prefix(parent), attribute.name);
         let _ = write!(line, " (see [below for nested schema](#{anchor}))");
         nested.push((anchor, attribute.name.to_string(), attributes.clone()));
     }
     line
+}
+
+/// A value as it would be written in a configuration.
+fn hcl(value: &crate::tfvalue::Value) -> String {
+    use crate::tfvalue::Value;
+    match value {
+        Value::Null => "null".into(),
+        Value::Unknown => "(known after apply)".into(),
+        Value::String(s) => format!("{s:?}"),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.to_string(),
+            None => n.as_f64().to_string(),
+        },
+        Value::List(items) | Value::Set(items) => {
+            format!("[{}]", items.iter().map(hcl).collect::<Vec<_>>().join(", "))
+        }
+        Value::Map(fields) | Value::Object(fields) => format!(
+            "{{ {} }}",
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", hcl(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn prefix(parent: &str) -> String {

@@ -85,9 +85,19 @@ pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, S
     .expect("send");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("read");
-    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let body = match answer.split_once("\r\n\r\n") {
-        Some((head, rest)) if head.to_ascii_lowercase().contains("transfer-encoding: chunked") => dechunk(rest),
+        Some((head, rest))
+            if head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked") =>
+        {
+            dechunk(rest)
+        }
         Some((_, rest)) => rest.to_string(),
         None => String::new(),
     };
@@ -106,4 +116,3 @@ fn dechunk(mut rest: &str) -> String {
     }
     out
 }
-

@@ -68,7 +68,10 @@ fn collect_vms(value: &serde_json::Value, found: &mut Vec<serde_json::Value>) {
     match value {
         serde_json::Value::Object(map) => {
             if map.contains_key("vmid") && map.contains_key("config") {
-                let template = map["config"].get("template").map(|t| t.to_string()).unwrap_or_default();
+                let template = map["config"]
+                    .get("template")
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
                 if !template.contains('1') {
                     found.push(value.clone());
                 }
@@ -95,7 +98,10 @@ async fn gateway_lifecycle() {
     let vmid = gw["vmid"].as_u64().unwrap();
     let vlan = gw["vlan"].as_u64().unwrap();
     let live = site.admin("GET", &format!("/pagw/{ip}"), None).1;
-    assert!(live.contains(&format!("tag={vlan}")), "net0 carries the project VLAN: {live}");
+    assert!(
+        live.contains(&format!("tag={vlan}")),
+        "net0 carries the project VLAN: {live}"
+    );
     let (empty, run) = ws.plan_is_empty();
     assert!(empty, "plan after apply is not empty:\n{}", run.all());
 
@@ -115,10 +121,17 @@ async fn gateway_lifecycle() {
     assert!(run.stdout.contains("update in-place"), "{}", run.stdout);
     ws.apply();
     let gw = gateway(&ws);
-    assert_eq!(gw["vmid"].as_u64().unwrap(), vmid, "updated in place, not replaced");
+    assert_eq!(
+        gw["vmid"].as_u64().unwrap(),
+        vmid,
+        "updated in place, not replaced"
+    );
     assert!(gw["wireguard_public_key"].is_string());
     let live = site.admin("GET", &format!("/pagw/{ip}"), None).1;
-    assert!(live.contains("192.168.212.30") && live.contains("alice") && live.contains("9.9.9.9"), "{live}");
+    assert!(
+        live.contains("192.168.212.30") && live.contains("alice") && live.contains("9.9.9.9"),
+        "{live}"
+    );
     assert!(ws.plan_is_empty().0);
 
     // Drift: a DHCP range changed on the gateway shows in the plan and the
@@ -131,7 +144,12 @@ async fn gateway_lifecycle() {
     assert_eq!(status, 200, "{body}");
     let (empty, run) = ws.plan_is_empty();
     assert!(!empty);
-    assert!(run.stdout.contains(r#""192.168.212.50-192.168.212.60" -> "192.168.212.30-192.168.212.90""#), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(r#""192.168.212.50-192.168.212.60" -> "192.168.212.30-192.168.212.90""#),
+        "{}",
+        run.stdout
+    );
     ws.apply();
     assert!(ws.plan_is_empty().0);
 
@@ -145,7 +163,12 @@ async fn gateway_lifecycle() {
     let (status, body) = site.admin("DELETE", &format!("/pve/vms/{vmid}"), None);
     assert_eq!(status, 200, "{body}");
     let (_, run) = ws.plan_is_empty();
-    assert!(run.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy"),
+        "{}",
+        run.stdout
+    );
     ws.apply();
     assert_eq!(gateway(&ws)["public_ip"], ip.as_str());
     assert!(ws.plan_is_empty().0);
@@ -153,7 +176,11 @@ async fn gateway_lifecycle() {
     // Moving it to another project replaces it.
     ws.write(&config("b", ""));
     let (_, run) = ws.plan_is_empty();
-    assert!(run.stdout.contains("# forces replacement"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("# forces replacement"),
+        "{}",
+        run.stdout
+    );
     ws.apply();
     assert_eq!(vms(&site).len(), 1, "the old gateway VM is gone");
 
@@ -161,7 +188,9 @@ async fn gateway_lifecycle() {
     ws.ok(&["destroy", "-auto-approve"]);
     assert!(vms(&site).is_empty(), "{:?}", vms(&site));
     let config = giif_agent::config::AgentConfig::load(&site.agent.made.config_path).unwrap();
-    let store = giif_agent::store::Store::open(&config.store_url()).await.unwrap();
+    let store = giif_agent::store::Store::open(&config.store_url())
+        .await
+        .unwrap();
     assert!(store.gateway_of_project("any").await.unwrap().is_none());
     assert!(store.list_projects().await.unwrap().is_empty());
 }
@@ -186,7 +215,10 @@ resource "giif_pagw" "gw" {
     let run = ws.run(&["apply", "-auto-approve"]);
     assert!(!run.success, "three gateways cannot fit in two slots");
     let text = run.flat();
-    assert!(text.contains("every PAGW slot is taken (2 slots)"), "{text}");
+    assert!(
+        text.contains("every PAGW slot is taken (2 slots)"),
+        "{text}"
+    );
     assert!(text.contains("[[pagw_slots]]"), "the fix is named: {text}");
     ws.ok(&["destroy", "-auto-approve"]);
 }
@@ -194,7 +226,10 @@ resource "giif_pagw" "gw" {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_dhcp_ranges_are_refused_at_plan_time() {
     let site = TestSite::start(SITE);
-    let ws = Workspace::new(&site.agent, &config("a", r#"  dhcp_range = "192.168.212.1-192.168.212.50""#));
+    let ws = Workspace::new(
+        &site.agent,
+        &config("a", r#"  dhcp_range = "192.168.212.1-192.168.212.50""#),
+    );
     let run = ws.run(&["plan"]);
     assert!(!run.success);
     let text = run.flat();
@@ -202,5 +237,8 @@ async fn bad_dhcp_ranges_are_refused_at_plan_time() {
     assert!(text.contains("includes the gateway (.1)"), "{text}");
     ws.write(&config("a", r#"  dhcp_range = "10.0.0.20-10.0.0.50""#));
     let text = ws.run(&["plan"]).flat();
-    assert!(text.contains("inside the project subnet 192.168.212.0/24"), "{text}");
+    assert!(
+        text.contains("inside the project subnet 192.168.212.0/24"),
+        "{text}"
+    );
 }

@@ -118,7 +118,12 @@ fn sim_inventory_import_and_site_check() {
     assert!(report.contains("4 devices, 0 failed"), "{report}");
 
     // Break one iDRAC through the admin API: every connection dropped.
-    let (status, answer) = http(&admin, "PUT", "/faults/idrac:bms02", Some(r#"{"drop_rate": 1.0}"#));
+    let (status, answer) = http(
+        &admin,
+        "PUT",
+        "/faults/idrac:bms02",
+        Some(r#"{"drop_rate": 1.0}"#),
+    );
     assert_eq!(status, 200, "{answer}");
     let check = agent(&["site", "check", "--config", config]);
     let report = String::from_utf8_lossy(&check.stdout).to_string();

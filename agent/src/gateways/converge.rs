@@ -14,7 +14,9 @@ use giif_proto::agent as api;
 use super::convert::{desired_config, doc_from_config, spec_from_doc};
 use super::{driver_error, Gateways, BOOT_TIMEOUT};
 use crate::drivers::gateway::Gateway;
-use crate::drivers::hypervisor::{CloneSpec, CloudInitUpdate, Hypervisor, IpConfig, Nic, VmRef, VmUpdate};
+use crate::drivers::hypervisor::{
+    CloneSpec, CloudInitUpdate, Hypervisor, IpConfig, Nic, VmRef, VmUpdate,
+};
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
 use crate::inventory::PagwSlot;
@@ -36,13 +38,15 @@ fn prefix_len(netmask: std::net::Ipv4Addr) -> u32 {
 impl Gateways {
     async fn parts(&self, row: &GatewayRow) -> Result<Parts, ApiError> {
         let site = self.site.site().await?;
-        let hypervisor = site
-            .hypervisor
-            .clone()
-            .ok_or_else(|| ApiError::precondition("the site inventory has no Proxmox VE cluster"))?;
+        let hypervisor = site.hypervisor.clone().ok_or_else(|| {
+            ApiError::precondition("the site inventory has no Proxmox VE cluster")
+        })?;
         let gateway = site.gateways.get(&row.slot_ip).cloned().ok_or_else(|| {
-            ApiError::precondition(format!("the PAGW slot {} is no longer in the inventory", row.slot_ip))
-                .hint("Put the slot back in the site file, or destroy this gateway.")
+            ApiError::precondition(format!(
+                "the PAGW slot {} is no longer in the inventory",
+                row.slot_ip
+            ))
+            .hint("Put the slot back in the site file, or destroy this gateway.")
         })?;
         let slot = self
             .store
@@ -50,12 +54,15 @@ impl Gateways {
             .await?
             .into_iter()
             .find(|s| s.public_ip.to_string() == row.slot_ip)
-            .ok_or_else(|| ApiError::precondition(format!("the PAGW slot {} is no longer in the inventory", row.slot_ip)))?;
-        let pve = self
-            .store
-            .proxmox_inventory()
-            .await?
-            .ok_or_else(|| ApiError::precondition("the site inventory has no Proxmox VE cluster"))?;
+            .ok_or_else(|| {
+                ApiError::precondition(format!(
+                    "the PAGW slot {} is no longer in the inventory",
+                    row.slot_ip
+                ))
+            })?;
+        let pve = self.store.proxmox_inventory().await?.ok_or_else(|| {
+            ApiError::precondition("the site inventory has no Proxmox VE cluster")
+        })?;
         let template = pve
             .templates
             .iter()
@@ -64,7 +71,12 @@ impl Gateways {
                 node: t.node.clone(),
                 vmid: t.vmid,
             })
-            .ok_or_else(|| ApiError::precondition(format!("the PAGW template {} is not in the inventory", slot.template)))?;
+            .ok_or_else(|| {
+                ApiError::precondition(format!(
+                    "the PAGW template {} is not in the inventory",
+                    slot.template
+                ))
+            })?;
         let project = self.store.project_by_id(&row.project_id).await?;
         Ok(Parts {
             hypervisor,
@@ -96,19 +108,34 @@ impl Gateways {
                     storage: Some(parts.slot.storage.clone()),
                     full: true,
                 };
-                pve.clone_vm(&parts.template, &spec).await.map_err(driver_error)?;
+                pve.clone_vm(&parts.template, &spec)
+                    .await
+                    .map_err(driver_error)?;
             }
             Err(err) => return Err(driver_error(err)),
         }
 
         let mut nics = BTreeMap::new();
-        nics.insert(0, Some(Nic::virtio(&parts.slot.management_bridge, Some(parts.vlan))));
-        nics.insert(1, Some(Nic::virtio(&parts.slot.public_bridge, parts.slot.public_vlan.map(|v| v as u16))));
+        nics.insert(
+            0,
+            Some(Nic::virtio(&parts.slot.management_bridge, Some(parts.vlan))),
+        );
+        nics.insert(
+            1,
+            Some(Nic::virtio(
+                &parts.slot.public_bridge,
+                parts.slot.public_vlan.map(|v| v as u16),
+            )),
+        );
         let mut ip = BTreeMap::new();
         ip.insert(
             1,
             Some(IpConfig::Static {
-                address: format!("{}/{}", parts.slot.public_ip, prefix_len(parts.slot.netmask)),
+                address: format!(
+                    "{}/{}",
+                    parts.slot.public_ip,
+                    prefix_len(parts.slot.netmask)
+                ),
                 gateway: Some(parts.slot.gateway.to_string()),
             }),
         );
@@ -122,16 +149,26 @@ impl Gateways {
         };
         pve.update_vm(&vm, &update).await.map_err(driver_error)?;
         pve.start_vm(&vm).await.map_err(driver_error)?;
-        parts.gateway.wait_until_reachable(BOOT_TIMEOUT).await.map_err(driver_error)?;
+        parts
+            .gateway
+            .wait_until_reachable(BOOT_TIMEOUT)
+            .await
+            .map_err(driver_error)?;
         let desired = desired_config(&row.doc, &parts.slot, parts.vlan)?;
         let report = parts.gateway.apply(&desired).await.map_err(driver_error)?;
-        self.store.set_gateway_ready(id, report.wireguard_public_key.as_deref()).await?;
+        self.store
+            .set_gateway_ready(id, report.wireguard_public_key.as_deref())
+            .await?;
         tracing::info!(gateway = %id, slot = %row.slot_ip, vmid = row.vmid, changed = report.changed, "gateway ready");
         Ok(())
     }
 
     /// The API view of a gateway; with `live`, what the gateway itself says.
-    pub(super) async fn describe(&self, row: &GatewayRow, live: bool) -> Result<api::Gateway, ApiError> {
+    pub(super) async fn describe(
+        &self,
+        row: &GatewayRow,
+        live: bool,
+    ) -> Result<api::Gateway, ApiError> {
         let project = self.store.project_by_id(&row.project_id).await?;
         let mut answer = api::Gateway {
             id: row.id.clone(),
@@ -169,7 +206,10 @@ impl Gateways {
                         .iter()
                         .map(|d| d.to_string())
                         .collect();
-                    answer.spec = Some(spec_from_doc(&row.project_id, &doc_from_config(row.doc.requested_ip.clone(), &config)));
+                    answer.spec = Some(spec_from_doc(
+                        &row.project_id,
+                        &doc_from_config(row.doc.requested_ip.clone(), &config),
+                    ));
                     if let Some(key) = state.wireguard_public_key {
                         answer.wireguard_public_key = key;
                     }

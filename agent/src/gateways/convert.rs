@@ -5,7 +5,10 @@ use std::net::Ipv4Addr;
 
 use giif_proto::agent as api;
 
-use crate::drivers::gateway::{GatewayConfig, PublicAddress, WireGuardConfig, WireGuardPeer, DEFAULT_DHCP_FIRST, DEFAULT_DHCP_LAST};
+use crate::drivers::gateway::{
+    GatewayConfig, PublicAddress, WireGuardConfig, WireGuardPeer, DEFAULT_DHCP_FIRST,
+    DEFAULT_DHCP_LAST,
+};
 use crate::error::ApiError;
 use crate::inventory::PagwSlot;
 use crate::store::GatewayDoc;
@@ -17,8 +20,16 @@ fn address(text: &str, field: &str) -> Result<Ipv4Addr, ApiError> {
 
 /// Checks a spec and turns it into the stored document (defaults filled in).
 pub fn doc_from_spec(spec: &api::GatewaySpec) -> Result<GatewayDoc, ApiError> {
-    let first = if spec.dhcp_first.is_empty() { DEFAULT_DHCP_FIRST.to_string() } else { spec.dhcp_first.clone() };
-    let last = if spec.dhcp_last.is_empty() { DEFAULT_DHCP_LAST.to_string() } else { spec.dhcp_last.clone() };
+    let first = if spec.dhcp_first.is_empty() {
+        DEFAULT_DHCP_FIRST.to_string()
+    } else {
+        spec.dhcp_first.clone()
+    };
+    let last = if spec.dhcp_last.is_empty() {
+        DEFAULT_DHCP_LAST.to_string()
+    } else {
+        spec.dhcp_last.clone()
+    };
     address(&first, "spec.dhcp_first")?;
     address(&last, "spec.dhcp_last")?;
     for dns in &spec.dns_servers {
@@ -72,7 +83,12 @@ pub fn doc_from_config(requested_ip: Option<String>, config: &GatewayConfig) -> 
         requested_ip,
         dhcp_first: config.dhcp.first.to_string(),
         dhcp_last: config.dhcp.last.to_string(),
-        dns_servers: config.dhcp.dns_servers.iter().map(|d| d.to_string()).collect(),
+        dns_servers: config
+            .dhcp
+            .dns_servers
+            .iter()
+            .map(|d| d.to_string())
+            .collect(),
         wireguard: config.wireguard.is_some(),
         peers: config
             .wireguard
@@ -85,7 +101,11 @@ pub fn doc_from_config(requested_ip: Option<String>, config: &GatewayConfig) -> 
 }
 
 /// The whole desired configuration of the gateway in `slot` for `vlan`.
-pub fn desired_config(doc: &GatewayDoc, slot: &PagwSlot, vlan: u16) -> Result<GatewayConfig, ApiError> {
+pub fn desired_config(
+    doc: &GatewayDoc,
+    slot: &PagwSlot,
+    vlan: u16,
+) -> Result<GatewayConfig, ApiError> {
     let mut config = GatewayConfig::new(
         vlan,
         PublicAddress {
@@ -96,7 +116,11 @@ pub fn desired_config(doc: &GatewayDoc, slot: &PagwSlot, vlan: u16) -> Result<Ga
     );
     config.dhcp.first = address(&doc.dhcp_first, "spec.dhcp_first")?;
     config.dhcp.last = address(&doc.dhcp_last, "spec.dhcp_last")?;
-    config.dhcp.dns_servers = doc.dns_servers.iter().map(|d| address(d, "spec.dns_servers")).collect::<Result<_, _>>()?;
+    config.dhcp.dns_servers = doc
+        .dns_servers
+        .iter()
+        .map(|d| address(d, "spec.dns_servers"))
+        .collect::<Result<_, _>>()?;
     config.pptp = doc.pptp;
     if doc.wireguard || !doc.peers.is_empty() {
         let mut wireguard = WireGuardConfig::default();
@@ -110,9 +134,15 @@ pub fn desired_config(doc: &GatewayDoc, slot: &PagwSlot, vlan: u16) -> Result<Ga
         config.wireguard = Some(wireguard);
     }
     if let Err(invalid) = config.validate() {
-        let first = invalid.problems.first().map(|p| (p.field.clone(), p.message.clone())).unwrap_or_default();
-        return Err(ApiError::invalid(format!("invalid gateway configuration: {invalid}"))
-            .field(&format!("spec.{}", map_field(&first.0))));
+        let first = invalid
+            .problems
+            .first()
+            .map(|p| (p.field.clone(), p.message.clone()))
+            .unwrap_or_default();
+        return Err(
+            ApiError::invalid(format!("invalid gateway configuration: {invalid}"))
+                .field(&format!("spec.{}", map_field(&first.0))),
+        );
     }
     Ok(config.canonical())
 }

@@ -3,8 +3,8 @@
 //! Independent of Terraform and of any one backend: it drives the
 //! `Hypervisor` and `Gateway` traits.
 
-mod convert;
 mod converge;
+mod convert;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,12 +40,26 @@ impl Gateways {
     }
 
     async fn lock_of(&self, id: &str) -> Arc<Mutex<()>> {
-        self.locks.lock().await.entry(id.to_string()).or_default().clone()
+        self.locks
+            .lock()
+            .await
+            .entry(id.to_string())
+            .or_default()
+            .clone()
     }
 
-    pub async fn create(&self, request_id: &str, spec: &api::GatewaySpec, wait: Duration) -> Result<api::Gateway, ApiError> {
+    pub async fn create(
+        &self,
+        request_id: &str,
+        spec: &api::GatewaySpec,
+        wait: Duration,
+    ) -> Result<api::Gateway, ApiError> {
         let doc = doc_from_spec(spec)?;
-        let project = self.store.project_by_id(&spec.project_id).await.map_err(|e| e.field("spec.project_id"))?;
+        let project = self
+            .store
+            .project_by_id(&spec.project_id)
+            .await
+            .map_err(|e| e.field("spec.project_id"))?;
         let site = self.site.site().await?;
         let slots: Vec<SlotChoice> = self
             .store
@@ -58,23 +72,41 @@ impl Gateways {
                 default_project: s.default_project,
             })
             .collect();
-        let hypervisor = site
-            .hypervisor
-            .clone()
-            .ok_or_else(|| ApiError::precondition("the site inventory has no Proxmox VE cluster").hint("Add [proxmox] to the site file."))?;
+        let hypervisor = site.hypervisor.clone().ok_or_else(|| {
+            ApiError::precondition("the site inventory has no Proxmox VE cluster")
+                .hint("Add [proxmox] to the site file.")
+        })?;
         let hint = hypervisor.next_free_id().await.map_err(driver_error)?;
-        let row = match self.store.allocate_gateway(request_id, &project.id, &doc, &slots, hint).await? {
+        let row = match self
+            .store
+            .allocate_gateway(request_id, &project.id, &doc, &slots, hint)
+            .await?
+        {
             Allocated::New(row) | Allocated::Existing(row) => row,
         };
         self.start_converging(row.id.clone());
         self.wait_for(&row.id, wait).await
     }
 
-    pub async fn update(&self, request_id: &str, id: &str, spec: &api::GatewaySpec, wait: Duration) -> Result<api::Gateway, ApiError> {
+    pub async fn update(
+        &self,
+        request_id: &str,
+        id: &str,
+        spec: &api::GatewaySpec,
+        wait: Duration,
+    ) -> Result<api::Gateway, ApiError> {
         let doc = doc_from_spec(spec)?;
         let row = self.row(id).await?;
-        if doc.requested_ip.as_ref().is_some_and(|ip| ip != &row.slot_ip) {
-            return Err(ApiError::invalid("a gateway cannot move to another slot in place").field("spec.public_ip").hint("Changing public_ip replaces the gateway."));
+        if doc
+            .requested_ip
+            .as_ref()
+            .is_some_and(|ip| ip != &row.slot_ip)
+        {
+            return Err(
+                ApiError::invalid("a gateway cannot move to another slot in place")
+                    .field("spec.public_ip")
+                    .hint("Changing public_ip replaces the gateway."),
+            );
         }
         self.store.update_gateway_doc(request_id, id, &doc).await?;
         self.start_converging(id.to_string());
@@ -90,7 +122,10 @@ impl Gateways {
             let _held = lock.lock().await;
             if let Err(err) = this.converge(&id).await {
                 tracing::warn!(gateway = %id, error = %err, "gateway operation failed");
-                let _ = this.store.set_gateway_status(&id, "failed", Some(&err.message)).await;
+                let _ = this
+                    .store
+                    .set_gateway_status(&id, "failed", Some(&err.message))
+                    .await;
             }
         });
     }
@@ -129,13 +164,19 @@ impl Gateways {
                 let project = match self.store.project_by_id(reference).await {
                     Ok(project) => project,
                     Err(_) => self.store.project_by_name(reference).await.map_err(|_| {
-                        ApiError::not_found(format!("no gateway, project id or project name is {reference:?}")).subject(reference)
+                        ApiError::not_found(format!(
+                            "no gateway, project id or project name is {reference:?}"
+                        ))
+                        .subject(reference)
                     })?,
                 };
                 self.store
                     .gateway_of_project(&project.id)
                     .await?
-                    .ok_or_else(|| ApiError::not_found(format!("project {reference:?} has no gateway")).subject(reference))?
+                    .ok_or_else(|| {
+                        ApiError::not_found(format!("project {reference:?} has no gateway"))
+                            .subject(reference)
+                    })?
             }
         };
         self.describe(&row, live).await
@@ -160,9 +201,12 @@ pub(crate) fn driver_error(error: crate::drivers::DriverError) -> ApiError {
     use crate::drivers::ErrorClass;
     let text = error.to_string();
     match error.class {
-        ErrorClass::Transient => ApiError::transient(text).hint("The device is busy or unreachable; retry."),
+        ErrorClass::Transient => {
+            ApiError::transient(text).hint("The device is busy or unreachable; retry.")
+        }
         ErrorClass::NotFound => ApiError::not_found(text),
-        ErrorClass::MaybeApplied => ApiError::transient(text).hint("The device may have done it; retrying reads its state first."),
+        ErrorClass::MaybeApplied => ApiError::transient(text)
+            .hint("The device may have done it; retrying reads its state first."),
         ErrorClass::Permanent => ApiError::precondition(text),
     }
 }

@@ -40,9 +40,10 @@ impl Store {
     /// Changes whenever an import changes any device.
     pub async fn inventory_revision(&self) -> Result<String, ApiError> {
         use sha2::Digest;
-        let rows: Vec<(String, String, String)> = sqlx::query_as("SELECT kind, name, spec FROM inventory_items ORDER BY kind, name")
-            .fetch_all(self.pool())
-            .await?;
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT kind, name, spec FROM inventory_items ORDER BY kind, name")
+                .fetch_all(self.pool())
+                .await?;
         let mut hash = sha2::Sha256::new();
         for (kind, name, spec) in rows {
             hash.update(kind.as_bytes());

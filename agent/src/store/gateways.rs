@@ -33,8 +33,19 @@ pub struct GatewayRow {
     pub wireguard_public_key: Option<String>,
 }
 
-type Row = (String, String, String, i64, String, String, String, Option<String>, Option<String>);
-const COLUMNS: &str = "id, project_id, slot_ip, vmid, node, spec, status, last_error, wireguard_public_key";
+type Row = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+const COLUMNS: &str =
+    "id, project_id, slot_ip, vmid, node, spec, status, last_error, wireguard_public_key";
 
 fn from_row(row: Row) -> GatewayRow {
     let (id, project_id, slot_ip, vmid, node, spec, status, last_error, wireguard_public_key) = row;
@@ -76,20 +87,26 @@ impl Store {
         vmid_hint: u32,
     ) -> Result<Allocated, ApiError> {
         let mut tx = self.begin_write().await?;
-        if let Some(id) = replay::<giif_proto::agent::Gateway>(&mut tx, request_id, "CreateGateway").await?.map(|g| g.id) {
-            let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM gateways WHERE id = $1"))
-                .bind(&id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        if let Some(id) = replay::<giif_proto::agent::Gateway>(&mut tx, request_id, "CreateGateway")
+            .await?
+            .map(|g| g.id)
+        {
+            let row: Option<Row> =
+                sqlx::query_as(&format!("SELECT {COLUMNS} FROM gateways WHERE id = $1"))
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if let Some(row) = row {
                 return Ok(Allocated::Existing(from_row(row)));
             }
         }
         let spec = serde_json::to_string(doc).map_err(|e| ApiError::internal(e.to_string()))?;
-        let existing: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM gateways WHERE project_id = $1"))
-            .bind(project_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM gateways WHERE project_id = $1"
+        ))
+        .bind(project_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         if let Some(row) = existing {
             let row = from_row(row);
             if let Some(wanted) = &doc.requested_ip {
@@ -109,12 +126,26 @@ impl Store {
                 .bind(&row.id)
                 .execute(&mut *tx)
                 .await?;
-            let adopted = GatewayRow { doc: doc.clone(), ..row };
-            record(&mut tx, request_id, "CreateGateway", &giif_proto::agent::Gateway { id: adopted.id.clone(), ..Default::default() }).await?;
+            let adopted = GatewayRow {
+                doc: doc.clone(),
+                ..row
+            };
+            record(
+                &mut tx,
+                request_id,
+                "CreateGateway",
+                &giif_proto::agent::Gateway {
+                    id: adopted.id.clone(),
+                    ..Default::default()
+                },
+            )
+            .await?;
             tx.commit().await?;
             return Ok(Allocated::Existing(adopted));
         }
-        let taken: Vec<(String,)> = sqlx::query_as("SELECT slot_ip FROM gateways").fetch_all(&mut *tx).await?;
+        let taken: Vec<(String,)> = sqlx::query_as("SELECT slot_ip FROM gateways")
+            .fetch_all(&mut *tx)
+            .await?;
         let taken: Vec<String> = taken.into_iter().map(|(ip,)| ip).collect();
         let slot = match &doc.requested_ip {
             Some(wanted) => {
@@ -140,16 +171,22 @@ impl Store {
                         .hint("Destroy a gateway you no longer need, or add [[pagw_slots]] to the site inventory and run `giif-agent inventory import <file>`.")
                 })?,
         };
-        let used: Vec<(i64,)> = sqlx::query_as("SELECT vmid FROM vmid_allocations").fetch_all(&mut *tx).await?;
+        let used: Vec<(i64,)> = sqlx::query_as("SELECT vmid FROM vmid_allocations")
+            .fetch_all(&mut *tx)
+            .await?;
         let used: std::collections::BTreeSet<u32> = used.into_iter().map(|(v,)| v as u32).collect();
-        let vmid = (vmid_hint.max(100)..).find(|v| !used.contains(v)).unwrap_or(vmid_hint);
+        let vmid = (vmid_hint.max(100)..)
+            .find(|v| !used.contains(v))
+            .unwrap_or(vmid_hint);
         let id = format!("gw-{}", uuid::Uuid::new_v4().simple());
         let now = now_rfc3339();
-        sqlx::query("INSERT INTO vmid_allocations (vmid, owner_kind, owner_id) VALUES ($1, 'gateway', $2)")
-            .bind(i64::from(vmid))
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO vmid_allocations (vmid, owner_kind, owner_id) VALUES ($1, 'gateway', $2)",
+        )
+        .bind(i64::from(vmid))
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO gateways (id, project_id, slot_ip, vmid, node, spec, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'allocated', $7, $8)",
@@ -164,7 +201,16 @@ impl Store {
         .bind(&now)
         .execute(&mut *tx)
         .await?;
-        record(&mut tx, request_id, "CreateGateway", &giif_proto::agent::Gateway { id: id.clone(), ..Default::default() }).await?;
+        record(
+            &mut tx,
+            request_id,
+            "CreateGateway",
+            &giif_proto::agent::Gateway {
+                id: id.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(gateway = %id, project = project_id, slot = %slot.public_ip, vmid, "gateway allocated");
         Ok(Allocated::New(GatewayRow {
@@ -181,35 +227,52 @@ impl Store {
     }
 
     pub async fn gateway(&self, id: &str) -> Result<Option<GatewayRow>, ApiError> {
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM gateways WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<Row> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM gateways WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.map(from_row))
     }
 
-    pub async fn gateway_of_project(&self, project_id: &str) -> Result<Option<GatewayRow>, ApiError> {
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM gateways WHERE project_id = $1"))
-            .bind(project_id)
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn gateway_of_project(
+        &self,
+        project_id: &str,
+    ) -> Result<Option<GatewayRow>, ApiError> {
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM gateways WHERE project_id = $1"
+        ))
+        .bind(project_id)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.map(from_row))
     }
 
-    pub async fn set_gateway_status(&self, id: &str, status: &str, last_error: Option<&str>) -> Result<(), ApiError> {
+    pub async fn set_gateway_status(
+        &self,
+        id: &str,
+        status: &str,
+        last_error: Option<&str>,
+    ) -> Result<(), ApiError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE gateways SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4")
-            .bind(status)
-            .bind(last_error)
-            .bind(now_rfc3339())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE gateways SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(status)
+        .bind(last_error)
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn set_gateway_ready(&self, id: &str, wireguard_public_key: Option<&str>) -> Result<(), ApiError> {
+    pub async fn set_gateway_ready(
+        &self,
+        id: &str,
+        wireguard_public_key: Option<&str>,
+    ) -> Result<(), ApiError> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE gateways SET status = 'ready', last_error = NULL, wireguard_public_key = $1, updated_at = $2 WHERE id = $3")
             .bind(wireguard_public_key)
@@ -223,9 +286,17 @@ impl Store {
 
     /// Records a new desired spec under `request_id`; `Ok(false)` when this
     /// request was applied before.
-    pub async fn update_gateway_doc(&self, request_id: &str, id: &str, doc: &GatewayDoc) -> Result<bool, ApiError> {
+    pub async fn update_gateway_doc(
+        &self,
+        request_id: &str,
+        id: &str,
+        doc: &GatewayDoc,
+    ) -> Result<bool, ApiError> {
         let mut tx = self.begin_write().await?;
-        if replay::<giif_proto::agent::Gateway>(&mut tx, request_id, "UpdateGateway").await?.is_some() {
+        if replay::<giif_proto::agent::Gateway>(&mut tx, request_id, "UpdateGateway")
+            .await?
+            .is_some()
+        {
             return Ok(false);
         }
         let spec = serde_json::to_string(doc).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -238,7 +309,16 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(ApiError::not_found(format!("no gateway has id {id:?}")).subject(id));
         }
-        record(&mut tx, request_id, "UpdateGateway", &giif_proto::agent::Gateway { id: id.to_string(), ..Default::default() }).await?;
+        record(
+            &mut tx,
+            request_id,
+            "UpdateGateway",
+            &giif_proto::agent::Gateway {
+                id: id.to_string(),
+                ..Default::default()
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -246,7 +326,10 @@ impl Store {
     /// Forgets the gateway and frees its slot and VM id.
     pub async fn delete_gateway_row(&self, id: &str) -> Result<bool, ApiError> {
         let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query("DELETE FROM gateways WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let deleted = sqlx::query("DELETE FROM gateways WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM vmid_allocations WHERE owner_kind = 'gateway' AND owner_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -256,10 +339,11 @@ impl Store {
     }
 
     pub async fn gateway_count_of_project(&self, project_id: &str) -> Result<i64, ApiError> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM gateways WHERE project_id = $1")
-            .bind(project_id)
-            .fetch_one(self.pool())
-            .await?;
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM gateways WHERE project_id = $1")
+                .bind(project_id)
+                .fetch_one(self.pool())
+                .await?;
         Ok(count)
     }
 }

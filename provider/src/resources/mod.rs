@@ -75,7 +75,10 @@ pub struct Registry {
 impl Registry {
     pub fn new() -> Self {
         Self {
-            resources: vec![Box::new(project::ProjectResource), Box::new(pagw::PagwResource)],
+            resources: vec![
+                Box::new(project::ProjectResource),
+                Box::new(pagw::PagwResource),
+            ],
             data_sources: vec![Box::new(project_data::ProjectDataSource)],
         }
     }

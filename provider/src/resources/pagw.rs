@@ -26,15 +26,24 @@ const DHCP_RANGE: Validator = Validator {
             return Ok(());
         };
         let fix = "write it like \"192.168.212.20-192.168.212.120\"";
-        let (first, last) = text.split_once('-').ok_or_else(|| format!("{text:?} is not a range; {fix}"))?;
+        let (first, last) = text
+            .split_once('-')
+            .ok_or_else(|| format!("{text:?} is not a range; {fix}"))?;
         let (Some(first), Some(last)) = (lan_address(first), lan_address(last)) else {
-            return Err(format!("{text:?} must be two addresses inside the project subnet 192.168.212.0/24; {fix}"));
+            return Err(format!(
+                "{text:?} must be two addresses inside the project subnet 192.168.212.0/24; {fix}"
+            ));
         };
         if first > last {
             return Err(format!("{text:?} ends before it starts; {fix}"));
         }
-        if (first..=last).contains(&Ipv4Addr::new(192, 168, 212, 1)) || first.octets()[3] == 0 || last.octets()[3] == 255 {
-            return Err(format!("{text:?} includes the gateway (.1), the network or the broadcast address; {fix}"));
+        if (first..=last).contains(&Ipv4Addr::new(192, 168, 212, 1))
+            || first.octets()[3] == 0
+            || last.octets()[3] == 255
+        {
+            return Err(format!(
+                "{text:?} includes the gateway (.1), the network or the broadcast address; {fix}"
+            ));
         }
         Ok(())
     },
@@ -45,7 +54,8 @@ const IPV4_LIST: Validator = Validator {
     check: |value| {
         for item in value.elements().unwrap_or_default() {
             if let Some(text) = item.as_str() {
-                text.parse::<Ipv4Addr>().map_err(|_| format!("{text:?} is not an IPv4 address"))?;
+                text.parse::<Ipv4Addr>()
+                    .map_err(|_| format!("{text:?} is not an IPv4 address"))?;
             }
         }
         Ok(())
@@ -54,17 +64,20 @@ const IPV4_LIST: Validator = Validator {
 
 const WIREGUARD_ADDRESS: Validator = Validator {
     rule: "An address of the WireGuard subnet 192.168.213.0/24 other than the gateway's `.1`.",
-    check: |value| match value.as_str().map(|t| t.parse::<Ipv4Addr>()) {
+    check: |value| {
+        match value.as_str().map(|t| t.parse::<Ipv4Addr>()) {
         None => Ok(()),
         Some(Ok(a)) if a.octets()[..3] == [192, 168, 213] && !matches!(a.octets()[3], 0 | 1 | 255) => Ok(()),
         Some(_) => Err(format!(
             "{:?} is not a client address of 192.168.213.0/24 (the gateway is .1); use for example \"192.168.213.10\"",
             value.as_str().unwrap_or_default()
         )),
+    }
     },
 };
 
-pub static PAGW_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
+pub static PAGW_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    Schema {
     version: 0,
     description: "A project's gateway (PAGW): the VM that is the project's router on `192.168.212.0/24` — DHCP, \
         SNAT to its public IP, WireGuard VPN (server `192.168.213.1`, port 51820), optional PPTP, and 1-to-1 NAT \
@@ -122,6 +135,7 @@ pub static PAGW_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
             .describe("`ready`, or what the agent last found: `creating`, `failed`, `unreachable`."),
     ],
     blocks: vec![timeouts_block(&[Operation::Create, Operation::Update, Operation::Delete])],
+}
 });
 
 pub struct PagwResource;
@@ -185,8 +199,14 @@ fn state_from(gateway: &api::Gateway, shape: &Value) -> Value {
         ("id", Value::string(&gateway.id)),
         ("project_id", Value::string(&spec.project_id)),
         ("public_ip", Value::string(&gateway.public_ip)),
-        ("dhcp_range", Value::string(format!("{}-{}", spec.dhcp_first, spec.dhcp_last))),
-        ("dns_servers", Value::List(spec.dns_servers.iter().map(Value::string).collect())),
+        (
+            "dhcp_range",
+            Value::string(format!("{}-{}", spec.dhcp_first, spec.dhcp_last)),
+        ),
+        (
+            "dns_servers",
+            Value::List(spec.dns_servers.iter().map(Value::string).collect()),
+        ),
         ("wireguard", wireguard),
         ("pptp", Value::Bool(spec.pptp)),
         ("vlan", Value::int(i64::from(gateway.vlan))),
@@ -253,10 +273,22 @@ impl Resource for PagwResource {
             let name = peer.get("name").as_str().map(str::to_string);
             let address = peer.get("address").as_str().map(str::to_string);
             if let Some(name) = name.filter(|n| !seen_names.insert(n.clone())) {
-                diags.push(Diagnostic::error("Duplicate WireGuard peer", format!("The peer name {name:?} is used twice.")).at(AttrPath::attr("wireguard")));
+                diags.push(
+                    Diagnostic::error(
+                        "Duplicate WireGuard peer",
+                        format!("The peer name {name:?} is used twice."),
+                    )
+                    .at(AttrPath::attr("wireguard")),
+                );
             }
             if let Some(address) = address.filter(|a| !seen_addresses.insert(a.clone())) {
-                diags.push(Diagnostic::error("Duplicate WireGuard address", format!("{address} is given to two peers.")).at(AttrPath::attr("wireguard")));
+                diags.push(
+                    Diagnostic::error(
+                        "Duplicate WireGuard address",
+                        format!("{address} is given to two peers."),
+                    )
+                    .at(AttrPath::attr("wireguard")),
+                );
             }
         }
     }
@@ -279,7 +311,11 @@ impl Resource for PagwResource {
     }
 
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx.agent.get_gateway(&gateway_id(state), true, ctx.timeout).await {
+        match ctx
+            .agent
+            .get_gateway(&gateway_id(state), true, ctx.timeout)
+            .await
+        {
             Ok(gateway) if gateway.status == "vm_missing" => Ok(None),
             Ok(gateway) => Ok(Some(state_from(&gateway, state))),
             Err(err) if err.is_not_found() => Ok(None),
@@ -287,7 +323,12 @@ impl Resource for PagwResource {
         }
     }
 
-    async fn update(&self, ctx: &Ctx<'_>, prior: &Value, planned: &Value) -> Result<Value, Diagnostics> {
+    async fn update(
+        &self,
+        ctx: &Ctx<'_>,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, Diagnostics> {
         let request = api::UpdateGatewayRequest {
             request_id: ctx.request_id.clone(),
             id: gateway_id(prior),
@@ -322,7 +363,9 @@ impl Resource for PagwResource {
             Ok(gateway) => Ok(state_from(&gateway, &Value::Null)),
             Err(err) if err.is_not_found() => Err(Diagnostic::error(
                 "Cannot import the gateway",
-                format!("No gateway has the id {id:?}, and no project with that id or name has one."),
+                format!(
+                    "No gateway has the id {id:?}, and no project with that id or name has one."
+                ),
             )
             .into()),
             Err(err) => Err(err.to_diagnostic("Cannot import the gateway").into()),

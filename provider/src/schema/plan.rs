@@ -62,7 +62,9 @@ fn mark_computed_unknown(schema: &Schema, planned: &mut Value, config: &Value) {
     for attribute in &schema.attributes {
         let unknown = match attribute.presence {
             Presence::Computed => true,
-            Presence::OptionalComputed => config.get(attribute.name).is_null() && attribute.default.is_none(),
+            Presence::OptionalComputed => {
+                config.get(attribute.name).is_null() && attribute.default.is_none()
+            }
             _ => false,
         };
         if unknown {
