@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use giif_proto::agent as api;
 
-use super::convert::{desired_config, doc_from_config, spec_from_doc};
+use super::convert::{desired_config, doc_from_config, spec_from_doc, ProjectExtras};
 use super::{driver_error, Gateways, BOOT_TIMEOUT};
 use crate::drivers::gateway::Gateway;
 use crate::drivers::hypervisor::{
@@ -154,12 +154,67 @@ impl Gateways {
             .wait_until_reachable(BOOT_TIMEOUT)
             .await
             .map_err(driver_error)?;
-        let desired = desired_config(&row.doc, &parts.slot, parts.vlan)?;
+        let desired = desired_config(
+            &row.doc,
+            &parts.slot,
+            parts.vlan,
+            &self.extras(&row.project_id).await?,
+        )?;
         let report = parts.gateway.apply(&desired).await.map_err(driver_error)?;
         self.store
             .set_gateway_ready(id, report.wireguard_public_key.as_deref())
             .await?;
         tracing::info!(gateway = %id, slot = %row.slot_ip, vmid = row.vmid, changed = report.changed, "gateway ready");
+        Ok(())
+    }
+
+    /// The project's servers and floating IPs, as its gateway serves them.
+    pub(super) async fn extras(&self, project_id: &str) -> Result<ProjectExtras, ApiError> {
+        let inventory = self.store.bms_inventory().await?;
+        let bms_vlans = self
+            .store
+            .servers_of_project(project_id)
+            .await?
+            .iter()
+            .filter_map(|name| inventory.iter().find(|s| &s.name == name))
+            .map(|s| s.vlan as u16)
+            .collect();
+        let mut dnat = Vec::new();
+        for (public, private) in self.store.floating_rules_of_project(project_id).await? {
+            if let (Ok(public), Ok(private)) = (public.parse(), private.parse()) {
+                dnat.push((public, private));
+            }
+        }
+        Ok(ProjectExtras { bms_vlans, dnat })
+    }
+
+    /// Re-applies the project gateway's whole configuration, after the
+    /// project's servers or floating IPs changed. Fails when the project has
+    /// no gateway, which servers and floating IPs need.
+    pub async fn reconfigure(&self, project_id: &str) -> Result<(), ApiError> {
+        let row = self.store.gateway_of_project(project_id).await?.ok_or_else(|| {
+            ApiError::precondition(format!("project {project_id} has no gateway (PAGW)"))
+                .field("spec.project_id")
+                .hint("Add a giif_pagw for the project; bare-metal servers and floating IPs reach the project through it.")
+        })?;
+        let lock = self.lock_of(&row.id).await;
+        let _held = lock.lock().await;
+        let row = self.row(&row.id).await?;
+        if row.status != "ready" {
+            return Err(ApiError::transient(format!(
+                "the project's gateway {} is {}",
+                row.id, row.status
+            ))
+            .hint("Wait for the gateway to be ready, then retry."));
+        }
+        let parts = self.parts(&row).await?;
+        let desired = desired_config(
+            &row.doc,
+            &parts.slot,
+            parts.vlan,
+            &self.extras(project_id).await?,
+        )?;
+        parts.gateway.apply(&desired).await.map_err(driver_error)?;
         Ok(())
     }
 
@@ -201,7 +256,12 @@ impl Gateways {
         match parts.gateway.read().await {
             Ok(state) => match state.config {
                 Some(config) => {
-                    let desired = desired_config(&row.doc, &parts.slot, parts.vlan)?;
+                    let desired = desired_config(
+                        &row.doc,
+                        &parts.slot,
+                        parts.vlan,
+                        &self.extras(&row.project_id).await?,
+                    )?;
                     answer.drift = crate::drivers::gateway::drift(&desired, Some(&config))
                         .iter()
                         .map(|d| d.to_string())

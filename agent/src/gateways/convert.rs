@@ -100,11 +100,21 @@ pub fn doc_from_config(requested_ip: Option<String>, config: &GatewayConfig) -> 
     }
 }
 
+/// What else the project holds that its gateway serves.
+#[derive(Clone, Debug, Default)]
+pub struct ProjectExtras {
+    /// VLANs of the project's bare-metal servers, bridged into its segment.
+    pub bms_vlans: Vec<u16>,
+    /// (floating public IP, private target) 1-to-1 NAT rules.
+    pub dnat: Vec<(Ipv4Addr, Ipv4Addr)>,
+}
+
 /// The whole desired configuration of the gateway in `slot` for `vlan`.
 pub fn desired_config(
     doc: &GatewayDoc,
     slot: &PagwSlot,
     vlan: u16,
+    extras: &ProjectExtras,
 ) -> Result<GatewayConfig, ApiError> {
     let mut config = GatewayConfig::new(
         vlan,
@@ -122,6 +132,15 @@ pub fn desired_config(
         .map(|d| address(d, "spec.dns_servers"))
         .collect::<Result<_, _>>()?;
     config.pptp = doc.pptp;
+    config.bms_vlans = extras.bms_vlans.iter().copied().collect();
+    config.dnat = extras
+        .dnat
+        .iter()
+        .map(|(public, private)| crate::drivers::gateway::DnatRule {
+            public: *public,
+            private: *private,
+        })
+        .collect();
     if doc.wireguard || !doc.peers.is_empty() {
         let mut wireguard = WireGuardConfig::default();
         for (name, public_key, peer_address) in &doc.peers {

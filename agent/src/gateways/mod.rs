@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::site_cache::SiteCache;
 use crate::store::{Allocated, GatewayRow, SlotChoice, Store};
 
-pub use convert::{doc_from_spec, spec_from_doc};
+pub use convert::{doc_from_spec, spec_from_doc, ProjectExtras};
 
 /// How long a create or update waits for a gateway to boot.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -39,7 +39,7 @@ impl Gateways {
         }
     }
 
-    async fn lock_of(&self, id: &str) -> Arc<Mutex<()>> {
+    pub(crate) async fn lock_of(&self, id: &str) -> Arc<Mutex<()>> {
         self.locks
             .lock()
             .await

@@ -12,6 +12,7 @@ mod devices;
 mod gateways;
 mod host_keys;
 mod inventory;
+mod project_resources;
 mod projects;
 mod requests;
 

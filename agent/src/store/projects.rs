@@ -241,6 +241,15 @@ impl Store {
         {
             return Ok(done.existed);
         }
+        let held = super::project_resources::holdings_of_project(&mut tx, id).await?;
+        if !held.is_empty() {
+            return Err(ApiError::precondition(format!(
+                "project {id} still holds: {}",
+                held.join(", ")
+            ))
+            .subject(id)
+            .hint("Destroy the project's resources first; Terraform does, in dependency order."));
+        }
         let deleted = sqlx::query("DELETE FROM projects WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
