@@ -6,6 +6,7 @@ pub mod config;
 pub mod credentials;
 pub mod drivers;
 pub mod error;
+pub mod floating;
 pub mod gateways;
 pub mod init;
 pub mod inventory;

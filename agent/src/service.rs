@@ -7,17 +7,24 @@ use giif_proto::tls_incoming::PeerCertificates;
 use tonic::{Request, Response, Status};
 
 use crate::error::ApiError;
+use crate::floating::FloatingIps;
 use crate::gateways::Gateways;
 use crate::store::Store;
 
 pub struct AgentService {
     store: Store,
     gateways: Gateways,
+    floating: FloatingIps,
 }
 
 impl AgentService {
     pub fn new(store: Store, gateways: Gateways) -> Self {
-        Self { store, gateways }
+        let floating = FloatingIps::new(store.clone(), gateways.clone());
+        Self {
+            store,
+            gateways,
+            floating,
+        }
     }
 }
 
@@ -225,5 +232,33 @@ impl Agent for AgentService {
         let id = required_id(&request.id)?;
         let existed = self.gateways.delete(&request.request_id, id).await?;
         Ok(Response::new(api::DeleteGatewayResponse { existed }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn create_floating_ip(&self, request: Request<api::CreateFloatingIpRequest>) -> Reply<api::FloatingIp> {
+        let request = request.into_inner();
+        let spec = request.spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        Ok(Response::new(self.floating.create(&request.request_id, &spec).await?))
+    }
+
+    async fn get_floating_ip(&self, request: Request<api::GetFloatingIpRequest>) -> Reply<api::FloatingIp> {
+        let request = request.into_inner();
+        Ok(Response::new(self.floating.get(&request.reference, request.live).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn update_floating_ip(&self, request: Request<api::UpdateFloatingIpRequest>) -> Reply<api::FloatingIp> {
+        let request = request.into_inner();
+        let spec = request.spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let id = required_id(&request.id)?;
+        Ok(Response::new(self.floating.update(id, &spec).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn delete_floating_ip(&self, request: Request<api::DeleteFloatingIpRequest>) -> Reply<api::DeleteFloatingIpResponse> {
+        let request = request.into_inner();
+        let id = required_id(&request.id)?;
+        let existed = self.floating.delete(id).await?;
+        Ok(Response::new(api::DeleteFloatingIpResponse { existed }))
     }
 }

@@ -36,6 +36,14 @@ resource "giif_pagw" "physics_lab" {
   }
 }
 
+# A public address for the project's web server at 192.168.212.140: the
+# gateway NATs it 1-to-1.
+resource "giif_floating_ip" "web" {
+  project_id = giif_project.physics_lab.id
+  target_ip  = "192.168.212.140"
+  depends_on = [giif_pagw.physics_lab]
+}
+
 output "project_id" {
   value = giif_project.physics_lab.id
 }
@@ -50,4 +58,8 @@ output "gateway_public_ip" {
 
 output "gateway_wireguard_public_key" {
   value = giif_pagw.physics_lab.wireguard_public_key
+}
+
+output "floating_ip" {
+  value = giif_floating_ip.web.address
 }

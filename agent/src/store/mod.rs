@@ -9,6 +9,7 @@
 //! unique keys remain the last line of defence.
 
 mod devices;
+mod floating_ips;
 mod gateways;
 mod host_keys;
 mod inventory;
@@ -16,6 +17,7 @@ mod project_resources;
 mod projects;
 mod requests;
 
+pub use floating_ips::FloatingRow;
 pub use gateways::{Allocated, GatewayDoc, GatewayRow, SlotChoice};
 pub use inventory::{PoolUsage, VlanPoolSpec};
 

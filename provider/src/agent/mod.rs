@@ -145,4 +145,60 @@ impl AgentClient {
         })
         .await
     }
+
+    pub async fn create_floating_ip(
+        &self,
+        request: api::CreateFloatingIpRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::FloatingIp, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.create_floating_ip(request).await }
+        })
+        .await
+    }
+
+    pub async fn get_floating_ip(
+        &self,
+        reference: &str,
+        live: bool,
+        deadline: std::time::Duration,
+    ) -> Result<api::FloatingIp, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = api::GetFloatingIpRequest {
+                reference: reference.to_string(),
+                live,
+            };
+            async move { grpc.get_floating_ip(request).await }
+        })
+        .await
+    }
+
+    pub async fn update_floating_ip(
+        &self,
+        request: api::UpdateFloatingIpRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::FloatingIp, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.update_floating_ip(request).await }
+        })
+        .await
+    }
+
+    pub async fn delete_floating_ip(
+        &self,
+        request: api::DeleteFloatingIpRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::DeleteFloatingIpResponse, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.delete_floating_ip(request).await }
+        })
+        .await
+    }
 }

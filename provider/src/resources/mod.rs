@@ -1,6 +1,7 @@
 //! The resource and data source interface every type implements, and the
 //! registry of the types this provider serves.
 
+mod floating_ip;
 mod pagw;
 mod project;
 mod project_data;
@@ -78,6 +79,7 @@ impl Registry {
             resources: vec![
                 Box::new(project::ProjectResource),
                 Box::new(pagw::PagwResource),
+                Box::new(floating_ip::FloatingIpResource),
             ],
             data_sources: vec![Box::new(project_data::ProjectDataSource)],
         }
