@@ -43,7 +43,10 @@ impl FloatingIps {
         let mut target_ip = row.target_ip.clone();
         if live {
             if let Some(rules) = self.gateways.live_dnat(&row.project_id).await? {
-                target_ip = rules.iter().find(|(public, _)| public.to_string() == row.address).map(|(_, p)| p.to_string());
+                target_ip = rules
+                    .iter()
+                    .find(|(public, _)| public.to_string() == row.address)
+                    .map(|(_, p)| p.to_string());
             }
         }
         Ok(api::FloatingIp {
@@ -55,27 +58,50 @@ impl FloatingIps {
         })
     }
 
-    pub async fn create(&self, request_id: &str, spec: &api::FloatingIpSpec) -> Result<api::FloatingIp, ApiError> {
-        self.store.project_by_id(&spec.project_id).await.map_err(|e| e.field("spec.project_id"))?;
+    pub async fn create(
+        &self,
+        request_id: &str,
+        spec: &api::FloatingIpSpec,
+    ) -> Result<api::FloatingIp, ApiError> {
+        self.store
+            .project_by_id(&spec.project_id)
+            .await
+            .map_err(|e| e.field("spec.project_id"))?;
         let target = spec.target_ip.as_deref().map(check_target).transpose()?;
-        if target.is_some() && self.store.gateway_of_project(&spec.project_id).await?.is_none() {
+        if target.is_some()
+            && self
+                .store
+                .gateway_of_project(&spec.project_id)
+                .await?
+                .is_none()
+        {
             return Err(ApiError::precondition(format!("project {} has no gateway (PAGW) to NAT the floating IP", spec.project_id))
                 .field("spec.project_id")
                 .hint("Add a giif_pagw for the project (and let the floating IP depend on it), or leave target_ip out."));
         }
         let requested = match spec.address.as_str() {
             "" => None,
-            text => Some(text.parse::<Ipv4Addr>().map_err(|_| ApiError::invalid(format!("{text:?} is not an IPv4 address")).field("spec.address"))?),
+            text => Some(text.parse::<Ipv4Addr>().map_err(|_| {
+                ApiError::invalid(format!("{text:?} is not an IPv4 address")).field("spec.address")
+            })?),
         };
         let pool = self
             .store
             .floating_ip_inventory()
             .await?
             .expand()
-            .map_err(|e| ApiError::precondition(format!("the inventory's floating IP pool is invalid: {e}")))?;
+            .map_err(|e| {
+                ApiError::precondition(format!("the inventory's floating IP pool is invalid: {e}"))
+            })?;
         let row = self
             .store
-            .allocate_floating_ip(request_id, &spec.project_id, requested, spec.target_ip.as_deref(), &pool)
+            .allocate_floating_ip(
+                request_id,
+                &spec.project_id,
+                requested,
+                spec.target_ip.as_deref(),
+                &pool,
+            )
             .await?;
         if target.is_some() {
             if let Err(err) = self.gateways.reconfigure(&row.project_id).await {
@@ -92,33 +118,49 @@ impl FloatingIps {
     }
 
     pub async fn get(&self, reference: &str, live: bool) -> Result<api::FloatingIp, ApiError> {
-        let row = self
-            .store
-            .floating_ip(reference)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no floating IP has the id or address {reference:?}")).subject(reference))?;
+        let row = self.store.floating_ip(reference).await?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no floating IP has the id or address {reference:?}"
+            ))
+            .subject(reference)
+        })?;
         self.describe(&row, live).await
     }
 
     /// Re-points (or un-points) the floating IP, in place.
-    pub async fn update(&self, id: &str, spec: &api::FloatingIpSpec) -> Result<api::FloatingIp, ApiError> {
-        let row = self
-            .store
-            .floating_ip(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no floating IP has id {id:?}")).subject(id))?;
-        if spec.target_ip.is_some() && self.store.gateway_of_project(&row.project_id).await?.is_none() {
-            return Err(ApiError::precondition(format!("project {} has no gateway (PAGW) to NAT the floating IP", row.project_id))
-                .field("spec.target_ip")
-                .hint("Add a giif_pagw for the project, or leave target_ip out."));
+    pub async fn update(
+        &self,
+        id: &str,
+        spec: &api::FloatingIpSpec,
+    ) -> Result<api::FloatingIp, ApiError> {
+        let row = self.store.floating_ip(id).await?.ok_or_else(|| {
+            ApiError::not_found(format!("no floating IP has id {id:?}")).subject(id)
+        })?;
+        if spec.target_ip.is_some()
+            && self
+                .store
+                .gateway_of_project(&row.project_id)
+                .await?
+                .is_none()
+        {
+            return Err(ApiError::precondition(format!(
+                "project {} has no gateway (PAGW) to NAT the floating IP",
+                row.project_id
+            ))
+            .field("spec.target_ip")
+            .hint("Add a giif_pagw for the project, or leave target_ip out."));
         }
         spec.target_ip.as_deref().map(check_target).transpose()?;
         let previous = row.target_ip.clone();
-        self.store.set_floating_target(&row.id, spec.target_ip.as_deref()).await?;
+        self.store
+            .set_floating_target(&row.id, spec.target_ip.as_deref())
+            .await?;
         if spec.target_ip.is_some() || previous.is_some() {
             if let Err(err) = self.gateways.reconfigure(&row.project_id).await {
                 if err.reason == giif_proto::agent::error_detail::Reason::InvalidArgument {
-                    self.store.set_floating_target(&row.id, previous.as_deref()).await?;
+                    self.store
+                        .set_floating_target(&row.id, previous.as_deref())
+                        .await?;
                     return Err(err.field("spec.target_ip"));
                 }
                 return Err(err);
@@ -131,7 +173,13 @@ impl FloatingIps {
         let Some(row) = self.store.delete_floating_ip(id).await? else {
             return Ok(false);
         };
-        if row.target_ip.is_some() && self.store.gateway_of_project(&row.project_id).await?.is_some() {
+        if row.target_ip.is_some()
+            && self
+                .store
+                .gateway_of_project(&row.project_id)
+                .await?
+                .is_some()
+        {
             self.gateways.reconfigure(&row.project_id).await?;
         }
         tracing::info!(address = %row.address, project = %row.project_id, "floating IP released");
@@ -146,7 +194,13 @@ mod tests {
     #[test]
     fn targets_must_be_hosts_of_the_project_subnet() {
         assert!(check_target("192.168.212.140").is_ok());
-        for bad in ["192.168.212.1", "192.168.212.0", "192.168.212.255", "10.0.0.5", "nonsense"] {
+        for bad in [
+            "192.168.212.1",
+            "192.168.212.0",
+            "192.168.212.255",
+            "10.0.0.5",
+            "nonsense",
+        ] {
             assert!(check_target(bad).is_err(), "{bad}");
         }
     }

@@ -235,30 +235,76 @@ impl Agent for AgentService {
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
-    async fn create_floating_ip(&self, request: Request<api::CreateFloatingIpRequest>) -> Reply<api::FloatingIp> {
+    async fn create_floating_ip(
+        &self,
+        request: Request<api::CreateFloatingIpRequest>,
+    ) -> Reply<api::FloatingIp> {
         let request = request.into_inner();
-        let spec = request.spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
-        Ok(Response::new(self.floating.create(&request.request_id, &spec).await?))
+        let spec = request
+            .spec
+            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        Ok(Response::new(
+            self.floating.create(&request.request_id, &spec).await?,
+        ))
     }
 
-    async fn get_floating_ip(&self, request: Request<api::GetFloatingIpRequest>) -> Reply<api::FloatingIp> {
+    async fn get_floating_ip(
+        &self,
+        request: Request<api::GetFloatingIpRequest>,
+    ) -> Reply<api::FloatingIp> {
         let request = request.into_inner();
-        Ok(Response::new(self.floating.get(&request.reference, request.live).await?))
+        Ok(Response::new(
+            self.floating.get(&request.reference, request.live).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
-    async fn update_floating_ip(&self, request: Request<api::UpdateFloatingIpRequest>) -> Reply<api::FloatingIp> {
+    async fn update_floating_ip(
+        &self,
+        request: Request<api::UpdateFloatingIpRequest>,
+    ) -> Reply<api::FloatingIp> {
         let request = request.into_inner();
-        let spec = request.spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let spec = request
+            .spec
+            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
         let id = required_id(&request.id)?;
         Ok(Response::new(self.floating.update(id, &spec).await?))
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
-    async fn delete_floating_ip(&self, request: Request<api::DeleteFloatingIpRequest>) -> Reply<api::DeleteFloatingIpResponse> {
+    async fn delete_floating_ip(
+        &self,
+        request: Request<api::DeleteFloatingIpRequest>,
+    ) -> Reply<api::DeleteFloatingIpResponse> {
         let request = request.into_inner();
         let id = required_id(&request.id)?;
         let existed = self.floating.delete(id).await?;
         Ok(Response::new(api::DeleteFloatingIpResponse { existed }))
+    }
+
+    async fn list_pagw_slots(
+        &self,
+        _: Request<api::ListPagwSlotsRequest>,
+    ) -> Reply<api::ListPagwSlotsResponse> {
+        let mut slots = Vec::new();
+        for slot in self.store.pagw_slot_inventory().await? {
+            let holder = self
+                .store
+                .gateway_in_slot(&slot.public_ip.to_string())
+                .await?;
+            slots.push(api::PagwSlot {
+                public_ip: slot.public_ip.to_string(),
+                netmask: slot.netmask.to_string(),
+                gateway: slot.gateway.to_string(),
+                host: slot.host,
+                default_project: slot.default_project,
+                project_id: holder
+                    .as_ref()
+                    .map(|g| g.project_id.clone())
+                    .unwrap_or_default(),
+                gateway_id: holder.map(|g| g.id).unwrap_or_default(),
+            });
+        }
+        Ok(Response::new(api::ListPagwSlotsResponse { slots }))
     }
 }

@@ -72,7 +72,10 @@ async fn floating_ip_lifecycle() {
     assert_eq!(out["address"], "203.0.113.100");
     assert_eq!(out["gateway_public_ip"], "203.0.113.10");
     let live = gateway_state(&site);
-    assert!(live.contains("203.0.113.100") && live.contains("192.168.212.140"), "{live}");
+    assert!(
+        live.contains("203.0.113.100") && live.contains("192.168.212.140"),
+        "{live}"
+    );
     assert!(ws.plan_is_empty().0);
 
     // Re-pointing is in place.
@@ -81,7 +84,10 @@ async fn floating_ip_lifecycle() {
     assert!(run.stdout.contains("update in-place"), "{}", run.stdout);
     ws.apply();
     let live = gateway_state(&site);
-    assert!(live.contains("192.168.212.141") && !live.contains("192.168.212.140"), "{live}");
+    assert!(
+        live.contains("192.168.212.141") && !live.contains("192.168.212.140"),
+        "{live}"
+    );
     assert_eq!(ws.outputs()["fip"]["value"]["id"], out["id"]);
 
     // A rule broken on the gateway shows in the plan; apply puts it back.
@@ -90,7 +96,11 @@ async fn floating_ip_lifecycle() {
     let (empty, run) = ws.plan_is_empty();
     assert!(!empty);
     assert!(run.stdout.contains("update in-place"), "{}", run.stdout);
-    assert!(run.stdout.contains(r#"+ target_ip"#) && run.stdout.contains(r#""192.168.212.141""#), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(r#"+ target_ip"#) && run.stdout.contains(r#""192.168.212.141""#),
+        "{}",
+        run.stdout
+    );
     ws.apply();
     assert!(gateway_state(&site).contains("192.168.212.141"));
     assert!(ws.plan_is_empty().0);
@@ -112,22 +122,39 @@ async fn floating_ip_lifecycle() {
         )
         .await
         .unwrap();
-    assert!(!gateway_state(&site).contains("203.0.113.100"), "the rule went with it");
+    assert!(
+        !gateway_state(&site).contains("203.0.113.100"),
+        "the rule went with it"
+    );
     let (_, run) = ws.plan_is_empty();
-    assert!(run.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy"),
+        "{}",
+        run.stdout
+    );
     ws.apply();
 
     // A specific address forces a replacement.
-    ws.write(&config(&fip("192.168.212.141", r#"  address    = "203.0.113.101""#)));
+    ws.write(&config(&fip(
+        "192.168.212.141",
+        r#"  address    = "203.0.113.101""#,
+    )));
     let (_, run) = ws.plan_is_empty();
-    assert!(run.stdout.contains("# forces replacement"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("# forces replacement"),
+        "{}",
+        run.stdout
+    );
     ws.apply();
     assert!(gateway_state(&site).contains("203.0.113.101"));
 
     // Destroy: no rule left, the pool whole again.
     ws.ok(&["destroy", "-auto-approve"]);
     let config = giif_agent::config::AgentConfig::load(&site.agent.made.config_path).unwrap();
-    let store = giif_agent::store::Store::open(&config.store_url()).await.unwrap();
+    let store = giif_agent::store::Store::open(&config.store_url())
+        .await
+        .unwrap();
     assert!(store.floating_ip("203.0.113.101").await.unwrap().is_none());
     assert!(store.floating_ip("203.0.113.100").await.unwrap().is_none());
 }
@@ -140,7 +167,10 @@ async fn floating_ip_errors_name_the_fix() {
     let ws = Workspace::new(&site.agent, &config(&fip("10.1.2.3", "")));
     let text = ws.run(&["plan"]).flat();
     assert!(text.contains("Invalid value for target_ip"), "{text}");
-    assert!(text.contains("outside the project subnet 192.168.212.0/24"), "{text}");
+    assert!(
+        text.contains("outside the project subnet 192.168.212.0/24"),
+        "{text}"
+    );
 
     // In the gateway's DHCP pool: refused by the agent, naming the pool.
     ws.write(&config(&fip("192.168.212.50", "")));
@@ -182,7 +212,10 @@ resource "giif_floating_ip" "x" {
 "#,
     );
     let text = bare.run(&["apply", "-auto-approve"]).flat();
-    assert!(text.contains("the floating IP pool is exhausted: all 2 addresses are held"), "{text}");
+    assert!(
+        text.contains("the floating IP pool is exhausted: all 2 addresses are held"),
+        "{text}"
+    );
     assert!(text.contains("[floating_ips]"), "{text}");
     bare.ok(&["destroy", "-auto-approve"]);
     ws.ok(&["destroy", "-auto-approve"]);

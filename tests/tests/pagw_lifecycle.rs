@@ -242,3 +242,52 @@ async fn bad_dhcp_ranges_are_refused_at_plan_time() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slots_data_source_shows_free_and_taken() {
+    let site = TestSite::start(SITE);
+    let ws = Workspace::new(
+        &site.agent,
+        r#"
+resource "giif_project" "p" {
+  name = "slots"
+}
+
+resource "giif_pagw" "gw" {
+  project_id = giif_project.p.id
+  public_ip  = "203.0.113.11"
+}
+
+data "giif_pagw_slots" "free" {
+  state      = "free"
+  depends_on = [giif_pagw.gw]
+}
+
+data "giif_pagw_slots" "taken" {
+  state      = "taken"
+  depends_on = [giif_pagw.gw]
+}
+
+output "free" {
+  value = data.giif_pagw_slots.free.slots[*].public_ip
+}
+
+output "taken_by" {
+  value = data.giif_pagw_slots.taken.slots[0].project_id == giif_project.p.id
+}
+
+output "taken_node" {
+  value = data.giif_pagw_slots.taken.slots[0].host
+}
+"#,
+    );
+    ws.apply();
+    let outputs = ws.outputs();
+    assert_eq!(
+        outputs["free"]["value"],
+        serde_json::json!(["203.0.113.10"])
+    );
+    assert_eq!(outputs["taken_by"]["value"], true);
+    assert_eq!(outputs["taken_node"]["value"], "pve2");
+    ws.ok(&["destroy", "-auto-approve"]);
+}

@@ -220,7 +220,10 @@ impl Gateways {
 
     /// The DNAT rules the project's gateway really applies; `None` when the
     /// project has no gateway or it cannot be read (then nothing is known).
-    pub async fn live_dnat(&self, project_id: &str) -> Result<Option<Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr)>>, ApiError> {
+    pub async fn live_dnat(
+        &self,
+        project_id: &str,
+    ) -> Result<Option<Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr)>>, ApiError> {
         let Some(row) = self.store.gateway_of_project(project_id).await? else {
             return Ok(None);
         };
@@ -229,7 +232,9 @@ impl Gateways {
         }
         let parts = self.parts(&row).await?;
         match parts.gateway.read().await {
-            Ok(live) => Ok(live.config.map(|c| c.dnat.iter().map(|r| (r.public, r.private)).collect())),
+            Ok(live) => Ok(live
+                .config
+                .map(|c| c.dnat.iter().map(|r| (r.public, r.private)).collect())),
             Err(err) if err.is_transient() => Ok(None),
             Err(err) => Err(driver_error(err)),
         }

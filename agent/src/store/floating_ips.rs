@@ -38,18 +38,22 @@ impl Store {
         pool: &[Ipv4Addr],
     ) -> Result<FloatingRow, ApiError> {
         let mut tx = self.begin_write().await?;
-        if let Some(done) = replay::<giif_proto::agent::FloatingIp>(&mut tx, request_id, "CreateFloatingIp").await? {
-            let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM floating_ips WHERE id = $1"))
-                .bind(&done.id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        if let Some(done) =
+            replay::<giif_proto::agent::FloatingIp>(&mut tx, request_id, "CreateFloatingIp").await?
+        {
+            let row: Option<Row> =
+                sqlx::query_as(&format!("SELECT {COLUMNS} FROM floating_ips WHERE id = $1"))
+                    .bind(&done.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if let Some(row) = row {
                 return Ok(from_row(row));
             }
         }
-        let taken: Vec<(String, String)> = sqlx::query_as("SELECT address, project_id FROM floating_ips")
-            .fetch_all(&mut *tx)
-            .await?;
+        let taken: Vec<(String, String)> =
+            sqlx::query_as("SELECT address, project_id FROM floating_ips")
+                .fetch_all(&mut *tx)
+                .await?;
         let address = match requested {
             Some(wanted) => {
                 if !pool.contains(&wanted) {
@@ -85,7 +89,16 @@ impl Store {
             .bind(&now)
             .execute(&mut *tx)
             .await?;
-        record(&mut tx, request_id, "CreateFloatingIp", &giif_proto::agent::FloatingIp { id: id.clone(), ..Default::default() }).await?;
+        record(
+            &mut tx,
+            request_id,
+            "CreateFloatingIp",
+            &giif_proto::agent::FloatingIp {
+                id: id.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(FloatingRow {
             id,
@@ -97,21 +110,28 @@ impl Store {
 
     /// A floating IP by id or address.
     pub async fn floating_ip(&self, reference: &str) -> Result<Option<FloatingRow>, ApiError> {
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM floating_ips WHERE id = $1 OR address = $1"))
-            .bind(reference)
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM floating_ips WHERE id = $1 OR address = $1"
+        ))
+        .bind(reference)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.map(from_row))
     }
 
-    pub async fn set_floating_target(&self, id: &str, target_ip: Option<&str>) -> Result<(), ApiError> {
+    pub async fn set_floating_target(
+        &self,
+        id: &str,
+        target_ip: Option<&str>,
+    ) -> Result<(), ApiError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE floating_ips SET target_ip = $1, updated_at = $2 WHERE id = $3")
-            .bind(target_ip)
-            .bind(now_rfc3339())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE floating_ips SET target_ip = $1, updated_at = $2 WHERE id = $3")
+                .bind(target_ip)
+                .bind(now_rfc3339())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(ApiError::not_found(format!("no floating IP has id {id:?}")).subject(id));
         }
@@ -121,11 +141,15 @@ impl Store {
 
     pub async fn delete_floating_ip(&self, id: &str) -> Result<Option<FloatingRow>, ApiError> {
         let mut tx = self.begin_write().await?;
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM floating_ips WHERE id = $1"))
+        let row: Option<Row> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM floating_ips WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM floating_ips WHERE id = $1")
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM floating_ips WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(row.map(from_row))
     }

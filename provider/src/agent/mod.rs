@@ -201,4 +201,16 @@ impl AgentClient {
         })
         .await
     }
+
+    pub async fn list_pagw_slots(
+        &self,
+        deadline: std::time::Duration,
+    ) -> Result<Vec<api::PagwSlot>, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            async move { grpc.list_pagw_slots(api::ListPagwSlotsRequest {}).await }
+        })
+        .await
+        .map(|r| r.slots)
+    }
 }

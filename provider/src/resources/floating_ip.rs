@@ -31,12 +31,15 @@ const TARGET: Validator = Validator {
 const ADDRESS: Validator = Validator {
     rule: "An IPv4 address of the site's floating IP pool.",
     check: |value| match value.as_str() {
-        Some(text) if text.parse::<Ipv4Addr>().is_err() => Err(format!("{text:?} is not an IPv4 address")),
+        Some(text) if text.parse::<Ipv4Addr>().is_err() => {
+            Err(format!("{text:?} is not an IPv4 address"))
+        }
         _ => Ok(()),
     },
 };
 
-pub static FLOATING_IP_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
+pub static FLOATING_IP_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    Schema {
     version: 0,
     description: "A floating IP: a public address from the site's pool held by a project. With `target_ip`, the \
         project's gateway NATs it 1-to-1 to that private address (DNAT in, SNAT out); re-pointing it is an in-place \
@@ -58,14 +61,23 @@ pub static FLOATING_IP_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
             .describe("The public IP of the project's gateway that does the NAT."),
     ],
     blocks: vec![],
+}
 });
 
 pub struct FloatingIpResource;
 
 fn spec_from(value: &Value) -> api::FloatingIpSpec {
     api::FloatingIpSpec {
-        project_id: value.get("project_id").as_str().unwrap_or_default().to_string(),
-        address: value.get("address").as_str().unwrap_or_default().to_string(),
+        project_id: value
+            .get("project_id")
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        address: value
+            .get("address")
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         target_ip: value.get("target_ip").as_str().map(str::to_string),
     }
 }
@@ -111,14 +123,23 @@ impl Resource for FloatingIpResource {
     }
 
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx.agent.get_floating_ip(&id_of(state), true, ctx.timeout).await {
+        match ctx
+            .agent
+            .get_floating_ip(&id_of(state), true, ctx.timeout)
+            .await
+        {
             Ok(ip) => Ok(Some(state_from(&ip))),
             Err(err) if err.is_not_found() => Ok(None),
             Err(err) => Err(err.to_diagnostic("Cannot read the floating IP").into()),
         }
     }
 
-    async fn update(&self, ctx: &Ctx<'_>, prior: &Value, planned: &Value) -> Result<Value, Diagnostics> {
+    async fn update(
+        &self,
+        ctx: &Ctx<'_>,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, Diagnostics> {
         let request = api::UpdateFloatingIpRequest {
             request_id: ctx.request_id.clone(),
             id: id_of(prior),

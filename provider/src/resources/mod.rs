@@ -3,6 +3,7 @@
 
 mod floating_ip;
 mod pagw;
+mod pagw_slots_data;
 mod project;
 mod project_data;
 mod timeouts;
@@ -81,7 +82,10 @@ impl Registry {
                 Box::new(pagw::PagwResource),
                 Box::new(floating_ip::FloatingIpResource),
             ],
-            data_sources: vec![Box::new(project_data::ProjectDataSource)],
+            data_sources: vec![
+                Box::new(project_data::ProjectDataSource),
+                Box::new(pagw_slots_data::PagwSlotsDataSource),
+            ],
         }
     }
     pub fn resource(&self, type_name: &str) -> Option<&dyn Resource> {
