@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod drivers;
 pub mod error;
 pub mod gateways;
+pub mod vms;
 pub mod init;
 pub mod inventory;
 pub mod pki;

@@ -9,15 +9,21 @@ use tonic::{Request, Response, Status};
 use crate::error::ApiError;
 use crate::gateways::Gateways;
 use crate::store::Store;
+use crate::vms::Vms;
 
 pub struct AgentService {
     store: Store,
     gateways: Gateways,
+    vms: Vms,
 }
 
 impl AgentService {
-    pub fn new(store: Store, gateways: Gateways) -> Self {
-        Self { store, gateways }
+    pub fn new(store: Store, gateways: Gateways, vms: Vms) -> Self {
+        Self {
+            store,
+            gateways,
+            vms,
+        }
     }
 }
 
@@ -225,5 +231,50 @@ impl Agent for AgentService {
         let id = required_id(&request.id)?;
         let existed = self.gateways.delete(&request.request_id, id).await?;
         Ok(Response::new(api::DeleteGatewayResponse { existed }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn create_vm(&self, request: Request<api::CreateVmRequest>) -> Reply<api::Vm> {
+        let request = request.into_inner();
+        let spec = request
+            .spec
+            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let vm = self
+            .vms
+            .create(&request.request_id, &spec, wait(request.wait_seconds))
+            .await?;
+        Ok(Response::new(vm))
+    }
+
+    async fn get_vm(&self, request: Request<api::GetVmRequest>) -> Reply<api::Vm> {
+        let request = request.into_inner();
+        Ok(Response::new(
+            self.vms.get(&request.reference, request.live).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn update_vm(&self, request: Request<api::UpdateVmRequest>) -> Reply<api::Vm> {
+        let request = request.into_inner();
+        let spec = request
+            .spec
+            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let id = required_id(&request.id)?;
+        let vm = self
+            .vms
+            .update(&request.request_id, id, &spec, wait(request.wait_seconds))
+            .await?;
+        Ok(Response::new(vm))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn delete_vm(
+        &self,
+        request: Request<api::DeleteVmRequest>,
+    ) -> Reply<api::DeleteVmResponse> {
+        let request = request.into_inner();
+        let id = required_id(&request.id)?;
+        let existed = self.vms.delete(&request.request_id, id).await?;
+        Ok(Response::new(api::DeleteVmResponse { existed }))
     }
 }

@@ -10,6 +10,7 @@
 
 mod devices;
 mod gateways;
+mod vms;
 mod host_keys;
 mod inventory;
 mod project_resources;
@@ -17,6 +18,7 @@ mod projects;
 mod requests;
 
 pub use gateways::{Allocated, GatewayDoc, GatewayRow, SlotChoice};
+pub use vms::{VmAllocation, VmCloudInitDoc, VmDoc, VmRow};
 pub use inventory::{PoolUsage, VlanPoolSpec};
 
 use sqlx::any::AnyPoolOptions;

@@ -145,4 +145,60 @@ impl AgentClient {
         })
         .await
     }
+
+    pub async fn create_vm(
+        &self,
+        request: api::CreateVmRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::Vm, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.create_vm(request).await }
+        })
+        .await
+    }
+
+    pub async fn get_vm(
+        &self,
+        reference: &str,
+        live: bool,
+        deadline: std::time::Duration,
+    ) -> Result<api::Vm, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = api::GetVmRequest {
+                reference: reference.to_string(),
+                live,
+            };
+            async move { grpc.get_vm(request).await }
+        })
+        .await
+    }
+
+    pub async fn update_vm(
+        &self,
+        request: api::UpdateVmRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::Vm, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.update_vm(request).await }
+        })
+        .await
+    }
+
+    pub async fn delete_vm(
+        &self,
+        request: api::DeleteVmRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::DeleteVmResponse, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.delete_vm(request).await }
+        })
+        .await
+    }
 }

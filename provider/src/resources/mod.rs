@@ -5,6 +5,7 @@ mod pagw;
 mod project;
 mod project_data;
 mod timeouts;
+mod vm;
 
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ pub trait Resource: Send + Sync {
     fn schema(&self) -> &Schema;
     /// Checks across attributes that the schema's validators cannot express.
     fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    /// Checks a planned change against the prior state (such as a size that
+    /// may only grow); runs after the schema planned it. Default: none.
+    fn modify_plan(&self, _prior: &Value, _planned: &Value, _diags: &mut Diagnostics) {}
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure>;
     /// `Ok(None)` when the object is gone.
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics>;
@@ -78,6 +82,7 @@ impl Registry {
             resources: vec![
                 Box::new(project::ProjectResource),
                 Box::new(pagw::PagwResource),
+                Box::new(vm::VmResource),
             ],
             data_sources: vec![Box::new(project_data::ProjectDataSource)],
         }
