@@ -11,11 +11,11 @@ use tokio::net::TcpListener;
 use crate::config::AgentConfig;
 use crate::drivers::retry::RetryPolicy;
 use crate::gateways::Gateways;
-use crate::vms::Vms;
 use crate::pki::{read_pem_file, server_tls_config, PkiError};
 use crate::service::AgentService;
 use crate::site_cache::SiteCache;
 use crate::store::{Store, StoreError};
+use crate::vms::Vms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

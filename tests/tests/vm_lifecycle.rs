@@ -23,7 +23,8 @@ gateway = "203.0.113.1"
 host = "pve1"
 "#;
 
-const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnqFxMsQzKAUtQ7uDp4lq+7yJ0Yx1M6Uv5lRvn0xY3D ops@example";
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnqFxMsQzKAUtQ7uDp4lq+7yJ0Yx1M6Uv5lRvn0xY3D ops@example";
 
 fn config(project: &str, name: &str, extra: &str) -> String {
     format!(
@@ -79,7 +80,10 @@ fn effective(vm: &serde_json::Value, key: &str) -> String {
     } else {
         &vm["config"][key]
     };
-    value.as_str().map(str::to_string).unwrap_or(value.to_string())
+    value
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or(value.to_string())
 }
 
 fn apply_in_place(ws: &Workspace, vmid: u64) {
@@ -124,14 +128,22 @@ async fn vm_lifecycle() {
     ws.write(&config("a", "web", &format!("{ci}\n  cores = 4")));
     apply_in_place(&ws, vmid);
     assert_eq!(effective(&sim_vm(&site, vmid), "cores"), "4");
-    ws.write(&config("a", "web", &format!("{ci}\n  cores = 4\n  memory_mb = 4096")));
+    ws.write(&config(
+        "a",
+        "web",
+        &format!("{ci}\n  cores = 4\n  memory_mb = 4096"),
+    ));
     apply_in_place(&ws, vmid);
     assert_eq!(effective(&sim_vm(&site, vmid), "memory"), "4096");
     let grown = format!("{ci}\n  cores = 4\n  memory_mb = 4096\n  disk_gb = 30");
     ws.write(&config("a", "web", &grown));
     apply_in_place(&ws, vmid);
     assert!(effective(&sim_vm(&site, vmid), "scsi0").contains("size=30G"));
-    ws.write(&config("a", "web", &format!("{grown}\n  power_state = \"off\"")));
+    ws.write(&config(
+        "a",
+        "web",
+        &format!("{grown}\n  power_state = \"off\""),
+    ));
     apply_in_place(&ws, vmid);
     assert_eq!(sim_vm(&site, vmid)["status"], "stopped");
     ws.write(&config("a", "web", &grown));
@@ -175,7 +187,11 @@ async fn vm_lifecycle() {
         ws.ok(&["state", "rm", "giif_vm.web"]);
         ws.ok(&["import", "giif_vm.web", reference]);
         let (empty, run) = ws.plan_is_empty();
-        assert!(empty, "plan after import of {reference} is not empty:\n{}", run.all());
+        assert!(
+            empty,
+            "plan after import of {reference} is not empty:\n{}",
+            run.all()
+        );
     }
 
     // Deleted out of band: the next plan re-creates it.
@@ -183,7 +199,8 @@ async fn vm_lifecycle() {
     assert_eq!(status, 200, "{body}");
     let (_, run) = ws.plan_is_empty();
     assert!(
-        run.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy"),
+        run.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy"),
         "{}",
         run.stdout
     );
@@ -194,7 +211,11 @@ async fn vm_lifecycle() {
     for (project, name) in [("a", "www"), ("b", "www")] {
         ws.write(&config(project, name, &grown));
         let (_, run) = ws.plan_is_empty();
-        assert!(run.stdout.contains("# forces replacement"), "{}", run.stdout);
+        assert!(
+            run.stdout.contains("# forces replacement"),
+            "{}",
+            run.stdout
+        );
         ws.apply();
         assert_eq!(sim_vms(&site).len(), 1, "the old VM is gone");
         assert_eq!(sim_vms(&site)[0]["name"], "www");
@@ -241,7 +262,11 @@ async fn bad_addresses_and_sources_are_refused_at_plan_time() {
         text.contains("outside the project subnet 192.168.212.0/24"),
         "{text}"
     );
-    ws.write(&config("a", "web", &ci.replace("10.0.0.5", "192.168.212.255")));
+    ws.write(&config(
+        "a",
+        "web",
+        &ci.replace("10.0.0.5", "192.168.212.255"),
+    ));
     let text = ws.run(&["plan"]).flat();
     assert!(text.contains("broadcast address"), "{text}");
     ws.write(&config("a", "web", "  iso = \"debian.iso\""));

@@ -10,16 +10,16 @@
 
 mod devices;
 mod gateways;
-mod vms;
 mod host_keys;
 mod inventory;
 mod project_resources;
 mod projects;
 mod requests;
+mod vms;
 
 pub use gateways::{Allocated, GatewayDoc, GatewayRow, SlotChoice};
-pub use vms::{VmAllocation, VmCloudInitDoc, VmDoc, VmRow};
 pub use inventory::{PoolUsage, VlanPoolSpec};
+pub use vms::{VmAllocation, VmCloudInitDoc, VmDoc, VmRow};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;

@@ -222,7 +222,11 @@ impl Store {
         Ok(row.map(from_row))
     }
 
-    pub async fn vm_by_name(&self, project_id: &str, name: &str) -> Result<Option<VmRow>, ApiError> {
+    pub async fn vm_by_name(
+        &self,
+        project_id: &str,
+        name: &str,
+    ) -> Result<Option<VmRow>, ApiError> {
         let row: Option<Row> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM vms WHERE project_id = $1 AND name_key = $2"
         ))

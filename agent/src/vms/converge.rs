@@ -71,7 +71,11 @@ impl Vms {
     async fn parts(&self, row: &VmRow) -> Result<Parts, ApiError> {
         let site = self.site.site().await?;
         let hypervisor = site.hypervisor.clone().ok_or_else(no_cluster)?;
-        let pve = self.store.proxmox_inventory().await?.ok_or_else(no_cluster)?;
+        let pve = self
+            .store
+            .proxmox_inventory()
+            .await?
+            .ok_or_else(no_cluster)?;
         let node = pve
             .nodes
             .iter()

@@ -60,10 +60,10 @@ pub fn doc_from_spec(spec: &api::VmSpec) -> Result<VmDoc, ApiError> {
         "on" | "" => true,
         "off" => false,
         other => {
-            return Err(
-                ApiError::invalid(format!("power_state {other:?} is not \"on\" or \"off\""))
-                    .field("spec.power_state"),
-            )
+            return Err(ApiError::invalid(format!(
+                "power_state {other:?} is not \"on\" or \"off\""
+            ))
+            .field("spec.power_state"))
         }
     };
     let cloud_init = match &spec.cloud_init {
@@ -133,7 +133,9 @@ pub fn check_outside_pool(doc: &VmDoc, first: &str, last: &str) -> Result<(), Ap
             "{ip} is inside the project gateway's DHCP pool {first}-{last}"
         ))
         .field("spec.cloud_init.ip")
-        .hint("Pick a static address outside the pool (by convention .130-.230), or use \"dhcp\"."));
+        .hint(
+            "Pick a static address outside the pool (by convention .130-.230), or use \"dhcp\".",
+        ));
     }
     Ok(())
 }

@@ -52,7 +52,11 @@ impl Vms {
             .await
             .map_err(|e| e.field("spec.project_id"))?;
         if let Some(template) = &doc.template {
-            let pve = self.store.proxmox_inventory().await?.ok_or_else(no_cluster)?;
+            let pve = self
+                .store
+                .proxmox_inventory()
+                .await?
+                .ok_or_else(no_cluster)?;
             if !pve.templates.iter().any(|t| &t.name == template) {
                 let names: Vec<&str> = pve.templates.iter().map(|t| t.name.as_str()).collect();
                 return Err(ApiError::invalid(format!(
@@ -78,7 +82,11 @@ impl Vms {
         self.check(&spec.project_id, &doc).await?;
         let site = self.site.site().await?;
         let hypervisor = site.hypervisor.clone().ok_or_else(no_cluster)?;
-        let pve = self.store.proxmox_inventory().await?.ok_or_else(no_cluster)?;
+        let pve = self
+            .store
+            .proxmox_inventory()
+            .await?
+            .ok_or_else(no_cluster)?;
         let nodes: Vec<String> = pve.nodes.iter().map(|n| n.name.clone()).collect();
         let hint = hypervisor.next_free_id().await.map_err(driver_error)?;
         let row = self
@@ -109,9 +117,11 @@ impl Vms {
         let doc = doc_from_spec(spec)?;
         let row = self.row(id).await?;
         if !spec.node.is_empty() && spec.node != row.node {
-            return Err(ApiError::invalid("a VM cannot move to another node in place")
-                .field("spec.node")
-                .hint("Changing node replaces the VM."));
+            return Err(
+                ApiError::invalid("a VM cannot move to another node in place")
+                    .field("spec.node")
+                    .hint("Changing node replaces the VM."),
+            );
         }
         if doc.disk_gb < row.doc.disk_gb {
             return Err(ApiError::invalid(format!(

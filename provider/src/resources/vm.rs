@@ -66,7 +66,8 @@ const MEMORY: Validator = Validator {
     },
 };
 
-pub static VM_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
+pub static VM_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    Schema {
     version: 0,
     description: "A project VM on the site's Proxmox VE cluster: cloned from a site template (`template`) or \
         created from an installer ISO (`iso`). Its `net0` is on the node's VM bridge, tagged with the project \
@@ -138,6 +139,7 @@ pub static VM_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
             .describe("`ready`, or what the agent last found: `creating`, `failed`."),
     ],
     blocks: vec![timeouts_block(&[Operation::Create, Operation::Update, Operation::Delete])],
+}
 });
 
 pub struct VmResource;
@@ -369,7 +371,9 @@ impl Resource for VmResource {
             Ok(vm) => Ok(state_from(&vm, &Value::Null)),
             Err(err) if err.is_not_found() => Err(Diagnostic::error(
                 "Cannot import the VM",
-                format!("No VM has the id {id:?}. Import by VM id, or as \"project-name/vm-name\"."),
+                format!(
+                    "No VM has the id {id:?}. Import by VM id, or as \"project-name/vm-name\"."
+                ),
             )
             .into()),
             Err(err) => Err(err.to_diagnostic("Cannot import the VM").into()),
