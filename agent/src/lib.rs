@@ -16,3 +16,4 @@ pub mod service;
 pub mod site;
 pub mod site_cache;
 pub mod store;
+pub mod vms;

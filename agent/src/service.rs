@@ -10,20 +10,23 @@ use crate::error::ApiError;
 use crate::floating::FloatingIps;
 use crate::gateways::Gateways;
 use crate::store::Store;
+use crate::vms::Vms;
 
 pub struct AgentService {
     store: Store,
     gateways: Gateways,
     floating: FloatingIps,
+    vms: Vms,
 }
 
 impl AgentService {
-    pub fn new(store: Store, gateways: Gateways) -> Self {
+    pub fn new(store: Store, gateways: Gateways, vms: Vms) -> Self {
         let floating = FloatingIps::new(store.clone(), gateways.clone());
         Self {
             store,
             gateways,
             floating,
+            vms,
         }
     }
 }
@@ -306,5 +309,50 @@ impl Agent for AgentService {
             });
         }
         Ok(Response::new(api::ListPagwSlotsResponse { slots }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn create_vm(&self, request: Request<api::CreateVmRequest>) -> Reply<api::Vm> {
+        let request = request.into_inner();
+        let spec = request
+            .spec
+            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let vm = self
+            .vms
+            .create(&request.request_id, &spec, wait(request.wait_seconds))
+            .await?;
+        Ok(Response::new(vm))
+    }
+
+    async fn get_vm(&self, request: Request<api::GetVmRequest>) -> Reply<api::Vm> {
+        let request = request.into_inner();
+        Ok(Response::new(
+            self.vms.get(&request.reference, request.live).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn update_vm(&self, request: Request<api::UpdateVmRequest>) -> Reply<api::Vm> {
+        let request = request.into_inner();
+        let spec = request
+            .spec
+            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let id = required_id(&request.id)?;
+        let vm = self
+            .vms
+            .update(&request.request_id, id, &spec, wait(request.wait_seconds))
+            .await?;
+        Ok(Response::new(vm))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn delete_vm(
+        &self,
+        request: Request<api::DeleteVmRequest>,
+    ) -> Reply<api::DeleteVmResponse> {
+        let request = request.into_inner();
+        let id = required_id(&request.id)?;
+        let existed = self.vms.delete(&request.request_id, id).await?;
+        Ok(Response::new(api::DeleteVmResponse { existed }))
     }
 }

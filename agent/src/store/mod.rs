@@ -16,10 +16,12 @@ mod inventory;
 mod project_resources;
 mod projects;
 mod requests;
+mod vms;
 
 pub use floating_ips::FloatingRow;
 pub use gateways::{Allocated, GatewayDoc, GatewayRow, SlotChoice};
 pub use inventory::{PoolUsage, VlanPoolSpec};
+pub use vms::{VmAllocation, VmCloudInitDoc, VmDoc, VmRow};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;

@@ -8,6 +8,9 @@ mod retry;
 pub use connect::{AgentSettings, ConnectError};
 pub use error::{AgentError, Reason};
 
+use std::future::Future;
+use std::time::Duration;
+
 use giif_proto::agent as api;
 use giif_proto::agent::agent_client::AgentClient as Grpc;
 use tonic::transport::Channel;
@@ -20,6 +23,20 @@ pub struct AgentClient {
     grpc: Grpc<Channel>,
 }
 
+/// Generates one method per agent RPC: `name(request, deadline)`, retried
+/// while the agent says a retry may help. Mutating requests carry their
+/// request id, so a retry never does the work twice.
+macro_rules! rpcs {
+    ($($name:ident($request:ty) -> $response:ty;)*) => {
+        $(
+            pub async fn $name(&self, request: $request, deadline: Duration) -> Result<$response, AgentError> {
+                self.call(deadline, request, |mut grpc, request| async move { grpc.$name(request).await })
+                    .await
+            }
+        )*
+    };
+}
+
 impl AgentClient {
     pub async fn connect(settings: &AgentSettings) -> Result<Self, ConnectError> {
         let channel = connect::channel(settings).await?;
@@ -28,77 +45,41 @@ impl AgentClient {
         })
     }
 
-    pub async fn agent_info(&self) -> Result<api::AgentInfo, AgentError> {
-        with_retries(std::time::Duration::from_secs(10), || {
-            let mut grpc = self.grpc.clone();
-            async move { grpc.get_agent_info(api::GetAgentInfoRequest {}).await }
-        })
-        .await
+    async fn call<Req, Resp, F, Fut>(
+        &self,
+        deadline: Duration,
+        request: Req,
+        method: F,
+    ) -> Result<Resp, AgentError>
+    where
+        Req: Clone,
+        F: Fn(Grpc<Channel>, Req) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        with_retries(deadline, || method(self.grpc.clone(), request.clone())).await
     }
 
-    pub async fn create_project(
-        &self,
-        request: api::CreateProjectRequest,
-        deadline: std::time::Duration,
-    ) -> Result<api::Project, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = request.clone();
-            async move { grpc.create_project(request).await }
-        })
-        .await
+    pub async fn agent_info(&self) -> Result<api::AgentInfo, AgentError> {
+        self.get_agent_info(api::GetAgentInfoRequest {}, Duration::from_secs(10))
+            .await
     }
 
     pub async fn get_project(
         &self,
         key: api::get_project_request::Key,
-        deadline: std::time::Duration,
+        deadline: Duration,
     ) -> Result<api::Project, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = api::GetProjectRequest {
-                key: Some(key.clone()),
-            };
-            async move { grpc.get_project(request).await }
-        })
-        .await
+        self.get_project_by(api::GetProjectRequest { key: Some(key) }, deadline)
+            .await
     }
 
-    pub async fn update_project(
+    async fn get_project_by(
         &self,
-        request: api::UpdateProjectRequest,
-        deadline: std::time::Duration,
+        request: api::GetProjectRequest,
+        deadline: Duration,
     ) -> Result<api::Project, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = request.clone();
-            async move { grpc.update_project(request).await }
-        })
-        .await
-    }
-
-    pub async fn delete_project(
-        &self,
-        request: api::DeleteProjectRequest,
-        deadline: std::time::Duration,
-    ) -> Result<api::DeleteProjectResponse, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = request.clone();
-            async move { grpc.delete_project(request).await }
-        })
-        .await
-    }
-
-    pub async fn create_gateway(
-        &self,
-        request: api::CreateGatewayRequest,
-        deadline: std::time::Duration,
-    ) -> Result<api::Gateway, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = request.clone();
-            async move { grpc.create_gateway(request).await }
+        self.call(deadline, request, |mut grpc, request| async move {
+            grpc.get_project(request).await
         })
         .await
     }
@@ -107,54 +88,14 @@ impl AgentClient {
         &self,
         reference: &str,
         live: bool,
-        deadline: std::time::Duration,
+        deadline: Duration,
     ) -> Result<api::Gateway, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = api::GetGatewayRequest {
-                reference: reference.to_string(),
-                live,
-            };
-            async move { grpc.get_gateway(request).await }
-        })
-        .await
-    }
-
-    pub async fn update_gateway(
-        &self,
-        request: api::UpdateGatewayRequest,
-        deadline: std::time::Duration,
-    ) -> Result<api::Gateway, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = request.clone();
-            async move { grpc.update_gateway(request).await }
-        })
-        .await
-    }
-
-    pub async fn delete_gateway(
-        &self,
-        request: api::DeleteGatewayRequest,
-        deadline: std::time::Duration,
-    ) -> Result<api::DeleteGatewayResponse, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = request.clone();
-            async move { grpc.delete_gateway(request).await }
-        })
-        .await
-    }
-
-    pub async fn create_floating_ip(
-        &self,
-        request: api::CreateFloatingIpRequest,
-        deadline: std::time::Duration,
-    ) -> Result<api::FloatingIp, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = request.clone();
-            async move { grpc.create_floating_ip(request).await }
+        let request = api::GetGatewayRequest {
+            reference: reference.to_string(),
+            live,
+        };
+        self.call(deadline, request, |mut grpc, request| async move {
+            grpc.get_gateway(request).await
         })
         .await
     }
@@ -163,54 +104,60 @@ impl AgentClient {
         &self,
         reference: &str,
         live: bool,
-        deadline: std::time::Duration,
+        deadline: Duration,
     ) -> Result<api::FloatingIp, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = api::GetFloatingIpRequest {
-                reference: reference.to_string(),
-                live,
-            };
-            async move { grpc.get_floating_ip(request).await }
+        let request = api::GetFloatingIpRequest {
+            reference: reference.to_string(),
+            live,
+        };
+        self.call(deadline, request, |mut grpc, request| async move {
+            grpc.get_floating_ip(request).await
         })
         .await
     }
 
-    pub async fn update_floating_ip(
+    pub async fn get_vm(
         &self,
-        request: api::UpdateFloatingIpRequest,
-        deadline: std::time::Duration,
-    ) -> Result<api::FloatingIp, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = request.clone();
-            async move { grpc.update_floating_ip(request).await }
-        })
-        .await
-    }
-
-    pub async fn delete_floating_ip(
-        &self,
-        request: api::DeleteFloatingIpRequest,
-        deadline: std::time::Duration,
-    ) -> Result<api::DeleteFloatingIpResponse, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            let request = request.clone();
-            async move { grpc.delete_floating_ip(request).await }
+        reference: &str,
+        live: bool,
+        deadline: Duration,
+    ) -> Result<api::Vm, AgentError> {
+        let request = api::GetVmRequest {
+            reference: reference.to_string(),
+            live,
+        };
+        self.call(deadline, request, |mut grpc, request| async move {
+            grpc.get_vm(request).await
         })
         .await
     }
 
     pub async fn list_pagw_slots(
         &self,
-        deadline: std::time::Duration,
+        deadline: Duration,
     ) -> Result<Vec<api::PagwSlot>, AgentError> {
-        with_retries(deadline, || {
-            let mut grpc = self.grpc.clone();
-            async move { grpc.list_pagw_slots(api::ListPagwSlotsRequest {}).await }
-        })
+        self.call(
+            deadline,
+            api::ListPagwSlotsRequest {},
+            |mut grpc, request| async move { grpc.list_pagw_slots(request).await },
+        )
         .await
         .map(|r| r.slots)
+    }
+
+    rpcs! {
+        get_agent_info(api::GetAgentInfoRequest) -> api::AgentInfo;
+        create_project(api::CreateProjectRequest) -> api::Project;
+        update_project(api::UpdateProjectRequest) -> api::Project;
+        delete_project(api::DeleteProjectRequest) -> api::DeleteProjectResponse;
+        create_gateway(api::CreateGatewayRequest) -> api::Gateway;
+        update_gateway(api::UpdateGatewayRequest) -> api::Gateway;
+        delete_gateway(api::DeleteGatewayRequest) -> api::DeleteGatewayResponse;
+        create_floating_ip(api::CreateFloatingIpRequest) -> api::FloatingIp;
+        update_floating_ip(api::UpdateFloatingIpRequest) -> api::FloatingIp;
+        delete_floating_ip(api::DeleteFloatingIpRequest) -> api::DeleteFloatingIpResponse;
+        create_vm(api::CreateVmRequest) -> api::Vm;
+        update_vm(api::UpdateVmRequest) -> api::Vm;
+        delete_vm(api::DeleteVmRequest) -> api::DeleteVmResponse;
     }
 }

@@ -7,6 +7,7 @@ mod pagw_slots_data;
 mod project;
 mod project_data;
 mod timeouts;
+mod vm;
 
 use std::time::Duration;
 
@@ -47,6 +48,9 @@ pub trait Resource: Send + Sync {
     fn schema(&self) -> &Schema;
     /// Checks across attributes that the schema's validators cannot express.
     fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    /// Checks a planned change against the prior state (such as a size that
+    /// may only grow); runs after the schema planned it. Default: none.
+    fn modify_plan(&self, _prior: &Value, _planned: &Value, _diags: &mut Diagnostics) {}
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure>;
     /// `Ok(None)` when the object is gone.
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics>;
@@ -81,6 +85,7 @@ impl Registry {
                 Box::new(project::ProjectResource),
                 Box::new(pagw::PagwResource),
                 Box::new(floating_ip::FloatingIpResource),
+                Box::new(vm::VmResource),
             ],
             data_sources: vec![
                 Box::new(project_data::ProjectDataSource),

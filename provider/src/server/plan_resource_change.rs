@@ -41,6 +41,13 @@ fn plan(
         });
     }
     let outcome = plan_change(resource.schema(), &prior, &proposed, &config);
+    if !prior.is_null() {
+        let mut diags = Diagnostics::default();
+        resource.modify_plan(&prior, &outcome.planned, &mut diags);
+        if diags.has_errors() {
+            return Err(diags);
+        }
+    }
     let unchanged = outcome.planned == prior;
     Ok(tf::plan_resource_change::Response {
         planned_state: Some(encode(&outcome.planned, &ty)?),

@@ -1,0 +1,227 @@
+//! Project VMs: allocation, the operation that brings a VM to its spec,
+//! reads with drift, and delete. Drives the `Hypervisor` trait only.
+
+mod converge;
+mod convert;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use giif_proto::agent as api;
+use tokio::sync::Mutex;
+
+use crate::error::ApiError;
+use crate::gateways::driver_error;
+use crate::site_cache::SiteCache;
+use crate::store::{Store, VmAllocation, VmDoc, VmRow};
+
+pub use convert::{doc_from_spec, spec_from_doc, static_address};
+
+#[derive(Clone)]
+pub struct Vms {
+    store: Store,
+    site: SiteCache,
+    /// One operation at a time per VM.
+    locks: Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>,
+}
+
+impl Vms {
+    pub fn new(store: Store, site: SiteCache) -> Self {
+        Self {
+            store,
+            site,
+            locks: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    async fn lock_of(&self, id: &str) -> Arc<Mutex<()>> {
+        self.locks
+            .lock()
+            .await
+            .entry(id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Checks what needs the store: the project, the template, and that a
+    /// static address stays out of the project gateway's DHCP pool.
+    async fn check(&self, project_id: &str, doc: &VmDoc) -> Result<(), ApiError> {
+        self.store
+            .project_by_id(project_id)
+            .await
+            .map_err(|e| e.field("spec.project_id"))?;
+        if let Some(template) = &doc.template {
+            let pve = self
+                .store
+                .proxmox_inventory()
+                .await?
+                .ok_or_else(no_cluster)?;
+            if !pve.templates.iter().any(|t| &t.name == template) {
+                let names: Vec<&str> = pve.templates.iter().map(|t| t.name.as_str()).collect();
+                return Err(ApiError::invalid(format!(
+                    "{template:?} is not a template of this site; the templates are {names:?}"
+                ))
+                .field("spec.template")
+                .hint("Use one of the names in [proxmox] templates of the site file."));
+            }
+        }
+        if let Some(gateway) = self.store.gateway_of_project(project_id).await? {
+            convert::check_outside_pool(doc, &gateway.doc.dhcp_first, &gateway.doc.dhcp_last)?;
+        }
+        Ok(())
+    }
+
+    pub async fn create(
+        &self,
+        request_id: &str,
+        spec: &api::VmSpec,
+        wait: Duration,
+    ) -> Result<api::Vm, ApiError> {
+        let doc = doc_from_spec(spec)?;
+        self.check(&spec.project_id, &doc).await?;
+        let site = self.site.site().await?;
+        let hypervisor = site.hypervisor.clone().ok_or_else(no_cluster)?;
+        let pve = self
+            .store
+            .proxmox_inventory()
+            .await?
+            .ok_or_else(no_cluster)?;
+        let nodes: Vec<String> = pve.nodes.iter().map(|n| n.name.clone()).collect();
+        let hint = hypervisor.next_free_id().await.map_err(driver_error)?;
+        let row = self
+            .store
+            .allocate_vm(
+                request_id,
+                &VmAllocation {
+                    project_id: &spec.project_id,
+                    name: &spec.name,
+                    node: Some(spec.node.as_str()).filter(|n| !n.is_empty()),
+                    nodes: &nodes,
+                    doc: &doc,
+                    vmid_hint: hint,
+                },
+            )
+            .await?;
+        self.start_converging(row.id.clone());
+        self.wait_for(&row.id, wait).await
+    }
+
+    pub async fn update(
+        &self,
+        request_id: &str,
+        id: &str,
+        spec: &api::VmSpec,
+        wait: Duration,
+    ) -> Result<api::Vm, ApiError> {
+        let doc = doc_from_spec(spec)?;
+        let row = self.row(id).await?;
+        if !spec.node.is_empty() && spec.node != row.node {
+            return Err(
+                ApiError::invalid("a VM cannot move to another node in place")
+                    .field("spec.node")
+                    .hint("Changing node replaces the VM."),
+            );
+        }
+        if doc.disk_gb < row.doc.disk_gb {
+            return Err(ApiError::invalid(format!(
+                "disks only grow: the disk is {} GB, {} GB was asked",
+                row.doc.disk_gb, doc.disk_gb
+            ))
+            .field("spec.disk_gb")
+            .hint("Keep disk_gb at or above the current size, or replace the VM."));
+        }
+        self.check(&row.project_id, &doc).await?;
+        self.store.update_vm_doc(request_id, id, &doc).await?;
+        self.start_converging(id.to_string());
+        self.wait_for(id, wait).await
+    }
+
+    /// Runs the operation in the background: it outlives the caller's
+    /// deadline, and a retry finds it under way.
+    fn start_converging(&self, id: String) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let lock = this.lock_of(&id).await;
+            let _held = lock.lock().await;
+            if let Err(err) = this.converge(&id).await {
+                tracing::warn!(vm = %id, error = %err, "VM operation failed");
+                let _ = this
+                    .store
+                    .set_vm_status(&id, "failed", Some(&err.message))
+                    .await;
+            }
+        });
+    }
+
+    /// Waits until the VM is ready or failed, or `wait` passes.
+    async fn wait_for(&self, id: &str, wait: Duration) -> Result<api::Vm, ApiError> {
+        let deadline = Instant::now() + wait;
+        // Give the operation a moment to take its lock before reading status.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        loop {
+            let row = self.row(id).await?;
+            let settled = matches!(row.status.as_str(), "ready" | "failed");
+            if settled || Instant::now() >= deadline {
+                // Settled only counts once no operation holds the VM.
+                let lock = self.lock_of(id).await;
+                if lock.try_lock().is_ok() || Instant::now() >= deadline {
+                    return self.describe(&self.row(id).await?, false).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn row(&self, id: &str) -> Result<VmRow, ApiError> {
+        self.store
+            .vm(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no VM has id {id:?}")).subject(id))
+    }
+
+    /// A VM by id, or by "project-name/vm-name".
+    pub async fn get(&self, reference: &str, live: bool) -> Result<api::Vm, ApiError> {
+        let row = match self.store.vm(reference).await? {
+            Some(row) => row,
+            None => {
+                let missing = || {
+                    ApiError::not_found(format!(
+                        "no VM has the id {reference:?}, and it is not \"project-name/vm-name\" of a VM"
+                    ))
+                    .subject(reference)
+                };
+                let (project, name) = reference.split_once('/').ok_or_else(missing)?;
+                let project = self
+                    .store
+                    .project_by_name(project)
+                    .await
+                    .map_err(|_| missing())?;
+                self.store
+                    .vm_by_name(&project.id, name)
+                    .await?
+                    .ok_or_else(missing)?
+            }
+        };
+        self.describe(&row, live).await
+    }
+
+    pub async fn delete(&self, request_id: &str, id: &str) -> Result<bool, ApiError> {
+        let _ = request_id; // deleting twice is harmless: gone is fine
+        let Some(row) = self.store.vm(id).await? else {
+            return Ok(false);
+        };
+        let lock = self.lock_of(id).await;
+        let _held = lock.lock().await;
+        self.store.set_vm_status(id, "deleting", None).await?;
+        self.tear_down(&row).await?;
+        self.store.delete_vm_row(id).await?;
+        tracing::info!(vm = %id, vmid = row.vmid, "VM deleted; its VM id is free");
+        Ok(true)
+    }
+}
+
+fn no_cluster() -> ApiError {
+    ApiError::precondition("the site inventory has no Proxmox VE cluster")
+        .hint("Add [proxmox] to the site file.")
+}
