@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::AgentConfig;
 use crate::drivers::retry::RetryPolicy;
+use crate::bare_metal::Servers;
 use crate::gateways::Gateways;
 use crate::pki::{read_pem_file, server_tls_config, PkiError};
 use crate::service::AgentService;
@@ -74,13 +75,15 @@ impl BoundAgent {
     ) -> Result<(), ServeError> {
         tracing::info!(addr = ?self.local_addr(), store = self.store.backend().name(), "giif-agent serving");
         let site = SiteCache::new(self.store.clone(), RetryPolicy::default());
-        let gateways = Gateways::new(self.store.clone(), site);
+        let gateways = Gateways::new(self.store.clone(), site.clone());
+        let servers = Servers::new(self.store.clone(), site, gateways.clone());
         let incoming = tls_incoming(self.listener, self.tls);
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_service(AgentServer::new(AgentService::new(
                 self.store.clone(),
                 gateways,
+                servers,
             )))
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;

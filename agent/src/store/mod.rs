@@ -8,6 +8,7 @@
 //! holds across several agent replicas. Allocation then reads a stable view;
 //! unique keys remain the last line of defence.
 
+mod bms;
 mod devices;
 mod gateways;
 mod host_keys;
@@ -16,6 +17,7 @@ mod project_resources;
 mod projects;
 mod requests;
 
+pub use bms::{BmsDoc, BmsRow, ReleaseDoc};
 pub use gateways::{Allocated, GatewayDoc, GatewayRow, SlotChoice};
 pub use inventory::{PoolUsage, VlanPoolSpec};
 

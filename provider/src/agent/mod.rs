@@ -145,4 +145,73 @@ impl AgentClient {
         })
         .await
     }
+
+    pub async fn create_bms_assignment(
+        &self,
+        request: api::CreateBmsAssignmentRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::BmsAssignment, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.create_bms_assignment(request).await }
+        })
+        .await
+    }
+
+    pub async fn update_bms_assignment(
+        &self,
+        request: api::UpdateBmsAssignmentRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::BmsAssignment, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.update_bms_assignment(request).await }
+        })
+        .await
+    }
+
+    pub async fn delete_bms_assignment(
+        &self,
+        request: api::DeleteBmsAssignmentRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::DeleteBmsAssignmentResponse, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.delete_bms_assignment(request).await }
+        })
+        .await
+    }
+
+    pub async fn list_bms(
+        &self,
+        request: api::ListBmsRequest,
+        deadline: std::time::Duration,
+    ) -> Result<api::ListBmsResponse, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = request.clone();
+            async move { grpc.list_bms(request).await }
+        })
+        .await
+    }
+
+    pub async fn get_bms_assignment(
+        &self,
+        reference: &str,
+        live: bool,
+        deadline: std::time::Duration,
+    ) -> Result<api::BmsAssignment, AgentError> {
+        with_retries(deadline, || {
+            let mut grpc = self.grpc.clone();
+            let request = api::GetBmsAssignmentRequest {
+                reference: reference.to_string(),
+                live,
+            };
+            async move { grpc.get_bms_assignment(request).await }
+        })
+        .await
+    }
 }

@@ -1,6 +1,8 @@
 //! The resource and data source interface every type implements, and the
 //! registry of the types this provider serves.
 
+mod bms_assignment;
+mod bms_inventory;
 mod pagw;
 mod project;
 mod project_data;
@@ -45,6 +47,9 @@ pub trait Resource: Send + Sync {
     fn schema(&self) -> &Schema;
     /// Checks across attributes that the schema's validators cannot express.
     fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    /// Adjusts an in-place update's plan beyond the schema's rules (such as
+    /// marking a computed value that drift invalidated as unknown).
+    fn modify_plan(&self, _prior: &Value, _planned: &mut Value) {}
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure>;
     /// `Ok(None)` when the object is gone.
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics>;
@@ -78,8 +83,12 @@ impl Registry {
             resources: vec![
                 Box::new(project::ProjectResource),
                 Box::new(pagw::PagwResource),
+                Box::new(bms_assignment::BmsAssignmentResource),
             ],
-            data_sources: vec![Box::new(project_data::ProjectDataSource)],
+            data_sources: vec![
+                Box::new(project_data::ProjectDataSource),
+                Box::new(bms_inventory::BmsInventoryDataSource),
+            ],
         }
     }
     pub fn resource(&self, type_name: &str) -> Option<&dyn Resource> {

@@ -40,7 +40,15 @@ fn plan(
             ..Default::default()
         });
     }
-    let outcome = plan_change(resource.schema(), &prior, &proposed, &config);
+    let mut outcome = plan_change(resource.schema(), &prior, &proposed, &config);
+    if !prior.is_null() && outcome.requires_replace.is_empty() {
+        resource.modify_plan(&prior, &mut outcome.planned);
+        if outcome.planned != prior {
+            for attribute in resource.schema().attributes.iter().filter(|a| a.volatile) {
+                outcome.planned.set(attribute.name, crate::tfvalue::Value::Unknown);
+            }
+        }
+    }
     let unchanged = outcome.planned == prior;
     Ok(tf::plan_resource_change::Response {
         planned_state: Some(encode(&outcome.planned, &ty)?),
