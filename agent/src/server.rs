@@ -8,9 +8,9 @@ use giif_proto::agent::agent_server::AgentServer;
 use giif_proto::tls_incoming::tls_incoming;
 use tokio::net::TcpListener;
 
+use crate::bare_metal::Servers;
 use crate::config::AgentConfig;
 use crate::drivers::retry::RetryPolicy;
-use crate::bare_metal::Servers;
 use crate::gateways::Gateways;
 use crate::pki::{read_pem_file, server_tls_config, PkiError};
 use crate::service::AgentService;

@@ -6,8 +6,8 @@ use giif_proto::agent::agent_server::Agent;
 use giif_proto::tls_incoming::PeerCertificates;
 use tonic::{Request, Response, Status};
 
-use crate::error::ApiError;
 use crate::bare_metal::Servers;
+use crate::error::ApiError;
 use crate::gateways::Gateways;
 use crate::store::Store;
 

@@ -82,7 +82,10 @@ pub fn iso_problem(image: &str) -> Option<&'static str> {
     };
     if !ok {
         Some("give a CIFS share like \"//fileserver/isos/ubuntu.iso\", an NFS export like \"nfs1:/isos/ubuntu.iso\" or an http(s) URL")
-    } else if image.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+    } else if image
+        .chars()
+        .any(|c| c.is_whitespace() || c == '"' || c == '\'')
+    {
         Some("the location must not contain spaces or quotes")
     } else {
         None
@@ -100,7 +103,6 @@ mod tests {
         assert!(iso_problem("//fileserver/ubuntu.iso").is_some());
         assert!(iso_problem("//fs/isos/my iso.iso").is_some());
     }
-
 
     use super::*;
 

@@ -143,7 +143,11 @@ impl Servers {
             .into_iter()
             .find(|s| s.default_project);
         match slot {
-            Some(slot) => self.store.gateway_in_slot(&slot.public_ip.to_string()).await,
+            Some(slot) => {
+                self.store
+                    .gateway_in_slot(&slot.public_ip.to_string())
+                    .await
+            }
             None => Ok(None),
         }
     }
@@ -158,12 +162,9 @@ impl Servers {
             .gateway_of_project(&row.project_id)
             .await?
             .ok_or_else(|| {
-                ApiError::precondition(format!(
-                    "project {} has no gateway (PAGW)",
-                    row.project_id
-                ))
-                .field("spec.project_id")
-                .hint("Add a giif_pagw for the project.")
+                ApiError::precondition(format!("project {} has no gateway (PAGW)", row.project_id))
+                    .field("spec.project_id")
+                    .hint("Add a giif_pagw for the project.")
             })?;
 
         // 1. Off the gateway it was on (a move), and off the default project's.

@@ -3,8 +3,8 @@
 //! virtual media, moves between projects, reads with drift, and the release.
 //! Drives the `Bmc` and `Hypervisor` traits and the project's gateway.
 
-mod convert;
 mod converge;
+mod convert;
 mod release;
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,7 +36,12 @@ pub struct Servers {
 }
 
 async fn lock_in(locks: &Locks, key: &str) -> Arc<Mutex<()>> {
-    locks.lock().await.entry(key.to_string()).or_default().clone()
+    locks
+        .lock()
+        .await
+        .entry(key.to_string())
+        .or_default()
+        .clone()
 }
 
 impl Servers {
@@ -75,12 +80,12 @@ impl Servers {
         } else {
             format!("free ones: {}", free.join(", "))
         };
-        Err(
-            ApiError::not_found(format!("no server named {name:?} in the inventory ({some})"))
-                .field("spec.bms")
-                .subject(name)
-                .hint("Use a name that data source giif_bms_inventory lists."),
-        )
+        Err(ApiError::not_found(format!(
+            "no server named {name:?} in the inventory ({some})"
+        ))
+        .field("spec.bms")
+        .subject(name)
+        .hint("Use a name that data source giif_bms_inventory lists."))
     }
 
     async fn require_gateway(&self, project_id: &str) -> Result<(), ApiError> {

@@ -18,7 +18,9 @@ impl Servers {
         };
         let lock = lock_in(&self.locks, &row.id).await;
         let _held = lock.lock().await;
-        self.store.set_bms_status(&row.id, "releasing", None).await?;
+        self.store
+            .set_bms_status(&row.id, "releasing", None)
+            .await?;
         let release = &row.doc.release;
         let mut failures = Vec::new();
         match self.bmc(&row.bms).await {

@@ -237,11 +237,12 @@ impl Store {
 
     /// The gateway in the slot with public IP `slot_ip`, if any.
     pub async fn gateway_in_slot(&self, slot_ip: &str) -> Result<Option<GatewayRow>, ApiError> {
-        let row: Option<Row> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM gateways WHERE slot_ip = $1"))
-                .bind(slot_ip)
-                .fetch_optional(self.pool())
-                .await?;
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM gateways WHERE slot_ip = $1"
+        ))
+        .bind(slot_ip)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.map(from_row))
     }
 

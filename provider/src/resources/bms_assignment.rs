@@ -39,7 +39,8 @@ const RESET: Validator = Validator {
     },
 };
 
-pub static BMS_ASSIGNMENT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
+pub static BMS_ASSIGNMENT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    Schema {
     version: 0,
     description: "A bare-metal server assigned to a project. The agent hot-plugs a NIC tagged with the server's \
         VLAN into the project gateway's VM and has the gateway bridge it into the project segment, then sets the \
@@ -97,6 +98,7 @@ pub static BMS_ASSIGNMENT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
             .describe("`ready`, or what the agent last found: `converging`, `failed`, `unreachable`."),
     ],
     blocks: vec![timeouts_block(&[Operation::Create, Operation::Update, Operation::Delete])],
+}
 });
 
 pub struct BmsAssignmentResource;
@@ -112,11 +114,7 @@ fn spec_from(value: &Value) -> api::BmsAssignmentSpec {
         release: Some(api::BmsRelease {
             power_off: release.get("power_off").as_bool().unwrap_or(true),
             eject_media: release.get("eject_media").as_bool().unwrap_or(true),
-            reset: release
-                .get("reset")
-                .as_str()
-                .unwrap_or("none")
-                .to_string(),
+            reset: release.get("reset").as_str().unwrap_or("none").to_string(),
         }),
     }
 }
@@ -223,7 +221,9 @@ impl Resource for BmsAssignmentResource {
         {
             Ok(assignment) => Ok(Some(state_from(&assignment, state))),
             Err(err) if err.is_not_found() => Ok(None),
-            Err(err) => Err(err.to_diagnostic("Cannot read the server assignment").into()),
+            Err(err) => Err(err
+                .to_diagnostic("Cannot read the server assignment")
+                .into()),
         }
     }
 
@@ -276,7 +276,9 @@ impl Resource for BmsAssignmentResource {
                 format!("No assignment has the id {id:?}, and no assigned server has that name."),
             )
             .into()),
-            Err(err) => Err(err.to_diagnostic("Cannot import the server assignment").into()),
+            Err(err) => Err(err
+                .to_diagnostic("Cannot import the server assignment")
+                .into()),
         }
     }
 }

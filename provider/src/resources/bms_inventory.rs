@@ -33,7 +33,8 @@ fn server_type() -> Type {
     ])
 }
 
-static BMS_INVENTORY_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
+static BMS_INVENTORY_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    Schema {
     version: 0,
     description: "The site's bare-metal servers, for picking one to assign.",
     attributes: vec![
@@ -50,6 +51,7 @@ static BMS_INVENTORY_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema {
                 `assigned`, `quarantined`) and `project_id` (empty unless assigned)."),
     ],
     blocks: vec![],
+}
 });
 
 pub struct BmsInventoryDataSource;

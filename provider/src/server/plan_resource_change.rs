@@ -45,7 +45,9 @@ fn plan(
         resource.modify_plan(&prior, &mut outcome.planned);
         if outcome.planned != prior {
             for attribute in resource.schema().attributes.iter().filter(|a| a.volatile) {
-                outcome.planned.set(attribute.name, crate::tfvalue::Value::Unknown);
+                outcome
+                    .planned
+                    .set(attribute.name, crate::tfvalue::Value::Unknown);
             }
         }
     }
