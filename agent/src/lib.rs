@@ -1,6 +1,7 @@
 //! The giif on-site agent: inventory, allocations and (soon) hardware
 //! drivers, behind the agent API served over mTLS.
 
+pub mod bare_metal;
 pub mod check;
 pub mod config;
 pub mod credentials;

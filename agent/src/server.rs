@@ -8,6 +8,7 @@ use giif_proto::agent::agent_server::AgentServer;
 use giif_proto::tls_incoming::tls_incoming;
 use tokio::net::TcpListener;
 
+use crate::bare_metal::Servers;
 use crate::config::AgentConfig;
 use crate::drivers::retry::RetryPolicy;
 use crate::gateways::Gateways;
@@ -76,7 +77,8 @@ impl BoundAgent {
         tracing::info!(addr = ?self.local_addr(), store = self.store.backend().name(), "giif-agent serving");
         let site = SiteCache::new(self.store.clone(), RetryPolicy::default());
         let gateways = Gateways::new(self.store.clone(), site.clone());
-        let vms = Vms::new(self.store.clone(), site);
+        let vms = Vms::new(self.store.clone(), site.clone());
+        let servers = Servers::new(self.store.clone(), site, gateways.clone());
         let incoming = tls_incoming(self.listener, self.tls);
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -84,6 +86,7 @@ impl BoundAgent {
                 self.store.clone(),
                 gateways,
                 vms,
+                servers,
             )))
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;

@@ -6,6 +6,7 @@ use giif_proto::agent::agent_server::Agent;
 use giif_proto::tls_incoming::PeerCertificates;
 use tonic::{Request, Response, Status};
 
+use crate::bare_metal::Servers;
 use crate::error::ApiError;
 use crate::floating::FloatingIps;
 use crate::gateways::Gateways;
@@ -17,16 +18,18 @@ pub struct AgentService {
     gateways: Gateways,
     floating: FloatingIps,
     vms: Vms,
+    servers: Servers,
 }
 
 impl AgentService {
-    pub fn new(store: Store, gateways: Gateways, vms: Vms) -> Self {
+    pub fn new(store: Store, gateways: Gateways, vms: Vms, servers: Servers) -> Self {
         let floating = FloatingIps::new(store.clone(), gateways.clone());
         Self {
             store,
             gateways,
             floating,
             vms,
+            servers,
         }
     }
 }
@@ -354,5 +357,69 @@ impl Agent for AgentService {
         let id = required_id(&request.id)?;
         let existed = self.vms.delete(&request.request_id, id).await?;
         Ok(Response::new(api::DeleteVmResponse { existed }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn create_bms_assignment(
+        &self,
+        request: Request<api::CreateBmsAssignmentRequest>,
+    ) -> Reply<api::BmsAssignment> {
+        let request = request.into_inner();
+        let spec = request
+            .spec
+            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let assignment = self
+            .servers
+            .create(&request.request_id, &spec, wait(request.wait_seconds))
+            .await?;
+        Ok(Response::new(assignment))
+    }
+
+    async fn get_bms_assignment(
+        &self,
+        request: Request<api::GetBmsAssignmentRequest>,
+    ) -> Reply<api::BmsAssignment> {
+        let request = request.into_inner();
+        Ok(Response::new(
+            self.servers.get(&request.reference, request.live).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn update_bms_assignment(
+        &self,
+        request: Request<api::UpdateBmsAssignmentRequest>,
+    ) -> Reply<api::BmsAssignment> {
+        let request = request.into_inner();
+        let spec = request
+            .spec
+            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let id = required_id(&request.id)?;
+        let assignment = self
+            .servers
+            .update(&request.request_id, id, &spec, wait(request.wait_seconds))
+            .await?;
+        Ok(Response::new(assignment))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    async fn delete_bms_assignment(
+        &self,
+        request: Request<api::DeleteBmsAssignmentRequest>,
+    ) -> Reply<api::DeleteBmsAssignmentResponse> {
+        let request = request.into_inner();
+        let id = required_id(&request.id)?;
+        let (existed, warning) = self.servers.delete(&request.request_id, id).await?;
+        Ok(Response::new(api::DeleteBmsAssignmentResponse {
+            existed,
+            warning,
+        }))
+    }
+
+    async fn list_bms(&self, request: Request<api::ListBmsRequest>) -> Reply<api::ListBmsResponse> {
+        let request = request.into_inner();
+        Ok(Response::new(api::ListBmsResponse {
+            servers: self.servers.list(&request.state, &request.tag).await?,
+        }))
     }
 }

@@ -65,8 +65,45 @@ pub fn member_role_problem(role: &str) -> Option<String> {
         .then(|| format!("{role:?} is not a role; use \"member\" or \"manager\"."))
 }
 
+/// Whether `image` is a location the iDRAC can mount: a CIFS share
+/// (`//host/share/x.iso`), an NFS export (`host:/path/x.iso`) or a URL.
+pub fn iso_problem(image: &str) -> Option<&'static str> {
+    let ok = if let Some(rest) = image.strip_prefix("//") {
+        rest.split('/').filter(|p| !p.is_empty()).count() >= 3
+    } else if let Some(rest) = image
+        .strip_prefix("http://")
+        .or_else(|| image.strip_prefix("https://"))
+    {
+        rest.contains('/') && !rest.starts_with('/')
+    } else if let Some((host, path)) = image.split_once(":/") {
+        !host.is_empty() && !host.contains('/') && !path.is_empty()
+    } else {
+        false
+    };
+    if !ok {
+        Some("give a CIFS share like \"//fileserver/isos/ubuntu.iso\", an NFS export like \"nfs1:/isos/ubuntu.iso\" or an http(s) URL")
+    } else if image
+        .chars()
+        .any(|c| c.is_whitespace() || c == '"' || c == '\'')
+    {
+        Some("the location must not contain spaces or quotes")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn iso_locations() {
+        assert!(iso_problem("//fileserver/isos/ubuntu.iso").is_none());
+        assert!(iso_problem("https://mirror.example/ubuntu.iso").is_none());
+        assert!(iso_problem("nfs1:/isos/ubuntu.iso").is_none());
+        assert!(iso_problem("ubuntu.iso").is_some());
+        assert!(iso_problem("//fileserver/ubuntu.iso").is_some());
+        assert!(iso_problem("//fs/isos/my iso.iso").is_some());
+    }
+
     use super::*;
 
     #[test]

@@ -235,6 +235,7 @@ impl Store {
         Ok(row.map(from_row))
     }
 
+    /// The gateway in the slot with public IP `slot_ip`, if any.
     pub async fn gateway_in_slot(&self, slot_ip: &str) -> Result<Option<GatewayRow>, ApiError> {
         let row: Option<Row> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM gateways WHERE slot_ip = $1"

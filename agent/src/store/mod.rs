@@ -8,6 +8,7 @@
 //! holds across several agent replicas. Allocation then reads a stable view;
 //! unique keys remain the last line of defence.
 
+mod bms;
 mod devices;
 mod floating_ips;
 mod gateways;
@@ -18,6 +19,7 @@ mod projects;
 mod requests;
 mod vms;
 
+pub use bms::{BmsDoc, BmsRow, ReleaseDoc};
 pub use floating_ips::FloatingRow;
 pub use gateways::{Allocated, GatewayDoc, GatewayRow, SlotChoice};
 pub use inventory::{PoolUsage, VlanPoolSpec};

@@ -132,6 +132,22 @@ impl AgentClient {
         .await
     }
 
+    pub async fn get_bms_assignment(
+        &self,
+        reference: &str,
+        live: bool,
+        deadline: Duration,
+    ) -> Result<api::BmsAssignment, AgentError> {
+        let request = api::GetBmsAssignmentRequest {
+            reference: reference.to_string(),
+            live,
+        };
+        self.call(deadline, request, |mut grpc, request| async move {
+            grpc.get_bms_assignment(request).await
+        })
+        .await
+    }
+
     pub async fn list_pagw_slots(
         &self,
         deadline: Duration,
@@ -159,5 +175,9 @@ impl AgentClient {
         create_vm(api::CreateVmRequest) -> api::Vm;
         update_vm(api::UpdateVmRequest) -> api::Vm;
         delete_vm(api::DeleteVmRequest) -> api::DeleteVmResponse;
+        create_bms_assignment(api::CreateBmsAssignmentRequest) -> api::BmsAssignment;
+        update_bms_assignment(api::UpdateBmsAssignmentRequest) -> api::BmsAssignment;
+        delete_bms_assignment(api::DeleteBmsAssignmentRequest) -> api::DeleteBmsAssignmentResponse;
+        list_bms(api::ListBmsRequest) -> api::ListBmsResponse;
     }
 }

@@ -1,6 +1,8 @@
 //! The resource and data source interface every type implements, and the
 //! registry of the types this provider serves.
 
+mod bms_assignment;
+mod bms_inventory;
 mod floating_ip;
 mod pagw;
 mod pagw_slots_data;
@@ -48,9 +50,10 @@ pub trait Resource: Send + Sync {
     fn schema(&self) -> &Schema;
     /// Checks across attributes that the schema's validators cannot express.
     fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
-    /// Checks a planned change against the prior state (such as a size that
-    /// may only grow); runs after the schema planned it. Default: none.
-    fn modify_plan(&self, _prior: &Value, _planned: &Value, _diags: &mut Diagnostics) {}
+    /// Checks and adjusts an in-place update's plan beyond the schema's
+    /// rules: a size that may only grow, a computed value that drift made
+    /// unknown. Runs after the schema planned it. Default: nothing.
+    fn modify_plan(&self, _prior: &Value, _planned: &mut Value, _diags: &mut Diagnostics) {}
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure>;
     /// `Ok(None)` when the object is gone.
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics>;
@@ -86,10 +89,12 @@ impl Registry {
                 Box::new(pagw::PagwResource),
                 Box::new(floating_ip::FloatingIpResource),
                 Box::new(vm::VmResource),
+                Box::new(bms_assignment::BmsAssignmentResource),
             ],
             data_sources: vec![
                 Box::new(project_data::ProjectDataSource),
                 Box::new(pagw_slots_data::PagwSlotsDataSource),
+                Box::new(bms_inventory::BmsInventoryDataSource),
             ],
         }
     }

@@ -280,7 +280,7 @@ impl Resource for VmResource {
         }
     }
 
-    fn modify_plan(&self, prior: &Value, planned: &Value, diags: &mut Diagnostics) {
+    fn modify_plan(&self, prior: &Value, planned: &mut Value, diags: &mut Diagnostics) {
         // A replacement makes a new disk, of any size.
         if planned.get("id").is_unknown() {
             return;

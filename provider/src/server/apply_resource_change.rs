@@ -54,6 +54,8 @@ async fn apply(
         ctx.timeout = Operation::Delete.timeout(&prior, DEFAULT_TIMEOUT);
         return match resource.delete(&ctx, &prior).await {
             Ok(()) => (null_state(&ty), Diagnostics::default()),
+            // Only warnings: the object is gone, with something to say.
+            Err(diags) if !diags.has_errors() => (null_state(&ty), diags),
             Err(diags) => (request.prior_state.clone(), diags),
         };
     }

@@ -40,12 +40,20 @@ fn plan(
             ..Default::default()
         });
     }
-    let outcome = plan_change(resource.schema(), &prior, &proposed, &config);
-    if !prior.is_null() {
+    let mut outcome = plan_change(resource.schema(), &prior, &proposed, &config);
+    // Resource rules for in-place updates; a replacement starts afresh.
+    if !prior.is_null() && outcome.requires_replace.is_empty() {
         let mut diags = Diagnostics::default();
-        resource.modify_plan(&prior, &outcome.planned, &mut diags);
+        resource.modify_plan(&prior, &mut outcome.planned, &mut diags);
         if diags.has_errors() {
             return Err(diags);
+        }
+        if outcome.planned != prior {
+            for attribute in resource.schema().attributes.iter().filter(|a| a.volatile) {
+                outcome
+                    .planned
+                    .set(attribute.name, crate::tfvalue::Value::Unknown);
+            }
         }
     }
     let unchanged = outcome.planned == prior;

@@ -1,0 +1,256 @@
+//! Bare-metal servers assigned to projects: the claim, the operation that
+//! plugs the server's VLAN into the project gateway and sets its power and
+//! virtual media, moves between projects, reads with drift, and the release.
+//! Drives the `Bmc` and `Hypervisor` traits and the project's gateway.
+
+mod converge;
+mod convert;
+mod release;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use giif_proto::agent as api;
+use tokio::sync::Mutex;
+
+use crate::error::ApiError;
+use crate::gateways::Gateways;
+use crate::inventory::Bms;
+use crate::site_cache::SiteCache;
+use crate::store::{BmsRow, Store};
+
+pub use convert::{doc_from_spec, iso_problem};
+
+type Locks = Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>;
+
+#[derive(Clone)]
+pub struct Servers {
+    store: Store,
+    site: SiteCache,
+    gateways: Gateways,
+    /// One operation at a time per server.
+    locks: Locks,
+    /// One NIC change at a time per gateway VM (its slot numbers).
+    nic_locks: Locks,
+}
+
+async fn lock_in(locks: &Locks, key: &str) -> Arc<Mutex<()>> {
+    locks
+        .lock()
+        .await
+        .entry(key.to_string())
+        .or_default()
+        .clone()
+}
+
+impl Servers {
+    pub fn new(store: Store, site: SiteCache, gateways: Gateways) -> Self {
+        Self {
+            store,
+            site,
+            gateways,
+            locks: Arc::default(),
+            nic_locks: Arc::default(),
+        }
+    }
+
+    /// The server's inventory entry; an unknown name lists some free ones.
+    async fn server(&self, name: &str) -> Result<Bms, ApiError> {
+        let inventory = self.store.bms_inventory().await?;
+        if let Some(server) = inventory.iter().find(|s| s.name == name) {
+            return Ok(server.clone());
+        }
+        let taken: Vec<String> = self
+            .store
+            .bms_assignments()
+            .await?
+            .into_iter()
+            .map(|r| r.bms)
+            .chain(self.store.bms_quarantine().await?.into_iter().map(|q| q.0))
+            .collect();
+        let free: Vec<&str> = inventory
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|n| !taken.iter().any(|t| t == n))
+            .take(5)
+            .collect();
+        let some = if free.is_empty() {
+            "none is free".to_string()
+        } else {
+            format!("free ones: {}", free.join(", "))
+        };
+        Err(ApiError::not_found(format!(
+            "no server named {name:?} in the inventory ({some})"
+        ))
+        .field("spec.bms")
+        .subject(name)
+        .hint("Use a name that data source giif_bms_inventory lists."))
+    }
+
+    async fn require_gateway(&self, project_id: &str) -> Result<(), ApiError> {
+        if self.store.gateway_of_project(project_id).await?.is_none() {
+            return Err(ApiError::precondition(format!("project {project_id} has no gateway (PAGW)"))
+                .field("spec.project_id")
+                .hint("Add a giif_pagw for the project (and let the assignment depend on it); bare-metal servers reach the project through it."));
+        }
+        Ok(())
+    }
+
+    pub async fn create(
+        &self,
+        request_id: &str,
+        spec: &api::BmsAssignmentSpec,
+        wait: Duration,
+    ) -> Result<api::BmsAssignment, ApiError> {
+        let doc = doc_from_spec(spec)?;
+        self.store
+            .project_by_id(&spec.project_id)
+            .await
+            .map_err(|e| e.field("spec.project_id"))?;
+        self.server(&spec.bms).await?;
+        self.require_gateway(&spec.project_id).await?;
+        let names: BTreeMap<String, String> = self
+            .store
+            .list_projects()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.spec.map(|s| s.name).unwrap_or_default()))
+            .collect();
+        let row = self
+            .store
+            .claim_bms(request_id, &spec.project_id, &names, &spec.bms, &doc)
+            .await?;
+        self.start_converging(row.id.clone());
+        self.wait_for(&row.id, wait).await
+    }
+
+    pub async fn update(
+        &self,
+        request_id: &str,
+        id: &str,
+        spec: &api::BmsAssignmentSpec,
+        wait: Duration,
+    ) -> Result<api::BmsAssignment, ApiError> {
+        let doc = doc_from_spec(spec)?;
+        let row = self.row(id).await?;
+        if spec.bms != row.bms {
+            return Err(ApiError::invalid(format!(
+                "assignment {id} is for server {}, not {}",
+                row.bms, spec.bms
+            ))
+            .field("spec.bms")
+            .hint("Changing bms replaces the assignment."));
+        }
+        if spec.project_id != row.project_id {
+            self.store
+                .project_by_id(&spec.project_id)
+                .await
+                .map_err(|e| e.field("spec.project_id"))?;
+            self.require_gateway(&spec.project_id).await?;
+        }
+        self.store
+            .update_bms_assignment(request_id, id, &spec.project_id, &doc)
+            .await?;
+        self.start_converging(id.to_string());
+        self.wait_for(id, wait).await
+    }
+
+    /// Runs the operation (or its remainder) in the background: it outlives
+    /// the caller's deadline and a retry finds it under way.
+    fn start_converging(&self, id: String) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let lock = lock_in(&this.locks, &id).await;
+            let _held = lock.lock().await;
+            if let Err(err) = this.converge(&id).await {
+                tracing::warn!(assignment = %id, error = %err.message, "server assignment operation failed");
+                let _ = this
+                    .store
+                    .set_bms_status(&id, "failed", Some(&err.message))
+                    .await;
+            }
+        });
+    }
+
+    /// Waits until the assignment is ready or failed, or `wait` passes.
+    async fn wait_for(&self, id: &str, wait: Duration) -> Result<api::BmsAssignment, ApiError> {
+        let deadline = Instant::now() + wait;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        loop {
+            let row = self.row(id).await?;
+            let settled = matches!(row.status.as_str(), "ready" | "failed");
+            if settled || Instant::now() >= deadline {
+                let lock = lock_in(&self.locks, id).await;
+                if lock.try_lock().is_ok() || Instant::now() >= deadline {
+                    return self.describe(&self.row(id).await?, false).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn row(&self, reference: &str) -> Result<BmsRow, ApiError> {
+        self.store.bms_assignment(reference).await?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no server assignment has id or server name {reference:?}"
+            ))
+            .subject(reference)
+        })
+    }
+
+    /// An assignment by id or server name; with `live`, what the iDRAC and
+    /// the gateway VM say.
+    pub async fn get(&self, reference: &str, live: bool) -> Result<api::BmsAssignment, ApiError> {
+        let row = self.row(reference).await?;
+        self.describe(&row, live).await
+    }
+
+    /// The site's servers with their state, filtered.
+    pub async fn list(&self, state: &str, tag: &str) -> Result<Vec<api::BmsServer>, ApiError> {
+        if !matches!(state, "" | "any" | "free" | "assigned") {
+            return Err(ApiError::invalid(format!(
+                "state {state:?} is not \"free\", \"assigned\" or \"any\""
+            ))
+            .field("state"));
+        }
+        let assigned: BTreeMap<String, String> = self
+            .store
+            .bms_assignments()
+            .await?
+            .into_iter()
+            .map(|r| (r.bms, r.project_id))
+            .collect();
+        let quarantined: BTreeMap<String, String> =
+            self.store.bms_quarantine().await?.into_iter().collect();
+        let servers = self
+            .store
+            .bms_inventory()
+            .await?
+            .into_iter()
+            .filter(|s| tag.is_empty() || s.tags.iter().any(|t| t == tag))
+            .map(|s| {
+                let project_id = assigned.get(&s.name).cloned().unwrap_or_default();
+                let server_state = if !project_id.is_empty() {
+                    "assigned"
+                } else if quarantined.contains_key(&s.name) {
+                    "quarantined"
+                } else {
+                    "free"
+                };
+                api::BmsServer {
+                    state: server_state.into(),
+                    project_id,
+                    name: s.name,
+                    service_tag: s.service_tag,
+                    model: s.model.unwrap_or_default(),
+                    vlan: s.vlan,
+                    tags: s.tags,
+                    macs: s.macs,
+                }
+            })
+            .filter(|s| matches!(state, "" | "any") || s.state == state)
+            .collect();
+        Ok(servers)
+    }
+}

@@ -1,0 +1,90 @@
+//! Ending an assignment: the release policy (eject, power off, optional BMC
+//! reset), the NIC unplugged and the gateway reconfigured, the server freed
+//! — or quarantined when its release failed, so nobody gets a server in an
+//! unknown state. A server the default project's gateway exists for is
+//! plugged into that gateway again, as Giif keeps idle hardware.
+
+use super::{lock_in, Servers};
+use crate::drivers::bmc::PowerAction;
+use crate::error::ApiError;
+
+impl Servers {
+    /// `Ok((existed, warning))`; the warning says why the server was
+    /// quarantined or what could not be cleaned up.
+    pub async fn delete(&self, request_id: &str, id: &str) -> Result<(bool, String), ApiError> {
+        let _ = request_id;
+        let Some(row) = self.store.bms_assignment(id).await? else {
+            return Ok((false, String::new()));
+        };
+        let lock = lock_in(&self.locks, &row.id).await;
+        let _held = lock.lock().await;
+        self.store
+            .set_bms_status(&row.id, "releasing", None)
+            .await?;
+        let release = &row.doc.release;
+        let mut failures = Vec::new();
+        match self.bmc(&row.bms).await {
+            Ok(bmc) => {
+                if release.eject_media {
+                    if let Err(err) = bmc.detach_media().await {
+                        failures.push(format!("ejecting the virtual media failed: {err}"));
+                    }
+                }
+                if release.power_off {
+                    if let Err(err) = bmc.power(PowerAction::Off).await {
+                        failures.push(format!("powering off failed: {err}"));
+                    }
+                }
+                if release.reset == "bmc" {
+                    if let Err(err) = bmc.reset_bmc().await {
+                        failures.push(format!("resetting the iDRAC failed: {err}"));
+                    }
+                }
+            }
+            Err(err) => failures.push(err.message),
+        }
+        let vlan = self
+            .store
+            .bms_inventory()
+            .await?
+            .into_iter()
+            .find(|s| s.name == row.bms)
+            .map(|s| s.vlan as u16);
+        if let (Some(gw_id), Some(vlan)) = (&row.pagw_id, vlan) {
+            if let Some(gw) = self.store.gateway(gw_id).await? {
+                self.unplug(&gw, vlan).await?;
+            }
+        }
+        let quarantine = (!failures.is_empty()).then(|| failures.join("; "));
+        self.store
+            .end_bms_assignment(&row.id, &row.bms, quarantine.as_deref())
+            .await?;
+        let mut warnings = Vec::new();
+        if let Some(reason) = &quarantine {
+            tracing::warn!(bms = %row.bms, reason = %reason, "server quarantined");
+            warnings.push(format!(
+                "Server {} was released from its project but quarantined, not returned to the pool: {reason}. \
+                 An operator must check it before it can be assigned again.",
+                row.bms
+            ));
+        }
+        if let Err(err) = self.gateways.reconfigure(&row.project_id).await {
+            warnings.push(format!(
+                "The project's gateway could not be reconfigured without the server's VLAN: {}",
+                err.message
+            ));
+        }
+        if quarantine.is_none() {
+            if let (Some(idle), Some(vlan)) = (self.default_gateway().await?, vlan) {
+                if let Err(err) = self.plug(&idle, vlan, None).await {
+                    warnings.push(format!(
+                        "Server {} could not be plugged back into the default project's gateway: {}",
+                        row.bms, err.message
+                    ));
+                }
+            }
+            tracing::info!(bms = %row.bms, "server released to the pool");
+        }
+        Ok((true, warnings.join("\n")))
+    }
+}

@@ -1,0 +1,284 @@
+//! `giif_bms_assignment`: a bare-metal server given to a project. The agent
+//! plugs the server's VLAN into the project gateway's VM, has the gateway
+//! bridge it, and sets power and virtual media; changing the project moves
+//! the server in place; destroy applies the release policy.
+
+use std::sync::LazyLock;
+
+use giif_proto::agent as api;
+
+use super::{timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::schema::{Attribute, Nesting, Schema, Validator};
+use crate::tfvalue::{Type, Value};
+
+const POWER: Validator = Validator {
+    rule: "`on` or `off`.",
+    check: |value| match value.as_str() {
+        None | Some("on" | "off") => Ok(()),
+        Some(other) => Err(format!("{other:?} is not \"on\" or \"off\"")),
+    },
+};
+
+const ISO: Validator = Validator {
+    rule: "A CIFS share (`//fileserver/isos/x.iso`), an NFS export (`host:/path/x.iso`) or an http(s) URL.",
+    check: |value| match value.as_str().and_then(giif_proto::rules::iso_problem) {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "{:?}: {problem}",
+            value.as_str().unwrap_or_default()
+        )),
+    },
+};
+
+const RESET: Validator = Validator {
+    rule: "`none` or `bmc` (restart the iDRAC).",
+    check: |value| match value.as_str() {
+        None | Some("none" | "bmc") => Ok(()),
+        Some(other) => Err(format!("{other:?} is not \"none\" or \"bmc\"")),
+    },
+};
+
+pub static BMS_ASSIGNMENT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    Schema {
+    version: 0,
+    description: "A bare-metal server assigned to a project. The agent hot-plugs a NIC tagged with the server's \
+        VLAN into the project gateway's VM and has the gateway bridge it into the project segment, then sets the \
+        power and the virtual CD. Changing `project_id` moves the server in place (unplugged from the old \
+        gateway, plugged into the new one). Destroy applies the `release` policy; a server whose release fails \
+        is quarantined (kept out of the pool) and the destroy succeeds with a warning.",
+    attributes: vec![
+        Attribute::string("id").computed().describe("The assignment's id on the agent."),
+        Attribute::string("project_id")
+            .required()
+            .describe("The project that gets the server. It needs a `giif_pagw`. Changing it moves the server in place."),
+        Attribute::string("bms")
+            .required()
+            .force_new()
+            .describe("The server's inventory name (see data source `giif_bms_inventory`). Changing it replaces the assignment."),
+        Attribute::string("power_state")
+            .optional()
+            .describe("`on` or `off`; leave out to leave the power alone. Out-of-band changes show as drift.")
+            .validate(POWER),
+        Attribute::string("boot_iso")
+            .optional()
+            .describe("An image to attach as virtual media; removing it ejects the media.")
+            .validate(ISO),
+        Attribute::nested(
+            "release",
+            Nesting::Single,
+            vec![
+                Attribute::bool("power_off")
+                    .optional()
+                    .describe("Power the server off on release (default `true`)."),
+                Attribute::bool("eject_media")
+                    .optional()
+                    .describe("Eject the virtual media on release (default `true`)."),
+                Attribute::string("reset")
+                    .optional()
+                    .describe("`none` (default) or `bmc`: restart the iDRAC on release.")
+                    .validate(RESET),
+            ],
+        )
+        .optional()
+        .describe("What destroy does to the server before it returns to the pool."),
+        Attribute::number("vlan").computed().describe("The server's own VLAN, bridged into the project segment."),
+        Attribute::string("pagw_nic")
+            .computed()
+            .describe("The gateway VM's NIC carrying the server's VLAN, such as `net2`."),
+        Attribute::new("mac_addresses", Type::list(Type::String))
+            .computed()
+            .describe("The server's NIC MAC addresses, for DHCP reservations."),
+        Attribute::string("console_connection_id")
+            .computed()
+            .describe("The Guacamole console connection (not yet created: always null)."),
+        Attribute::string("status")
+            .computed()
+            .volatile()
+            .describe("`ready`, or what the agent last found: `converging`, `failed`, `unreachable`."),
+    ],
+    blocks: vec![timeouts_block(&[Operation::Create, Operation::Update, Operation::Delete])],
+}
+});
+
+pub struct BmsAssignmentResource;
+
+fn spec_from(value: &Value) -> api::BmsAssignmentSpec {
+    let text = |name: &str| value.get(name).as_str().unwrap_or_default().to_string();
+    let release = value.get("release");
+    api::BmsAssignmentSpec {
+        project_id: text("project_id"),
+        bms: text("bms"),
+        power_state: text("power_state"),
+        boot_iso: text("boot_iso"),
+        release: Some(api::BmsRelease {
+            power_off: release.get("power_off").as_bool().unwrap_or(true),
+            eject_media: release.get("eject_media").as_bool().unwrap_or(true),
+            reset: release.get("reset").as_str().unwrap_or("none").to_string(),
+        }),
+    }
+}
+
+/// The state; `release` is configuration only (used on destroy), so it is
+/// kept from `shape`.
+fn state_from(assignment: &api::BmsAssignment, shape: &Value) -> Value {
+    let spec = assignment.spec.clone().unwrap_or_default();
+    let nonempty = |s: &str| Value::opt_string(Some(s.to_string()).filter(|s| !s.is_empty()));
+    let mut state = Value::object([
+        ("id", Value::string(&assignment.id)),
+        ("project_id", Value::string(&spec.project_id)),
+        ("bms", Value::string(&spec.bms)),
+        ("power_state", nonempty(&spec.power_state)),
+        ("boot_iso", nonempty(&spec.boot_iso)),
+        ("release", shape.get("release").clone()),
+        ("vlan", Value::int(i64::from(assignment.vlan))),
+        ("pagw_nic", nonempty(&assignment.pagw_nic)),
+        (
+            "mac_addresses",
+            Value::List(assignment.mac_addresses.iter().map(Value::string).collect()),
+        ),
+        ("console_connection_id", Value::Null),
+        ("status", Value::string(&assignment.status)),
+    ]);
+    if !shape.get("timeouts").is_null() {
+        state.set("timeouts", shape.get("timeouts").clone());
+    }
+    state
+}
+
+fn assignment_id(state: &Value) -> String {
+    state.get("id").as_str().unwrap_or_default().to_string()
+}
+
+fn not_ready(assignment: &api::BmsAssignment, planned: &Value) -> CreateFailure {
+    let detail = if assignment.status == "failed" {
+        format!(
+            "The assignment {} of server {} stopped at: {}\n\nFix the cause and run apply again; the agent resumes \
+             where it stopped.",
+            assignment.id,
+            assignment.spec.as_ref().map(|s| s.bms.as_str()).unwrap_or_default(),
+            assignment.last_error
+        )
+    } else {
+        format!(
+            "The assignment {} is still {} when the timeout ran out. The agent goes on; raise the timeout or run \
+             apply again.",
+            assignment.id, assignment.status
+        )
+    };
+    CreateFailure {
+        partial: Some(state_from(assignment, planned)),
+        diags: Diagnostic::error("The server assignment is not ready", detail).into(),
+    }
+}
+
+fn wait_seconds(ctx: &Ctx<'_>) -> u32 {
+    // Leave the last seconds of the timeout for the answer to travel.
+    ctx.timeout.as_secs().saturating_sub(5).clamp(1, 3600) as u32
+}
+
+#[tonic::async_trait]
+impl Resource for BmsAssignmentResource {
+    fn type_name(&self) -> &'static str {
+        "giif_bms_assignment"
+    }
+
+    fn schema(&self) -> &Schema {
+        &BMS_ASSIGNMENT_SCHEMA
+    }
+
+    fn modify_plan(&self, prior: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
+        // A NIC removed out of band reads as a null pagw_nic: plan an update
+        // that plugs it back. A move may land on another NIC slot.
+        let moved = prior.get("project_id") != planned.get("project_id");
+        if prior.get("pagw_nic").is_null() || moved {
+            planned.set("pagw_nic", Value::Unknown);
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
+        let request = api::CreateBmsAssignmentRequest {
+            request_id: ctx.request_id.clone(),
+            spec: Some(spec_from(planned)),
+            wait_seconds: wait_seconds(ctx),
+        };
+        let assignment = ctx
+            .agent
+            .create_bms_assignment(request, ctx.timeout)
+            .await
+            .map_err(|err| Diagnostics::from(err.to_diagnostic("Cannot assign the server")))?;
+        if assignment.status != "ready" {
+            return Err(not_ready(&assignment, planned));
+        }
+        Ok(state_from(&assignment, planned))
+    }
+
+    async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        match ctx
+            .agent
+            .get_bms_assignment(&assignment_id(state), true, ctx.timeout)
+            .await
+        {
+            Ok(assignment) => Ok(Some(state_from(&assignment, state))),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(err
+                .to_diagnostic("Cannot read the server assignment")
+                .into()),
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx<'_>,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, Diagnostics> {
+        let request = api::UpdateBmsAssignmentRequest {
+            request_id: ctx.request_id.clone(),
+            id: assignment_id(prior),
+            spec: Some(spec_from(planned)),
+            wait_seconds: wait_seconds(ctx),
+        };
+        let assignment = ctx
+            .agent
+            .update_bms_assignment(request, ctx.timeout)
+            .await
+            .map_err(|err| err.to_diagnostic("Cannot update the server assignment"))?;
+        if assignment.status != "ready" {
+            return Err(not_ready(&assignment, planned).diags);
+        }
+        Ok(state_from(&assignment, planned))
+    }
+
+    async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
+        let request = api::DeleteBmsAssignmentRequest {
+            request_id: ctx.request_id.clone(),
+            id: assignment_id(prior),
+        };
+        match ctx.agent.delete_bms_assignment(request, ctx.timeout).await {
+            // Warnings alone do not fail the destroy.
+            Ok(answer) if !answer.warning.is_empty() => Err(Diagnostic::warning(
+                "The server was released with problems",
+                answer.warning,
+            )
+            .into()),
+            Ok(_) => Ok(()),
+            Err(err) if err.is_not_found() => Ok(()),
+            Err(err) => Err(err.to_diagnostic("Cannot release the server").into()),
+        }
+    }
+
+    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
+        match ctx.agent.get_bms_assignment(id, true, ctx.timeout).await {
+            Ok(assignment) => Ok(state_from(&assignment, &Value::Null)),
+            Err(err) if err.is_not_found() => Err(Diagnostic::error(
+                "Cannot import the server assignment",
+                format!("No assignment has the id {id:?}, and no assigned server has that name."),
+            )
+            .into()),
+            Err(err) => Err(err
+                .to_diagnostic("Cannot import the server assignment")
+                .into()),
+        }
+    }
+}
