@@ -87,6 +87,10 @@ say "What it made"
 terraform state list
 terraform output
 "$bin/giif-agent" inventory list --config "$agent_dir/agent.toml"
+gateway_ip=$(terraform output -raw gateway_public_ip)
+echo
+echo "The floating IP $(terraform output -raw floating_ip) is NATed by the gateway $gateway_ip; its rules in the simulated site:"
+curl -s "http://127.0.0.1:${GIIF_DEMO_SIM_ADMIN_PORT:-7480}/pagw/$gateway_ip" | python3 -c 'import json,sys; g=json.load(sys.stdin).get("gateway") or {}; print(json.dumps((g.get("live") or {}).get("dnat"), indent=2))' || true
 echo
 echo "The simulated site's state: curl -s http://127.0.0.1:${GIIF_DEMO_SIM_ADMIN_PORT:-7480}/state"
 echo "Proxmox API requests so far: $(wc -l <"$demo/pve-requests.jsonl") (in .demo/pve-requests.jsonl)"

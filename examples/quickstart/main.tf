@@ -1,4 +1,5 @@
-# The quickstart: one project on the demo site. `make demo` applies it.
+# The quickstart: a project with its gateway, two VMs, one bare-metal server
+# and a floating IP for the web server, on the demo site. `make demo` applies it.
 terraform {
   required_providers {
     giif = {
@@ -36,16 +37,46 @@ resource "giif_pagw" "physics_lab" {
   }
 }
 
-# A public address for the project's web server at 192.168.212.140: the
-# gateway NATs it 1-to-1.
+# A web server with a static address, and a workstation on DHCP.
+resource "giif_vm" "web" {
+  project_id = giif_project.physics_lab.id
+  name       = "web"
+  template   = "debian-12"
+  cores      = 2
+  memory_mb  = 2048
+
+  cloud_init = {
+    user = "ops"
+    ip   = "192.168.212.140/24"
+  }
+}
+
+resource "giif_vm" "workstation" {
+  project_id = giif_project.physics_lab.id
+  name       = "workstation"
+  template   = "debian-12"
+  cores      = 4
+  memory_mb  = 8192
+
+  cloud_init = {
+    user = "student01"
+    ip   = "dhcp"
+  }
+}
+
+# A bare-metal server, bridged into the project segment by its gateway.
+resource "giif_bms_assignment" "node1" {
+  project_id  = giif_project.physics_lab.id
+  bms         = "bms01"
+  power_state = "on"
+  depends_on  = [giif_pagw.physics_lab]
+}
+
+# A public address for the web server: the gateway NATs it 1-to-1.
 resource "giif_floating_ip" "web" {
   project_id = giif_project.physics_lab.id
   target_ip  = "192.168.212.140"
-  depends_on = [giif_pagw.physics_lab]
-}
-
-output "project_id" {
-  value = giif_project.physics_lab.id
+  depends_on = [giif_pagw.physics_lab, giif_vm.web]
 }
 
 output "project_vlan" {
@@ -56,10 +87,14 @@ output "gateway_public_ip" {
   value = giif_pagw.physics_lab.public_ip
 }
 
-output "gateway_wireguard_public_key" {
-  value = giif_pagw.physics_lab.wireguard_public_key
-}
-
 output "floating_ip" {
   value = giif_floating_ip.web.address
+}
+
+output "web_vm" {
+  value = "${giif_vm.web.node}/${giif_vm.web.vmid} ${giif_vm.web.mac_address}"
+}
+
+output "bare_metal" {
+  value = "${giif_bms_assignment.node1.bms} on ${giif_bms_assignment.node1.pagw_nic} (VLAN ${giif_bms_assignment.node1.vlan})"
 }
