@@ -75,7 +75,7 @@ impl BoundAgent {
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
         tracing::info!(addr = ?self.local_addr(), store = self.store.backend().name(), "giif-agent serving");
-        let site = SiteCache::new(self.store.clone(), RetryPolicy::default());
+        let site = SiteCache::new(self.store.clone(), driver_retry_policy());
         let gateways = Gateways::new(self.store.clone(), site.clone());
         let vms = Vms::new(self.store.clone(), site.clone());
         let servers = Servers::new(self.store.clone(), site, gateways.clone());
@@ -92,4 +92,17 @@ impl BoundAgent {
             .await?;
         Ok(())
     }
+}
+
+/// How long drivers retry transient device errors: a minute, or
+/// `GIIF_DRIVER_RETRY_SECONDS` (for sites with slow devices, and tests).
+fn driver_retry_policy() -> RetryPolicy {
+    let mut policy = RetryPolicy::default();
+    if let Some(seconds) = std::env::var("GIIF_DRIVER_RETRY_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        policy.deadline = Duration::from_secs(seconds);
+    }
+    policy
 }

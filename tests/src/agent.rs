@@ -58,6 +58,8 @@ impl TestAgent {
             .arg("--config")
             .arg(&made.config_path)
             .env("GIIF_LOG", "info")
+            // Device failures tests inject should fail in seconds, not a minute.
+            .env("GIIF_DRIVER_RETRY_SECONDS", "4")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -354,3 +354,58 @@ output "gpu" {{
     assert_eq!(out(&ws, "gpu"), serde_json::json!(["gpu1"]));
     ws.ok(&["destroy", "-auto-approve"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_band_release_recreates_and_a_failed_release_quarantines() {
+    let site = TestSite::start(SITE);
+    let ws = Workspace::new(&site.agent, &config("a", "bms02", ""));
+    ws.apply();
+    let first = out(&ws, "s")["id"].as_str().unwrap().to_string();
+
+    // Released behind Terraform's back: the next plan assigns it again.
+    let client = site.agent.client().await;
+    client
+        .delete_bms_assignment(
+            giif_proto::agent::DeleteBmsAssignmentRequest {
+                request_id: "out-of-band".into(),
+                id: first.clone(),
+            },
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let (_, run) = ws.plan_is_empty();
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy"),
+        "{}",
+        run.stdout
+    );
+    ws.apply();
+    assert!(ws.plan_is_empty().0);
+
+    // The iDRAC stops answering: the release fails, the destroy still
+    // succeeds with a warning, and the server is quarantined, not freed.
+    let (status, body) = site.admin("PUT", "/faults/idrac:bms02", Some(r#"{"drop_rate": 1.0}"#));
+    assert_eq!(status, 200, "{body}");
+    let run = ws.ok(&["destroy", "-auto-approve", "-target=giif_bms_assignment.s"]);
+    let text = run.flat();
+    assert!(text.contains("Warning"), "{text}");
+    assert!(text.contains("quarantine"), "{text}");
+    let config = giif_agent::config::AgentConfig::load(&site.agent.made.config_path).unwrap();
+    let store = giif_agent::store::Store::open(&config.store_url())
+        .await
+        .unwrap();
+    let quarantine = store.bms_quarantine().await.unwrap();
+    assert_eq!(quarantine.len(), 1, "{quarantine:?}");
+    assert_eq!(quarantine[0].0, "bms02");
+    assert!(!quarantine[0].1.is_empty(), "the reason is kept");
+
+    // A quarantined server is not handed out again; the error gives the reason.
+    let (status, _) = site.admin("PUT", "/faults/idrac:bms02", Some("{}"));
+    assert_eq!(status, 200);
+    let run = ws.run(&["apply", "-auto-approve"]);
+    assert!(!run.success);
+    assert!(run.flat().contains("quarantined"), "{}", run.flat());
+    ws.ok(&["destroy", "-auto-approve"]);
+}

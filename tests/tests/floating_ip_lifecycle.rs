@@ -220,3 +220,43 @@ resource "giif_floating_ip" "x" {
     bare.ok(&["destroy", "-auto-approve"]);
     ws.ok(&["destroy", "-auto-approve"]);
 }
+
+/// The provider died after the agent took an address for a target, so
+/// Terraform never recorded it: the next apply finds it again.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_create_is_found_again() {
+    let site = TestSite::start(SITE);
+    let ws = Workspace::new(&site.agent, &config(""));
+    ws.apply();
+    let client = site.agent.client().await;
+    let project = client
+        .get_project(
+            api::get_project_request::Key::Name("web".into()),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let orphan = client
+        .create_floating_ip(
+            api::CreateFloatingIpRequest {
+                request_id: "lost-with-the-provider".into(),
+                spec: Some(api::FloatingIpSpec {
+                    project_id: project.id,
+                    address: String::new(),
+                    target_ip: Some("192.168.212.140".into()),
+                }),
+            },
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    ws.write(&config(&fip("192.168.212.140", "")));
+    ws.apply();
+    assert_eq!(ws.outputs()["fip"]["value"]["id"], orphan.id.as_str());
+    assert_eq!(
+        ws.outputs()["fip"]["value"]["address"],
+        "203.0.113.100",
+        "no second address was taken"
+    );
+    ws.ok(&["destroy", "-auto-approve"]);
+}

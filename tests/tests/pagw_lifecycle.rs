@@ -291,3 +291,52 @@ output "taken_node" {
     assert_eq!(outputs["taken_node"]["value"], "pve2");
     ws.ok(&["destroy", "-auto-approve"]);
 }
+
+/// The provider died after the agent made the gateway, so Terraform never
+/// recorded it: the next apply finds it again instead of making a second.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_create_is_found_again() {
+    let site = TestSite::start(SITE);
+    let ws = Workspace::new(
+        &site.agent,
+        "resource \"giif_project\" \"a\" {\n  name = \"alpha\"\n}\n",
+    );
+    ws.apply();
+    let client = site.agent.client().await;
+    let project = client
+        .get_project(
+            giif_proto::agent::get_project_request::Key::Name("alpha".into()),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let orphan = client
+        .create_gateway(
+            giif_proto::agent::CreateGatewayRequest {
+                request_id: "lost-with-the-provider".into(),
+                spec: Some(giif_proto::agent::GatewaySpec {
+                    project_id: project.id.clone(),
+                    ..Default::default()
+                }),
+                wait_seconds: 60,
+            },
+            std::time::Duration::from_secs(90),
+        )
+        .await
+        .unwrap();
+    assert_eq!(orphan.status, "ready");
+
+    ws.write(&config("a", "").replace(
+        "resource \"giif_project\" \"b\" {\n  name = \"beta\"\n}\n",
+        "",
+    ));
+    ws.apply();
+    assert_eq!(
+        gateway(&ws)["id"],
+        orphan.id.as_str(),
+        "the gateway was adopted, not made twice"
+    );
+    assert_eq!(vms(&site).len(), 1);
+    ws.ok(&["destroy", "-auto-approve"]);
+    assert!(vms(&site).is_empty());
+}

@@ -159,8 +159,7 @@ pub fn desired_config(
             .map(|p| (p.field.clone(), p.message.clone()))
             .unwrap_or_default();
         return Err(
-            ApiError::invalid(format!("invalid gateway configuration: {invalid}"))
-                .field(&format!("spec.{}", map_field(&first.0))),
+            ApiError::invalid(invalid.to_string()).field(&format!("spec.{}", map_field(&first.0)))
         );
     }
     Ok(config.canonical())

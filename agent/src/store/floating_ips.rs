@@ -50,6 +50,22 @@ impl Store {
                 return Ok(from_row(row));
             }
         }
+        // A project's floating IP for a target is its natural key: a create
+        // for the same (project, target) without a specific address finds an
+        // earlier one whose create the caller lost track of, instead of
+        // taking a second address.
+        if let (None, Some(target)) = (requested, target_ip) {
+            let existing: Option<Row> = sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM floating_ips WHERE project_id = $1 AND target_ip = $2"
+            ))
+            .bind(project_id)
+            .bind(target)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                return Ok(from_row(row));
+            }
+        }
         let taken: Vec<(String, String)> =
             sqlx::query_as("SELECT address, project_id FROM floating_ips")
                 .fetch_all(&mut *tx)
