@@ -409,3 +409,77 @@ async fn out_of_band_release_recreates_and_a_failed_release_quarantines() {
     assert!(run.flat().contains("quarantined"), "{}", run.flat());
     ws.ok(&["destroy", "-auto-approve"]);
 }
+
+const SITE_WITH_DEFAULT: &str = r#"
+[servers]
+count = 2
+
+[proxmox]
+task_duration_ms = 30
+nodes = [{ name = "pve1" }]
+templates = [{ vmid = 9000, name = "pagw-template", node = "pve1", pagw = true }]
+
+[[pagw_slots]]
+public_ip = "203.0.113.10"
+gateway = "203.0.113.1"
+host = "pve1"
+
+[[pagw_slots]]
+public_ip = "203.0.113.20"
+gateway = "203.0.113.1"
+host = "pve1"
+default_project = true
+"#;
+
+/// A released server goes back to the default project's gateway (Giif's
+/// place for idle hardware) and leaves it again when assigned.
+#[tokio::test(flavor = "multi_thread")]
+async fn released_servers_go_back_to_the_default_project() {
+    let site = TestSite::start(SITE_WITH_DEFAULT);
+    let base = r#"
+resource "giif_project" "idle" {
+  name = "idle"
+}
+
+resource "giif_pagw" "idle" {
+  project_id = giif_project.idle.id
+  public_ip  = "203.0.113.20"
+}
+
+resource "giif_project" "lab" {
+  name = "lab"
+}
+
+resource "giif_pagw" "lab" {
+  project_id = giif_project.lab.id
+}
+"#;
+    let assigned = format!(
+        "{base}\nresource \"giif_bms_assignment\" \"s\" {{\n  project_id = giif_project.lab.id\n  bms        = \"bms01\"\n  depends_on = [giif_pagw.lab, giif_pagw.idle]\n}}\n"
+    );
+    let ws = Workspace::new(&site.agent, &assigned);
+    ws.apply();
+    let idle = |site: &TestSite| site.admin("GET", "/pagw/203.0.113.20", None).1;
+    let lab = |site: &TestSite| site.admin("GET", "/pagw/203.0.113.10", None).1;
+    assert!(lab(&site).contains("tag=3001"), "{}", lab(&site));
+    assert!(!idle(&site).contains("tag=3001"), "{}", idle(&site));
+
+    // Released: unplugged from the lab, plugged into the idle gateway, bridged there.
+    ws.write(base);
+    ws.apply();
+    assert!(!lab(&site).contains("tag=3001"), "{}", lab(&site));
+    let state: serde_json::Value = serde_json::from_str(&idle(&site)).unwrap();
+    assert!(state.to_string().contains("tag=3001"), "{state}");
+    let bridged = state["gateway"]["live"]["bridge"]["bms_vlans"].to_string();
+    assert!(
+        bridged.contains("3001"),
+        "the idle gateway bridges the server: {state}"
+    );
+
+    // Assigned again: it leaves the idle gateway.
+    ws.write(&assigned);
+    ws.apply();
+    assert!(!idle(&site).contains("tag=3001"), "{}", idle(&site));
+    assert!(lab(&site).contains("tag=3001"));
+    ws.ok(&["destroy", "-auto-approve"]);
+}

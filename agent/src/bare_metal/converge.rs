@@ -176,7 +176,9 @@ impl Servers {
             self.store.set_bms_nic(id, None).await?;
         }
         if let Some(idle) = self.default_gateway().await?.filter(|g| g.id != target.id) {
-            self.unplug(&idle, vlan).await?;
+            if self.unplug(&idle, vlan).await? {
+                self.gateways.reconfigure(&idle.project_id).await?;
+            }
         }
 
         // 2-3. Onto the project's gateway, which then bridges the VLAN.

@@ -76,7 +76,11 @@ impl Servers {
         }
         if quarantine.is_none() {
             if let (Some(idle), Some(vlan)) = (self.default_gateway().await?, vlan) {
-                if let Err(err) = self.plug(&idle, vlan, None).await {
+                let replugged = match self.plug(&idle, vlan, None).await {
+                    Ok(_) => self.gateways.reconfigure(&idle.project_id).await,
+                    Err(err) => Err(err),
+                };
+                if let Err(err) = replugged {
                     warnings.push(format!(
                         "Server {} could not be plugged back into the default project's gateway: {}",
                         row.bms, err.message

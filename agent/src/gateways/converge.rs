@@ -171,7 +171,7 @@ impl Gateways {
     /// The project's servers and floating IPs, as its gateway serves them.
     pub(super) async fn extras(&self, project_id: &str) -> Result<ProjectExtras, ApiError> {
         let inventory = self.store.bms_inventory().await?;
-        let bms_vlans = self
+        let mut bms_vlans: Vec<u16> = self
             .store
             .servers_of_project(project_id)
             .await?
@@ -179,6 +179,7 @@ impl Gateways {
             .filter_map(|name| inventory.iter().find(|s| &s.name == name))
             .map(|s| s.vlan as u16)
             .collect();
+        bms_vlans.extend(self.idle_vlans(project_id, &inventory).await?);
         let mut dnat = Vec::new();
         for (public, private) in self.store.floating_rules_of_project(project_id).await? {
             if let (Ok(public), Ok(private)) = (public.parse(), private.parse()) {
@@ -186,6 +187,62 @@ impl Gateways {
             }
         }
         Ok(ProjectExtras { bms_vlans, dnat })
+    }
+
+    /// For the gateway in the default-project slot: the VLANs of free servers
+    /// whose NICs are plugged into it (idle hardware stays reachable there).
+    async fn idle_vlans(
+        &self,
+        project_id: &str,
+        inventory: &[crate::inventory::Bms],
+    ) -> Result<Vec<u16>, ApiError> {
+        let Some(row) = self.store.gateway_of_project(project_id).await? else {
+            return Ok(Vec::new());
+        };
+        let slots = self.store.pagw_slot_inventory().await?;
+        if !slots
+            .iter()
+            .any(|s| s.default_project && s.public_ip.to_string() == row.slot_ip)
+        {
+            return Ok(Vec::new());
+        }
+        let assigned: Vec<String> = self
+            .store
+            .bms_assignments()
+            .await?
+            .into_iter()
+            .map(|a| a.bms)
+            .collect();
+        let quarantined: Vec<String> = self
+            .store
+            .bms_quarantine()
+            .await?
+            .into_iter()
+            .map(|(b, _)| b)
+            .collect();
+        let free: Vec<u16> = inventory
+            .iter()
+            .filter(|s| !assigned.contains(&s.name) && !quarantined.contains(&s.name))
+            .map(|s| s.vlan as u16)
+            .collect();
+        let site = self.site.site().await?;
+        let Some(hypervisor) = site.hypervisor.clone() else {
+            return Ok(Vec::new());
+        };
+        let vm = VmRef {
+            node: row.node.clone(),
+            vmid: row.vmid,
+        };
+        let plugged: Vec<u16> = match hypervisor.read_vm(&vm).await {
+            Ok(state) => state
+                .nics
+                .iter()
+                .filter(|(slot, _)| **slot >= 2)
+                .filter_map(|(_, nic)| nic.vlan)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        Ok(free.into_iter().filter(|v| plugged.contains(v)).collect())
     }
 
     /// Re-applies the project gateway's whole configuration, after the
