@@ -11,6 +11,7 @@ pub mod floating;
 pub mod gateways;
 pub mod init;
 pub mod inventory;
+pub mod operations;
 pub mod pki;
 pub mod server;
 pub mod service;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use giif_proto::agent as api;
 
 use super::convert::{nic_name, spec_from_doc};
-use super::{lock_in, Servers};
+use super::Servers;
 use crate::drivers::bmc::{Bmc, MediaSource, PowerAction, PowerState};
 use crate::drivers::hypervisor::{Hypervisor, Nic, VmRef};
 use crate::drivers::ErrorClass;
@@ -70,7 +70,7 @@ impl Servers {
         vlan: u16,
         known: Option<u32>,
     ) -> Result<u32, ApiError> {
-        let lock = lock_in(&self.nic_locks, &gw.id).await;
+        let lock = self.nic_locks.of(&gw.id).await;
         let _held = lock.lock().await;
         let target = self.gateway_vm(gw).await?;
         let state = target
@@ -111,7 +111,7 @@ impl Servers {
     /// Removes every NIC tagged `vlan` from the gateway's VM (only ours: a
     /// slot may have been reused by another server since).
     pub(super) async fn unplug(&self, gw: &GatewayRow, vlan: u16) -> Result<bool, ApiError> {
-        let lock = lock_in(&self.nic_locks, &gw.id).await;
+        let lock = self.nic_locks.of(&gw.id).await;
         let _held = lock.lock().await;
         let target = self.gateway_vm(gw).await?;
         let state = match target.hypervisor.read_vm(&target.vm).await {

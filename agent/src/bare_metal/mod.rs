@@ -7,22 +7,19 @@ mod converge;
 mod convert;
 mod release;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use giif_proto::agent as api;
-use tokio::sync::Mutex;
 
 use crate::error::ApiError;
 use crate::gateways::Gateways;
 use crate::inventory::Bms;
+use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
 use crate::site_cache::SiteCache;
 use crate::store::{BmsRow, Store};
 
 pub use convert::{doc_from_spec, iso_problem};
-
-type Locks = Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>;
 
 #[derive(Clone)]
 pub struct Servers {
@@ -30,18 +27,9 @@ pub struct Servers {
     site: SiteCache,
     gateways: Gateways,
     /// One operation at a time per server.
-    locks: Locks,
+    locks: ObjectLocks,
     /// One NIC change at a time per gateway VM (its slot numbers).
-    nic_locks: Locks,
-}
-
-async fn lock_in(locks: &Locks, key: &str) -> Arc<Mutex<()>> {
-    locks
-        .lock()
-        .await
-        .entry(key.to_string())
-        .or_default()
-        .clone()
+    nic_locks: ObjectLocks,
 }
 
 impl Servers {
@@ -50,8 +38,8 @@ impl Servers {
             store,
             site,
             gateways,
-            locks: Arc::default(),
-            nic_locks: Arc::default(),
+            locks: ObjectLocks::default(),
+            nic_locks: ObjectLocks::default(),
         }
     }
 
@@ -159,35 +147,26 @@ impl Servers {
     /// Runs the operation (or its remainder) in the background: it outlives
     /// the caller's deadline and a retry finds it under way.
     fn start_converging(&self, id: String) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let lock = lock_in(&this.locks, &id).await;
-            let _held = lock.lock().await;
-            if let Err(err) = this.converge(&id).await {
-                tracing::warn!(assignment = %id, error = %err.message, "server assignment operation failed");
-                let _ = this
-                    .store
+        let (this, store) = (self.clone(), self.store.clone());
+        run_in_background(
+            self.locks.clone(),
+            id,
+            move |id| async move { this.converge(&id).await },
+            move |id, err| async move {
+                let _ = store
                     .set_bms_status(&id, "failed", Some(&err.message))
                     .await;
-            }
-        });
+            },
+        );
     }
 
     /// Waits until the assignment is ready or failed, or `wait` passes.
     async fn wait_for(&self, id: &str, wait: Duration) -> Result<api::BmsAssignment, ApiError> {
-        let deadline = Instant::now() + wait;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        loop {
-            let row = self.row(id).await?;
-            let settled = matches!(row.status.as_str(), "ready" | "failed");
-            if settled || Instant::now() >= deadline {
-                let lock = lock_in(&self.locks, id).await;
-                if lock.try_lock().is_ok() || Instant::now() >= deadline {
-                    return self.describe(&self.row(id).await?, false).await;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_settled(&self.locks, id, wait, || async {
+            Ok(self.row(id).await?.status)
+        })
+        .await?;
+        self.describe(&self.row(id).await?, false).await
     }
 
     async fn row(&self, reference: &str) -> Result<BmsRow, ApiError> {

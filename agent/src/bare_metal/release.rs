@@ -4,7 +4,7 @@
 //! unknown state. A server the default project's gateway exists for is
 //! plugged into that gateway again, as Giif keeps idle hardware.
 
-use super::{lock_in, Servers};
+use super::Servers;
 use crate::drivers::bmc::PowerAction;
 use crate::error::ApiError;
 
@@ -16,7 +16,7 @@ impl Servers {
         let Some(row) = self.store.bms_assignment(id).await? else {
             return Ok((false, String::new()));
         };
-        let lock = lock_in(&self.locks, &row.id).await;
+        let lock = self.locks.of(&row.id).await;
         let _held = lock.lock().await;
         self.store
             .set_bms_status(&row.id, "releasing", None)

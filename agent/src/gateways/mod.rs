@@ -6,14 +6,13 @@
 mod converge;
 mod convert;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use giif_proto::agent as api;
-use tokio::sync::Mutex;
 
 use crate::error::ApiError;
+use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
 use crate::site_cache::SiteCache;
 use crate::store::{Allocated, GatewayRow, SlotChoice, Store};
 
@@ -27,7 +26,7 @@ pub struct Gateways {
     store: Store,
     site: SiteCache,
     /// One operation at a time per gateway.
-    locks: Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>,
+    locks: ObjectLocks,
 }
 
 impl Gateways {
@@ -35,17 +34,12 @@ impl Gateways {
         Self {
             store,
             site,
-            locks: Arc::new(Mutex::new(HashMap::new())),
+            locks: ObjectLocks::default(),
         }
     }
 
-    pub(crate) async fn lock_of(&self, id: &str) -> Arc<Mutex<()>> {
-        self.locks
-            .lock()
-            .await
-            .entry(id.to_string())
-            .or_default()
-            .clone()
+    pub(crate) async fn lock_of(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks.of(id).await
     }
 
     pub async fn create(
@@ -113,40 +107,28 @@ impl Gateways {
         self.wait_for(id, wait).await
     }
 
-    /// Runs the create operation (or its remainder) in the background: it
-    /// outlives the caller's deadline and a retry finds it under way.
+    /// Runs the create operation (or its remainder) in the background.
     fn start_converging(&self, id: String) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let lock = this.lock_of(&id).await;
-            let _held = lock.lock().await;
-            if let Err(err) = this.converge(&id).await {
-                tracing::warn!(gateway = %id, error = %err, "gateway operation failed");
-                let _ = this
-                    .store
+        let (this, store) = (self.clone(), self.store.clone());
+        run_in_background(
+            self.locks.clone(),
+            id,
+            move |id| async move { this.converge(&id).await },
+            move |id, err| async move {
+                let _ = store
                     .set_gateway_status(&id, "failed", Some(&err.message))
                     .await;
-            }
-        });
+            },
+        );
     }
 
     /// Waits until the gateway is ready or failed, or `wait` passes.
     async fn wait_for(&self, id: &str, wait: Duration) -> Result<api::Gateway, ApiError> {
-        let deadline = Instant::now() + wait;
-        // Give the operation a moment to take its lock before reading status.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        loop {
-            let row = self.row(id).await?;
-            let settled = matches!(row.status.as_str(), "ready" | "failed");
-            if settled || Instant::now() >= deadline {
-                // Settled only counts once no operation holds the gateway.
-                let lock = self.lock_of(id).await;
-                if lock.try_lock().is_ok() || Instant::now() >= deadline {
-                    return self.describe(&self.row(id).await?, false).await;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_settled(&self.locks, id, wait, || async {
+            Ok(self.row(id).await?.status)
+        })
+        .await?;
+        self.describe(&self.row(id).await?, false).await
     }
 
     async fn row(&self, id: &str) -> Result<GatewayRow, ApiError> {

@@ -4,15 +4,13 @@
 mod converge;
 mod convert;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use giif_proto::agent as api;
-use tokio::sync::Mutex;
 
 use crate::error::ApiError;
 use crate::gateways::driver_error;
+use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
 use crate::site_cache::SiteCache;
 use crate::store::{Store, VmAllocation, VmDoc, VmRow};
 
@@ -23,7 +21,7 @@ pub struct Vms {
     store: Store,
     site: SiteCache,
     /// One operation at a time per VM.
-    locks: Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>,
+    locks: ObjectLocks,
 }
 
 impl Vms {
@@ -31,17 +29,8 @@ impl Vms {
         Self {
             store,
             site,
-            locks: Arc::new(Mutex::new(HashMap::new())),
+            locks: ObjectLocks::default(),
         }
-    }
-
-    async fn lock_of(&self, id: &str) -> Arc<Mutex<()>> {
-        self.locks
-            .lock()
-            .await
-            .entry(id.to_string())
-            .or_default()
-            .clone()
     }
 
     /// Checks what needs the store: the project, the template, and that a
@@ -140,37 +129,24 @@ impl Vms {
     /// Runs the operation in the background: it outlives the caller's
     /// deadline, and a retry finds it under way.
     fn start_converging(&self, id: String) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let lock = this.lock_of(&id).await;
-            let _held = lock.lock().await;
-            if let Err(err) = this.converge(&id).await {
-                tracing::warn!(vm = %id, error = %err, "VM operation failed");
-                let _ = this
-                    .store
-                    .set_vm_status(&id, "failed", Some(&err.message))
-                    .await;
-            }
-        });
+        let (this, store) = (self.clone(), self.store.clone());
+        run_in_background(
+            self.locks.clone(),
+            id,
+            move |id| async move { this.converge(&id).await },
+            move |id, err| async move {
+                let _ = store.set_vm_status(&id, "failed", Some(&err.message)).await;
+            },
+        );
     }
 
     /// Waits until the VM is ready or failed, or `wait` passes.
     async fn wait_for(&self, id: &str, wait: Duration) -> Result<api::Vm, ApiError> {
-        let deadline = Instant::now() + wait;
-        // Give the operation a moment to take its lock before reading status.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        loop {
-            let row = self.row(id).await?;
-            let settled = matches!(row.status.as_str(), "ready" | "failed");
-            if settled || Instant::now() >= deadline {
-                // Settled only counts once no operation holds the VM.
-                let lock = self.lock_of(id).await;
-                if lock.try_lock().is_ok() || Instant::now() >= deadline {
-                    return self.describe(&self.row(id).await?, false).await;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_settled(&self.locks, id, wait, || async {
+            Ok(self.row(id).await?.status)
+        })
+        .await?;
+        self.describe(&self.row(id).await?, false).await
     }
 
     async fn row(&self, id: &str) -> Result<VmRow, ApiError> {
@@ -211,7 +187,7 @@ impl Vms {
         let Some(row) = self.store.vm(id).await? else {
             return Ok(false);
         };
-        let lock = self.lock_of(id).await;
+        let lock = self.locks.of(id).await;
         let _held = lock.lock().await;
         self.store.set_vm_status(id, "deleting", None).await?;
         self.tear_down(&row).await?;
