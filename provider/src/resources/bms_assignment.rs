@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use super::{state_id, timeouts_block, CreateFailure, Ctx, Operation, Resource};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
 use crate::tfvalue::{Type, Value};
@@ -146,10 +146,6 @@ fn state_from(assignment: &api::BmsAssignment, shape: &Value) -> Value {
     state
 }
 
-fn assignment_id(state: &Value) -> String {
-    state.get("id").as_str().unwrap_or_default().to_string()
-}
-
 fn not_ready(assignment: &api::BmsAssignment, planned: &Value) -> CreateFailure {
     let detail = if assignment.status == "failed" {
         format!(
@@ -170,11 +166,6 @@ fn not_ready(assignment: &api::BmsAssignment, planned: &Value) -> CreateFailure 
         partial: Some(state_from(assignment, planned)),
         diags: Diagnostic::error("The server assignment is not ready", detail).into(),
     }
-}
-
-fn wait_seconds(ctx: &Ctx<'_>) -> u32 {
-    // Leave the last seconds of the timeout for the answer to travel.
-    ctx.timeout.as_secs().saturating_sub(5).clamp(1, 3600) as u32
 }
 
 #[tonic::async_trait]
@@ -200,7 +191,7 @@ impl Resource for BmsAssignmentResource {
         let request = api::CreateBmsAssignmentRequest {
             request_id: ctx.request_id.clone(),
             spec: Some(spec_from(planned)),
-            wait_seconds: wait_seconds(ctx),
+            wait_seconds: ctx.wait_seconds(),
         };
         let assignment = ctx
             .agent
@@ -216,7 +207,7 @@ impl Resource for BmsAssignmentResource {
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
         match ctx
             .agent
-            .get_bms_assignment(&assignment_id(state), true, ctx.timeout)
+            .get_bms_assignment(&state_id(state), true, ctx.timeout)
             .await
         {
             Ok(assignment) => Ok(Some(state_from(&assignment, state))),
@@ -235,9 +226,9 @@ impl Resource for BmsAssignmentResource {
     ) -> Result<Value, Diagnostics> {
         let request = api::UpdateBmsAssignmentRequest {
             request_id: ctx.request_id.clone(),
-            id: assignment_id(prior),
+            id: state_id(prior),
             spec: Some(spec_from(planned)),
-            wait_seconds: wait_seconds(ctx),
+            wait_seconds: ctx.wait_seconds(),
         };
         let assignment = ctx
             .agent
@@ -253,7 +244,7 @@ impl Resource for BmsAssignmentResource {
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
         let request = api::DeleteBmsAssignmentRequest {
             request_id: ctx.request_id.clone(),
-            id: assignment_id(prior),
+            id: state_id(prior),
         };
         match ctx.agent.delete_bms_assignment(request, ctx.timeout).await {
             // Warnings alone do not fail the destroy.

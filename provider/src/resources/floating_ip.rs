@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{CreateFailure, Ctx, Resource};
+use super::{deleted, state_id, CreateFailure, Ctx, Resource};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Schema, Validator};
 use crate::tfvalue::Value;
@@ -95,10 +95,6 @@ fn state_from(ip: &api::FloatingIp) -> Value {
     ])
 }
 
-fn id_of(state: &Value) -> String {
-    state.get("id").as_str().unwrap_or_default().to_string()
-}
-
 #[tonic::async_trait]
 impl Resource for FloatingIpResource {
     fn type_name(&self) -> &'static str {
@@ -125,7 +121,7 @@ impl Resource for FloatingIpResource {
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
         match ctx
             .agent
-            .get_floating_ip(&id_of(state), true, ctx.timeout)
+            .get_floating_ip(&state_id(state), true, ctx.timeout)
             .await
         {
             Ok(ip) => Ok(Some(state_from(&ip))),
@@ -142,7 +138,7 @@ impl Resource for FloatingIpResource {
     ) -> Result<Value, Diagnostics> {
         let request = api::UpdateFloatingIpRequest {
             request_id: ctx.request_id.clone(),
-            id: id_of(prior),
+            id: state_id(prior),
             spec: Some(spec_from(planned)),
         };
         let ip = ctx
@@ -156,13 +152,12 @@ impl Resource for FloatingIpResource {
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
         let request = api::DeleteFloatingIpRequest {
             request_id: ctx.request_id.clone(),
-            id: id_of(prior),
+            id: state_id(prior),
         };
-        match ctx.agent.delete_floating_ip(request, ctx.timeout).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_not_found() => Ok(()),
-            Err(err) => Err(err.to_diagnostic("Cannot release the floating IP").into()),
-        }
+        deleted(
+            ctx.agent.delete_floating_ip(request, ctx.timeout).await,
+            "Cannot release the floating IP",
+        )
     }
 
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {

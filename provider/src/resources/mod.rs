@@ -28,6 +28,31 @@ pub struct Ctx<'a> {
     pub timeout: Duration,
 }
 
+impl Ctx<'_> {
+    /// How long the agent may wait for a long change before answering:
+    /// the timeout less a few seconds for the answer to travel.
+    pub fn wait_seconds(&self) -> u32 {
+        self.timeout.as_secs().saturating_sub(5).clamp(1, 3600) as u32
+    }
+}
+
+/// The agent id every resource keeps in its `id` attribute.
+pub fn state_id(state: &Value) -> String {
+    state.get("id").as_str().unwrap_or_default().to_string()
+}
+
+/// The outcome of a delete: already gone counts as deleted.
+pub fn deleted<T>(
+    result: Result<T, crate::agent::AgentError>,
+    summary: &str,
+) -> Result<(), Diagnostics> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_not_found() => Ok(()),
+        Err(err) => Err(err.to_diagnostic(summary).into()),
+    }
+}
+
 /// A failed create. When the object already exists somewhere, `partial`
 /// carries its state so Terraform keeps it (tainted) instead of orphaning it.
 pub struct CreateFailure {

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use super::{deleted, state_id, timeouts_block, CreateFailure, Ctx, Operation, Resource};
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
 use crate::tfvalue::{Type, Value};
@@ -224,10 +224,6 @@ fn state_from(gateway: &api::Gateway, shape: &Value) -> Value {
     state
 }
 
-fn gateway_id(state: &Value) -> String {
-    state.get("id").as_str().unwrap_or_default().to_string()
-}
-
 /// A gateway that did not become ready: its state (so Terraform keeps it,
 /// tainted) and why.
 fn not_ready(gateway: &api::Gateway, planned: &Value) -> CreateFailure {
@@ -248,11 +244,6 @@ fn not_ready(gateway: &api::Gateway, planned: &Value) -> CreateFailure {
         partial: Some(state_from(gateway, planned)),
         diags: Diagnostic::error("The gateway is not ready", detail).into(),
     }
-}
-
-fn wait_seconds(ctx: &Ctx<'_>) -> u32 {
-    // Leave the last seconds of the timeout for the answer to travel.
-    ctx.timeout.as_secs().saturating_sub(5).clamp(1, 3600) as u32
 }
 
 #[tonic::async_trait]
@@ -297,7 +288,7 @@ impl Resource for PagwResource {
         let request = api::CreateGatewayRequest {
             request_id: ctx.request_id.clone(),
             spec: Some(spec_from(planned)),
-            wait_seconds: wait_seconds(ctx),
+            wait_seconds: ctx.wait_seconds(),
         };
         let gateway = ctx
             .agent
@@ -313,7 +304,7 @@ impl Resource for PagwResource {
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
         match ctx
             .agent
-            .get_gateway(&gateway_id(state), true, ctx.timeout)
+            .get_gateway(&state_id(state), true, ctx.timeout)
             .await
         {
             Ok(gateway) if gateway.status == "vm_missing" => Ok(None),
@@ -331,9 +322,9 @@ impl Resource for PagwResource {
     ) -> Result<Value, Diagnostics> {
         let request = api::UpdateGatewayRequest {
             request_id: ctx.request_id.clone(),
-            id: gateway_id(prior),
+            id: state_id(prior),
             spec: Some(spec_from(planned)),
-            wait_seconds: wait_seconds(ctx),
+            wait_seconds: ctx.wait_seconds(),
         };
         let gateway = ctx
             .agent
@@ -349,13 +340,12 @@ impl Resource for PagwResource {
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
         let request = api::DeleteGatewayRequest {
             request_id: ctx.request_id.clone(),
-            id: gateway_id(prior),
+            id: state_id(prior),
         };
-        match ctx.agent.delete_gateway(request, ctx.timeout).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_not_found() => Ok(()),
-            Err(err) => Err(err.to_diagnostic("Cannot delete the gateway").into()),
-        }
+        deleted(
+            ctx.agent.delete_gateway(request, ctx.timeout).await,
+            "Cannot delete the gateway",
+        )
     }
 
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use api::get_project_request::Key;
 use giif_proto::agent as api;
 
-use super::{timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use super::{deleted, state_id, timeouts_block, CreateFailure, Ctx, Operation, Resource};
 use crate::agent::{AgentError, Reason};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{validators, Attribute, Nesting, Schema, Validator};
@@ -152,10 +152,6 @@ pub fn state_from(project: &api::Project, shape: &Value) -> Value {
     state
 }
 
-fn project_id(state: &Value) -> String {
-    state.get("id").as_str().unwrap_or_default().to_string()
-}
-
 /// Creation errors with the fix in the detail.
 fn create_error(err: &AgentError, name: &str) -> Diagnostic {
     match err.reason {
@@ -216,7 +212,7 @@ impl Resource for ProjectResource {
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
         match ctx
             .agent
-            .get_project(Key::Id(project_id(state)), ctx.timeout)
+            .get_project(Key::Id(state_id(state)), ctx.timeout)
             .await
         {
             Ok(project) => Ok(Some(state_from(&project, state))),
@@ -233,7 +229,7 @@ impl Resource for ProjectResource {
     ) -> Result<Value, Diagnostics> {
         let request = api::UpdateProjectRequest {
             request_id: ctx.request_id.clone(),
-            id: project_id(prior),
+            id: state_id(prior),
             spec: Some(spec_from(planned)),
         };
         let project = ctx
@@ -247,13 +243,12 @@ impl Resource for ProjectResource {
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
         let request = api::DeleteProjectRequest {
             request_id: ctx.request_id.clone(),
-            id: project_id(prior),
+            id: state_id(prior),
         };
-        match ctx.agent.delete_project(request, ctx.timeout).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_not_found() => Ok(()),
-            Err(err) => Err(err.to_diagnostic("Cannot delete project").into()),
-        }
+        deleted(
+            ctx.agent.delete_project(request, ctx.timeout).await,
+            "Cannot delete project",
+        )
     }
 
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use super::{deleted, state_id, timeouts_block, CreateFailure, Ctx, Operation, Resource};
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{validators, Attribute, Nesting, Schema, Validator};
 use crate::tfvalue::{Type, Value};
@@ -225,10 +225,6 @@ fn state_from(vm: &api::Vm, shape: &Value) -> Value {
     state
 }
 
-fn vm_id(state: &Value) -> String {
-    text(state, "id")
-}
-
 /// A VM that did not become ready: its state (so Terraform keeps it,
 /// tainted) and why.
 fn not_ready(vm: &api::Vm, planned: &Value) -> CreateFailure {
@@ -247,11 +243,6 @@ fn not_ready(vm: &api::Vm, planned: &Value) -> CreateFailure {
         partial: Some(state_from(vm, planned)),
         diags: Diagnostic::error("The VM is not ready", detail).into(),
     }
-}
-
-fn wait_seconds(ctx: &Ctx<'_>) -> u32 {
-    // Leave the last seconds of the timeout for the answer to travel.
-    ctx.timeout.as_secs().saturating_sub(5).clamp(1, 3600) as u32
 }
 
 #[tonic::async_trait]
@@ -309,7 +300,7 @@ impl Resource for VmResource {
         let request = api::CreateVmRequest {
             request_id: ctx.request_id.clone(),
             spec: Some(spec_from(planned)),
-            wait_seconds: wait_seconds(ctx),
+            wait_seconds: ctx.wait_seconds(),
         };
         let vm = ctx
             .agent
@@ -323,7 +314,7 @@ impl Resource for VmResource {
     }
 
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx.agent.get_vm(&vm_id(state), true, ctx.timeout).await {
+        match ctx.agent.get_vm(&state_id(state), true, ctx.timeout).await {
             Ok(vm) if vm.status == "vm_missing" => Ok(None),
             Ok(vm) => Ok(Some(state_from(&vm, state))),
             Err(err) if err.is_not_found() => Ok(None),
@@ -339,9 +330,9 @@ impl Resource for VmResource {
     ) -> Result<Value, Diagnostics> {
         let request = api::UpdateVmRequest {
             request_id: ctx.request_id.clone(),
-            id: vm_id(prior),
+            id: state_id(prior),
             spec: Some(spec_from(planned)),
-            wait_seconds: wait_seconds(ctx),
+            wait_seconds: ctx.wait_seconds(),
         };
         let vm = ctx
             .agent
@@ -357,13 +348,12 @@ impl Resource for VmResource {
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
         let request = api::DeleteVmRequest {
             request_id: ctx.request_id.clone(),
-            id: vm_id(prior),
+            id: state_id(prior),
         };
-        match ctx.agent.delete_vm(request, ctx.timeout).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_not_found() => Ok(()),
-            Err(err) => Err(err.to_diagnostic("Cannot delete the VM").into()),
-        }
+        deleted(
+            ctx.agent.delete_vm(request, ctx.timeout).await,
+            "Cannot delete the VM",
+        )
     }
 
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
