@@ -281,18 +281,8 @@ impl Store {
         status: &str,
         last_error: Option<&str>,
     ) -> Result<(), ApiError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE bms_assignments SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(status)
-        .bind(last_error)
-        .bind(now_rfc3339())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.set_operation_status("bms_assignments", id, status, last_error)
+            .await
     }
 
     /// Frees the server, or with `quarantine` keeps it out of the pool with

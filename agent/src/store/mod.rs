@@ -127,6 +127,29 @@ impl Store {
         &self.pool
     }
 
+    /// Records how far a long operation on an object got. `table` is one of
+    /// the operation tables (gateways, vms, bms_assignments), never input.
+    async fn set_operation_status(
+        &self,
+        table: &'static str,
+        id: &str,
+        status: &str,
+        last_error: Option<&str>,
+    ) -> Result<(), crate::error::ApiError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!(
+            "UPDATE {table} SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4"
+        ))
+        .bind(status)
+        .bind(last_error)
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
