@@ -422,4 +422,32 @@ impl Agent for AgentService {
             servers: self.servers.list(&request.state, &request.tag).await?,
         }))
     }
+
+    async fn create_guacamole_connection(
+        &self,
+        _: Request<api::CreateGuacamoleConnectionRequest>,
+    ) -> Reply<api::GuacamoleConnection> {
+        Err(Status::unimplemented("guacamole connections are being built"))
+    }
+
+    async fn get_guacamole_connection(
+        &self,
+        _: Request<api::GetGuacamoleConnectionRequest>,
+    ) -> Reply<api::GuacamoleConnection> {
+        Err(Status::unimplemented("guacamole connections are being built"))
+    }
+
+    async fn update_guacamole_connection(
+        &self,
+        _: Request<api::UpdateGuacamoleConnectionRequest>,
+    ) -> Reply<api::GuacamoleConnection> {
+        Err(Status::unimplemented("guacamole connections are being built"))
+    }
+
+    async fn delete_guacamole_connection(
+        &self,
+        _: Request<api::DeleteGuacamoleConnectionRequest>,
+    ) -> Reply<api::DeleteGuacamoleConnectionResponse> {
+        Err(Status::unimplemented("guacamole connections are being built"))
+    }
 }

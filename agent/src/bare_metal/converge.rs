@@ -239,6 +239,7 @@ impl Servers {
                 .unwrap_or_default(),
             status: row.status.clone(),
             last_error: row.last_error.clone().unwrap_or_default(),
+            console_connection_id: String::new(),
         };
         if live && row.status == "ready" {
             let bmc = self.bmc(&row.bms).await?;

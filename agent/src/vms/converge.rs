@@ -216,6 +216,7 @@ impl Vms {
             mac_address: String::new(),
             status: row.status.clone(),
             last_error: row.last_error.clone().unwrap_or_default(),
+            console_connection_id: String::new(),
         };
         if !matches!(row.status.as_str(), "ready" | "failed") {
             answer.spec = Some(spec);
