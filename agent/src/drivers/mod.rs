@@ -13,8 +13,10 @@
 //! and outcome ([`observe`]), never a secret.
 
 pub mod bmc;
+pub mod console;
 pub mod error;
 pub mod gateway;
+pub mod guacamole;
 pub mod host_keys;
 pub mod hypervisor;
 pub mod idrac;

@@ -1,0 +1,465 @@
+//! The console registry on Guacamole's own database (its JDBC schema, 1.4
+//! to 1.6, on MySQL/MariaDB or PostgreSQL), through sqlx.
+//!
+//! Every change runs in one transaction under a database-wide write lock
+//! (an advisory lock on PostgreSQL, a named lock on MySQL), so agents
+//! sharing the database never race: the schema's unique keys reject two
+//! objects with one name in a group, but not two at the root, so the agent
+//! checks names itself, under the lock.
+
+mod grants;
+mod objects;
+mod sql;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use sqlx::AnyPool;
+
+use self::objects::{tables, Db, GRANTS, OWNER, RESOURCE};
+use self::sql::{classify, Dialect, Locked, TARGET};
+use crate::drivers::console::{
+    ConnectionSpec, ConsoleRegistry, LiveConnection, LiveGroup, ObjectId, ObjectKind, ObjectRef,
+    Parent, Principals,
+};
+use crate::drivers::error::DriverError;
+use crate::drivers::observe::observed as observe;
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Parameters that hold secrets: written, never read back.
+pub const SECRET_PARAMETERS: &[&str] = &["password", "passphrase", "private-key"];
+
+pub struct GuacamoleDb {
+    pool: AnyPool,
+    dialect: Dialect,
+    /// The web app, for client links (no trailing slash).
+    public_url: String,
+}
+
+impl GuacamoleDb {
+    /// `url` is a secret (it holds the database password); errors never
+    /// repeat it.
+    pub fn new(url: &str, public_url: &str) -> Result<Self, DriverError> {
+        let dialect = Dialect::of_url(url)
+            .map_err(|why| DriverError::permanent(TARGET, "open the database", why))?;
+        Ok(Self {
+            pool: sql::pool(url)?,
+            dialect,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    async fn lock(&self) -> Result<Locked, DriverError> {
+        Locked::acquire(&self.pool, self.dialect).await
+    }
+
+    async fn read<T>(
+        &self,
+        action: &str,
+        f: impl for<'a> FnOnce(Db<'a>) -> BoxFuture<'a, Result<T, DriverError>>,
+    ) -> Result<T, DriverError> {
+        let mut conn = self.pool.acquire().await.map_err(|e| classify(action, e))?;
+        f(Db {
+            conn: &mut conn,
+            dialect: self.dialect,
+        })
+        .await
+    }
+}
+
+fn db(locked: &mut Locked) -> Result<Db<'_>, DriverError> {
+    let dialect = locked.dialect;
+    Ok(Db {
+        conn: &mut **locked.conn()?,
+        dialect,
+    })
+}
+
+fn refuse_foreign(noun: &str, name: &str, parent: Parent) -> DriverError {
+    let place = match parent {
+        Parent::Root => "at Guacamole's root".to_string(),
+        Parent::Group(id) => format!("in connection group {id}"),
+    };
+    DriverError::permanent(
+        TARGET,
+        format!("create {noun} {name:?}"),
+        format!(
+            "a {noun} named {name:?} already exists {place} and the agent did not create it; \
+             rename or remove it in Guacamole, or choose another name"
+        ),
+    )
+}
+
+/// Makes the name/parent of an owned object match, refusing a clash.
+async fn place(
+    db: &mut Db<'_>,
+    kind: ObjectKind,
+    id: ObjectId,
+    parent: Parent,
+    name: &str,
+) -> Result<(), DriverError> {
+    if let Some(other) = db.by_name(kind, parent, name).await? {
+        if other != id {
+            return Err(refuse_foreign(tables(kind).noun, name, parent));
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ConsoleRegistry for GuacamoleDb {
+    async fn ensure_group(
+        &self,
+        owner: &str,
+        parent: Parent,
+        name: &str,
+    ) -> Result<ObjectId, DriverError> {
+        observe(TARGET, "ensure connection group", async {
+            let mut locked = self.lock().await?;
+            let mut db = db(&mut locked)?;
+            let id = match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
+                Some(id) => {
+                    if db.name_and_parent(ObjectKind::Group, id).await? != Some((name.to_string(), parent)) {
+                        place(&mut db, ObjectKind::Group, id, parent, name).await?;
+                        db.update_group(id, parent, name).await?;
+                    }
+                    id
+                }
+                None => {
+                    if db.by_name(ObjectKind::Group, parent, name).await?.is_some() {
+                        return Err(refuse_foreign("connection group", name, parent));
+                    }
+                    let id = db.insert_group(parent, name).await?;
+                    db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner)).await?;
+                    id
+                }
+            };
+            locked.commit().await?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn root_group(&self, owner: &str, name: &str) -> Result<ObjectId, DriverError> {
+        observe(TARGET, "ensure root group", async {
+            let mut locked = self.lock().await?;
+            let mut db = db(&mut locked)?;
+            let id = match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
+                Some(id) => id,
+                None => match db.by_name(ObjectKind::Group, Parent::Root, name).await? {
+                    // An operator's own group: used as a parent, never changed.
+                    Some(id) => id,
+                    None => {
+                        let id = db.insert_group(Parent::Root, name).await?;
+                        db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner)).await?;
+                        id
+                    }
+                },
+            };
+            locked.commit().await?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn ensure_connection(
+        &self,
+        owner: &str,
+        parent: ObjectId,
+        spec: &ConnectionSpec,
+        write_secrets: bool,
+    ) -> Result<ObjectId, DriverError> {
+        observe(TARGET, "ensure connection", async {
+            let mut locked = self.lock().await?;
+            let mut db = db(&mut locked)?;
+            let in_group = Parent::Group(parent);
+            let guacd = spec.guacd.as_ref();
+            let (id, new) = match db.by_attribute(ObjectKind::Connection, OWNER, owner).await? {
+                Some(id) => {
+                    place(&mut db, ObjectKind::Connection, id, in_group, &spec.name).await?;
+                    db.update_connection(id, parent, &spec.name, &spec.protocol, guacd)
+                        .await?;
+                    (id, false)
+                }
+                None => {
+                    if db
+                        .by_name(ObjectKind::Connection, in_group, &spec.name)
+                        .await?
+                        .is_some()
+                    {
+                        return Err(refuse_foreign("connection", &spec.name, in_group));
+                    }
+                    let id = db
+                        .insert_connection(parent, &spec.name, &spec.protocol, guacd)
+                        .await?;
+                    db.set_attribute(ObjectKind::Connection, id, OWNER, Some(owner))
+                        .await?;
+                    (id, true)
+                }
+            };
+            let current = db.parameters(id).await?;
+            for name in current.keys() {
+                let secret = SECRET_PARAMETERS.contains(&name.as_str());
+                let keep = if secret {
+                    !(write_secrets || new) || spec.secrets.contains_key(name)
+                } else {
+                    spec.parameters.contains_key(name)
+                };
+                if !keep {
+                    db.delete_parameter(id, name).await?;
+                }
+            }
+            for (name, value) in &spec.parameters {
+                if current.get(name) != Some(value) {
+                    db.set_parameter(id, name, value).await?;
+                }
+            }
+            if write_secrets || new {
+                for (name, value) in &spec.secrets {
+                    db.set_parameter(id, name, value.expose()).await?;
+                }
+            }
+            db.set_attribute(ObjectKind::Connection, id, RESOURCE, spec.resource.as_deref())
+                .await?;
+            locked.commit().await?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn find_owned(&self, owner: &str) -> Result<Option<ObjectRef>, DriverError> {
+        let owner = owner.to_string();
+        self.read("find an object by its owner", move |mut db| {
+            Box::pin(async move {
+                if let Some(id) = db.by_attribute(ObjectKind::Group, OWNER, &owner).await? {
+                    return Ok(Some(ObjectRef::group(id)));
+                }
+                Ok(db
+                    .by_attribute(ObjectKind::Connection, OWNER, &owner)
+                    .await?
+                    .map(ObjectRef::connection))
+            })
+        })
+        .await
+    }
+
+    async fn connection(&self, id: ObjectId) -> Result<Option<LiveConnection>, DriverError> {
+        self.read("read a connection", move |mut db| {
+            Box::pin(async move {
+                let Some((name, parent)) = db.name_and_parent(ObjectKind::Connection, id).await?
+                else {
+                    return Ok(None);
+                };
+                let protocol = db.protocol(id).await?.unwrap_or_default();
+                let parameters: BTreeMap<String, String> = db
+                    .parameters(id)
+                    .await?
+                    .into_iter()
+                    .filter(|(name, _)| !SECRET_PARAMETERS.contains(&name.as_str()))
+                    .collect();
+                let attributes = db.attributes(ObjectKind::Connection, id).await?;
+                let readers = db.readers(ObjectRef::connection(id)).await?;
+                let grants = grants::parse_recorded(attributes.get(GRANTS))
+                    .into_iter()
+                    .map(|(source, recorded)| {
+                        let held = Principals {
+                            users: recorded.users.intersection(&readers.users).cloned().collect(),
+                            groups: recorded
+                                .groups
+                                .intersection(&readers.groups)
+                                .cloned()
+                                .collect(),
+                        };
+                        (source, held)
+                    })
+                    .collect();
+                Ok(Some(LiveConnection {
+                    id,
+                    name,
+                    parent,
+                    protocol,
+                    parameters,
+                    owner: attributes.get(OWNER).cloned(),
+                    resource: attributes.get(RESOURCE).cloned(),
+                    grants,
+                }))
+            })
+        })
+        .await
+    }
+
+    async fn group(&self, id: ObjectId) -> Result<Option<LiveGroup>, DriverError> {
+        self.read("read a connection group", move |mut db| {
+            Box::pin(async move {
+                let Some((name, parent)) = db.name_and_parent(ObjectKind::Group, id).await? else {
+                    return Ok(None);
+                };
+                let owner = db.attributes(ObjectKind::Group, id).await?.remove(OWNER);
+                Ok(Some(LiveGroup {
+                    id,
+                    name,
+                    parent,
+                    owner,
+                }))
+            })
+        })
+        .await
+    }
+
+    async fn delete_owned(&self, owner: &str) -> Result<bool, DriverError> {
+        observe(TARGET, "delete", async {
+            let mut locked = self.lock().await?;
+            let mut db = db(&mut locked)?;
+            let found = match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
+                Some(id) => Some(ObjectRef::group(id)),
+                None => db
+                    .by_attribute(ObjectKind::Connection, OWNER, owner)
+                    .await?
+                    .map(ObjectRef::connection),
+            };
+            let Some(object) = found else {
+                return Ok(false);
+            };
+            if object.kind == ObjectKind::Group {
+                let foreign = foreign_descendants(&mut db, object.id).await?;
+                if !foreign.is_empty() {
+                    return Err(DriverError::permanent(
+                        TARGET,
+                        "delete a connection group",
+                        format!(
+                            "group {} holds objects the agent did not create ({}); move or delete \
+                             them in Guacamole first",
+                            object.id,
+                            foreign.join(", ")
+                        ),
+                    ));
+                }
+            }
+            db.delete(object.kind, object.id).await?;
+            locked.commit().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn owned_subtree(&self, root: ObjectId) -> Result<Vec<ObjectRef>, DriverError> {
+        self.read("list a group", move |mut db| {
+            Box::pin(async move {
+                let mut found = Vec::new();
+                let mut pending = vec![root];
+                if db.name_and_parent(ObjectKind::Group, root).await?.is_none() {
+                    return Ok(found);
+                }
+                found.push(ObjectRef::group(root));
+                while let Some(group) = pending.pop() {
+                    for (kind, id, _) in db.children(group).await? {
+                        if db.attributes(kind, id).await?.contains_key(OWNER) {
+                            found.push(ObjectRef { kind, id });
+                            if kind == ObjectKind::Group {
+                                pending.push(id);
+                            }
+                        }
+                    }
+                }
+                Ok(found)
+            })
+        })
+        .await
+    }
+
+    async fn set_grants(
+        &self,
+        object: ObjectRef,
+        source: &str,
+        wanted: &Principals,
+    ) -> Result<(), DriverError> {
+        observe(TARGET, "set READ grants", async {
+            let mut locked = self.lock().await?;
+            let mut db = db(&mut locked)?;
+            if db.name_and_parent(object.kind, object.id).await?.is_none() {
+                return Err(DriverError::not_found(
+                    TARGET,
+                    "set READ grants",
+                    format!("{} {} no longer exists", tables(object.kind).noun, object.id),
+                ));
+            }
+            if !db.attributes(object.kind, object.id).await?.contains_key(OWNER) {
+                return Err(DriverError::permanent(
+                    TARGET,
+                    "set READ grants",
+                    format!("the agent did not create {} {}", tables(object.kind).noun, object.id),
+                ));
+            }
+            db.set_grants(object, source, wanted).await?;
+            locked.commit().await
+        })
+        .await
+    }
+
+    async fn missing(&self, wanted: &Principals) -> Result<Principals, DriverError> {
+        let wanted = wanted.clone();
+        self.read("look up users", move |mut db| {
+            Box::pin(async move { db.missing(&wanted).await })
+        })
+        .await
+    }
+
+    fn client_url(&self, object: ObjectRef) -> String {
+        client_url(&self.public_url, object, self.dialect)
+    }
+}
+
+/// Names of the objects under `group` (at any depth) without the agent's
+/// owner mark.
+async fn foreign_descendants(db: &mut Db<'_>, group: ObjectId) -> Result<Vec<String>, DriverError> {
+    let mut foreign = Vec::new();
+    let mut pending = vec![group];
+    while let Some(group) = pending.pop() {
+        for (kind, id, name) in db.children(group).await? {
+            if db.attributes(kind, id).await?.contains_key(OWNER) {
+                if kind == ObjectKind::Group {
+                    pending.push(id);
+                }
+            } else {
+                foreign.push(format!("{} {name:?}", tables(kind).noun));
+            }
+        }
+    }
+    Ok(foreign)
+}
+
+/// Guacamole's web app opens `#/client/<id>`, where the id is the base64
+/// of the object id, its type (`c` connection, `g` group) and the data
+/// source, NUL-separated.
+fn client_url(public_url: &str, object: ObjectRef, dialect: Dialect) -> String {
+    use base64::Engine;
+    let kind = match object.kind {
+        ObjectKind::Connection => 'c',
+        ObjectKind::Group => 'g',
+    };
+    let raw = format!("{}\0{kind}\0{}", object.id, dialect.data_source());
+    let token = base64::engine::general_purpose::STANDARD.encode(raw);
+    format!("{public_url}/#/client/{token}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_links_name_the_object_and_the_data_source() {
+        let url = client_url(
+            "https://console.example.org/guacamole",
+            ObjectRef::connection(42),
+            Dialect::MySql,
+        );
+        // base64("42\0c\0mysql")
+        assert_eq!(
+            url,
+            "https://console.example.org/guacamole/#/client/NDIAYwBteXNxbA=="
+        );
+        let url = client_url("https://g", ObjectRef::group(7), Dialect::Postgres);
+        assert_eq!(url, "https://g/#/client/NwBnAHBvc3RncmVzcWw=");
+    }
+}

@@ -1,0 +1,398 @@
+//! Rows of Guacamole's schema: groups, connections, their parameters and
+//! attributes. The agent's marks are attributes: `giif-owner` says which
+//! agent object a Guacamole object belongs to (and that the agent made it),
+//! `giif-resource` which VM or assignment a connection reaches, and
+//! `giif-grants` which READ grants the agent gave, per source.
+
+use std::collections::BTreeMap;
+
+use sqlx::AnyConnection;
+
+use super::sql::{classify, Dialect};
+use crate::drivers::console::{ObjectId, ObjectKind, Parent};
+use crate::drivers::error::DriverError;
+
+pub const OWNER: &str = "giif-owner";
+pub const RESOURCE: &str = "giif-resource";
+pub const GRANTS: &str = "giif-grants";
+
+/// One connection to Guacamole's database, in its dialect.
+pub struct Db<'a> {
+    pub conn: &'a mut AnyConnection,
+    pub dialect: Dialect,
+}
+
+/// The table names and id column of a kind of object.
+pub struct Tables {
+    pub object: &'static str,
+    pub id: &'static str,
+    pub name: &'static str,
+    pub attribute: &'static str,
+    pub permission: &'static str,
+    pub noun: &'static str,
+}
+
+pub fn tables(kind: ObjectKind) -> Tables {
+    match kind {
+        ObjectKind::Group => Tables {
+            object: "guacamole_connection_group",
+            id: "connection_group_id",
+            name: "connection_group_name",
+            attribute: "guacamole_connection_group_attribute",
+            permission: "guacamole_connection_group_permission",
+            noun: "connection group",
+        },
+        ObjectKind::Connection => Tables {
+            object: "guacamole_connection",
+            id: "connection_id",
+            name: "connection_name",
+            attribute: "guacamole_connection_attribute",
+            permission: "guacamole_connection_permission",
+            noun: "connection",
+        },
+    }
+}
+
+pub fn parent_of(id: Option<i64>) -> Parent {
+    id.map_or(Parent::Root, Parent::Group)
+}
+
+fn parent_id(parent: Parent) -> Option<i64> {
+    match parent {
+        Parent::Root => None,
+        Parent::Group(id) => Some(id),
+    }
+}
+
+impl Db<'_> {
+    fn sql(&self, text: &str) -> String {
+        self.dialect.sql(text)
+    }
+
+    /// The object whose `attribute` is `value`.
+    pub async fn by_attribute(
+        &mut self,
+        kind: ObjectKind,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Option<ObjectId>, DriverError> {
+        let t = tables(kind);
+        let sql = self.sql(&format!(
+            "SELECT {id} FROM {attr} WHERE attribute_name = ? AND attribute_value = ? ORDER BY {id}",
+            id = t.id,
+            attr = t.attribute
+        ));
+        let row: Option<(i64,)> = sqlx::query_as(&sql)
+            .bind(attribute)
+            .bind(value)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(|e| classify("find an object by its owner", e))?;
+        Ok(row.map(|(id,)| id))
+    }
+
+    /// The object of `kind` named `name` directly under `parent`.
+    pub async fn by_name(
+        &mut self,
+        kind: ObjectKind,
+        parent: Parent,
+        name: &str,
+    ) -> Result<Option<ObjectId>, DriverError> {
+        let t = tables(kind);
+        let (filter, parent) = match parent_id(parent) {
+            None => ("parent_id IS NULL", None),
+            Some(id) => ("parent_id = ?", Some(id)),
+        };
+        let sql = self.sql(&format!(
+            "SELECT {id} FROM {object} WHERE {name} = ? AND {filter} ORDER BY {id}",
+            id = t.id,
+            object = t.object,
+            name = t.name
+        ));
+        let mut query = sqlx::query_as(&sql).bind(name);
+        if let Some(parent) = parent {
+            query = query.bind(parent);
+        }
+        let row: Option<(i64,)> = query
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(|e| classify("find an object by name", e))?;
+        Ok(row.map(|(id,)| id))
+    }
+
+    /// Name and parent of an object, if it exists.
+    pub async fn name_and_parent(
+        &mut self,
+        kind: ObjectKind,
+        id: ObjectId,
+    ) -> Result<Option<(String, Parent)>, DriverError> {
+        let t = tables(kind);
+        let sql = self.sql(&format!(
+            "SELECT {name}, parent_id FROM {object} WHERE {id} = ?",
+            id = t.id,
+            object = t.object,
+            name = t.name
+        ));
+        let row: Option<(String, Option<i64>)> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(|e| classify("read an object", e))?;
+        Ok(row.map(|(name, parent)| (name, parent_of(parent))))
+    }
+
+    pub async fn attributes(
+        &mut self,
+        kind: ObjectKind,
+        id: ObjectId,
+    ) -> Result<BTreeMap<String, String>, DriverError> {
+        let t = tables(kind);
+        let sql = self.sql(&format!(
+            "SELECT attribute_name, attribute_value FROM {attr} WHERE {id} = ? AND attribute_name LIKE 'giif-%'",
+            id = t.id,
+            attr = t.attribute
+        ));
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|e| classify("read an object's attributes", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, value)| (name, value.unwrap_or_default()))
+            .collect())
+    }
+
+    /// Sets (or with `None` removes) one of the agent's attributes.
+    pub async fn set_attribute(
+        &mut self,
+        kind: ObjectKind,
+        id: ObjectId,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<(), DriverError> {
+        let t = tables(kind);
+        let delete = self.sql(&format!(
+            "DELETE FROM {attr} WHERE {id} = ? AND attribute_name = ?",
+            id = t.id,
+            attr = t.attribute
+        ));
+        sqlx::query(&delete)
+            .bind(id)
+            .bind(name)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(|e| classify("set an attribute", e))?;
+        if let Some(value) = value {
+            let insert = self.sql(&format!(
+                "INSERT INTO {attr} ({id}, attribute_name, attribute_value) VALUES (?, ?, ?)",
+                id = t.id,
+                attr = t.attribute
+            ));
+            sqlx::query(&insert)
+                .bind(id)
+                .bind(name)
+                .bind(value)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(|e| classify("set an attribute", e))?;
+        }
+        Ok(())
+    }
+
+    pub async fn insert_group(&mut self, parent: Parent, name: &str) -> Result<ObjectId, DriverError> {
+        let sql = self.sql(
+            "INSERT INTO guacamole_connection_group (parent_id, connection_group_name, type) \
+             VALUES (?, ?, 'ORGANIZATIONAL')",
+        );
+        sqlx::query(&sql)
+            .bind(parent_id(parent))
+            .bind(name)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(|e| classify("create a connection group", e))?;
+        self.inserted(ObjectKind::Group, parent, name).await
+    }
+
+    pub async fn insert_connection(
+        &mut self,
+        parent: ObjectId,
+        name: &str,
+        protocol: &str,
+        guacd: Option<&(String, u16)>,
+    ) -> Result<ObjectId, DriverError> {
+        let sql = self.sql(
+            "INSERT INTO guacamole_connection (connection_name, parent_id, protocol, proxy_hostname, proxy_port) \
+             VALUES (?, ?, ?, ?, ?)",
+        );
+        sqlx::query(&sql)
+            .bind(name)
+            .bind(parent)
+            .bind(protocol)
+            .bind(guacd.map(|(host, _)| host.clone()))
+            .bind(guacd.map(|(_, port)| i32::from(*port)))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(|e| classify("create a connection", e))?;
+        self.inserted(ObjectKind::Connection, Parent::Group(parent), name)
+            .await
+    }
+
+    /// The id of a row just inserted: its name is unique in its parent
+    /// while the agent holds the write lock.
+    async fn inserted(
+        &mut self,
+        kind: ObjectKind,
+        parent: Parent,
+        name: &str,
+    ) -> Result<ObjectId, DriverError> {
+        self.by_name(kind, parent, name).await?.ok_or_else(|| {
+            DriverError::maybe_applied(
+                super::sql::TARGET,
+                "create an object",
+                format!("the new {} {name:?} cannot be read back", tables(kind).noun),
+            )
+        })
+    }
+
+    pub async fn update_connection(
+        &mut self,
+        id: ObjectId,
+        parent: ObjectId,
+        name: &str,
+        protocol: &str,
+        guacd: Option<&(String, u16)>,
+    ) -> Result<(), DriverError> {
+        let sql = self.sql(
+            "UPDATE guacamole_connection SET connection_name = ?, parent_id = ?, protocol = ?, \
+             proxy_hostname = ?, proxy_port = ? WHERE connection_id = ?",
+        );
+        sqlx::query(&sql)
+            .bind(name)
+            .bind(parent)
+            .bind(protocol)
+            .bind(guacd.map(|(host, _)| host.clone()))
+            .bind(guacd.map(|(_, port)| i32::from(*port)))
+            .bind(id)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(|e| classify("update a connection", e))?;
+        Ok(())
+    }
+
+    pub async fn update_group(
+        &mut self,
+        id: ObjectId,
+        parent: Parent,
+        name: &str,
+    ) -> Result<(), DriverError> {
+        let sql = self.sql(
+            "UPDATE guacamole_connection_group SET connection_group_name = ?, parent_id = ? \
+             WHERE connection_group_id = ?",
+        );
+        sqlx::query(&sql)
+            .bind(name)
+            .bind(parent_id(parent))
+            .bind(id)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(|e| classify("update a connection group", e))?;
+        Ok(())
+    }
+
+    pub async fn protocol(&mut self, id: ObjectId) -> Result<Option<String>, DriverError> {
+        let sql = self.sql("SELECT protocol FROM guacamole_connection WHERE connection_id = ?");
+        let row: Option<(String,)> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(|e| classify("read a connection", e))?;
+        Ok(row.map(|(p,)| p))
+    }
+
+    pub async fn parameters(
+        &mut self,
+        id: ObjectId,
+    ) -> Result<BTreeMap<String, String>, DriverError> {
+        let sql = self.sql(
+            "SELECT parameter_name, parameter_value FROM guacamole_connection_parameter WHERE connection_id = ?",
+        );
+        let rows: Vec<(String, String)> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|e| classify("read a connection's parameters", e))?;
+        Ok(rows.into_iter().collect())
+    }
+
+    pub async fn delete_parameter(&mut self, id: ObjectId, name: &str) -> Result<(), DriverError> {
+        let sql = self.sql(
+            "DELETE FROM guacamole_connection_parameter WHERE connection_id = ? AND parameter_name = ?",
+        );
+        sqlx::query(&sql)
+            .bind(id)
+            .bind(name)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(|e| classify("remove a connection parameter", e))?;
+        Ok(())
+    }
+
+    pub async fn set_parameter(
+        &mut self,
+        id: ObjectId,
+        name: &str,
+        value: &str,
+    ) -> Result<(), DriverError> {
+        self.delete_parameter(id, name).await?;
+        let sql = self.sql(
+            "INSERT INTO guacamole_connection_parameter (connection_id, parameter_name, parameter_value) \
+             VALUES (?, ?, ?)",
+        );
+        sqlx::query(&sql)
+            .bind(id)
+            .bind(name)
+            .bind(value)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(|e| classify("set a connection parameter", e))?;
+        Ok(())
+    }
+
+    /// Deletes one object; the schema cascades to its parameters,
+    /// attributes and permissions (and, for a group, to what it holds).
+    pub async fn delete(&mut self, kind: ObjectKind, id: ObjectId) -> Result<(), DriverError> {
+        let t = tables(kind);
+        let sql = self.sql(&format!("DELETE FROM {} WHERE {} = ?", t.object, t.id));
+        sqlx::query(&sql)
+            .bind(id)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(|e| classify("delete an object", e))?;
+        Ok(())
+    }
+
+    /// The groups and connections directly in group `id`.
+    pub async fn children(
+        &mut self,
+        id: ObjectId,
+    ) -> Result<Vec<(ObjectKind, ObjectId, String)>, DriverError> {
+        let mut all = Vec::new();
+        for kind in [ObjectKind::Group, ObjectKind::Connection] {
+            let t = tables(kind);
+            let sql = self.sql(&format!(
+                "SELECT {id}, {name} FROM {object} WHERE parent_id = ? ORDER BY {id}",
+                id = t.id,
+                name = t.name,
+                object = t.object
+            ));
+            let rows: Vec<(i64, String)> = sqlx::query_as(&sql)
+                .bind(id)
+                .fetch_all(&mut *self.conn)
+                .await
+                .map_err(|e| classify("list a group", e))?;
+            all.extend(rows.into_iter().map(|(child, name)| (kind, child, name)));
+        }
+        Ok(all)
+    }
+}
