@@ -269,6 +269,9 @@ async fn import_inventory(file: &std::path::Path, config: &std::path::Path) -> a
         inventory.pagw_slots.len(),
         inventory.floating_ips.expand().map(|a| a.len()).unwrap_or(0),
     );
+    if let Some(g) = &inventory.guacamole {
+        println!("Consoles go to Guacamole at {}.", g.public_url);
+    }
     Ok(())
 }
 
@@ -352,6 +355,17 @@ async fn list_inventory(config: &std::path::Path) -> anyhow::Result<()> {
     let floating = store.floating_ip_inventory().await?;
     if !floating.addresses.is_empty() {
         println!("\nFloating IPs: {}", floating.addresses.join(", "));
+    }
+    match store.guacamole_inventory().await? {
+        Some(g) => println!(
+            "\nGuacamole at {} (guacd {})",
+            g.public_url,
+            match (&g.guacd_host, g.guacd_port) {
+                (Some(host), port) => format!("{host}:{}", port.unwrap_or(4822)),
+                _ => "Guacamole's default".to_string(),
+            }
+        ),
+        None => println!("\nNo Guacamole: resources get no console connections."),
     }
     Ok(())
 }

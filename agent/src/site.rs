@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use crate::credentials::SecretError;
 use crate::drivers::bmc::Bmc;
+use crate::drivers::console::ConsoleRegistry;
+use crate::drivers::guacamole::GuacamoleDb;
 use crate::drivers::gateway::Gateway;
 use crate::drivers::host_keys::HostKeyPins;
 use crate::drivers::hypervisor::Hypervisor;
@@ -25,6 +27,15 @@ pub enum SiteError {
     Secret { device: String, source: SecretError },
     #[error("proxmox: {0}")]
     Proxmox(String),
+    #[error("guacamole: {0}")]
+    Guacamole(String),
+}
+
+/// The console registry and what its connections need.
+pub struct ConsoleSite {
+    pub registry: Arc<dyn ConsoleRegistry>,
+    /// The guacd connections name; `None` for Guacamole's default.
+    pub guacd: Option<(String, u16)>,
 }
 
 /// Every device of the site, ready to drive.
@@ -33,6 +44,8 @@ pub struct Site {
     pub hypervisor: Option<Arc<dyn Hypervisor>>,
     /// Gateways by slot public IP.
     pub gateways: BTreeMap<String, Arc<dyn Gateway>>,
+    /// `None` when the site has no Guacamole: resources get no consoles.
+    pub console: Option<ConsoleSite>,
 }
 
 impl Site {
@@ -117,10 +130,31 @@ impl Site {
                 Arc::new(Pagw::new(config, pins.clone())),
             );
         }
+        let console = match store.guacamole_inventory().await? {
+            None => None,
+            Some(guacamole) => {
+                let url = guacamole
+                    .database_url
+                    .resolve()
+                    .map_err(|source| SiteError::Secret {
+                        device: "guacamole".into(),
+                        source,
+                    })?;
+                let db = GuacamoleDb::new(url.expose(), &guacamole.public_url)
+                    .map_err(|e| SiteError::Guacamole(e.to_string()))?;
+                Some(ConsoleSite {
+                    registry: Arc::new(db),
+                    guacd: guacamole
+                        .guacd_host
+                        .map(|host| (host, guacamole.guacd_port.unwrap_or(4822))),
+                })
+            }
+        };
         Ok(Self {
             bmcs,
             hypervisor,
             gateways,
+            console,
         })
     }
 }

@@ -194,6 +194,9 @@ pub struct VmState {
     pub nics: BTreeMap<u32, Nic>,
     pub cloud_init: CloudInit,
     pub uptime: Duration,
+    /// The VNC display QEMU serves the console on (port 5900 + display),
+    /// when one is configured.
+    pub vnc_display: Option<u32>,
     /// An opaque revision of the configuration; pass it back in
     /// [`VmUpdate::if_revision`] to refuse a change made on a stale read.
     pub revision: String,
@@ -256,6 +259,9 @@ pub struct VmUpdate {
     /// Per NIC slot: add or change, or remove with `None`. A running VM
     /// gets NIC changes at once (hot-plug).
     pub nics: BTreeMap<u32, Option<Nic>>,
+    /// Serve the console over VNC on this display (port 5900 + display),
+    /// from the next start.
+    pub vnc_display: Option<u32>,
     /// Refuse the change if the configuration changed since this revision.
     pub if_revision: Option<String>,
 }
@@ -267,6 +273,7 @@ impl VmUpdate {
             && self.memory_mb.is_none()
             && self.cloud_init.is_none()
             && self.nics.is_empty()
+            && self.vnc_display.is_none()
     }
 }
 

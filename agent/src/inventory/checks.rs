@@ -7,7 +7,7 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::model::{Bms, FloatingIps, PagwSlot, Proxmox, SshAccess};
+use super::model::{Bms, FloatingIps, Guacamole, PagwSlot, Proxmox, SshAccess};
 use super::{Problems, ProjectVlans};
 use crate::credentials::SecretRef;
 use crate::store::VlanPoolSpec;
@@ -123,7 +123,10 @@ pub(super) fn bms(servers: &[Spanned<Bms>], project_pool: &VlanPoolSpec, problem
                 );
             }
         }
-        ssh_access(&server.idrac, &span, &field("idrac"), problems);
+        ssh_access(&server.idrac.ssh(), &span, &field("idrac"), problems);
+        if server.idrac.vnc_port == 0 {
+            problems.add(&span, &field("idrac.vnc_port"), "0 is not a port; iDRACs serve VNC on 5901 by default");
+        }
     }
 }
 
@@ -314,6 +317,7 @@ pub(super) fn secrets(
     servers: &[Spanned<Bms>],
     pve: Option<&Spanned<Proxmox>>,
     slots: &[Spanned<PagwSlot>],
+    guacamole: Option<&Spanned<Guacamole>>,
     base: &Path,
     problems: &mut Problems,
 ) {
@@ -327,6 +331,20 @@ pub(super) fn secrets(
             &server.get_ref().idrac.password,
             &server.span(),
             format!("bms[{}].idrac.password", server.get_ref().name),
+        );
+        if let Some(vnc) = &server.get_ref().idrac.vnc_password {
+            check(
+                vnc,
+                &server.span(),
+                format!("bms[{}].idrac.vnc_password", server.get_ref().name),
+            );
+        }
+    }
+    if let Some(guacamole) = guacamole {
+        check(
+            &guacamole.get_ref().database_url,
+            &guacamole.span(),
+            "guacamole.database_url".into(),
         );
     }
     if let Some(pve) = pve {
@@ -347,7 +365,39 @@ pub(super) fn secrets(
 
 pub(super) fn resolve_bms(mut server: Bms, base: &Path) -> Bms {
     server.idrac.password = server.idrac.password.relative_to(base);
+    server.idrac.vnc_password = server.idrac.vnc_password.map(|s| s.relative_to(base));
     server
+}
+
+pub(super) fn guacamole(guacamole: &Spanned<Guacamole>, problems: &mut Problems) {
+    let (span, g) = (guacamole.span(), guacamole.get_ref());
+    let url = g.public_url.trim();
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 9 {
+        problems.add(
+            &span,
+            "guacamole.public_url",
+            format!(
+                "{:?} is not an http(s) URL; give the address users open Guacamole at, \
+                 such as https://console.example.org/guacamole",
+                g.public_url
+            ),
+        );
+    }
+    if g.guacd_port.is_some() && g.guacd_host.is_none() {
+        problems.add(
+            &span,
+            "guacamole.guacd_port",
+            "a guacd port without guacd_host; give guacd_host too, or neither",
+        );
+    }
+    if g.guacd_port == Some(0) {
+        problems.add(&span, "guacamole.guacd_port", "0 is not a port; guacd listens on 4822 by default");
+    }
+}
+
+pub(super) fn resolve_guacamole(mut guacamole: Guacamole, base: &Path) -> Guacamole {
+    guacamole.database_url = guacamole.database_url.relative_to(base);
+    guacamole
 }
 
 pub(super) fn resolve_proxmox(mut pve: Proxmox, base: &Path) -> Proxmox {

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::store::VlanPoolSpec;
-pub use model::{Bms, FloatingIps, PagwSlot, Proxmox, ProxmoxNode, SshAccess, Template};
+pub use model::{
+    Bms, FloatingIps, Guacamole, IdracAccess, PagwSlot, Proxmox, ProxmoxNode, SshAccess, Template,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +26,8 @@ struct SiteFile {
     pagw_slots: Vec<Spanned<PagwSlot>>,
     #[serde(default)]
     floating_ips: Option<Spanned<FloatingIps>>,
+    #[serde(default)]
+    guacamole: Option<Spanned<Guacamole>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +68,7 @@ pub struct Inventory {
     pub proxmox: Option<Proxmox>,
     pub pagw_slots: Vec<PagwSlot>,
     pub floating_ips: FloatingIps,
+    pub guacamole: Option<Guacamole>,
 }
 
 /// Collects problems with the line they are on.
@@ -121,10 +126,14 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Inventory, Vec<SiteF
     if let Some(floating) = &site.floating_ips {
         checks::floating_ips(floating, &site.pagw_slots, &mut problems);
     }
+    if let Some(guacamole) = &site.guacamole {
+        checks::guacamole(guacamole, &mut problems);
+    }
     checks::secrets(
         &site.bms,
         site.proxmox.as_ref(),
         &site.pagw_slots,
+        site.guacamole.as_ref(),
         base,
         &mut problems,
     );
@@ -150,6 +159,9 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Inventory, Vec<SiteF
             .floating_ips
             .map(|f| f.into_inner())
             .unwrap_or_default(),
+        guacamole: site
+            .guacamole
+            .map(|g| checks::resolve_guacamole(g.into_inner(), base)),
     })
 }
 

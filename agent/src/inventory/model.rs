@@ -36,7 +36,58 @@ pub struct Bms {
     pub macs: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
-    pub idrac: SshAccess,
+    pub idrac: IdracAccess,
+}
+
+/// How the agent reaches a server's iDRAC, and how consoles reach its VNC
+/// server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdracAccess {
+    pub address: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    pub user: String,
+    pub password: SecretRef,
+    /// The iDRAC VNC server's port, for the console connection.
+    #[serde(default = "default_vnc_port")]
+    pub vnc_port: u16,
+    /// The VNC password to set; absent, each assignment gets a fresh one.
+    #[serde(default)]
+    pub vnc_password: Option<SecretRef>,
+}
+
+impl IdracAccess {
+    /// The SSH part, for the iDRAC driver.
+    pub fn ssh(&self) -> SshAccess {
+        SshAccess {
+            address: self.address.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            password: self.password.clone(),
+        }
+    }
+}
+
+fn default_vnc_port() -> u16 {
+    5901
+}
+
+/// Apache Guacamole: its database (the JDBC schema, MySQL/MariaDB or
+/// PostgreSQL) and where users open it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guacamole {
+    /// `mysql://user:password@host/db` or `postgresql://...`: a secret, as
+    /// it holds the database password.
+    pub database_url: SecretRef,
+    /// The web app's address, for console links.
+    pub public_url: String,
+    /// The guacd that connections name; absent: Guacamole's own default.
+    #[serde(default)]
+    pub guacd_host: Option<String>,
+    #[serde(default)]
+    pub guacd_port: Option<u16>,
 }
 
 /// The Proxmox VE cluster.
@@ -66,6 +117,10 @@ pub struct ProxmoxNode {
     /// The bridge VM NICs attach to (tagged with the project VLAN).
     pub vm_bridge: String,
     pub storage: String,
+    /// Where guacd reaches the node's VM consoles (VNC); absent: the host
+    /// of the API URL.
+    #[serde(default)]
+    pub console_address: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,12 +7,13 @@ use sqlx::{Any, Transaction};
 
 use super::Store;
 use crate::error::ApiError;
-use crate::inventory::{Bms, FloatingIps, Inventory, PagwSlot, Proxmox};
+use crate::inventory::{Bms, FloatingIps, Guacamole, Inventory, PagwSlot, Proxmox};
 
 pub const KIND_BMS: &str = "bms";
 pub const KIND_PROXMOX: &str = "proxmox";
 pub const KIND_PAGW_SLOT: &str = "pagw_slot";
 pub const KIND_FLOATING_IPS: &str = "floating_ips";
+pub const KIND_GUACAMOLE: &str = "guacamole";
 
 impl Store {
     /// Imports a whole site file in one transaction: the project VLAN pool
@@ -33,6 +34,9 @@ impl Store {
             put(&mut tx, KIND_PAGW_SLOT, &slot.public_ip.to_string(), slot).await?;
         }
         put(&mut tx, KIND_FLOATING_IPS, "pool", &inventory.floating_ips).await?;
+        if let Some(guacamole) = &inventory.guacamole {
+            put(&mut tx, KIND_GUACAMOLE, "console", guacamole).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -72,6 +76,10 @@ impl Store {
             .into_iter()
             .next()
             .unwrap_or_default())
+    }
+
+    pub async fn guacamole_inventory(&self) -> Result<Option<Guacamole>, ApiError> {
+        Ok(self.items(KIND_GUACAMOLE).await?.into_iter().next())
     }
 
     async fn items<T: DeserializeOwned>(&self, kind: &str) -> Result<Vec<T>, ApiError> {

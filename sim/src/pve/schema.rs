@@ -164,6 +164,7 @@ const VM_OPTIONS: &[Param] = &[
         },
     ),
     opt("cores", POS),
+    opt("args", STR),
     opt("sockets", POS),
     opt("memory", Kind::Memory),
     opt("balloon", NONNEG),

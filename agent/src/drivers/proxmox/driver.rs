@@ -232,6 +232,9 @@ impl Hypervisor for ProxmoxDriver {
         if let Some(memory) = update.memory_mb {
             params.push(param("memory", memory));
         }
+        if let Some(display) = update.vnc_display {
+            params.push(param("args", super::vmconfig::vnc_args(display)));
+        }
         if let Some(ci) = &update.cloud_init {
             if let Some(user) = &ci.user {
                 params.push(param("ciuser", user));

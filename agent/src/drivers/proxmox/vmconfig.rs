@@ -188,6 +188,25 @@ pub fn encode_segment(segment: &str) -> String {
 }
 
 /// `32G`, `512M`, bytes without a unit.
+/// QEMU's extra arguments for a VNC console on `display`, for guacd on
+/// the management network. (Proxmox accepts `args` only from root@pam.)
+pub fn vnc_args(display: u32) -> String {
+    format!("-vnc 0.0.0.0:{display}")
+}
+
+/// The VNC display of a VM's extra QEMU arguments.
+pub fn vnc_display(args: &str) -> Option<u32> {
+    let mut words = args.split_whitespace();
+    while let Some(word) = words.next() {
+        if word == "-vnc" {
+            let value = words.next()?;
+            let display = value.split(',').next()?.rsplit(':').next()?;
+            return display.parse().ok();
+        }
+    }
+    None
+}
+
 pub fn parse_size(text: &str) -> Option<u64> {
     let (number, factor) = match text.chars().last()? {
         'K' => (&text[..text.len() - 1], 1u64 << 10),
@@ -288,6 +307,7 @@ pub fn vm_state(vm: &VmRef, config: &Value, status: &Value) -> VmState {
         }
     }
     VmState {
+        vnc_display: get("args").and_then(|a| vnc_display(&a)),
         vm: vm.clone(),
         name: get("name").unwrap_or_default(),
         power: power(status),
@@ -328,6 +348,13 @@ pub fn nic_mac(config: &Value, slot: u32) -> Option<MacAddr> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn vnc_displays_round_trip_through_args() {
+        assert_eq!(vnc_display(&vnc_args(104)), Some(104));
+        assert_eq!(vnc_display("-cpu host -vnc 0.0.0.0:7,password=on"), Some(7));
+        assert_eq!(vnc_display("-cpu host"), None);
+    }
 
     #[test]
     fn nics_round_trip() {
