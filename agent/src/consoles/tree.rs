@@ -1,0 +1,206 @@
+//! The project part of the tree: `Projects/<name>` with its `Resources` and
+//! `Project Toolbox` groups, and the members' READ grants on all of it.
+
+use giif_proto::agent as api;
+
+use super::{console_error, owner, ConsoleState, Consoles, Registry, MEMBERS};
+use crate::drivers::console::{ObjectId, ObjectRef, Parent, Principals};
+use crate::error::ApiError;
+
+pub(super) const PROJECTS: &str = "Projects";
+pub(super) const RESOURCES: &str = "Resources";
+pub(super) const TOOLBOX: &str = "Project Toolbox";
+
+/// The groups of one project.
+pub(super) struct ProjectGroups {
+    pub project: ObjectId,
+    pub resources: ObjectId,
+    pub toolbox: ObjectId,
+}
+
+/// Who may see a project's consoles: its members and its owner.
+pub(super) fn project_principals(spec: &api::ProjectSpec) -> Principals {
+    let mut principals = Principals::default();
+    principals
+        .users
+        .extend(spec.members.iter().map(|m| m.user.clone()));
+    if let Some(owner) = spec.owner.as_ref().filter(|o| !o.is_empty()) {
+        principals.users.insert(owner.clone());
+    }
+    principals
+}
+
+impl Consoles {
+    /// Refuses a project whose owner or members Guacamole does not know:
+    /// permission rows are only made for users that exist.
+    pub async fn check_project_users(&self, spec: &api::ProjectSpec) -> Result<(), ApiError> {
+        let Some(registry) = self.registry().await? else {
+            return Ok(());
+        };
+        let missing = registry
+            .db
+            .missing(&project_principals(spec))
+            .await
+            .map_err(console_error)?;
+        if let Some(user) = missing.users.iter().next() {
+            let field = if spec.owner.as_deref() == Some(user.as_str()) {
+                "spec.owner"
+            } else {
+                "spec.members"
+            };
+            let all: Vec<&str> = missing.users.iter().map(String::as_str).collect();
+            return Err(ApiError::invalid(format!(
+                "Guacamole has no user {}",
+                all.iter()
+                    .map(|u| format!("{u:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .field(field)
+            .hint("Create the user in Guacamole first, or leave it out of the project."));
+        }
+        Ok(())
+    }
+
+    /// Makes the project's groups and grants match the project. Returns
+    /// its console state: the group, or why it could not be made.
+    pub async fn ensure_project(&self, project: &api::Project) -> ConsoleState {
+        match self.try_ensure_project(project).await {
+            Ok(None) => ConsoleState::Absent,
+            Ok(Some((registry, groups))) => ConsoleState::Present {
+                id: groups.project,
+                url: registry.db.client_url(ObjectRef::group(groups.project)),
+            },
+            Err(err) => {
+                tracing::warn!(project = %project.id, error = %err, "the project's Guacamole group could not be made");
+                ConsoleState::Drift(err.message)
+            }
+        }
+    }
+
+    async fn try_ensure_project(
+        &self,
+        project: &api::Project,
+    ) -> Result<Option<(Registry, ProjectGroups)>, ApiError> {
+        let Some(registry) = self.registry().await? else {
+            return Ok(None);
+        };
+        let groups = self.project_groups(&registry, project).await?;
+        let spec = project.spec.clone().unwrap_or_default();
+        let principals = project_principals(&spec);
+        let objects = registry
+            .db
+            .owned_subtree(groups.project)
+            .await
+            .map_err(console_error)?;
+        for object in objects {
+            registry
+                .db
+                .set_grants(object, MEMBERS, &principals)
+                .await
+                .map_err(console_error)?;
+        }
+        Ok(Some((registry, groups)))
+    }
+
+    /// The project's groups, made if missing (no grants).
+    pub(super) async fn project_groups(
+        &self,
+        registry: &Registry,
+        project: &api::Project,
+    ) -> Result<ProjectGroups, ApiError> {
+        let db = &registry.db;
+        let name = project.spec.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+        let root = db
+            .root_group(owner::ROOT, PROJECTS)
+            .await
+            .map_err(console_error)?;
+        let group = db
+            .ensure_group(&owner::project(&project.id), Parent::Group(root), name)
+            .await
+            .map_err(console_error)?;
+        let resources = db
+            .ensure_group(&owner::resources(&project.id), Parent::Group(group), RESOURCES)
+            .await
+            .map_err(console_error)?;
+        let toolbox = db
+            .ensure_group(&owner::toolbox(&project.id), Parent::Group(group), TOOLBOX)
+            .await
+            .map_err(console_error)?;
+        Ok(ProjectGroups {
+            project: group,
+            resources,
+            toolbox,
+        })
+    }
+
+    /// Gives a new object in `project` its members' grants.
+    pub(super) async fn grant_members(
+        &self,
+        registry: &Registry,
+        project: &api::Project,
+        objects: &[ObjectRef],
+    ) -> Result<(), ApiError> {
+        let principals = project_principals(&project.spec.clone().unwrap_or_default());
+        for object in objects {
+            registry
+                .db
+                .set_grants(*object, MEMBERS, &principals)
+                .await
+                .map_err(console_error)?;
+        }
+        Ok(())
+    }
+
+    /// The project's group as Guacamole holds it now.
+    pub async fn project_state(&self, project: &api::Project) -> Result<ConsoleState, ApiError> {
+        let Some(registry) = self.registry().await? else {
+            return Ok(ConsoleState::Absent);
+        };
+        let db = &registry.db;
+        let name = project.spec.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+        let found = db
+            .find_owned(&owner::project(&project.id))
+            .await
+            .map_err(console_error)?;
+        let Some(group) = found else {
+            return Ok(ConsoleState::Drift(format!(
+                "the Guacamole group {PROJECTS}/{name} is missing"
+            )));
+        };
+        let live = db.group(group.id).await.map_err(console_error)?;
+        if let Some(live) = live.filter(|g| g.name != name) {
+            return Ok(ConsoleState::Drift(format!(
+                "the Guacamole group of project {name} was renamed to {:?}",
+                live.name
+            )));
+        }
+        for (key, label) in [
+            (owner::resources(&project.id), RESOURCES),
+            (owner::toolbox(&project.id), TOOLBOX),
+        ] {
+            if db.find_owned(&key).await.map_err(console_error)?.is_none() {
+                return Ok(ConsoleState::Drift(format!(
+                    "the Guacamole group {PROJECTS}/{name}/{label} is missing"
+                )));
+            }
+        }
+        Ok(ConsoleState::Present {
+            id: group.id,
+            url: db.client_url(group),
+        })
+    }
+
+    /// Removes the project's groups (and the agent's objects in them).
+    pub async fn remove_project(&self, project_id: &str) -> Result<(), ApiError> {
+        let Some(registry) = self.registry().await? else {
+            return Ok(());
+        };
+        registry
+            .db
+            .delete_owned(&owner::project(project_id))
+            .await
+            .map_err(console_error)?;
+        Ok(())
+    }
+}
