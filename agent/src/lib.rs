@@ -4,6 +4,7 @@
 pub mod bare_metal;
 pub mod check;
 pub mod config;
+pub mod consoles;
 pub mod credentials;
 pub mod drivers;
 pub mod error;

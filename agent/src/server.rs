@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::bare_metal::Servers;
 use crate::config::AgentConfig;
+use crate::consoles::Consoles;
 use crate::drivers::retry::RetryPolicy;
 use crate::gateways::Gateways;
 use crate::pki::{read_pem_file, server_tls_config, PkiError};
@@ -76,14 +77,16 @@ impl BoundAgent {
     ) -> Result<(), ServeError> {
         tracing::info!(addr = ?self.local_addr(), store = self.store.backend().name(), "giif-agent serving");
         let site = SiteCache::new(self.store.clone(), driver_retry_policy());
-        let gateways = Gateways::new(self.store.clone(), site.clone());
-        let vms = Vms::new(self.store.clone(), site.clone());
-        let servers = Servers::new(self.store.clone(), site, gateways.clone());
+        let consoles = Consoles::new(self.store.clone(), site.clone());
+        let gateways = Gateways::new(self.store.clone(), site.clone(), consoles.clone());
+        let vms = Vms::new(self.store.clone(), site.clone(), consoles.clone());
+        let servers = Servers::new(self.store.clone(), site, gateways.clone(), consoles.clone());
         let incoming = tls_incoming(self.listener, self.tls);
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_service(AgentServer::new(AgentService::new(
                 self.store.clone(),
+                consoles,
                 gateways,
                 vms,
                 servers,

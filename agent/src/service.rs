@@ -7,6 +7,7 @@ use giif_proto::tls_incoming::PeerCertificates;
 use tonic::{Request, Response, Status};
 
 use crate::bare_metal::Servers;
+use crate::consoles::{ConsoleState, Consoles};
 use crate::error::ApiError;
 use crate::floating::FloatingIps;
 use crate::gateways::Gateways;
@@ -15,6 +16,7 @@ use crate::vms::Vms;
 
 pub struct AgentService {
     store: Store,
+    consoles: Consoles,
     gateways: Gateways,
     floating: FloatingIps,
     vms: Vms,
@@ -22,10 +24,17 @@ pub struct AgentService {
 }
 
 impl AgentService {
-    pub fn new(store: Store, gateways: Gateways, vms: Vms, servers: Servers) -> Self {
+    pub fn new(
+        store: Store,
+        consoles: Consoles,
+        gateways: Gateways,
+        vms: Vms,
+        servers: Servers,
+    ) -> Self {
         let floating = FloatingIps::new(store.clone(), gateways.clone());
         Self {
             store,
+            consoles,
             gateways,
             floating,
             vms,
@@ -84,6 +93,18 @@ fn validate_spec(spec: Option<&api::ProjectSpec>) -> Result<&api::ProjectSpec, A
     Ok(spec)
 }
 
+/// A project with what Guacamole holds for it.
+fn with_console(mut project: api::Project, console: &ConsoleState) -> api::Project {
+    project.connection_group_id = console.id();
+    project.status = console.status("ready").to_string();
+    project.last_error = console.drift().unwrap_or_default().to_string();
+    project
+}
+
+fn required_spec<T>(spec: Option<T>) -> Result<T, ApiError> {
+    spec.ok_or_else(|| ApiError::invalid("spec is required").field("spec"))
+}
+
 fn required_id(id: &str) -> Result<&str, ApiError> {
     if id.is_empty() {
         Err(ApiError::invalid("id is required").field("id"))
@@ -114,8 +135,10 @@ impl Agent for AgentService {
     ) -> Reply<api::Project> {
         let request = request.into_inner();
         let spec = validate_spec(request.spec.as_ref())?;
+        self.consoles.check_project_users(spec).await?;
         let project = self.store.create_project(&request.request_id, spec).await?;
-        Ok(Response::new(project))
+        let console = self.consoles.ensure_project(&project).await;
+        Ok(Response::new(with_console(project, &console)))
     }
 
     async fn get_project(&self, request: Request<api::GetProjectRequest>) -> Reply<api::Project> {
@@ -130,7 +153,8 @@ impl Agent for AgentService {
                     .into())
             }
         };
-        Ok(Response::new(project))
+        let console = self.consoles.project_state(&project).await?;
+        Ok(Response::new(with_console(project, &console)))
     }
 
     async fn list_projects(
@@ -150,11 +174,13 @@ impl Agent for AgentService {
         let request = request.into_inner();
         let spec = validate_spec(request.spec.as_ref())?;
         let id = required_id(&request.id)?;
-        Ok(Response::new(
-            self.store
-                .update_project(&request.request_id, id, spec)
-                .await?,
-        ))
+        self.consoles.check_project_users(spec).await?;
+        let project = self
+            .store
+            .update_project(&request.request_id, id, spec)
+            .await?;
+        let console = self.consoles.ensure_project(&project).await;
+        Ok(Response::new(with_console(project, &console)))
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
@@ -165,6 +191,8 @@ impl Agent for AgentService {
         let request = request.into_inner();
         let id = required_id(&request.id)?;
         let existed = self.store.delete_project(&request.request_id, id).await?;
+        // Also when the row was already gone: a retry finishes the removal.
+        self.consoles.remove_project(id).await?;
         Ok(Response::new(api::DeleteProjectResponse { existed }))
     }
 
@@ -423,31 +451,54 @@ impl Agent for AgentService {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
     async fn create_guacamole_connection(
         &self,
-        _: Request<api::CreateGuacamoleConnectionRequest>,
+        request: Request<api::CreateGuacamoleConnectionRequest>,
     ) -> Reply<api::GuacamoleConnection> {
-        Err(Status::unimplemented("guacamole connections are being built"))
+        let request = request.into_inner();
+        let spec = required_spec(request.spec)?;
+        Ok(Response::new(
+            self.consoles
+                .create_connection(&request.request_id, &spec)
+                .await?,
+        ))
     }
 
     async fn get_guacamole_connection(
         &self,
-        _: Request<api::GetGuacamoleConnectionRequest>,
+        request: Request<api::GetGuacamoleConnectionRequest>,
     ) -> Reply<api::GuacamoleConnection> {
-        Err(Status::unimplemented("guacamole connections are being built"))
+        let request = request.into_inner();
+        let id = required_id(&request.id)?;
+        Ok(Response::new(self.consoles.get_connection(id).await?))
     }
 
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
     async fn update_guacamole_connection(
         &self,
-        _: Request<api::UpdateGuacamoleConnectionRequest>,
+        request: Request<api::UpdateGuacamoleConnectionRequest>,
     ) -> Reply<api::GuacamoleConnection> {
-        Err(Status::unimplemented("guacamole connections are being built"))
+        let request = request.into_inner();
+        let spec = required_spec(request.spec)?;
+        let id = required_id(&request.id)?;
+        Ok(Response::new(
+            self.consoles
+                .update_connection(id, &spec, request.set_password)
+                .await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
     async fn delete_guacamole_connection(
         &self,
-        _: Request<api::DeleteGuacamoleConnectionRequest>,
+        request: Request<api::DeleteGuacamoleConnectionRequest>,
     ) -> Reply<api::DeleteGuacamoleConnectionResponse> {
-        Err(Status::unimplemented("guacamole connections are being built"))
+        let request = request.into_inner();
+        let id = required_id(&request.id)?;
+        let existed = self.consoles.delete_connection(id).await?;
+        Ok(Response::new(api::DeleteGuacamoleConnectionResponse {
+            existed,
+        }))
     }
 }

@@ -12,7 +12,9 @@ use giif_proto::agent as api;
 
 use super::convert::{nic_name, spec_from_doc};
 use super::Servers;
-use crate::drivers::bmc::{Bmc, MediaSource, PowerAction, PowerState};
+use crate::credentials::Secret;
+use crate::drivers::bmc::{Bmc, MediaSource, PowerAction, PowerState, VncSettings};
+use crate::inventory::Bms;
 use crate::drivers::hypervisor::{Hypervisor, Nic, VmRef};
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
@@ -209,8 +211,35 @@ impl Servers {
             Some("off") => bmc.power(PowerAction::Off).await.map_err(driver_error)?,
             _ => {}
         }
+        if self.consoles.enabled().await? {
+            self.console(&row, &server, bmc.as_ref()).await?;
+        }
         self.store.set_bms_status(id, "ready", None).await?;
         tracing::info!(assignment = %id, bms = %row.bms, project = %row.project_id, nic = slot, "server assignment ready");
+        Ok(())
+    }
+
+    /// The iDRAC's VNC server on the inventory's port with a password
+    /// (the inventory's, or a fresh one each time), and the console that
+    /// uses it in the server's project.
+    async fn console(&self, row: &BmsRow, server: &Bms, bmc: &dyn Bmc) -> Result<(), ApiError> {
+        let password = match &server.idrac.vnc_password {
+            Some(reference) => reference.resolve().map_err(|e| {
+                ApiError::precondition(format!("bms {}: {e}", server.name))
+            })?,
+            None => fresh_vnc_password(),
+        };
+        let settings = VncSettings {
+            enabled: true,
+            port: server.idrac.vnc_port,
+            timeout_secs: VNC_IDLE_TIMEOUT_SECS,
+            password: Some(password.clone()),
+        };
+        bmc.set_console_settings(&settings)
+            .await
+            .map_err(driver_error)?;
+        // A console failure leaves the server working: it shows as drift.
+        self.consoles.ensure_bms(row, server, &password).await;
         Ok(())
     }
 
@@ -240,6 +269,7 @@ impl Servers {
             status: row.status.clone(),
             last_error: row.last_error.clone().unwrap_or_default(),
             console_connection_id: String::new(),
+            console_url: String::new(),
         };
         if live && row.status == "ready" {
             let bmc = self.bmc(&row.bms).await?;
@@ -264,6 +294,15 @@ impl Servers {
                 }
             }
         }
+        if answer.status == "ready" {
+            let console = self.consoles.bms_state(row).await?;
+            answer.console_connection_id = console.id();
+            answer.console_url = console.url();
+            if let Some(why) = console.drift() {
+                answer.status = "console_drift".into();
+                answer.last_error = why.to_string();
+            }
+        }
         answer.spec = Some(spec);
         Ok(answer)
     }
@@ -282,4 +321,20 @@ impl Servers {
             Err(err) => Err(driver_error(err)),
         }
     }
+}
+
+/// Idle VNC sessions end after an hour.
+const VNC_IDLE_TIMEOUT_SECS: u32 = 3600;
+
+/// Eight characters (all a VNC password holds) from an unambiguous
+/// alphabet.
+fn fresh_vnc_password() -> Secret {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    Secret::new(
+        (0..8)
+            .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+            .collect::<String>(),
+    )
 }

@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::gateways::Gateways;
 use crate::inventory::Bms;
 use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
+use crate::consoles::Consoles;
 use crate::site_cache::SiteCache;
 use crate::store::{BmsRow, Store};
 
@@ -25,6 +26,7 @@ pub use convert::{doc_from_spec, iso_problem};
 pub struct Servers {
     store: Store,
     site: SiteCache,
+    consoles: Consoles,
     gateways: Gateways,
     /// One operation at a time per server.
     locks: ObjectLocks,
@@ -33,10 +35,11 @@ pub struct Servers {
 }
 
 impl Servers {
-    pub fn new(store: Store, site: SiteCache, gateways: Gateways) -> Self {
+    pub fn new(store: Store, site: SiteCache, gateways: Gateways, consoles: Consoles) -> Self {
         Self {
             store,
             site,
+            consoles,
             gateways,
             locks: ObjectLocks::default(),
             nic_locks: ObjectLocks::default(),

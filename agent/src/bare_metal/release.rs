@@ -55,6 +55,21 @@ impl Servers {
                 self.unplug(&gw, vlan).await?;
             }
         }
+        // The next tenant must not inherit this one's console.
+        if let Ok(bmc) = self.bmc(&row.bms).await {
+            if let Ok(mut settings) = bmc.console_settings().await {
+                if settings.enabled {
+                    settings.enabled = false;
+                    settings.password = None;
+                    if let Err(err) = bmc.set_console_settings(&settings).await {
+                        failures.push(format!("turning off the VNC console failed: {err}"));
+                    }
+                }
+            }
+        }
+        if let Err(err) = self.consoles.remove_bms(&row.id).await {
+            failures.push(format!("removing the Guacamole console failed: {}", err.message));
+        }
         let quarantine = (!failures.is_empty()).then(|| failures.join("; "));
         self.store
             .end_bms_assignment(&row.id, &row.bms, quarantine.as_deref())

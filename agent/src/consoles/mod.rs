@@ -26,11 +26,11 @@ use std::sync::Arc;
 use crate::drivers::console::{ConsoleRegistry, ObjectId};
 use crate::error::ApiError;
 use crate::gateways::driver_error;
-use crate::site::Site;
 use crate::site_cache::SiteCache;
 use crate::store::Store;
 
 pub use connections::validate_connection_spec;
+pub use resources::vm_vnc_display;
 
 /// The grant source of project membership.
 const MEMBERS: &str = "members";
@@ -118,7 +118,6 @@ pub struct Consoles {
 struct Registry {
     db: Arc<dyn ConsoleRegistry>,
     guacd: Option<(String, u16)>,
-    site: Arc<Site>,
 }
 
 impl Consoles {
@@ -132,7 +131,6 @@ impl Consoles {
         Ok(site.console.as_ref().map(|console| Registry {
             db: console.registry.clone(),
             guacd: console.guacd.clone(),
-            site: site.clone(),
         }))
     }
 }

@@ -45,7 +45,7 @@ fn vnc(name: &str, host: &str, port: u32, resource: &str, guacd: Option<(String,
 }
 
 /// The host of a URL such as `https://pve1.example.org:8006`.
-fn url_host(url: &str) -> String {
+pub(super) fn url_host(url: &str) -> String {
     let rest = url.split("://").nth(1).unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or(rest);
     match authority.rsplit_once(':') {

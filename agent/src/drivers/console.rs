@@ -128,6 +128,10 @@ pub trait ConsoleRegistry: Send + Sync {
         write_secrets: bool,
     ) -> Result<ObjectId, DriverError>;
 
+    /// A secret parameter of the connection owned by `owner` (the one place
+    /// the agent keeps a generated password).
+    async fn secret(&self, owner: &str, parameter: &str) -> Result<Option<Secret>, DriverError>;
+
     /// The object the agent created for `owner`, if it still exists.
     async fn find_owned(&self, owner: &str) -> Result<Option<ObjectRef>, DriverError>;
 

@@ -164,6 +164,8 @@ impl Gateways {
         self.store
             .set_gateway_ready(id, report.wireguard_public_key.as_deref())
             .await?;
+        // The toolbox follows the gateway; a failure shows as drift.
+        self.consoles.ensure_gateway(&self.row(id).await?).await;
         tracing::info!(gateway = %id, slot = %row.slot_ip, vmid = row.vmid, changed = report.changed, "gateway ready");
         Ok(())
     }
@@ -318,6 +320,10 @@ impl Gateways {
         };
         if !live || row.status != "ready" {
             return Ok(answer);
+        }
+        if let Some(why) = self.consoles.gateway_state(row).await?.drift() {
+            answer.status = "console_drift".into();
+            answer.last_error = why.to_string();
         }
         let parts = self.parts(row).await?;
         let vm = VmRef {

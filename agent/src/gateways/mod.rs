@@ -13,6 +13,7 @@ use giif_proto::agent as api;
 
 use crate::error::ApiError;
 use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
+use crate::consoles::Consoles;
 use crate::site_cache::SiteCache;
 use crate::store::{Allocated, GatewayRow, SlotChoice, Store};
 
@@ -25,15 +26,17 @@ pub const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
 pub struct Gateways {
     store: Store,
     site: SiteCache,
+    consoles: Consoles,
     /// One operation at a time per gateway.
     locks: ObjectLocks,
 }
 
 impl Gateways {
-    pub fn new(store: Store, site: SiteCache) -> Self {
+    pub fn new(store: Store, site: SiteCache, consoles: Consoles) -> Self {
         Self {
             store,
             site,
+            consoles,
             locks: ObjectLocks::default(),
         }
     }
@@ -173,6 +176,7 @@ impl Gateways {
         let _held = lock.lock().await;
         self.store.set_gateway_status(id, "deleting", None).await?;
         self.tear_down(&row).await?;
+        self.consoles.remove_gateway(id).await?;
         self.store.delete_gateway_row(id).await?;
         tracing::info!(gateway = %id, slot = %row.slot_ip, vmid = row.vmid, "gateway deleted; its slot and VM id are free");
         Ok(true)

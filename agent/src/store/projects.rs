@@ -59,6 +59,8 @@ fn project_from_row(row: ProjectRow) -> api::Project {
         vlan_pool,
         connection_group_id: group.unwrap_or_default(),
         created_at,
+        status: "ready".into(),
+        last_error: String::new(),
     }
 }
 
@@ -141,6 +143,8 @@ impl Store {
             vlan_pool: pool,
             connection_group_id: String::new(),
             created_at: now,
+            status: "ready".into(),
+            last_error: String::new(),
         };
         record(&mut tx, request_id, "CreateProject", &project).await?;
         tx.commit().await?;

@@ -166,7 +166,14 @@ impl Vms {
         });
         let mut nic = Nic::virtio(&parts.bridge, Some(parts.vlan));
         nic.mac = state.nics.get(&0).and_then(|n| n.mac);
+        // A VNC display for the Guacamole console, from the first start.
+        let vnc_display = if self.consoles.enabled().await? {
+            crate::consoles::vm_vnc_display(row.vmid).filter(|d| state.vnc_display != Some(*d))
+        } else {
+            None
+        };
         let update = VmUpdate {
+            vnc_display,
             cores: Some(row.doc.cores).filter(|c| *c != state.cores),
             memory_mb: Some(row.doc.memory_mb).filter(|m| *m != state.memory_mb),
             cloud_init,
@@ -199,6 +206,8 @@ impl Vms {
             pve.stop_vm(&vm).await.map_err(driver_error)?;
         }
         self.store.set_vm_status(id, "ready", None).await?;
+        // The console follows the VM; a failure shows as drift.
+        self.consoles.ensure_vm(&row).await;
         tracing::info!(vm = %id, node = %row.node, vmid = row.vmid, "VM ready");
         Ok(())
     }
@@ -217,6 +226,7 @@ impl Vms {
             status: row.status.clone(),
             last_error: row.last_error.clone().unwrap_or_default(),
             console_connection_id: String::new(),
+            console_url: String::new(),
         };
         if !matches!(row.status.as_str(), "ready" | "failed") {
             answer.spec = Some(spec);
@@ -251,6 +261,15 @@ impl Vms {
             Err(err) if live => return Err(driver_error(err)),
             // Without `live`, the stored view is enough.
             Err(_) => {}
+        }
+        if answer.status == "ready" {
+            let console = self.consoles.vm_state(row).await?;
+            answer.console_connection_id = console.id();
+            answer.console_url = console.url();
+            if let Some(why) = console.drift() {
+                answer.status = "console_drift".into();
+                answer.last_error = why.to_string();
+            }
         }
         answer.spec = Some(spec);
         Ok(answer)

@@ -11,6 +11,7 @@ use giif_proto::agent as api;
 use crate::error::ApiError;
 use crate::gateways::driver_error;
 use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
+use crate::consoles::Consoles;
 use crate::site_cache::SiteCache;
 use crate::store::{Store, VmAllocation, VmDoc, VmRow};
 
@@ -20,15 +21,17 @@ pub use convert::{doc_from_spec, spec_from_doc, static_address};
 pub struct Vms {
     store: Store,
     site: SiteCache,
+    consoles: Consoles,
     /// One operation at a time per VM.
     locks: ObjectLocks,
 }
 
 impl Vms {
-    pub fn new(store: Store, site: SiteCache) -> Self {
+    pub fn new(store: Store, site: SiteCache, consoles: Consoles) -> Self {
         Self {
             store,
             site,
+            consoles,
             locks: ObjectLocks::default(),
         }
     }
@@ -191,6 +194,7 @@ impl Vms {
         let _held = lock.lock().await;
         self.store.set_vm_status(id, "deleting", None).await?;
         self.tear_down(&row).await?;
+        self.consoles.remove_vm(id).await?;
         self.store.delete_vm_row(id).await?;
         tracing::info!(vm = %id, vmid = row.vmid, "VM deleted; its VM id is free");
         Ok(true)

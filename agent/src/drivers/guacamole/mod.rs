@@ -22,13 +22,16 @@ use crate::drivers::console::{
     ConnectionSpec, ConsoleRegistry, LiveConnection, LiveGroup, ObjectId, ObjectKind, ObjectRef,
     Parent, Principals,
 };
+use crate::credentials::Secret;
 use crate::drivers::error::DriverError;
 use crate::drivers::observe::observed as observe;
 
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Parameters that hold secrets: written, never read back.
-pub const SECRET_PARAMETERS: &[&str] = &["password", "passphrase", "private-key"];
+fn is_secret(name: &str) -> bool {
+    giif_proto::guacamole::is_secret(name)
+}
 
 pub struct GuacamoleDb {
     pool: AnyPool,
@@ -200,7 +203,7 @@ impl ConsoleRegistry for GuacamoleDb {
             };
             let current = db.parameters(id).await?;
             for name in current.keys() {
-                let secret = SECRET_PARAMETERS.contains(&name.as_str());
+                let secret = is_secret(name);
                 let keep = if secret {
                     !(write_secrets || new) || spec.secrets.contains_key(name)
                 } else {
@@ -224,6 +227,19 @@ impl ConsoleRegistry for GuacamoleDb {
                 .await?;
             locked.commit().await?;
             Ok(id)
+        })
+        .await
+    }
+
+    async fn secret(&self, owner: &str, parameter: &str) -> Result<Option<Secret>, DriverError> {
+        let (owner, parameter) = (owner.to_string(), parameter.to_string());
+        self.read("read a connection secret", move |mut db| {
+            Box::pin(async move {
+                let Some(id) = db.by_attribute(ObjectKind::Connection, OWNER, &owner).await? else {
+                    return Ok(None);
+                };
+                Ok(db.parameters(id).await?.remove(&parameter).map(Secret::new))
+            })
         })
         .await
     }
@@ -256,7 +272,7 @@ impl ConsoleRegistry for GuacamoleDb {
                     .parameters(id)
                     .await?
                     .into_iter()
-                    .filter(|(name, _)| !SECRET_PARAMETERS.contains(&name.as_str()))
+                    .filter(|(name, _)| !is_secret(name))
                     .collect();
                 let attributes = db.attributes(ObjectKind::Connection, id).await?;
                 let readers = db.readers(ObjectRef::connection(id)).await?;
