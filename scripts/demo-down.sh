@@ -18,3 +18,12 @@ stop() {
 }
 stop agent agent
 stop sim "simulated site"
+data="$demo/guacamole-db"
+if [ -f "$data/postmaster.pid" ]; then
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null && echo "stopped the Guacamole database"
+  else
+    "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null && echo "stopped the Guacamole database"
+  fi
+fi

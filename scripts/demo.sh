@@ -43,6 +43,18 @@ if [ ! -f "$agent_dir/agent.toml" ]; then
   cat "$demo/init.txt"
 fi
 
+say "Starting the demo's Guacamole database (PostgreSQL in .demo/guacamole-db)"
+guac_url=$("$root/scripts/demo-guacamole.sh")
+(umask 077 && printf '%s' "$guac_url" >"$sim_dir/guacamole-db-url")
+if ! grep -q '^\[guacamole\]' "$sim_dir/site.toml"; then
+  cat >>"$sim_dir/site.toml" <<SITE
+
+[guacamole]
+database_url = { file = "guacamole-db-url" }
+public_url = "http://localhost:8080/guacamole"
+SITE
+fi
+
 say "Importing the simulated site's inventory"
 "$bin/giif-agent" inventory import "$sim_dir/site.toml" --config "$agent_dir/agent.toml"
 

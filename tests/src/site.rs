@@ -20,6 +20,16 @@ impl TestSite {
     /// Starts `giif-sim` with the site description `site` (TOML), then an
     /// agent on SQLite with the simulator's inventory imported.
     pub fn start(site: &str) -> Self {
+        Self::start_with(site, None)
+    }
+
+    /// Like [`TestSite::start`], with consoles in the Guacamole database at
+    /// `guacamole_url` (the site file's `[guacamole]` section).
+    pub fn start_with_guacamole(site: &str, guacamole_url: &str) -> Self {
+        Self::start_with(site, Some(guacamole_url))
+    }
+
+    fn start_with(site: &str, guacamole_url: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let site_file = dir.path().join("site.toml");
         std::fs::write(&site_file, site).expect("write the site description");
@@ -44,7 +54,11 @@ impl TestSite {
             std::thread::sleep(Duration::from_millis(25));
         }
         let admin = std::fs::read_to_string(&admin_file).expect("admin address");
-        let agent = TestAgent::start_with_inventory(&inventory.join("site.toml"));
+        let site_toml = inventory.join("site.toml");
+        if let Some(url) = guacamole_url {
+            add_guacamole(&site_toml, url);
+        }
+        let agent = TestAgent::start_with_inventory(&site_toml);
         Self {
             agent,
             admin,
@@ -71,6 +85,29 @@ impl Drop for TestSite {
         let _ = self.sim.kill();
         let _ = self.sim.wait();
     }
+}
+
+/// The public address tests give Guacamole's web app.
+pub const GUACAMOLE_PUBLIC_URL: &str = "https://console.giif.test/guacamole";
+
+/// Adds a `[guacamole]` section to a site file, its database URL (a
+/// secret) in a file of its own beside it.
+fn add_guacamole(site_toml: &std::path::Path, url: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = site_toml.parent().expect("inventory dir");
+    let mut secret = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(dir.join("guacamole-db-url"))
+        .expect("write the Guacamole URL file");
+    secret.write_all(url.as_bytes()).expect("write the URL");
+    let mut text = std::fs::read_to_string(site_toml).expect("read site.toml");
+    text.push_str(&format!(
+        "\n[guacamole]\ndatabase_url = {{ file = \"guacamole-db-url\" }}\npublic_url = \"{GUACAMOLE_PUBLIC_URL}\"\n"
+    ));
+    std::fs::write(site_toml, text).expect("write site.toml");
 }
 
 /// A minimal HTTP/1.1 client, so tests need no HTTP library.
