@@ -3,8 +3,10 @@
 //! - [`agent`]: the agent API (`giif.agent.v1`), ours.
 //! - [`tfplugin6`]: the Terraform plugin protocol v6 (the subset we serve).
 //! - [`plugin`]: go-plugin's controller and stdio services.
+//! - [`guacamole`]: Guacamole's connection parameters, shared by provider and agent.
 
 pub mod agent_tls;
+pub mod guacamole;
 pub mod rules;
 pub mod tls_incoming;
 
