@@ -39,6 +39,19 @@ impl AgentError {
                 };
             }
         }
+        if status.code() == tonic::Code::Unimplemented {
+            return Self {
+                reason: Reason::Internal,
+                message: format!(
+                    "this giif-agent does not implement the call ({})",
+                    status.message()
+                ),
+                field: String::new(),
+                hint: "The agent is older than the provider. Upgrade giif-agent to the provider's version.".into(),
+                retryable: false,
+                subject: String::new(),
+            };
+        }
         // No detail: a transport or gateway failure, not the agent's answer.
         let transient = matches!(
             status.code(),
@@ -78,9 +91,11 @@ impl AgentError {
             detail.push_str(&self.hint);
         }
         let diagnostic = Diagnostic::error(summary, detail);
-        match self.field.strip_prefix("spec.") {
-            Some(attribute) if !attribute.is_empty() => diagnostic.at(AttrPath::attr(attribute)),
-            _ => diagnostic,
+        // `spec.cloud_init.ip`, `spec.parameters["color-depth"]`: the path
+        // below the spec is the attribute's path.
+        match self.field.strip_prefix("spec.").and_then(AttrPath::parse) {
+            Some(path) => diagnostic.at(path),
+            None => diagnostic,
         }
     }
 }

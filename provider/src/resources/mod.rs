@@ -26,6 +26,10 @@ pub struct Ctx<'a> {
     /// The idempotency key of this change, chosen at plan time.
     pub request_id: String,
     pub timeout: Duration,
+    /// The configuration of a create or update (ApplyResourceChange's
+    /// `config`): the only place write-only values are found, since the
+    /// plan holds them null. Null for reads, imports and deletes.
+    pub config: &'a Value,
 }
 
 impl Ctx<'_> {
