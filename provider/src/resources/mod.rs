@@ -4,6 +4,7 @@
 mod bms_assignment;
 mod bms_inventory;
 mod floating_ip;
+mod guacamole_connection;
 mod pagw;
 mod pagw_slots_data;
 mod project;
@@ -145,6 +146,7 @@ impl Registry {
                 Box::new(floating_ip::FloatingIpResource),
                 Box::new(vm::VmResource),
                 Box::new(bms_assignment::BmsAssignmentResource),
+                Box::new(guacamole_connection::GuacamoleConnectionResource),
             ],
             data_sources: vec![
                 Box::new(project_data::ProjectDataSource),
