@@ -99,3 +99,39 @@ impl AgentError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_agent_says_so() {
+        let err = AgentError::from_status(&tonic::Status::unimplemented(
+            "guacamole connections are being built",
+        ));
+        assert!(!err.retryable);
+        assert!(err.message.contains("does not implement"), "{err}");
+        let diagnostic = err.to_diagnostic("Cannot create the Guacamole connection");
+        assert!(diagnostic.detail.contains("Upgrade giif-agent"));
+        assert_eq!(diagnostic.path, None);
+    }
+
+    #[test]
+    fn fields_below_the_spec_are_attribute_paths() {
+        let detail = ErrorDetail {
+            reason: Reason::InvalidArgument as i32,
+            field: "spec.cloud_init.ip".into(),
+            ..Default::default()
+        };
+        let status = tonic::Status::with_details(
+            tonic::Code::InvalidArgument,
+            "bad address",
+            detail.encode_to_vec().into(),
+        );
+        let diagnostic = AgentError::from_status(&status).to_diagnostic("Cannot create the VM");
+        assert_eq!(
+            diagnostic.path,
+            Some(AttrPath::attr("cloud_init").then_attr("ip"))
+        );
+    }
+}

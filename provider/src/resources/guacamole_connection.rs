@@ -402,6 +402,25 @@ impl Resource for GuacamoleConnectionResource {
             );
         }
         validate_parameters(config, diags);
+        if let (Some(protocol), false) = (
+            config.get("protocol").as_str(),
+            config.get("password").is_null(),
+        ) {
+            if guacamole::protocol_problem(protocol).is_none()
+                && guacamole::parameter(protocol, "password").is_none()
+            {
+                diags.push(
+                    Diagnostic::error(
+                        format!("{protocol} connections have no password"),
+                        format!(
+                            "Guacamole logs in to {protocol} targets without a password (Kubernetes uses a client \
+                             certificate and key); remove password and password_version."
+                        ),
+                    )
+                    .at(AttrPath::attr("password")),
+                );
+            }
+        }
     }
 
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
@@ -656,6 +675,21 @@ mod tests {
         assert_eq!(paths(&diags), ["users"]);
         let diags = validate(&config(&[("name", Value::string(""))]));
         assert_eq!(paths(&diags), ["name"]);
+        let diags = validate(&config(&[
+            ("protocol", Value::string("kubernetes")),
+            ("password", Value::string("s3cret")),
+        ]));
+        assert_eq!(paths(&diags), ["password"]);
+        assert_eq!(
+            diags.0[0].summary,
+            "kubernetes connections have no password"
+        );
+        // Unknown (a generated password) is still a password.
+        let diags = validate(&config(&[
+            ("protocol", Value::string("kubernetes")),
+            ("password", Value::Unknown),
+        ]));
+        assert_eq!(paths(&diags), ["password"]);
     }
 
     #[test]
