@@ -427,35 +427,27 @@ impl Agent for AgentService {
         &self,
         _: Request<api::CreateGuacamoleConnectionRequest>,
     ) -> Reply<api::GuacamoleConnection> {
-        Err(Status::unimplemented(
-            "guacamole connections are being built",
-        ))
+        Err(Status::unimplemented("guacamole connections are being built"))
     }
 
     async fn get_guacamole_connection(
         &self,
         _: Request<api::GetGuacamoleConnectionRequest>,
     ) -> Reply<api::GuacamoleConnection> {
-        Err(Status::unimplemented(
-            "guacamole connections are being built",
-        ))
+        Err(Status::unimplemented("guacamole connections are being built"))
     }
 
     async fn update_guacamole_connection(
         &self,
         _: Request<api::UpdateGuacamoleConnectionRequest>,
     ) -> Reply<api::GuacamoleConnection> {
-        Err(Status::unimplemented(
-            "guacamole connections are being built",
-        ))
+        Err(Status::unimplemented("guacamole connections are being built"))
     }
 
     async fn delete_guacamole_connection(
         &self,
         _: Request<api::DeleteGuacamoleConnectionRequest>,
     ) -> Reply<api::DeleteGuacamoleConnectionResponse> {
-        Err(Status::unimplemented(
-            "guacamole connections are being built",
-        ))
+        Err(Status::unimplemented("guacamole connections are being built"))
     }
 }
