@@ -37,6 +37,51 @@ impl AttrPath {
         Self(steps)
     }
 
+    /// Reads a path written as [`Display`](std::fmt::Display) writes it:
+    /// `cloud_init.ip`, `members[2].role`, `parameters["color-depth"]`.
+    /// `None` for text that is not such a path.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut steps = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix("[\"") {
+                let mut key = String::new();
+                let mut chars = after.char_indices();
+                let end = loop {
+                    match chars.next()? {
+                        (i, '"') => break i,
+                        (_, '\\') => match chars.next()?.1 {
+                            'n' => key.push('\n'),
+                            't' => key.push('\t'),
+                            other => key.push(other),
+                        },
+                        (_, c) => key.push(c),
+                    }
+                };
+                rest = after[end + 1..].strip_prefix(']')?;
+                steps.push(PathStep::Key(key));
+            } else if let Some(after) = rest.strip_prefix('[') {
+                let (index, tail) = after.split_once(']')?;
+                steps.push(PathStep::Index(index.parse().ok()?));
+                rest = tail;
+            } else {
+                let name_text = if steps.is_empty() {
+                    rest
+                } else {
+                    rest.strip_prefix('.')?
+                };
+                let end = name_text.find(['.', '[']).unwrap_or(name_text.len());
+                let name = &name_text[..end];
+                if name.is_empty() {
+                    return None;
+                }
+                steps.push(PathStep::Attribute(name.to_string()));
+                rest = &name_text[end..];
+            }
+        }
+        (!steps.is_empty()).then_some(Self(steps))
+    }
+
     pub fn to_proto(&self) -> tf::AttributePath {
         use tf::attribute_path::step::Selector;
         let steps = self
@@ -137,5 +182,35 @@ impl Diagnostics {
 impl From<Diagnostic> for Diagnostics {
     fn from(diagnostic: Diagnostic) -> Self {
         Self(vec![diagnostic])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_read_back_as_written() {
+        let paths = [
+            AttrPath::attr("name"),
+            AttrPath::attr("cloud_init").then_attr("ip"),
+            AttrPath::attr("members").then_index(2).then_attr("role"),
+            AttrPath::attr("parameters").then_key("color-depth"),
+            AttrPath::attr("labels").then_key("a \"quoted\" key.with[dots]"),
+        ];
+        for path in paths {
+            assert_eq!(
+                AttrPath::parse(&path.to_string()),
+                Some(path.clone()),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            AttrPath::parse("parameters[\"color-depth\"]"),
+            Some(AttrPath::attr("parameters").then_key("color-depth"))
+        );
+        for bad in ["", ".name", "name.", "a[", "a[x]", "a[\"k\"", "a..b"] {
+            assert_eq!(AttrPath::parse(bad), None, "{bad:?}");
+        }
     }
 }

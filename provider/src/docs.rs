@@ -108,6 +108,11 @@ fn schema_section(schema: &Schema) -> String {
 
 type NestedDoc = (String, String, Vec<Attribute>);
 
+/// What every write-only attribute's line says about it.
+pub const WRITE_ONLY_NOTE: &str = "Write-only: Terraform hands the value to the provider when it creates or \
+    updates the object and keeps it neither in the plan nor in the state, so it always reads as null there; it \
+    may come from an ephemeral value. Needs Terraform 1.11 or later.";
+
 fn render_group(
     out: &mut String,
     attributes: &[Attribute],
@@ -162,11 +167,18 @@ fn attribute_line(attribute: &Attribute, parent: &str, nested: &mut Vec<NestedDo
     if attribute.sensitive {
         line.push_str(", Sensitive");
     }
+    if attribute.write_only {
+        line.push_str(", Write-only");
+    }
     line.push_str(") ");
     line.push_str(attribute.description);
     for validator in &attribute.validators {
         line.push(' ');
         line.push_str(validator.rule);
+    }
+    if attribute.write_only {
+        line.push(' ');
+        line.push_str(WRITE_ONLY_NOTE);
     }
     if let Some(default) = &attribute.default {
         let _ = write!(line, " Defaults to `{}`.", hcl(default));

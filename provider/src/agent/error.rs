@@ -39,6 +39,19 @@ impl AgentError {
                 };
             }
         }
+        if status.code() == tonic::Code::Unimplemented {
+            return Self {
+                reason: Reason::Internal,
+                message: format!(
+                    "this giif-agent does not implement the call ({})",
+                    status.message()
+                ),
+                field: String::new(),
+                hint: "The agent is older than the provider. Upgrade giif-agent to the provider's version.".into(),
+                retryable: false,
+                subject: String::new(),
+            };
+        }
         // No detail: a transport or gateway failure, not the agent's answer.
         let transient = matches!(
             status.code(),
@@ -78,9 +91,47 @@ impl AgentError {
             detail.push_str(&self.hint);
         }
         let diagnostic = Diagnostic::error(summary, detail);
-        match self.field.strip_prefix("spec.") {
-            Some(attribute) if !attribute.is_empty() => diagnostic.at(AttrPath::attr(attribute)),
-            _ => diagnostic,
+        // `spec.cloud_init.ip`, `spec.parameters["color-depth"]`: the path
+        // below the spec is the attribute's path.
+        match self.field.strip_prefix("spec.").and_then(AttrPath::parse) {
+            Some(path) => diagnostic.at(path),
+            None => diagnostic,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_agent_says_so() {
+        let err = AgentError::from_status(&tonic::Status::unimplemented(
+            "guacamole connections are being built",
+        ));
+        assert!(!err.retryable);
+        assert!(err.message.contains("does not implement"), "{err}");
+        let diagnostic = err.to_diagnostic("Cannot create the Guacamole connection");
+        assert!(diagnostic.detail.contains("Upgrade giif-agent"));
+        assert_eq!(diagnostic.path, None);
+    }
+
+    #[test]
+    fn fields_below_the_spec_are_attribute_paths() {
+        let detail = ErrorDetail {
+            reason: Reason::InvalidArgument as i32,
+            field: "spec.cloud_init.ip".into(),
+            ..Default::default()
+        };
+        let status = tonic::Status::with_details(
+            tonic::Code::InvalidArgument,
+            "bad address",
+            detail.encode_to_vec().into(),
+        );
+        let diagnostic = AgentError::from_status(&status).to_diagnostic("Cannot create the VM");
+        assert_eq!(
+            diagnostic.path,
+            Some(AttrPath::attr("cloud_init").then_attr("ip"))
+        );
     }
 }

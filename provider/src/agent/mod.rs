@@ -148,6 +148,22 @@ impl AgentClient {
         .await
     }
 
+    pub async fn get_guacamole_connection(
+        &self,
+        id: &str,
+        live: bool,
+        deadline: Duration,
+    ) -> Result<api::GuacamoleConnection, AgentError> {
+        let request = api::GetGuacamoleConnectionRequest {
+            id: id.to_string(),
+            live,
+        };
+        self.call(deadline, request, |mut grpc, request| async move {
+            grpc.get_guacamole_connection(request).await
+        })
+        .await
+    }
+
     pub async fn list_pagw_slots(
         &self,
         deadline: Duration,
@@ -179,5 +195,8 @@ impl AgentClient {
         update_bms_assignment(api::UpdateBmsAssignmentRequest) -> api::BmsAssignment;
         delete_bms_assignment(api::DeleteBmsAssignmentRequest) -> api::DeleteBmsAssignmentResponse;
         list_bms(api::ListBmsRequest) -> api::ListBmsResponse;
+        create_guacamole_connection(api::CreateGuacamoleConnectionRequest) -> api::GuacamoleConnection;
+        update_guacamole_connection(api::UpdateGuacamoleConnectionRequest) -> api::GuacamoleConnection;
+        delete_guacamole_connection(api::DeleteGuacamoleConnectionRequest) -> api::DeleteGuacamoleConnectionResponse;
     }
 }

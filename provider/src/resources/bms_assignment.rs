@@ -7,7 +7,10 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{state_id, timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use super::{
+    await_while_null, keep_planned, state_id, timeouts_block, CreateFailure, Ctx, Operation,
+    Resource,
+};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
 use crate::tfvalue::{Type, Value};
@@ -91,7 +94,7 @@ pub static BMS_ASSIGNMENT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
             .describe("The server's NIC MAC addresses, for DHCP reservations."),
         Attribute::string("console_connection_id")
             .computed()
-            .describe("The Guacamole console connection (not yet created: always null)."),
+            .describe("The id of the server's console connection in Guacamole (VNC to its iDRAC), which the agent makes with the assignment; null when the site has no Guacamole."),
         Attribute::string("status")
             .computed()
             .volatile()
@@ -137,7 +140,10 @@ fn state_from(assignment: &api::BmsAssignment, shape: &Value) -> Value {
             "mac_addresses",
             Value::List(assignment.mac_addresses.iter().map(Value::string).collect()),
         ),
-        ("console_connection_id", Value::Null),
+        (
+            "console_connection_id",
+            nonempty(&assignment.console_connection_id),
+        ),
         ("status", Value::string(&assignment.status)),
     ]);
     if !shape.get("timeouts").is_null() {
@@ -185,6 +191,7 @@ impl Resource for BmsAssignmentResource {
         if prior.get("pagw_nic").is_null() || moved {
             planned.set("pagw_nic", Value::Unknown);
         }
+        await_while_null(prior, planned, "console_connection_id");
     }
 
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
@@ -238,7 +245,9 @@ impl Resource for BmsAssignmentResource {
         if assignment.status != "ready" {
             return Err(not_ready(&assignment, planned).diags);
         }
-        Ok(state_from(&assignment, planned))
+        let mut state = state_from(&assignment, planned);
+        keep_planned(&mut state, planned, "console_connection_id");
+        Ok(state)
     }
 
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {

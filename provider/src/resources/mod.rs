@@ -4,6 +4,7 @@
 mod bms_assignment;
 mod bms_inventory;
 mod floating_ip;
+mod guacamole_connection;
 mod pagw;
 mod pagw_slots_data;
 mod project;
@@ -26,6 +27,10 @@ pub struct Ctx<'a> {
     /// The idempotency key of this change, chosen at plan time.
     pub request_id: String,
     pub timeout: Duration,
+    /// The configuration of a create or update (ApplyResourceChange's
+    /// `config`): the only place write-only values are found, since the
+    /// plan holds them null. Null for reads, imports and deletes.
+    pub config: &'a Value,
 }
 
 impl Ctx<'_> {
@@ -51,6 +56,32 @@ pub fn deleted<T>(
         Err(err) if err.is_not_found() => Ok(()),
         Err(err) => Err(err.to_diagnostic(summary).into()),
     }
+}
+
+/// For a computed id the agent may only fill in later, such as the console
+/// connection of a VM made before the site had Guacamole: while the state
+/// holds null, an update plans it unknown, so the agent may fill it in;
+/// once known it is planned unchanged. A plan without changes leaves it
+/// alone, so it never makes a diff of its own.
+pub fn await_while_null(prior: &Value, planned: &mut Value, name: &str) {
+    if prior.get(name).is_null() && planned != prior {
+        planned.set(name, Value::Unknown);
+    }
+}
+
+/// After an update, an id the plan promised and the agent's answer lacks
+/// stays as planned (Terraform rejects a result that contradicts a known
+/// plan); the next refresh reports what the agent then finds.
+pub fn keep_planned(state: &mut Value, planned: &Value, name: &str) {
+    let promised = planned.get(name);
+    if state.get(name).is_null() && promised.is_known() && !promised.is_null() {
+        state.set(name, promised.clone());
+    }
+}
+
+/// Empty text from the agent is null in Terraform.
+pub fn non_empty(text: &str) -> Value {
+    Value::opt_string(Some(text.to_string()).filter(|t| !t.is_empty()))
 }
 
 /// A failed create. When the object already exists somewhere, `partial`
@@ -115,6 +146,7 @@ impl Registry {
                 Box::new(floating_ip::FloatingIpResource),
                 Box::new(vm::VmResource),
                 Box::new(bms_assignment::BmsAssignmentResource),
+                Box::new(guacamole_connection::GuacamoleConnectionResource),
             ],
             data_sources: vec![
                 Box::new(project_data::ProjectDataSource),
@@ -140,5 +172,63 @@ impl Registry {
 impl Default for Registry {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_filled_in_later_stay_stable_once_known() {
+        let name = "console_connection_id";
+        let known = Value::object([(name, Value::string("17"))]);
+        let none = Value::object([(name, Value::Null)]);
+
+        // No change: nothing to fill in, no diff.
+        let mut planned = none.clone();
+        await_while_null(&none, &mut planned, name);
+        assert_eq!(planned, none);
+        // A change: the agent may fill it in.
+        let mut planned = none.clone();
+        planned.set("cores", Value::int(4));
+        await_while_null(&none, &mut planned, name);
+        assert_eq!(planned.get(name), &Value::Unknown);
+        let mut planned = known.clone();
+        await_while_null(&known, &mut planned, name);
+        assert_eq!(planned.get(name), &Value::string("17"));
+
+        // The agent's answer lacks the promised id: the plan's stands.
+        let mut state = none.clone();
+        keep_planned(&mut state, &known, name);
+        assert_eq!(state.get(name), &Value::string("17"));
+        // Nothing was promised: the answer stands.
+        let mut state = none.clone();
+        keep_planned(&mut state, &Value::object([(name, Value::Unknown)]), name);
+        assert_eq!(state.get(name), &Value::Null);
+        let mut state = Value::object([(name, Value::string("18"))]);
+        keep_planned(&mut state, &known, name);
+        assert_eq!(state.get(name), &Value::string("18"));
+        assert_eq!(non_empty(""), Value::Null);
+        assert_eq!(non_empty("5"), Value::string("5"));
+    }
+
+    #[test]
+    fn every_schema_is_sound() {
+        let registry = Registry::new();
+        for resource in &registry.resources {
+            let problems = resource.schema().problems();
+            assert!(
+                problems.is_empty(),
+                "{}: {problems:?}",
+                resource.type_name()
+            );
+        }
+        for source in &registry.data_sources {
+            let schema = source.schema();
+            assert!(schema.problems().is_empty(), "{}", source.type_name());
+            // Terraform has write-only attributes for managed resources only.
+            assert_eq!(schema.write_only().count(), 0, "{}", source.type_name());
+        }
     }
 }

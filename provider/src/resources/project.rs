@@ -6,7 +6,10 @@ use std::sync::LazyLock;
 use api::get_project_request::Key;
 use giif_proto::agent as api;
 
-use super::{deleted, state_id, timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use super::{
+    await_while_null, deleted, keep_planned, non_empty, state_id, timeouts_block, CreateFailure,
+    Ctx, Operation, Resource,
+};
 use crate::agent::{AgentError, Reason};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{validators, Attribute, Nesting, Schema, Validator};
@@ -82,7 +85,7 @@ pub fn project_attributes(presence: Presence) -> Vec<Attribute> {
             .describe("The VLAN of the project's segment, allocated from the site's project VLAN pool."),
         Attribute::string("connection_group_id")
             .computed()
-            .describe("The id of the project's Guacamole connection group, when the site has Guacamole."),
+            .describe("The id of the project's Guacamole connection group (`Projects/<name>`), whose `Resources` subgroup holds the consoles of its VMs and servers and the `giif_guacamole_connection`s given its `project_id`; null when the site has no Guacamole."),
     ]
 }
 
@@ -143,7 +146,7 @@ pub fn state_from(project: &api::Project, shape: &Value) -> Value {
         ("vlan", Value::int(i64::from(project.vlan))),
         (
             "connection_group_id",
-            Value::opt_string(Some(project.connection_group_id.clone()).filter(|s| !s.is_empty())),
+            non_empty(&project.connection_group_id),
         ),
     ]);
     if !matches!(shape.get("timeouts"), Value::Null) {
@@ -194,6 +197,10 @@ impl Resource for ProjectResource {
         }
     }
 
+    fn modify_plan(&self, prior: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
+        await_while_null(prior, planned, "connection_group_id");
+    }
+
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
         let spec = spec_from(planned);
         let name = spec.name.clone();
@@ -237,7 +244,9 @@ impl Resource for ProjectResource {
             .update_project(request, ctx.timeout)
             .await
             .map_err(|err| err.to_diagnostic("Cannot update project"))?;
-        Ok(state_from(&project, planned))
+        let mut state = state_from(&project, planned);
+        keep_planned(&mut state, planned, "connection_group_id");
+        Ok(state)
     }
 
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {

@@ -7,7 +7,10 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{deleted, state_id, timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use super::{
+    await_while_null, deleted, keep_planned, non_empty, state_id, timeouts_block, CreateFailure,
+    Ctx, Operation, Resource,
+};
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{validators, Attribute, Nesting, Schema, Validator};
 use crate::tfvalue::{Type, Value};
@@ -132,7 +135,7 @@ pub static VM_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         Attribute::string("mac_address").computed().describe("The MAC address of `net0`."),
         Attribute::string("console_connection_id")
             .computed()
-            .describe("The Guacamole console connection; null until the console registry is configured."),
+            .describe("The id of the VM's VNC console connection in Guacamole, which the agent makes with the VM (a `giif_guacamole_connection` can add others); null when the site has no Guacamole."),
         Attribute::string("status")
             .computed()
             .volatile()
@@ -216,7 +219,10 @@ fn state_from(vm: &api::Vm, shape: &Value) -> Value {
         ("cloud_init", cloud_init),
         ("vmid", Value::int(i64::from(vm.vmid))),
         ("mac_address", optional(&vm.mac_address)),
-        ("console_connection_id", Value::Null),
+        (
+            "console_connection_id",
+            non_empty(&vm.console_connection_id),
+        ),
         ("status", Value::string(&vm.status)),
     ]);
     if !shape.get("timeouts").is_null() {
@@ -276,6 +282,7 @@ impl Resource for VmResource {
         if planned.get("id").is_unknown() {
             return;
         }
+        await_while_null(prior, planned, "console_connection_id");
         let (Some(current), Some(wanted)) = (
             prior.get("disk_gb").as_i64(),
             planned.get("disk_gb").as_i64(),
@@ -342,7 +349,9 @@ impl Resource for VmResource {
         if vm.status != "ready" {
             return Err(not_ready(&vm, planned).diags);
         }
-        Ok(state_from(&vm, planned))
+        let mut state = state_from(&vm, planned);
+        keep_planned(&mut state, planned, "console_connection_id");
+        Ok(state)
     }
 
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {

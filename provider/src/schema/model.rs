@@ -57,6 +57,10 @@ pub struct Attribute {
     /// A computed value any change may alter (such as a status): unknown in
     /// every plan that changes the object.
     pub volatile: bool,
+    /// Write-only (Terraform 1.11+): Terraform passes the configured value
+    /// to validation and apply only; the plan and the state always hold
+    /// null. Top-level, non-computed attributes only.
+    pub write_only: bool,
 }
 
 impl Attribute {
@@ -71,6 +75,7 @@ impl Attribute {
             validators: Vec::new(),
             default: None,
             volatile: false,
+            write_only: false,
         }
     }
     pub fn string(name: &'static str) -> Self {
@@ -116,6 +121,12 @@ impl Attribute {
     }
     pub fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+    /// Write-only: for secrets. The value reaches validation and, through
+    /// `Ctx::config`, create and update; plan and state keep null.
+    pub fn write_only(mut self) -> Self {
+        self.write_only = true;
         self
     }
     pub fn force_new(mut self) -> Self {
@@ -188,6 +199,60 @@ impl Schema {
 
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
+    }
+
+    /// The write-only attributes.
+    pub fn write_only(&self) -> impl Iterator<Item = &Attribute> {
+        self.attributes.iter().filter(|a| a.write_only)
+    }
+
+    /// `value` with every write-only attribute null, as Terraform requires
+    /// of a plan and of a state.
+    pub fn without_write_only(&self, value: &Value) -> Value {
+        let mut value = value.clone();
+        if let Value::Object(_) = value {
+            for attribute in self.write_only() {
+                value.set(attribute.name, Value::Null);
+            }
+        }
+        value
+    }
+
+    /// Mistakes in the schema itself that Terraform would reject when it
+    /// loads it (or that make no sense with the write-only rules): empty
+    /// when the schema is sound. Checked by a test over every type.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for attribute in &self.attributes {
+            let name = attribute.name;
+            if attribute.write_only {
+                if attribute.is_computed() {
+                    problems.push(format!("{name}: a write-only attribute cannot be computed"));
+                }
+                if attribute.force_new {
+                    problems.push(format!(
+                        "{name}: a write-only attribute is always null in state, so it cannot force replacement"
+                    ));
+                }
+            }
+            if let Kind::Nested(_, nested) = &attribute.kind {
+                for inner in nested.iter().filter(|a| a.write_only) {
+                    problems.push(format!(
+                        "{name}.{}: only top-level attributes may be write-only here",
+                        inner.name
+                    ));
+                }
+            }
+        }
+        for block in &self.blocks {
+            for inner in block.attributes.iter().filter(|a| a.write_only) {
+                problems.push(format!(
+                    "{}.{}: only top-level attributes may be write-only here",
+                    block.type_name, inner.name
+                ));
+            }
+        }
+        problems
     }
 }
 

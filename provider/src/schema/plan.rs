@@ -14,14 +14,15 @@ pub struct PlanOutcome {
 
 /// `prior` is null for a create. `proposed` is Terraform's proposed new
 /// state: the configuration with prior values in computed attributes that
-/// the configuration leaves null.
+/// the configuration leaves null. Write-only attributes are planned null
+/// whatever the configuration says: Terraform refuses any other plan.
 pub fn plan_change(
     schema: &Schema,
     prior: &Value,
     proposed: &Value,
     config: &Value,
 ) -> PlanOutcome {
-    let mut planned = proposed.clone();
+    let mut planned = schema.without_write_only(proposed);
     // Defaults stand in for what the configuration leaves out, so removing
     // a setting returns it to its default.
     for attribute in &schema.attributes {
@@ -70,5 +71,89 @@ fn mark_computed_unknown(schema: &Schema, planned: &mut Value, config: &Value) {
         if unknown {
             planned.set(attribute.name, Value::Unknown);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Attribute;
+
+    fn schema() -> Schema {
+        Schema {
+            version: 0,
+            description: "",
+            attributes: vec![
+                Attribute::string("id").computed(),
+                Attribute::string("name").required(),
+                Attribute::string("password")
+                    .optional()
+                    .sensitive()
+                    .write_only(),
+                Attribute::number("password_version").optional(),
+            ],
+            blocks: vec![],
+        }
+    }
+
+    fn value(name: &str, password: Value, version: Option<i64>) -> Value {
+        Value::object([
+            ("id", Value::Null),
+            ("name", Value::string(name)),
+            ("password", password),
+            ("password_version", version.map_or(Value::Null, Value::int)),
+        ])
+    }
+
+    #[test]
+    fn a_create_plans_write_only_values_null() {
+        let config = value("desk", Value::string("s3cret"), Some(1));
+        let outcome = plan_change(&schema(), &Value::Null, &config, &config);
+        assert_eq!(outcome.planned.get("password"), &Value::Null);
+        assert_eq!(outcome.planned.get("password_version"), &Value::int(1));
+        assert_eq!(outcome.planned.get("id"), &Value::Unknown);
+        // Unknown (say, from a generated password) is planned null too.
+        let config = value("desk", Value::Unknown, None);
+        let outcome = plan_change(&schema(), &Value::Null, &config, &config);
+        assert_eq!(outcome.planned.get("password"), &Value::Null);
+    }
+
+    #[test]
+    fn a_new_write_only_value_alone_changes_nothing() {
+        let mut prior = value("desk", Value::Null, Some(1));
+        prior.set("id", Value::string("42"));
+        let mut proposed = value("desk", Value::string("another"), Some(1));
+        proposed.set("id", Value::string("42"));
+        let outcome = plan_change(&schema(), &prior, &proposed, &proposed);
+        assert_eq!(outcome.planned, prior);
+        assert!(outcome.requires_replace.is_empty());
+    }
+
+    #[test]
+    fn a_version_change_is_an_update_with_the_value_still_null() {
+        let mut prior = value("desk", Value::Null, Some(1));
+        prior.set("id", Value::string("42"));
+        let mut proposed = value("desk", Value::string("another"), Some(2));
+        proposed.set("id", Value::string("42"));
+        let outcome = plan_change(&schema(), &prior, &proposed, &proposed);
+        assert_ne!(outcome.planned, prior);
+        assert_eq!(outcome.planned.get("password"), &Value::Null);
+        assert_eq!(outcome.planned.get("password_version"), &Value::int(2));
+        assert_eq!(outcome.planned.get("id"), &Value::string("42"));
+    }
+
+    #[test]
+    fn write_only_rules_of_the_schema() {
+        assert!(schema().problems().is_empty());
+        let bad = Schema {
+            attributes: vec![
+                Attribute::string("a").computed().write_only(),
+                Attribute::string("b").optional().force_new().write_only(),
+            ],
+            ..schema()
+        };
+        let problems = bad.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("cannot be computed"));
     }
 }

@@ -52,7 +52,7 @@ impl Attribute {
             sensitive: self.sensitive,
             description_kind: tf::StringKind::Markdown as i32,
             deprecated: false,
-            write_only: false,
+            write_only: self.write_only,
         }
     }
 }

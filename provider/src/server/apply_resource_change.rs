@@ -1,4 +1,6 @@
-//! ApplyResourceChange: create, update or delete through the agent.
+//! ApplyResourceChange: create, update or delete through the agent. The
+//! configuration goes along, since write-only values are only there; the
+//! new state never carries them.
 
 use std::time::Duration;
 
@@ -8,6 +10,7 @@ use super::values::{decode, encode};
 use super::{private, unknown_type, ProviderService};
 use crate::diag::Diagnostics;
 use crate::resources::{Ctx, Operation};
+use crate::schema::Schema;
 use crate::tfvalue::{Type, Value};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
@@ -32,11 +35,14 @@ async fn apply(
     let Some(resource) = service.registry().resource(&request.type_name) else {
         return (None, unknown_type("resource", &request.type_name));
     };
-    let ty = resource.schema().value_type();
+    let schema = resource.schema();
+    let ty = schema.value_type();
     let values = decode(request.prior_state.as_ref(), &ty, "prior state").and_then(|prior| {
-        decode(request.planned_state.as_ref(), &ty, "planned state").map(|planned| (prior, planned))
+        let planned = decode(request.planned_state.as_ref(), &ty, "planned state")?;
+        let config = decode(request.config.as_ref(), &ty, "configuration")?;
+        Ok((prior, planned, config))
     });
-    let (prior, planned) = match values {
+    let (prior, planned, config) = match values {
         Ok(values) => values,
         Err(diags) => return (request.prior_state.clone(), diags),
     };
@@ -48,6 +54,7 @@ async fn apply(
         agent: &agent,
         request_id: private::request_id(&request.planned_private),
         timeout: DEFAULT_TIMEOUT,
+        config: &Value::Null,
     };
 
     if planned.is_null() {
@@ -59,30 +66,33 @@ async fn apply(
             Err(diags) => (request.prior_state.clone(), diags),
         };
     }
+    ctx.config = &config;
     if prior.is_null() {
         ctx.timeout = Operation::Create.timeout(&planned, DEFAULT_TIMEOUT);
         return match resource.create(&ctx, &planned).await {
-            Ok(state) => encoded(&state, &ty, Diagnostics::default()),
+            Ok(state) => encoded(schema, &state, Diagnostics::default()),
             Err(failure) => match failure.partial {
                 // Keep what exists so Terraform taints it rather than losing it.
-                Some(partial) => encoded(&partial, &ty, failure.diags),
+                Some(partial) => encoded(schema, &partial, failure.diags),
                 None => (null_state(&ty), failure.diags),
             },
         };
     }
     ctx.timeout = Operation::Update.timeout(&planned, DEFAULT_TIMEOUT);
     match resource.update(&ctx, &prior, &planned).await {
-        Ok(state) => encoded(&state, &ty, Diagnostics::default()),
+        Ok(state) => encoded(schema, &state, Diagnostics::default()),
         Err(diags) => (request.prior_state.clone(), diags),
     }
 }
 
+/// The new state for Terraform, write-only attributes null (Terraform
+/// rejects a provider that returns one).
 fn encoded(
+    schema: &Schema,
     value: &Value,
-    ty: &Type,
     mut diags: Diagnostics,
 ) -> (Option<tf::DynamicValue>, Diagnostics) {
-    match encode(value, ty) {
+    match encode(&schema.without_write_only(value), &schema.value_type()) {
         Ok(state) => (Some(state), diags),
         Err(more) => {
             diags.extend(more);

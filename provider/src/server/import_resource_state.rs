@@ -8,6 +8,7 @@ use super::values::encode;
 use super::{unknown_type, ProviderService};
 use crate::diag::Diagnostics;
 use crate::resources::Ctx;
+use crate::tfvalue::Value;
 
 pub async fn handle(
     service: &ProviderService,
@@ -42,7 +43,9 @@ async fn import(
         agent: &agent,
         request_id: String::new(),
         timeout: Duration::from_secs(5 * 60),
+        config: &Value::Null,
     };
     let state = resource.import(&ctx, &request.id).await?;
-    encode(&state, &resource.schema().value_type())
+    let schema = resource.schema();
+    encode(&schema.without_write_only(&state), &schema.value_type())
 }

@@ -14,6 +14,9 @@ mod upgrade_resource_state;
 mod validate;
 mod values;
 
+#[cfg(test)]
+mod tests;
+
 use giif_proto::tfplugin6 as tf;
 use tf::provider_server::Provider;
 use tokio::sync::RwLock;

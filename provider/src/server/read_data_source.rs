@@ -40,6 +40,7 @@ async fn read(
         agent: &agent,
         request_id: String::new(),
         timeout: Duration::from_secs(5 * 60),
+        config: &config,
     };
     let state = source.read(&ctx, &config).await?;
     encode(&state, &ty)

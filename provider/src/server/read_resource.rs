@@ -50,7 +50,11 @@ async fn read(
         agent: &agent,
         request_id: String::new(),
         timeout: Operation::Read.timeout(&current, DEFAULT_TIMEOUT),
+        config: &Value::Null,
     };
     let fresh = resource.read(&ctx, &current).await?;
-    encode(&fresh.unwrap_or(Value::Null), &ty)
+    let fresh = fresh.map_or(Value::Null, |state| {
+        resource.schema().without_write_only(&state)
+    });
+    encode(&fresh, &ty)
 }
