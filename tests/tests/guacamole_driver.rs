@@ -100,7 +100,11 @@ async fn the_tree_is_made_once_and_names_are_guarded(flavor: GuacFlavor) {
     let live = guac.group(resources).await.unwrap().unwrap();
     assert_eq!(
         (live.name.as_str(), live.parent, live.owner.as_deref()),
-        ("Resources", Parent::Group(lab), Some("project/p1/resources"))
+        (
+            "Resources",
+            Parent::Group(lab),
+            Some("project/p1/resources")
+        )
     );
     // Another project may not take the name in the same parent...
     let clash = guac
@@ -113,14 +117,23 @@ async fn the_tree_is_made_once_and_names_are_guarded(flavor: GuacFlavor) {
         .ensure_group("other", Parent::Root, "Projects")
         .await
         .unwrap_err();
-    assert!(root_clash.message.contains("already exists"), "{root_clash}");
+    assert!(
+        root_clash.message.contains("already exists"),
+        "{root_clash}"
+    );
     // Renaming and moving go through the owner.
-    let other_root = guac.ensure_group("scratch", Parent::Root, "Scratch").await.unwrap();
+    let other_root = guac
+        .ensure_group("scratch", Parent::Root, "Scratch")
+        .await
+        .unwrap();
     guac.ensure_group("project/p1", Parent::Group(other_root), "lab2")
         .await
         .unwrap();
     let moved = guac.group(lab).await.unwrap().unwrap();
-    assert_eq!((moved.name.as_str(), moved.parent), ("lab2", Parent::Group(other_root)));
+    assert_eq!(
+        (moved.name.as_str(), moved.parent),
+        ("lab2", Parent::Group(other_root))
+    );
     // Deleting the project's group takes the agent's subgroups with it.
     assert!(guac.delete_owned("project/p1").await.unwrap());
     assert!(guac.group(resources).await.unwrap().is_none());
@@ -138,43 +151,63 @@ async fn connections_keep_secrets_write_only(flavor: GuacFlavor) {
     let stored = db.sql(&format!(
         "SELECT parameter_value FROM guacamole_connection_parameter WHERE connection_id = {id} AND parameter_name = 'password'"
     ));
-    assert_eq!(stored.trim(), "s3cret!", "a new connection gets its secrets");
+    assert_eq!(
+        stored.trim(),
+        "s3cret!",
+        "a new connection gets its secrets"
+    );
     let live = guac.connection(id).await.unwrap().unwrap();
     assert_eq!(live.protocol, "vnc");
-    assert_eq!(live.parameters.get("hostname").map(String::as_str), Some("10.0.0.5"));
-    assert!(!live.parameters.contains_key("password"), "secrets are never read back");
+    assert_eq!(
+        live.parameters.get("hostname").map(String::as_str),
+        Some("10.0.0.5")
+    );
+    assert!(
+        !live.parameters.contains_key("password"),
+        "secrets are never read back"
+    );
     assert_eq!(live.resource.as_deref(), Some("vm-1"));
     assert_eq!(
         guac.client_url(ObjectRef::connection(id)),
         format!(
             "{PUBLIC}/#/client/{}",
-            base64_of(&format!("{id}\0c\0{}", match flavor {
-                GuacFlavor::MariaDb => "mysql",
-                GuacFlavor::Postgres => "postgresql",
-            }))
+            base64_of(&format!(
+                "{id}\0c\0{}",
+                match flavor {
+                    GuacFlavor::MariaDb => "mysql",
+                    GuacFlavor::Postgres => "postgresql",
+                }
+            ))
         )
     );
     // An update without write_secrets keeps the password; parameters follow the spec.
     let mut changed = vnc("web-renamed", "10.0.0.6");
     changed.secrets.clear();
     changed.parameters.insert("color-depth".into(), "16".into());
-    assert_eq!(guac.ensure_connection("vm/1", group, &changed, false).await.unwrap(), id);
+    assert_eq!(
+        guac.ensure_connection("vm/1", group, &changed, false)
+            .await
+            .unwrap(),
+        id
+    );
     let live = guac.connection(id).await.unwrap().unwrap();
     assert_eq!(live.name, "web-renamed");
-    assert_eq!(live.parameters.get("color-depth").map(String::as_str), Some("16"));
+    assert_eq!(
+        live.parameters.get("color-depth").map(String::as_str),
+        Some("16")
+    );
     assert!(db.sql(&format!(
         "SELECT parameter_value FROM guacamole_connection_parameter WHERE connection_id = {id} AND parameter_name = 'password'"
     )).contains("s3cret!"));
     // With write_secrets and no password, the password goes.
-    guac.ensure_connection("vm/1", group, &changed, true).await.unwrap();
+    guac.ensure_connection("vm/1", group, &changed, true)
+        .await
+        .unwrap();
     assert_eq!(
         count(&db, &format!("SELECT COUNT(*) FROM guacamole_connection_parameter WHERE connection_id = {id} AND parameter_name = 'password'")),
         0
     );
-    assert_eq!(
-        guac.secret("vm/1", "password").await.unwrap(),
-        None
-    );
+    assert_eq!(guac.secret("vm/1", "password").await.unwrap(), None);
 }
 
 fn base64_of(text: &str) -> String {
@@ -195,9 +228,16 @@ async fn grants_follow_their_sources_and_spare_administrators(flavor: GuacFlavor
         .unwrap();
     let object = ObjectRef::connection(id);
     let missing = guac.missing(&users(&["alice", "zed"])).await.unwrap();
-    assert_eq!(missing.users.into_iter().collect::<Vec<_>>(), vec!["zed".to_string()]);
-    guac.set_grants(object, "members", &users(&["alice", "bob"])).await.unwrap();
-    guac.set_grants(object, "connection", &users(&["bob"])).await.unwrap();
+    assert_eq!(
+        missing.users.into_iter().collect::<Vec<_>>(),
+        vec!["zed".to_string()]
+    );
+    guac.set_grants(object, "members", &users(&["alice", "bob"]))
+        .await
+        .unwrap();
+    guac.set_grants(object, "connection", &users(&["bob"]))
+        .await
+        .unwrap();
     // An administrator grants carol READ in the web app.
     db.sql(&format!(
         "INSERT INTO guacamole_connection_permission (entity_id, connection_id, permission) \
@@ -217,10 +257,18 @@ async fn grants_follow_their_sources_and_spare_administrators(flavor: GuacFlavor
     };
     assert_eq!(readers(&db), ["alice", "bob", "carol"]);
     // bob leaves the members but keeps READ through the connection's own list.
-    guac.set_grants(object, "members", &users(&["alice"])).await.unwrap();
+    guac.set_grants(object, "members", &users(&["alice"]))
+        .await
+        .unwrap();
     assert_eq!(readers(&db), ["alice", "bob", "carol"]);
-    guac.set_grants(object, "connection", &users(&[])).await.unwrap();
-    assert_eq!(readers(&db), ["alice", "carol"], "carol's grant is the administrator's");
+    guac.set_grants(object, "connection", &users(&[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        readers(&db),
+        ["alice", "carol"],
+        "carol's grant is the administrator's"
+    );
     let live = guac.connection(id).await.unwrap().unwrap();
     assert_eq!(live.grants.get("members"), Some(&users(&["alice"])));
     // A user that does not exist is refused by name.
@@ -249,7 +297,10 @@ async fn objects_the_agent_did_not_create_are_never_touched(flavor: GuacFlavor) 
         .unwrap();
     let guac = driver(&db);
     // The agent adopts it as a parent but does not mark or change it.
-    assert_eq!(guac.root_group("projects", "Projects").await.unwrap(), theirs);
+    assert_eq!(
+        guac.root_group("projects", "Projects").await.unwrap(),
+        theirs
+    );
     assert_eq!(guac.group(theirs).await.unwrap().unwrap().owner, None);
     let lab = guac
         .ensure_group("project/p1", Parent::Group(theirs), "lab")
@@ -293,8 +344,13 @@ async fn concurrent_creates_in_one_parent_all_land(flavor: GuacFlavor) {
         for _ in 0..2 {
             let guac = guac.clone();
             tasks.push(tokio::spawn(async move {
-                guac.ensure_connection(&format!("vm/{i}"), root, &vnc(&format!("vm-{i}"), "h"), true)
-                    .await
+                guac.ensure_connection(
+                    &format!("vm/{i}"),
+                    root,
+                    &vnc(&format!("vm-{i}"), "h"),
+                    true,
+                )
+                .await
             }));
         }
     }
@@ -302,7 +358,9 @@ async fn concurrent_creates_in_one_parent_all_land(flavor: GuacFlavor) {
     let mut roots = Vec::new();
     for _ in 0..10 {
         let guac = guac.clone();
-        roots.push(tokio::spawn(async move { guac.root_group("projects", "Projects").await }));
+        roots.push(tokio::spawn(async move {
+            guac.root_group("projects", "Projects").await
+        }));
     }
     let mut ids = std::collections::BTreeSet::new();
     for task in tasks {
@@ -312,7 +370,10 @@ async fn concurrent_creates_in_one_parent_all_land(flavor: GuacFlavor) {
         assert_eq!(task.await.unwrap().unwrap(), root);
     }
     assert_eq!(
-        count(&db, &format!("SELECT COUNT(*) FROM guacamole_connection WHERE parent_id = {root}")),
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM guacamole_connection WHERE parent_id = {root}")
+        ),
         20
     );
     assert_eq!(

@@ -14,11 +14,11 @@ use super::convert::{nic_name, spec_from_doc};
 use super::Servers;
 use crate::credentials::Secret;
 use crate::drivers::bmc::{Bmc, MediaSource, PowerAction, PowerState, VncSettings};
-use crate::inventory::Bms;
 use crate::drivers::hypervisor::{Hypervisor, Nic, VmRef};
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
 use crate::gateways::driver_error;
+use crate::inventory::Bms;
 use crate::store::{BmsRow, GatewayRow};
 
 /// PVE numbers NICs net0..net31; net0 and net1 are the gateway's own.
@@ -224,9 +224,9 @@ impl Servers {
     /// uses it in the server's project.
     async fn console(&self, row: &BmsRow, server: &Bms, bmc: &dyn Bmc) -> Result<(), ApiError> {
         let password = match &server.idrac.vnc_password {
-            Some(reference) => reference.resolve().map_err(|e| {
-                ApiError::precondition(format!("bms {}: {e}", server.name))
-            })?,
+            Some(reference) => reference
+                .resolve()
+                .map_err(|e| ApiError::precondition(format!("bms {}: {e}", server.name)))?,
             None => fresh_vnc_password(),
         };
         let settings = VncSettings {

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use giif_proto::agent as api;
 
+use crate::consoles::Consoles;
 use crate::error::ApiError;
 use crate::gateways::Gateways;
 use crate::inventory::Bms;
 use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
-use crate::consoles::Consoles;
 use crate::site_cache::SiteCache;
 use crate::store::{BmsRow, Store};
 

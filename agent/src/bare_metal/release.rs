@@ -68,7 +68,10 @@ impl Servers {
             }
         }
         if let Err(err) = self.consoles.remove_bms(&row.id).await {
-            failures.push(format!("removing the Guacamole console failed: {}", err.message));
+            failures.push(format!(
+                "removing the Guacamole console failed: {}",
+                err.message
+            ));
         }
         let quarantine = (!failures.is_empty()).then(|| failures.join("; "));
         self.store

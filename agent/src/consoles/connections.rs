@@ -8,21 +8,23 @@ use giif_proto::agent as api;
 
 use super::{console_error, owner, Consoles, Registry, DECLARED, MEMBERS};
 use crate::credentials::Secret;
-use crate::drivers::console::{ConnectionSpec, LiveConnection, ObjectId, ObjectRef, Parent, Principals};
+use crate::drivers::console::{
+    ConnectionSpec, LiveConnection, ObjectId, ObjectRef, Parent, Principals,
+};
 use crate::error::ApiError;
 
 /// Checks a spec on its own; the agent trusts no client to have done it.
 pub fn validate_connection_spec(spec: &api::GuacamoleConnectionSpec) -> Result<(), ApiError> {
     if spec.name.trim().is_empty() || spec.name.len() > 128 {
-        return Err(ApiError::invalid("a connection name has 1 to 128 characters").field("spec.name"));
+        return Err(
+            ApiError::invalid("a connection name has 1 to 128 characters").field("spec.name"),
+        );
     }
     match (spec.project_id.is_empty(), spec.parent_group_id.is_empty()) {
-        (false, false) | (true, true) => {
-            return Err(ApiError::invalid(
-                "give exactly one of project_id (the project's Resources group) and parent_group_id",
-            )
-            .field("spec.project_id"))
-        }
+        (false, false) | (true, true) => return Err(ApiError::invalid(
+            "give exactly one of project_id (the project's Resources group) and parent_group_id",
+        )
+        .field("spec.project_id")),
         (true, false) if spec.parent_group_id.parse::<ObjectId>().is_err() => {
             return Err(ApiError::invalid(format!(
                 "parent_group_id {:?} is not a Guacamole connection group id (a number)",
@@ -48,8 +50,10 @@ pub fn validate_connection_spec(spec: &api::GuacamoleConnectionSpec) -> Result<(
             .field("spec.resource_id"))
         }
         (false, true) if spec.port != 0 => {
-            return Err(ApiError::invalid("port comes from the resource; leave it out with resource_id")
-                .field("spec.port"))
+            return Err(ApiError::invalid(
+                "port comes from the resource; leave it out with resource_id",
+            )
+            .field("spec.port"))
         }
         (false, true) if spec.protocol != "vnc" => {
             return Err(ApiError::invalid(format!(
@@ -61,10 +65,13 @@ pub fn validate_connection_spec(spec: &api::GuacamoleConnectionSpec) -> Result<(
         _ => {}
     }
     if spec.port > u32::from(u16::MAX) {
-        return Err(ApiError::invalid(format!("port {} is not a TCP port", spec.port)).field("spec.port"));
+        return Err(
+            ApiError::invalid(format!("port {} is not a TCP port", spec.port)).field("spec.port"),
+        );
     }
     for (name, value) in &spec.parameters {
-        if let Some(problem) = giif_proto::guacamole::parameter_problem(&spec.protocol, name, value) {
+        if let Some(problem) = giif_proto::guacamole::parameter_problem(&spec.protocol, name, value)
+        {
             return Err(ApiError::invalid(problem).field(&format!("spec.parameters[{name:?}]")));
         }
     }
@@ -101,9 +108,17 @@ impl Consoles {
             return Ok((groups.resources, Some(project)));
         }
         let id: ObjectId = spec.parent_group_id.parse().unwrap_or_default();
-        if registry.db.group(id).await.map_err(console_error)?.is_none() {
-            return Err(ApiError::not_found(format!("Guacamole has no connection group {id}"))
-                .field("spec.parent_group_id"));
+        if registry
+            .db
+            .group(id)
+            .await
+            .map_err(console_error)?
+            .is_none()
+        {
+            return Err(
+                ApiError::not_found(format!("Guacamole has no connection group {id}"))
+                    .field("spec.parent_group_id"),
+            );
         }
         Ok((id, None))
     }
@@ -122,14 +137,19 @@ impl Consoles {
         }
         if let Some(vm) = self.store.vm(&spec.resource_id).await? {
             let display = super::resources::vm_vnc_display(vm.vmid).ok_or_else(|| {
-                ApiError::precondition(format!("VM {} has no VNC console", vm.name)).field("spec.resource_id")
+                ApiError::precondition(format!("VM {} has no VNC console", vm.name))
+                    .field("spec.resource_id")
             })?;
             let pve = self.store.proxmox_inventory().await?;
             let host = pve
                 .as_ref()
                 .and_then(|pve| {
                     let node = pve.nodes.iter().find(|n| n.name == vm.node)?;
-                    Some(node.console_address.clone().unwrap_or_else(|| super::resources::url_host(&pve.api_url)))
+                    Some(
+                        node.console_address
+                            .clone()
+                            .unwrap_or_else(|| super::resources::url_host(&pve.api_url)),
+                    )
                 })
                 .unwrap_or_default();
             return Ok(Target {
@@ -145,7 +165,12 @@ impl Consoles {
                 .await?
                 .into_iter()
                 .find(|s| s.name == row.bms)
-                .ok_or_else(|| ApiError::precondition(format!("server {} is no longer in the inventory", row.bms)))?;
+                .ok_or_else(|| {
+                    ApiError::precondition(format!(
+                        "server {} is no longer in the inventory",
+                        row.bms
+                    ))
+                })?;
             // The assignment's console has the password the iDRAC was given.
             let password = self.bms_vnc_password(&row.id).await?;
             return Ok(Target {
@@ -180,7 +205,8 @@ impl Consoles {
         spec: &api::GuacamoleConnectionSpec,
         target: Target,
     ) -> ConnectionSpec {
-        let mut parameters: BTreeMap<String, String> = spec.parameters.clone().into_iter().collect();
+        let mut parameters: BTreeMap<String, String> =
+            spec.parameters.clone().into_iter().collect();
         parameters.insert("hostname".into(), target.hostname);
         parameters.insert("port".into(), target.port.to_string());
         let secrets = target
@@ -199,25 +225,46 @@ impl Consoles {
 
     async fn require_registry(&self) -> Result<Registry, ApiError> {
         self.registry().await?.ok_or_else(|| {
-            ApiError::precondition("the site has no Guacamole")
-                .hint("Add a [guacamole] section to the site file and run `giif-agent inventory import`.")
+            ApiError::precondition("the site has no Guacamole").hint(
+                "Add a [guacamole] section to the site file and run `giif-agent inventory import`.",
+            )
         })
     }
 
-    async fn check_principals(&self, registry: &Registry, spec: &api::GuacamoleConnectionSpec) -> Result<(), ApiError> {
-        let missing = registry.db.missing(&principals(spec)).await.map_err(console_error)?;
+    async fn check_principals(
+        &self,
+        registry: &Registry,
+        spec: &api::GuacamoleConnectionSpec,
+    ) -> Result<(), ApiError> {
+        let missing = registry
+            .db
+            .missing(&principals(spec))
+            .await
+            .map_err(console_error)?;
         let quote = |names: &std::collections::BTreeSet<String>| {
-            names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+            names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         if !missing.users.is_empty() {
-            return Err(ApiError::invalid(format!("Guacamole has no user {}", quote(&missing.users)))
-                .field("spec.users")
-                .hint("Create the user in Guacamole first, or leave it out."));
+            return Err(ApiError::invalid(format!(
+                "Guacamole has no user {}",
+                quote(&missing.users)
+            ))
+            .field("spec.users")
+            .subject(missing.users.iter().next().cloned().unwrap_or_default())
+            .hint("Create the user in Guacamole first, or leave it out."));
         }
         if !missing.groups.is_empty() {
-            return Err(ApiError::invalid(format!("Guacamole has no user group {}", quote(&missing.groups)))
-                .field("spec.user_groups")
-                .hint("Create the group in Guacamole first, or leave it out."));
+            return Err(ApiError::invalid(format!(
+                "Guacamole has no user group {}",
+                quote(&missing.groups)
+            ))
+            .field("spec.user_groups")
+            .subject(missing.groups.iter().next().cloned().unwrap_or_default())
+            .hint("Create the group in Guacamole first, or leave it out."));
         }
         Ok(())
     }
@@ -233,12 +280,15 @@ impl Consoles {
         let registry = self.require_registry().await?;
         self.check_principals(&registry, spec).await?;
         let (parent, project) = self.parent(&registry, spec).await?;
-        let target = self.target(spec).await?;
-        let resource_backed = !spec.resource_id.is_empty();
+        let mut target = self.target(spec).await?;
+        // A password the user gives replaces the resource's own.
+        if let Some(password) = &spec.password {
+            target.password = Some(Secret::new(password));
+        }
         let wanted = Self::connection_spec(&registry, spec, target);
         let id = registry
             .db
-            .ensure_connection(&owner::connection(key), parent, &wanted, write_secrets || resource_backed)
+            .ensure_connection(&owner::connection(key), parent, &wanted, write_secrets)
             .await
             .map_err(|e| match e.class {
                 crate::drivers::ErrorClass::Permanent if e.message.contains("already exists") => {
@@ -308,20 +358,29 @@ impl Consoles {
         match self.explicit(&registry, id).await {
             Ok(live) => {
                 let key = live.owner.unwrap_or_default();
-                let existed = registry.db.delete_owned(&key).await.map_err(console_error)?;
+                let existed = registry
+                    .db
+                    .delete_owned(&key)
+                    .await
+                    .map_err(console_error)?;
                 tracing::info!(connection = live.id, "Guacamole connection deleted");
                 Ok(existed)
             }
-            Err(err) if err.reason == giif_proto::agent::error_detail::Reason::NotFound => Ok(false),
+            Err(err) if err.reason == giif_proto::agent::error_detail::Reason::NotFound => {
+                Ok(false)
+            }
             Err(err) => Err(err),
         }
     }
 
     /// An explicit connection by id; other objects are refused by name.
     async fn explicit(&self, registry: &Registry, id: &str) -> Result<LiveConnection, ApiError> {
-        let parsed: ObjectId = id
-            .parse()
-            .map_err(|_| ApiError::invalid(format!("{id:?} is not a Guacamole connection id (a number)")).field("id"))?;
+        let parsed: ObjectId = id.parse().map_err(|_| {
+            ApiError::invalid(format!(
+                "{id:?} is not a Guacamole connection id (a number)"
+            ))
+            .field("id")
+        })?;
         let live = registry
             .db
             .connection(parsed)
@@ -344,7 +403,11 @@ impl Consoles {
     }
 
     /// The API view of a connection, read from Guacamole.
-    async fn describe(&self, registry: &Registry, id: ObjectId) -> Result<api::GuacamoleConnection, ApiError> {
+    async fn describe(
+        &self,
+        registry: &Registry,
+        id: ObjectId,
+    ) -> Result<api::GuacamoleConnection, ApiError> {
         let live = registry
             .db
             .connection(id)
@@ -368,7 +431,10 @@ impl Consoles {
         let resource_id = live.resource.clone().unwrap_or_default();
         let mut parameters = live.parameters.clone();
         let hostname = parameters.remove("hostname").unwrap_or_default();
-        let port = parameters.remove("port").and_then(|p| p.parse().ok()).unwrap_or(0);
+        let port = parameters
+            .remove("port")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
         let declared = live.grants.get(DECLARED).cloned().unwrap_or_default();
         let spec = api::GuacamoleConnectionSpec {
             name: live.name.clone(),
@@ -379,7 +445,11 @@ impl Consoles {
                 parent_id.to_string()
             },
             protocol: live.protocol.clone(),
-            hostname: if resource_id.is_empty() { hostname } else { String::new() },
+            hostname: if resource_id.is_empty() {
+                hostname
+            } else {
+                String::new()
+            },
             port: if resource_id.is_empty() { port } else { 0 },
             resource_id,
             parameters: parameters.into_iter().collect(),

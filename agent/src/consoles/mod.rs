@@ -75,7 +75,10 @@ mod owner {
 pub enum ConsoleState {
     /// The site has no Guacamole.
     Absent,
-    Present { id: ObjectId, url: String },
+    Present {
+        id: ObjectId,
+        url: String,
+    },
     /// Deleted or changed out of band: why.
     Drift(String),
 }

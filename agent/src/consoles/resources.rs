@@ -30,7 +30,13 @@ fn toolbox(gateway: &GatewayRow) -> Vec<(&'static str, &'static str, &'static st
 }
 const TOOLS: &[&str] = &["arp-scan", "wireguard", "pptp"];
 
-fn vnc(name: &str, host: &str, port: u32, resource: &str, guacd: Option<(String, u16)>) -> ConnectionSpec {
+fn vnc(
+    name: &str,
+    host: &str,
+    port: u32,
+    resource: &str,
+    guacd: Option<(String, u16)>,
+) -> ConnectionSpec {
     ConnectionSpec {
         name: name.to_string(),
         protocol: "vnc".into(),
@@ -64,7 +70,11 @@ impl Consoles {
     }
 
     /// What a VM's console connection must be.
-    async fn vm_spec(&self, registry: &Registry, vm: &VmRow) -> Result<Option<ConnectionSpec>, ApiError> {
+    async fn vm_spec(
+        &self,
+        registry: &Registry,
+        vm: &VmRow,
+    ) -> Result<Option<ConnectionSpec>, ApiError> {
         let Some(display) = vm_vnc_display(vm.vmid) else {
             return Ok(None);
         };
@@ -80,7 +90,13 @@ impl Consoles {
                 )
             })
             .unwrap_or_default();
-        Ok(Some(vnc(&vm.name, &host, VNC_BASE_PORT + display, &vm.id, registry.guacd.clone())))
+        Ok(Some(vnc(
+            &vm.name,
+            &host,
+            VNC_BASE_PORT + display,
+            &vm.id,
+            registry.guacd.clone(),
+        )))
     }
 
     /// Makes the VM's console connection; failures become drift, since the
@@ -130,7 +146,11 @@ impl Consoles {
     }
 
     /// What a server's console connection must be.
-    fn bms_spec(registry: &Registry, server: &crate::inventory::Bms, assignment: &str) -> ConnectionSpec {
+    fn bms_spec(
+        registry: &Registry,
+        server: &crate::inventory::Bms,
+        assignment: &str,
+    ) -> ConnectionSpec {
         vnc(
             &format!("{} console", server.name),
             &server.idrac.address,
@@ -157,7 +177,11 @@ impl Consoles {
             let groups = self.project_groups(&registry, &project).await?;
             let group = registry
                 .db
-                .ensure_group(&owner::bms_group(&row.id), Parent::Group(groups.resources), &server.name)
+                .ensure_group(
+                    &owner::bms_group(&row.id),
+                    Parent::Group(groups.resources),
+                    &server.name,
+                )
                 .await
                 .map_err(console_error)?;
             let mut spec = Self::bms_spec(&registry, server, &row.id);
@@ -210,7 +234,10 @@ impl Consoles {
             .map_err(console_error)?;
         let live = db.group(group.id).await.map_err(console_error)?;
         if live.as_ref().map(|g| (g.name.as_str(), g.parent))
-            != Some((server.name.as_str(), resources.map_or(Parent::Root, |r| Parent::Group(r.id))))
+            != Some((
+                server.name.as_str(),
+                resources.map_or(Parent::Root, |r| Parent::Group(r.id)),
+            ))
         {
             return Ok(ConsoleState::Drift(format!(
                 "the Guacamole group of server {} was renamed or moved",
@@ -241,7 +268,12 @@ impl Consoles {
                 let spec = self.tool_spec(&registry, gateway, name, command).await?;
                 let id = registry
                     .db
-                    .ensure_connection(&owner::gateway_tool(&gateway.id, tool), groups.toolbox, &spec, true)
+                    .ensure_connection(
+                        &owner::gateway_tool(&gateway.id, tool),
+                        groups.toolbox,
+                        &spec,
+                        true,
+                    )
                     .await
                     .map_err(console_error)?;
                 made.push(ObjectRef::connection(id));
@@ -277,11 +309,15 @@ impl Consoles {
             .into_iter()
             .find(|s| s.public_ip.to_string() == gateway.slot_ip)
             .ok_or_else(|| {
-                ApiError::precondition(format!("the PAGW slot {} is no longer in the inventory", gateway.slot_ip))
+                ApiError::precondition(format!(
+                    "the PAGW slot {} is no longer in the inventory",
+                    gateway.slot_ip
+                ))
             })?;
-        let password = slot.ssh.password.resolve().map_err(|e| {
-            ApiError::precondition(format!("pagw slot {}: {e}", slot.public_ip))
-        })?;
+        let password =
+            slot.ssh.password.resolve().map_err(|e| {
+                ApiError::precondition(format!("pagw slot {}: {e}", slot.public_ip))
+            })?;
         Ok(ConnectionSpec {
             name: name.to_string(),
             protocol: "ssh".into(),
@@ -304,7 +340,12 @@ impl Consoles {
         for (name, tool, command) in toolbox(gateway) {
             let spec = self.tool_spec(&registry, gateway, name, command).await?;
             let state = self
-                .connection_state(&registry, &owner::gateway_tool(&gateway.id, tool), &spec, &gateway.project_id)
+                .connection_state(
+                    &registry,
+                    &owner::gateway_tool(&gateway.id, tool),
+                    &spec,
+                    &gateway.project_id,
+                )
                 .await?;
             if state.drift().is_some() {
                 return Ok(state);
@@ -354,7 +395,11 @@ impl Consoles {
                 spec.name
             )));
         };
-        let live = registry.db.connection(found.id).await.map_err(console_error)?;
+        let live = registry
+            .db
+            .connection(found.id)
+            .await
+            .map_err(console_error)?;
         let parent = live.as_ref().map(|l| l.parent);
         let expected_parent = match parent {
             Some(Parent::Group(id)) => self.expected_parent(registry, key, project_id, id).await?,
@@ -382,7 +427,11 @@ impl Consoles {
         } else {
             owner::resources(project_id)
         };
-        let group = registry.db.find_owned(&group_key).await.map_err(console_error)?;
+        let group = registry
+            .db
+            .find_owned(&group_key)
+            .await
+            .map_err(console_error)?;
         Ok(group.map(|g| g.id).filter(|id| *id == actual))
     }
 
@@ -440,7 +489,10 @@ mod tests {
 
     #[test]
     fn hosts_come_out_of_api_urls() {
-        assert_eq!(url_host("https://pve1.example.org:8006"), "pve1.example.org");
+        assert_eq!(
+            url_host("https://pve1.example.org:8006"),
+            "pve1.example.org"
+        );
         assert_eq!(url_host("https://127.0.0.1:40123/api2/json"), "127.0.0.1");
         assert_eq!(url_host("https://[::1]:8006"), "::1");
     }

@@ -110,7 +110,11 @@ impl Consoles {
         project: &api::Project,
     ) -> Result<ProjectGroups, ApiError> {
         let db = &registry.db;
-        let name = project.spec.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+        let name = project
+            .spec
+            .as_ref()
+            .map(|s| s.name.as_str())
+            .unwrap_or_default();
         let root = db
             .root_group(owner::ROOT, PROJECTS)
             .await
@@ -120,7 +124,11 @@ impl Consoles {
             .await
             .map_err(console_error)?;
         let resources = db
-            .ensure_group(&owner::resources(&project.id), Parent::Group(group), RESOURCES)
+            .ensure_group(
+                &owner::resources(&project.id),
+                Parent::Group(group),
+                RESOURCES,
+            )
             .await
             .map_err(console_error)?;
         let toolbox = db
@@ -158,7 +166,11 @@ impl Consoles {
             return Ok(ConsoleState::Absent);
         };
         let db = &registry.db;
-        let name = project.spec.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+        let name = project
+            .spec
+            .as_ref()
+            .map(|s| s.name.as_str())
+            .unwrap_or_default();
         let found = db
             .find_owned(&owner::project(&project.id))
             .await

@@ -125,7 +125,11 @@ pub(super) fn bms(servers: &[Spanned<Bms>], project_pool: &VlanPoolSpec, problem
         }
         ssh_access(&server.idrac.ssh(), &span, &field("idrac"), problems);
         if server.idrac.vnc_port == 0 {
-            problems.add(&span, &field("idrac.vnc_port"), "0 is not a port; iDRACs serve VNC on 5901 by default");
+            problems.add(
+                &span,
+                &field("idrac.vnc_port"),
+                "0 is not a port; iDRACs serve VNC on 5901 by default",
+            );
         }
     }
 }
@@ -391,7 +395,11 @@ pub(super) fn guacamole(guacamole: &Spanned<Guacamole>, problems: &mut Problems)
         );
     }
     if g.guacd_port == Some(0) {
-        problems.add(&span, "guacamole.guacd_port", "0 is not a port; guacd listens on 4822 by default");
+        problems.add(
+            &span,
+            "guacamole.guacd_port",
+            "0 is not a port; guacd listens on 4822 by default",
+        );
     }
 }
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use giif_proto::agent as api;
 
+use crate::consoles::Consoles;
 use crate::error::ApiError;
 use crate::gateways::driver_error;
 use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
-use crate::consoles::Consoles;
 use crate::site_cache::SiteCache;
 use crate::store::{Store, VmAllocation, VmDoc, VmRow};
 

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::{
-    await_while_null, keep_planned, state_id, timeouts_block, CreateFailure, Ctx, Operation,
-    Resource,
+    await_while_null, is_up, keep_planned, repair_console_drift, state_id, timeouts_block,
+    CreateFailure, Ctx, Operation, Resource,
 };
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
@@ -95,6 +95,9 @@ pub static BMS_ASSIGNMENT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         Attribute::string("console_connection_id")
             .computed()
             .describe("The id of the server's console connection in Guacamole (VNC to its iDRAC), which the agent makes with the assignment; null when the site has no Guacamole."),
+        Attribute::string("console_url")
+            .computed()
+            .describe("The link that opens the server's console in Guacamole's web app; null when the site has no Guacamole."),
         Attribute::string("status")
             .computed()
             .volatile()
@@ -144,6 +147,7 @@ fn state_from(assignment: &api::BmsAssignment, shape: &Value) -> Value {
             "console_connection_id",
             nonempty(&assignment.console_connection_id),
         ),
+        ("console_url", nonempty(&assignment.console_url)),
         ("status", Value::string(&assignment.status)),
     ]);
     if !shape.get("timeouts").is_null() {
@@ -192,6 +196,8 @@ impl Resource for BmsAssignmentResource {
             planned.set("pagw_nic", Value::Unknown);
         }
         await_while_null(prior, planned, "console_connection_id");
+        await_while_null(prior, planned, "console_url");
+        repair_console_drift(prior, planned, &["console_connection_id", "console_url"]);
     }
 
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
@@ -205,7 +211,7 @@ impl Resource for BmsAssignmentResource {
             .create_bms_assignment(request, ctx.timeout)
             .await
             .map_err(|err| Diagnostics::from(err.to_diagnostic("Cannot assign the server")))?;
-        if assignment.status != "ready" {
+        if !is_up(&assignment.status) {
             return Err(not_ready(&assignment, planned));
         }
         Ok(state_from(&assignment, planned))
@@ -242,11 +248,12 @@ impl Resource for BmsAssignmentResource {
             .update_bms_assignment(request, ctx.timeout)
             .await
             .map_err(|err| err.to_diagnostic("Cannot update the server assignment"))?;
-        if assignment.status != "ready" {
+        if !is_up(&assignment.status) {
             return Err(not_ready(&assignment, planned).diags);
         }
         let mut state = state_from(&assignment, planned);
         keep_planned(&mut state, planned, "console_connection_id");
+        keep_planned(&mut state, planned, "console_url");
         Ok(state)
     }
 

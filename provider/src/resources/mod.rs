@@ -79,6 +79,28 @@ pub fn keep_planned(state: &mut Value, planned: &Value, name: &str) {
     }
 }
 
+/// The status of a resource whose console was deleted or changed in
+/// Guacamole out of band: the resource works, and an update puts the
+/// console back.
+pub const CONSOLE_DRIFT: &str = "console_drift";
+
+/// Whether an agent status means the resource is up (its console may
+/// still need repair).
+pub fn is_up(status: &str) -> bool {
+    status == "ready" || status == CONSOLE_DRIFT
+}
+
+/// Plans the repair of console drift: an update whose result (status and
+/// console ids) the agent decides.
+pub fn repair_console_drift(prior: &Value, planned: &mut Value, computed: &[&str]) {
+    if prior.get("status").as_str() == Some(CONSOLE_DRIFT) {
+        planned.set("status", Value::Unknown);
+        for name in computed {
+            planned.set(*name, Value::Unknown);
+        }
+    }
+}
+
 /// Empty text from the agent is null in Terraform.
 pub fn non_empty(text: &str) -> Value {
     Value::opt_string(Some(text.to_string()).filter(|t| !t.is_empty()))

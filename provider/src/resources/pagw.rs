@@ -7,7 +7,10 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{deleted, state_id, timeouts_block, CreateFailure, Ctx, Operation, Resource};
+use super::{
+    deleted, is_up, repair_console_drift, state_id, timeouts_block, CreateFailure, Ctx, Operation,
+    Resource,
+};
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
 use crate::tfvalue::{Type, Value};
@@ -284,6 +287,12 @@ impl Resource for PagwResource {
         }
     }
 
+    fn modify_plan(&self, prior: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
+        // Toolbox connections deleted or changed in Guacamole: an update
+        // puts them back.
+        repair_console_drift(prior, planned, &[]);
+    }
+
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
         let request = api::CreateGatewayRequest {
             request_id: ctx.request_id.clone(),
@@ -295,7 +304,7 @@ impl Resource for PagwResource {
             .create_gateway(request, ctx.timeout)
             .await
             .map_err(|err| Diagnostics::from(err.to_diagnostic("Cannot create the gateway")))?;
-        if gateway.status != "ready" {
+        if !is_up(&gateway.status) {
             return Err(not_ready(&gateway, planned));
         }
         Ok(state_from(&gateway, planned))
@@ -331,7 +340,7 @@ impl Resource for PagwResource {
             .update_gateway(request, ctx.timeout)
             .await
             .map_err(|err| err.to_diagnostic("Cannot update the gateway"))?;
-        if gateway.status != "ready" {
+        if !is_up(&gateway.status) {
             return Err(not_ready(&gateway, planned).diags);
         }
         Ok(state_from(&gateway, planned))

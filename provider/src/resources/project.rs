@@ -7,8 +7,8 @@ use api::get_project_request::Key;
 use giif_proto::agent as api;
 
 use super::{
-    await_while_null, deleted, keep_planned, non_empty, state_id, timeouts_block, CreateFailure,
-    Ctx, Operation, Resource,
+    await_while_null, deleted, keep_planned, non_empty, repair_console_drift, state_id,
+    timeouts_block, CreateFailure, Ctx, Operation, Resource,
 };
 use crate::agent::{AgentError, Reason};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -86,6 +86,10 @@ pub fn project_attributes(presence: Presence) -> Vec<Attribute> {
         Attribute::string("connection_group_id")
             .computed()
             .describe("The id of the project's Guacamole connection group (`Projects/<name>`), whose `Resources` subgroup holds the consoles of its VMs and servers and the `giif_guacamole_connection`s given its `project_id`; null when the site has no Guacamole."),
+        Attribute::string("status")
+            .computed()
+            .volatile()
+            .describe("`ready`, or `console_drift` when the project's Guacamole groups were deleted or changed in Guacamole (the next apply puts them back)."),
     ]
 }
 
@@ -148,6 +152,7 @@ pub fn state_from(project: &api::Project, shape: &Value) -> Value {
             "connection_group_id",
             non_empty(&project.connection_group_id),
         ),
+        ("status", non_empty(&project.status)),
     ]);
     if !matches!(shape.get("timeouts"), Value::Null) {
         state.set("timeouts", shape.get("timeouts").clone());
@@ -199,6 +204,7 @@ impl Resource for ProjectResource {
 
     fn modify_plan(&self, prior: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
         await_while_null(prior, planned, "connection_group_id");
+        repair_console_drift(prior, planned, &["connection_group_id"]);
     }
 
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {

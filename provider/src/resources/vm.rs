@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::{
-    await_while_null, deleted, keep_planned, non_empty, state_id, timeouts_block, CreateFailure,
-    Ctx, Operation, Resource,
+    await_while_null, deleted, is_up, keep_planned, non_empty, repair_console_drift, state_id,
+    timeouts_block, CreateFailure, Ctx, Operation, Resource,
 };
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{validators, Attribute, Nesting, Schema, Validator};
@@ -136,10 +136,13 @@ pub static VM_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         Attribute::string("console_connection_id")
             .computed()
             .describe("The id of the VM's VNC console connection in Guacamole, which the agent makes with the VM (a `giif_guacamole_connection` can add others); null when the site has no Guacamole."),
+        Attribute::string("console_url")
+            .computed()
+            .describe("The link that opens the VM's console in Guacamole's web app; null when the site has no Guacamole."),
         Attribute::string("status")
             .computed()
             .volatile()
-            .describe("`ready`, or what the agent last found: `creating`, `failed`."),
+            .describe("`ready`, or what the agent last found: `creating`, `failed`, or `console_drift` (the console was deleted or changed in Guacamole; the next apply puts it back)."),
     ],
     blocks: vec![timeouts_block(&[Operation::Create, Operation::Update, Operation::Delete])],
 }
@@ -223,6 +226,7 @@ fn state_from(vm: &api::Vm, shape: &Value) -> Value {
             "console_connection_id",
             non_empty(&vm.console_connection_id),
         ),
+        ("console_url", non_empty(&vm.console_url)),
         ("status", Value::string(&vm.status)),
     ]);
     if !shape.get("timeouts").is_null() {
@@ -283,6 +287,8 @@ impl Resource for VmResource {
             return;
         }
         await_while_null(prior, planned, "console_connection_id");
+        await_while_null(prior, planned, "console_url");
+        repair_console_drift(prior, planned, &["console_connection_id", "console_url"]);
         let (Some(current), Some(wanted)) = (
             prior.get("disk_gb").as_i64(),
             planned.get("disk_gb").as_i64(),
@@ -314,7 +320,7 @@ impl Resource for VmResource {
             .create_vm(request, ctx.timeout)
             .await
             .map_err(|err| Diagnostics::from(err.to_diagnostic("Cannot create the VM")))?;
-        if vm.status != "ready" {
+        if !is_up(&vm.status) {
             return Err(not_ready(&vm, planned));
         }
         Ok(state_from(&vm, planned))
@@ -346,11 +352,12 @@ impl Resource for VmResource {
             .update_vm(request, ctx.timeout)
             .await
             .map_err(|err| err.to_diagnostic("Cannot update the VM"))?;
-        if vm.status != "ready" {
+        if !is_up(&vm.status) {
             return Err(not_ready(&vm, planned).diags);
         }
         let mut state = state_from(&vm, planned);
         keep_planned(&mut state, planned, "console_connection_id");
+        keep_planned(&mut state, planned, "console_url");
         Ok(state)
     }
 

@@ -116,7 +116,12 @@ impl Db<'_> {
         Ok(found)
     }
 
-    async fn grant(&mut self, object: ObjectRef, entity: Entity, name: &str) -> Result<(), DriverError> {
+    async fn grant(
+        &mut self,
+        object: ObjectRef,
+        entity: Entity,
+        name: &str,
+    ) -> Result<(), DriverError> {
         let Some(entity_id) = self.entity_id(entity, name).await? else {
             return Err(DriverError::permanent(
                 super::sql::TARGET,
@@ -152,7 +157,12 @@ impl Db<'_> {
         Ok(())
     }
 
-    async fn revoke(&mut self, object: ObjectRef, entity: Entity, name: &str) -> Result<(), DriverError> {
+    async fn revoke(
+        &mut self,
+        object: ObjectRef,
+        entity: Entity,
+        name: &str,
+    ) -> Result<(), DriverError> {
         let Some(entity_id) = self.entity_id(entity, name).await? else {
             // A deleted user's permissions went with it.
             return Ok(());
@@ -201,8 +211,8 @@ impl Db<'_> {
         for group in old_groups.difference(&new_groups) {
             self.revoke(object, Entity::UserGroup, group).await?;
         }
-        let text = (!recorded.is_empty())
-            .then(|| serde_json::to_string(&recorded).unwrap_or_default());
+        let text =
+            (!recorded.is_empty()).then(|| serde_json::to_string(&recorded).unwrap_or_default());
         self.set_attribute(object.kind, object.id, GRANTS, text.as_deref())
             .await
     }

@@ -18,11 +18,11 @@ use sqlx::AnyPool;
 
 use self::objects::{tables, Db, GRANTS, OWNER, RESOURCE};
 use self::sql::{classify, Dialect, Locked, TARGET};
+use crate::credentials::Secret;
 use crate::drivers::console::{
     ConnectionSpec, ConsoleRegistry, LiveConnection, LiveGroup, ObjectId, ObjectKind, ObjectRef,
     Parent, Principals,
 };
-use crate::credentials::Secret;
 use crate::drivers::error::DriverError;
 use crate::drivers::observe::observed as observe;
 
@@ -123,7 +123,9 @@ impl ConsoleRegistry for GuacamoleDb {
             let mut db = db(&mut locked)?;
             let id = match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
                 Some(id) => {
-                    if db.name_and_parent(ObjectKind::Group, id).await? != Some((name.to_string(), parent)) {
+                    if db.name_and_parent(ObjectKind::Group, id).await?
+                        != Some((name.to_string(), parent))
+                    {
                         place(&mut db, ObjectKind::Group, id, parent, name).await?;
                         db.update_group(id, parent, name).await?;
                     }
@@ -134,7 +136,8 @@ impl ConsoleRegistry for GuacamoleDb {
                         return Err(refuse_foreign("connection group", name, parent));
                     }
                     let id = db.insert_group(parent, name).await?;
-                    db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner)).await?;
+                    db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner))
+                        .await?;
                     id
                 }
             };
@@ -155,7 +158,8 @@ impl ConsoleRegistry for GuacamoleDb {
                     Some(id) => id,
                     None => {
                         let id = db.insert_group(Parent::Root, name).await?;
-                        db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner)).await?;
+                        db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner))
+                            .await?;
                         id
                     }
                 },
@@ -178,7 +182,10 @@ impl ConsoleRegistry for GuacamoleDb {
             let mut db = db(&mut locked)?;
             let in_group = Parent::Group(parent);
             let guacd = spec.guacd.as_ref();
-            let (id, new) = match db.by_attribute(ObjectKind::Connection, OWNER, owner).await? {
+            let (id, new) = match db
+                .by_attribute(ObjectKind::Connection, OWNER, owner)
+                .await?
+            {
                 Some(id) => {
                     place(&mut db, ObjectKind::Connection, id, in_group, &spec.name).await?;
                     db.update_connection(id, parent, &spec.name, &spec.protocol, guacd)
@@ -223,8 +230,13 @@ impl ConsoleRegistry for GuacamoleDb {
                     db.set_parameter(id, name, value.expose()).await?;
                 }
             }
-            db.set_attribute(ObjectKind::Connection, id, RESOURCE, spec.resource.as_deref())
-                .await?;
+            db.set_attribute(
+                ObjectKind::Connection,
+                id,
+                RESOURCE,
+                spec.resource.as_deref(),
+            )
+            .await?;
             locked.commit().await?;
             Ok(id)
         })
@@ -235,7 +247,10 @@ impl ConsoleRegistry for GuacamoleDb {
         let (owner, parameter) = (owner.to_string(), parameter.to_string());
         self.read("read a connection secret", move |mut db| {
             Box::pin(async move {
-                let Some(id) = db.by_attribute(ObjectKind::Connection, OWNER, &owner).await? else {
+                let Some(id) = db
+                    .by_attribute(ObjectKind::Connection, OWNER, &owner)
+                    .await?
+                else {
                     return Ok(None);
                 };
                 Ok(db.parameters(id).await?.remove(&parameter).map(Secret::new))
@@ -280,7 +295,11 @@ impl ConsoleRegistry for GuacamoleDb {
                     .into_iter()
                     .map(|(source, recorded)| {
                         let held = Principals {
-                            users: recorded.users.intersection(&readers.users).cloned().collect(),
+                            users: recorded
+                                .users
+                                .intersection(&readers.users)
+                                .cloned()
+                                .collect(),
                             groups: recorded
                                 .groups
                                 .intersection(&readers.groups)
@@ -397,14 +416,26 @@ impl ConsoleRegistry for GuacamoleDb {
                 return Err(DriverError::not_found(
                     TARGET,
                     "set READ grants",
-                    format!("{} {} no longer exists", tables(object.kind).noun, object.id),
+                    format!(
+                        "{} {} no longer exists",
+                        tables(object.kind).noun,
+                        object.id
+                    ),
                 ));
             }
-            if !db.attributes(object.kind, object.id).await?.contains_key(OWNER) {
+            if !db
+                .attributes(object.kind, object.id)
+                .await?
+                .contains_key(OWNER)
+            {
                 return Err(DriverError::permanent(
                     TARGET,
                     "set READ grants",
-                    format!("the agent did not create {} {}", tables(object.kind).noun, object.id),
+                    format!(
+                        "the agent did not create {} {}",
+                        tables(object.kind).noun,
+                        object.id
+                    ),
                 ));
             }
             db.set_grants(object, source, wanted).await?;

@@ -200,7 +200,11 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub async fn insert_group(&mut self, parent: Parent, name: &str) -> Result<ObjectId, DriverError> {
+    pub async fn insert_group(
+        &mut self,
+        parent: Parent,
+        name: &str,
+    ) -> Result<ObjectId, DriverError> {
         let sql = self.sql(
             "INSERT INTO guacamole_connection_group (parent_id, connection_group_name, type) \
              VALUES (?, ?, 'ORGANIZATIONAL')",

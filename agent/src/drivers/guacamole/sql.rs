@@ -71,7 +71,9 @@ pub fn pool(url: &str) -> Result<AnyPool, DriverError> {
         .max_connections(4)
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect_lazy(url)
-        .map_err(|e| DriverError::permanent(TARGET, "open the database", redact(&e.to_string(), url)))
+        .map_err(|e| {
+            DriverError::permanent(TARGET, "open the database", redact(&e.to_string(), url))
+        })
 }
 
 /// A database failure, classified; the URL (and its password) never shows.
@@ -206,7 +208,10 @@ mod tests {
     #[test]
     fn urls_choose_the_dialect() {
         assert_eq!(Dialect::of_url("mysql://u:p@h/db"), Ok(Dialect::MySql));
-        assert_eq!(Dialect::of_url("postgresql://u@h/db"), Ok(Dialect::Postgres));
+        assert_eq!(
+            Dialect::of_url("postgresql://u@h/db"),
+            Ok(Dialect::Postgres)
+        );
         assert!(Dialect::of_url("sqlite://x").is_err());
     }
 }
