@@ -1,6 +1,6 @@
 # giif: the Terraform provider, the on-site agent and the simulated site.
-# Prerequisites: Rust (cargo), Terraform >= 1.0 or OpenTofu, PostgreSQL
-# server binaries for the store tests. See README.md.
+# Prerequisites: Rust (cargo), Terraform >= 1.11 or OpenTofu, PostgreSQL and
+# MariaDB server binaries for the tests. See README.md.
 
 CARGO ?= cargo
 TERRAFORM ?= terraform

@@ -1,4 +1,4 @@
-//! The giif on-site agent: inventory, allocations and (soon) hardware
+//! The giif on-site agent: inventory, allocations and the hardware
 //! drivers, behind the agent API served over mTLS.
 
 pub mod bare_metal;

@@ -23,6 +23,7 @@ struct Cli {
 enum Command {
     /// Create a state directory: CA, server certificate, operator identity, agent.toml.
     Init {
+        /// The state directory to create: CA, keys, agent.toml (and the SQLite store unless --store).
         #[arg(long)]
         dir: PathBuf,
         /// Address the agent API will listen on.
@@ -103,7 +104,7 @@ enum HostKeysCommand {
 
 #[derive(Subcommand)]
 enum IdentityCommand {
-    /// Issue a client certificate and key for NAME into DIR.
+    /// Issue a client certificate and key for NAME into the directory OUT.
     Issue {
         name: String,
         #[arg(long)]

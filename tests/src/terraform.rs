@@ -45,6 +45,33 @@ pub const PROVIDER_BLOCK: &str = r#"terraform {
 provider "giif" {}
 "#;
 
+/// Writes `dir/terraform.rc`, a CLI configuration whose `dev_overrides`
+/// point Terraform at the provider binary of this build (so no `init` is
+/// needed for it), and returns its path.
+pub fn write_cli_config(dir: &Path) -> PathBuf {
+    let rc = dir.join("terraform.rc");
+    std::fs::write(
+        &rc,
+        format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"{}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            giif_provider::PROVIDER_ADDRESS,
+            bin_dir().display()
+        ),
+    )
+    .unwrap();
+    rc
+}
+
+/// The environment that makes `terraform` use the CLI configuration `rc`,
+/// quietly and without calling home.
+pub fn cli_env(rc: &Path) -> Vec<(String, String)> {
+    vec![
+        ("TF_CLI_CONFIG_FILE".into(), rc.display().to_string()),
+        ("TF_IN_AUTOMATION".into(), "1".into()),
+        ("CHECKPOINT_DISABLE".into(), "1".into()),
+    ]
+}
+
 impl Workspace {
     pub fn new(agent: &TestAgent, config: &str) -> Self {
         Self::with_env(agent.env(), config)
@@ -52,19 +79,7 @@ impl Workspace {
 
     pub fn with_env(mut env: Vec<(String, String)>, config: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let rc = dir.path().join("terraform.rc");
-        std::fs::write(
-            &rc,
-            format!(
-                "provider_installation {{\n  dev_overrides {{\n    \"{}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-                giif_provider::PROVIDER_ADDRESS,
-                bin_dir().display()
-            ),
-        )
-        .unwrap();
-        env.push(("TF_CLI_CONFIG_FILE".into(), rc.display().to_string()));
-        env.push(("TF_IN_AUTOMATION".into(), "1".into()));
-        env.push(("CHECKPOINT_DISABLE".into(), "1".into()));
+        env.extend(cli_env(&write_cli_config(dir.path())));
         let workspace = Self { dir, env };
         workspace.write(config);
         workspace

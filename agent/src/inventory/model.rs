@@ -152,8 +152,8 @@ pub struct PagwSlot {
     pub template: u32,
     #[serde(default)]
     pub default_project: bool,
-    /// How the agent reaches the gateway once it runs (default: the public
-    /// IP on port 22).
+    /// How the agent reaches the gateway once it runs (usually its public
+    /// IP; the port defaults to 22).
     pub ssh: SshAccess,
 }
 
