@@ -104,6 +104,11 @@ echo
 echo "The floating IP $(terraform output -raw floating_ip) is NATed by the gateway $gateway_ip; its rules in the simulated site:"
 curl -s "http://127.0.0.1:${GIIF_DEMO_SIM_ADMIN_PORT:-7480}/pagw/$gateway_ip" | python3 -c 'import json,sys; g=json.load(sys.stdin).get("gateway") or {}; print(json.dumps((g.get("live") or {}).get("dnat"), indent=2))' || true
 echo
+echo "Consoles (each link opens in Guacamole's web app at the site's public_url; the demo has no web app):"
+terraform output -json consoles | python3 -c 'import json,sys; [print(f"  {k:<12} {v}") for k, v in sorted(json.load(sys.stdin).items())]'
+echo "Guacamole's tree in the demo database:"
+psql "$guac_url" -qAt -c "SELECT g.connection_group_name || '/' || coalesce(c.connection_name, '') FROM guacamole_connection_group g LEFT JOIN guacamole_connection c ON c.parent_id = g.connection_group_id ORDER BY 1" | sed 's/^/  /'
+echo
 echo "The simulated site's state: curl -s http://127.0.0.1:${GIIF_DEMO_SIM_ADMIN_PORT:-7480}/state"
 echo "Proxmox API requests so far: $(wc -l <"$demo/pve-requests.jsonl") (in .demo/pve-requests.jsonl)"
 

@@ -79,6 +79,22 @@ resource "giif_floating_ip" "web" {
   depends_on = [giif_pagw.physics_lab, giif_vm.web]
 }
 
+# An SSH console to the web server for the student, next to the VNC consoles
+# the agent makes for every VM and server.
+resource "giif_guacamole_connection" "web_ssh" {
+  name       = "web (ssh)"
+  project_id = giif_project.physics_lab.id
+  protocol   = "ssh"
+  hostname   = "192.168.212.140"
+  users      = ["student01"]
+
+  parameters = {
+    username     = "ops"
+    font-size    = "12"
+    color-scheme = "green-black"
+  }
+}
+
 output "project_vlan" {
   value = giif_project.physics_lab.vlan
 }
@@ -97,4 +113,14 @@ output "web_vm" {
 
 output "bare_metal" {
   value = "${giif_bms_assignment.node1.bms} on ${giif_bms_assignment.node1.pagw_nic} (VLAN ${giif_bms_assignment.node1.vlan})"
+}
+
+# Links that open each console in Guacamole's web app.
+output "consoles" {
+  value = {
+    web         = giif_vm.web.console_url
+    workstation = giif_vm.workstation.console_url
+    node1       = giif_bms_assignment.node1.console_url
+    web_ssh     = giif_guacamole_connection.web_ssh.client_url
+  }
 }
