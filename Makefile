@@ -1,11 +1,12 @@
 # giif: the Terraform provider, the on-site agent and the simulated site.
-# Prerequisites: Rust (cargo), Terraform >= 1.11 or OpenTofu, PostgreSQL and
-# MariaDB server binaries for the tests. See README.md.
+# Prerequisites: Rust (cargo), Terraform >= 1.11 or OpenTofu, PostgreSQL
+# server binaries for the store tests, MariaDB for the Guacamole tests.
+# See README.md.
 
 CARGO ?= cargo
 TERRAFORM ?= terraform
 
-.PHONY: all build test lint docs demo demo-down clean
+.PHONY: all build test test-guacamole lint docs demo demo-down clean
 
 all: build
 
@@ -18,6 +19,15 @@ test: build
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+
+# Only the Guacamole database tests: every test binary named guacamole_*.
+test-guacamole: build
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run -p giif-tests -E 'binary(/^guacamole_/)' --no-fail-fast; \
+	else \
+		$(CARGO) test -p giif-tests --no-fail-fast \
+			$$(for f in tests/tests/guacamole_*.rs; do n=$${f##*/}; printf -- '--test %s ' "$${n%.rs}"; done); \
 	fi
 
 lint:

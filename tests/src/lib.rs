@@ -1,12 +1,17 @@
 //! The acceptance harness: a real agent process with its own state
-//! directory, a real PostgreSQL when asked, and the real `terraform` CLI
+//! directory, a real PostgreSQL when asked, real Guacamole databases
+//! (MariaDB, PostgreSQL), and the real `terraform` CLI
 //! running the real provider binary through `dev_overrides`.
 
 #![allow(clippy::unwrap_used)]
 
 pub mod agent;
+pub mod guacamole_db;
+mod pg_server;
 pub mod postgres;
+mod server_process;
 pub mod site;
+mod system_user;
 pub mod terraform;
 
 use std::path::PathBuf;
