@@ -107,7 +107,16 @@ echo
 echo "Consoles (each link opens in Guacamole's web app at the site's public_url; the demo has no web app):"
 terraform output -json consoles | python3 -c 'import json,sys; [print(f"  {k:<12} {v}") for k, v in sorted(json.load(sys.stdin).items())]'
 echo "Guacamole's tree in the demo database:"
-psql "$guac_url" -qAt -c "SELECT g.connection_group_name || '/' || coalesce(c.connection_name, '') FROM guacamole_connection_group g LEFT JOIN guacamole_connection c ON c.parent_id = g.connection_group_id ORDER BY 1" | sed 's/^/  /'
+psql "$guac_url" -qAt <<'SQL' | sed 's/^/  /'
+WITH RECURSIVE tree(id, path) AS (
+  SELECT connection_group_id, connection_group_name::text FROM guacamole_connection_group WHERE parent_id IS NULL
+  UNION ALL
+  SELECT g.connection_group_id, t.path || '/' || g.connection_group_name
+  FROM guacamole_connection_group g JOIN tree t ON g.parent_id = t.id)
+SELECT path || '/' FROM tree
+UNION ALL SELECT t.path || '/' || c.connection_name FROM guacamole_connection c JOIN tree t ON c.parent_id = t.id
+ORDER BY 1;
+SQL
 echo
 echo "The simulated site's state: curl -s http://127.0.0.1:${GIIF_DEMO_SIM_ADMIN_PORT:-7480}/state"
 echo "Proxmox API requests so far: $(wc -l <"$demo/pve-requests.jsonl") (in .demo/pve-requests.jsonl)"
