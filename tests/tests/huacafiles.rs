@@ -1,0 +1,166 @@
+//! The HuacaFile modules of examples/modules, applied and destroyed as a user
+//! would use them (a module source, `terraform get`), with the real
+//! terraform against giif-sim and a Guacamole database on MariaDB.
+
+#![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
+
+use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb};
+use giif_tests::site::{TestSite, GUACAMOLE_PUBLIC_URL};
+use giif_tests::terraform::Workspace;
+
+const SITE: &str = r#"
+[servers]
+count = 3
+tags = ["r640"]
+
+[proxmox]
+task_duration_ms = 30
+nodes = [{ name = "pve1" }, { name = "pve2" }]
+templates = [
+  { vmid = 9000, name = "pagw-template", node = "pve1", pagw = true },
+  { vmid = 9001, name = "debian-12", node = "pve1" },
+]
+
+[[pagw_slots]]
+public_ip = "203.0.113.10"
+gateway = "203.0.113.1"
+host = "pve1"
+
+[[pagw_slots]]
+public_ip = "203.0.113.11"
+gateway = "203.0.113.1"
+host = "pve2"
+
+[floating_ips]
+addresses = ["203.0.113.100-203.0.113.101"]
+"#;
+
+fn module_source(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/modules")
+        .join(name)
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+fn add_users(db: &GuacamoleDb, users: &[&str]) {
+    for name in users {
+        db.sql(&format!("INSERT INTO guacamole_entity (name, type) VALUES ('{name}', 'USER')"));
+        db.sql(&format!(
+            "INSERT INTO guacamole_user (entity_id, password_hash, password_date) \
+             SELECT entity_id, 'x', CURRENT_TIMESTAMP FROM guacamole_entity WHERE name = '{name}' AND type = 'USER'"
+        ));
+    }
+}
+
+fn readers_of_connection(db: &GuacamoleDb, name: &str) -> Vec<String> {
+    let mut names: Vec<String> = db
+        .sql(&format!(
+            "SELECT e.name FROM guacamole_connection_permission p \
+             JOIN guacamole_entity e ON e.entity_id = p.entity_id \
+             JOIN guacamole_connection c ON c.connection_id = p.connection_id \
+             WHERE c.connection_name = '{name}' AND p.permission = 'READ'"
+        ))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+fn empty_after(ws: &Workspace, what: &str) {
+    let (empty, plan) = ws.plan_is_empty();
+    assert!(empty, "plan after {what}:\n{}", plan.all());
+}
+
+#[test]
+fn class_lab_and_bare_metal_rental() {
+    let db = GuacamoleDb::start(GuacFlavor::MariaDb);
+    add_users(&db, &["prof.curie", "ta.joliot", "student01", "student02", "acme.admin"]);
+    let site = TestSite::start_with_guacamole(SITE, &db.url());
+    let config = |students: &str| {
+        format!(
+            r#"
+module "lab" {{
+  source     = "{lab}"
+  name       = "physics-101"
+  instructor = "prof.curie"
+  assistants = ["ta.joliot"]
+  students   = [{students}]
+}}
+
+module "rental" {{
+  source       = "{rental}"
+  name         = "acme"
+  customer     = "acme.admin"
+  server_tag   = "r640"
+  server_count = 2
+  boot_iso     = "http://fileserver/isos/ubuntu.iso"
+}}
+
+output "lab" {{
+  value = module.lab
+}}
+
+output "rental" {{
+  value = module.rental
+}}
+"#,
+            lab = module_source("class-lab"),
+            rental = module_source("bare-metal-rental"),
+        )
+    };
+    let ws = Workspace::new(&site.agent, &config(r#""student01", "student02""#));
+    ws.ok(&["get", "-no-color"]);
+    ws.apply();
+    empty_after(&ws, "apply");
+    let outputs = ws.outputs();
+    let lab = &outputs["lab"]["value"];
+    let consoles = lab["student_consoles"].as_object().unwrap();
+    assert_eq!(consoles.len(), 2);
+    for url in consoles.values() {
+        assert!(url.as_str().unwrap().starts_with(GUACAMOLE_PUBLIC_URL), "{url}");
+    }
+    assert_eq!(lab["web_public_ip"], "203.0.113.100");
+    // A student sees their own desktop; the instructor and assistant see all.
+    assert_eq!(
+        readers_of_connection(&db, "student01 desktop"),
+        ["prof.curie", "student01", "ta.joliot"]
+    );
+    assert_eq!(
+        readers_of_connection(&db, "student02 desktop"),
+        ["prof.curie", "student02", "ta.joliot"]
+    );
+    let rental = &outputs["rental"]["value"];
+    let servers = rental["servers"].as_object().unwrap();
+    assert_eq!(servers.len(), 2);
+    for (name, server) in servers {
+        assert!(
+            server["console_url"].as_str().unwrap().starts_with(GUACAMOLE_PUBLIC_URL),
+            "{name}: {server}"
+        );
+        let (_, idrac) = site.admin("GET", &format!("/idrac/{name}"), None);
+        assert!(idrac.contains("http://fileserver/isos/ubuntu.iso"), "{name}: {idrac}");
+    }
+    assert_eq!(
+        readers_of_connection(&db, &format!("{} console", servers.keys().next().unwrap())),
+        ["acme.admin"]
+    );
+
+    // One student leaves: their VM and console go, the rest stays.
+    ws.write(&config(r#""student01""#));
+    ws.apply();
+    empty_after(&ws, "a student left");
+    assert!(readers_of_connection(&db, "student02 desktop").is_empty());
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM guacamole_connection WHERE connection_name = 'student02 desktop'"),
+        "0"
+    );
+
+    ws.ok(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert_eq!(db.sql("SELECT COUNT(*) FROM guacamole_connection"), "0");
+    let state = site.state().to_string();
+    assert!(!state.contains("physics-101-student01"), "the VMs are gone");
+}
