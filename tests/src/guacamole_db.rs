@@ -100,6 +100,25 @@ impl GuacamoleDb {
             .unwrap_or_else(|e| panic!("{} rejected SQL:\n{statement}\n{e}", self.flavor.name()))
     }
 
+    /// Adds a Guacamole user the way the web app does: an entity and a user
+    /// row (with a placeholder password hash).
+    pub fn add_user(&self, name: &str) {
+        self.sql(&format!(
+            "INSERT INTO guacamole_entity (name, type) VALUES ('{name}', 'USER');
+             INSERT INTO guacamole_user (entity_id, password_hash, password_date)
+             SELECT entity_id, 'x', CURRENT_TIMESTAMP FROM guacamole_entity WHERE name = '{name}' AND type = 'USER';"
+        ));
+    }
+
+    /// Adds a Guacamole user group.
+    pub fn add_user_group(&self, name: &str) {
+        self.sql(&format!(
+            "INSERT INTO guacamole_entity (name, type) VALUES ('{name}', 'USER_GROUP');
+             INSERT INTO guacamole_user_group (entity_id)
+             SELECT entity_id FROM guacamole_entity WHERE name = '{name}' AND type = 'USER_GROUP';"
+        ));
+    }
+
     /// [`Self::sql`], with the client's error message as Err.
     pub fn try_sql(&self, statement: &str) -> Result<String, String> {
         match &self.server {

@@ -166,25 +166,6 @@ output "all" {{
     )
 }
 
-fn add_user(db: &GuacamoleDb, name: &str) {
-    db.sql(&format!(
-        "INSERT INTO guacamole_entity (name, type) VALUES ('{name}', 'USER')"
-    ));
-    db.sql(&format!(
-        "INSERT INTO guacamole_user (entity_id, password_hash, password_date) \
-         SELECT entity_id, 'x', CURRENT_TIMESTAMP FROM guacamole_entity WHERE name = '{name}' AND type = 'USER'"
-    ));
-}
-
-fn add_group(db: &GuacamoleDb, name: &str) {
-    db.sql(&format!(
-        "INSERT INTO guacamole_entity (name, type) VALUES ('{name}', 'USER_GROUP')"
-    ));
-    db.sql(&format!(
-        "INSERT INTO guacamole_user_group (entity_id) SELECT entity_id FROM guacamole_entity WHERE name = '{name}'"
-    ));
-}
-
 /// The group id of `path` (`Projects/alpha/Resources`).
 fn group_id(db: &GuacamoleDb, path: &str) -> Option<i64> {
     let mut parent: Option<i64> = None;
@@ -284,9 +265,9 @@ fn vm_config(value: &serde_json::Value, vmid: u64) -> Option<String> {
 fn consoles(flavor: GuacFlavor) {
     let db = GuacamoleDb::start(flavor);
     for user in ["alice", "bob", "carol"] {
-        add_user(&db, user);
+        db.add_user(user);
     }
-    add_group(&db, "students");
+    db.add_user_group("students");
     let site = TestSite::start_with_guacamole(SITE, &db.url());
     let mut step = Step {
         alpha_members: r#"{ user = "bob", role = "member" }"#,

@@ -39,17 +39,6 @@ fn users(names: &[&str]) -> Principals {
     }
 }
 
-/// Adds a Guacamole user the way the web app does: an entity and a user.
-fn add_user(db: &TestDb, name: &str) {
-    db.sql(&format!(
-        "INSERT INTO guacamole_entity (name, type) VALUES ('{name}', 'USER')"
-    ));
-    db.sql(&format!(
-        "INSERT INTO guacamole_user (entity_id, password_hash, password_date) \
-         SELECT entity_id, '\\x00', CURRENT_TIMESTAMP FROM guacamole_entity WHERE name = '{name}' AND type = 'USER'"
-    ));
-}
-
 fn count(db: &TestDb, sql: &str) -> i64 {
     db.sql(sql).trim().parse().unwrap()
 }
@@ -218,7 +207,7 @@ fn base64_of(text: &str) -> String {
 async fn grants_follow_their_sources_and_spare_administrators(flavor: GuacFlavor) {
     let db = TestDb::start(flavor);
     for user in ["alice", "bob", "carol"] {
-        add_user(&db, user);
+        db.add_user(user);
     }
     let guac = driver(&db);
     let group = guac.ensure_group("g", Parent::Root, "G").await.unwrap();

@@ -45,16 +45,6 @@ fn module_source(name: &str) -> String {
         .to_string()
 }
 
-fn add_users(db: &GuacamoleDb, users: &[&str]) {
-    for name in users {
-        db.sql(&format!("INSERT INTO guacamole_entity (name, type) VALUES ('{name}', 'USER')"));
-        db.sql(&format!(
-            "INSERT INTO guacamole_user (entity_id, password_hash, password_date) \
-             SELECT entity_id, 'x', CURRENT_TIMESTAMP FROM guacamole_entity WHERE name = '{name}' AND type = 'USER'"
-        ));
-    }
-}
-
 fn readers_of_connection(db: &GuacamoleDb, name: &str) -> Vec<String> {
     let mut names: Vec<String> = db
         .sql(&format!(
@@ -78,7 +68,15 @@ fn empty_after(ws: &Workspace, what: &str) {
 #[test]
 fn class_lab_and_bare_metal_rental() {
     let db = GuacamoleDb::start(GuacFlavor::MariaDb);
-    add_users(&db, &["prof.curie", "ta.joliot", "student01", "student02", "acme.admin"]);
+    for user in [
+        "prof.curie",
+        "ta.joliot",
+        "student01",
+        "student02",
+        "acme.admin",
+    ] {
+        db.add_user(user);
+    }
     let site = TestSite::start_with_guacamole(SITE, &db.url());
     let config = |students: &str| {
         format!(
@@ -121,7 +119,10 @@ output "rental" {{
     let consoles = lab["student_consoles"].as_object().unwrap();
     assert_eq!(consoles.len(), 2);
     for url in consoles.values() {
-        assert!(url.as_str().unwrap().starts_with(GUACAMOLE_PUBLIC_URL), "{url}");
+        assert!(
+            url.as_str().unwrap().starts_with(GUACAMOLE_PUBLIC_URL),
+            "{url}"
+        );
     }
     assert_eq!(lab["web_public_ip"], "203.0.113.100");
     // A student sees their own desktop; the instructor and assistant see all.
@@ -138,11 +139,17 @@ output "rental" {{
     assert_eq!(servers.len(), 2);
     for (name, server) in servers {
         assert!(
-            server["console_url"].as_str().unwrap().starts_with(GUACAMOLE_PUBLIC_URL),
+            server["console_url"]
+                .as_str()
+                .unwrap()
+                .starts_with(GUACAMOLE_PUBLIC_URL),
             "{name}: {server}"
         );
         let (_, idrac) = site.admin("GET", &format!("/idrac/{name}"), None);
-        assert!(idrac.contains("http://fileserver/isos/ubuntu.iso"), "{name}: {idrac}");
+        assert!(
+            idrac.contains("http://fileserver/isos/ubuntu.iso"),
+            "{name}: {idrac}"
+        );
     }
     assert_eq!(
         readers_of_connection(&db, &format!("{} console", servers.keys().next().unwrap())),
@@ -155,7 +162,9 @@ output "rental" {{
     empty_after(&ws, "a student left");
     assert!(readers_of_connection(&db, "student02 desktop").is_empty());
     assert_eq!(
-        db.sql("SELECT COUNT(*) FROM guacamole_connection WHERE connection_name = 'student02 desktop'"),
+        db.sql(
+            "SELECT COUNT(*) FROM guacamole_connection WHERE connection_name = 'student02 desktop'"
+        ),
         "0"
     );
 

@@ -140,18 +140,7 @@ impl Consoles {
                 ApiError::precondition(format!("VM {} has no VNC console", vm.name))
                     .field("spec.resource_id")
             })?;
-            let pve = self.store.proxmox_inventory().await?;
-            let host = pve
-                .as_ref()
-                .and_then(|pve| {
-                    let node = pve.nodes.iter().find(|n| n.name == vm.node)?;
-                    Some(
-                        node.console_address
-                            .clone()
-                            .unwrap_or_else(|| super::resources::url_host(&pve.api_url)),
-                    )
-                })
-                .unwrap_or_default();
+            let host = self.vm_console_host(&vm).await?;
             return Ok(Target {
                 hostname: host,
                 port: super::resources::VNC_BASE_PORT + display,

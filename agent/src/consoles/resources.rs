@@ -51,7 +51,7 @@ fn vnc(
 }
 
 /// The host of a URL such as `https://pve1.example.org:8006`.
-pub(super) fn url_host(url: &str) -> String {
+fn url_host(url: &str) -> String {
     let rest = url.split("://").nth(1).unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or(rest);
     match authority.rsplit_once(':') {
@@ -69,17 +69,10 @@ impl Consoles {
         Ok(self.registry().await?.is_some())
     }
 
-    /// What a VM's console connection must be.
-    async fn vm_spec(
-        &self,
-        registry: &Registry,
-        vm: &VmRow,
-    ) -> Result<Option<ConnectionSpec>, ApiError> {
-        let Some(display) = vm_vnc_display(vm.vmid) else {
-            return Ok(None);
-        };
+    /// Where guacd reaches the consoles of the VM's node.
+    pub(super) async fn vm_console_host(&self, vm: &VmRow) -> Result<String, ApiError> {
         let pve = self.store.proxmox_inventory().await?;
-        let host = pve
+        Ok(pve
             .as_ref()
             .and_then(|pve| {
                 let node = pve.nodes.iter().find(|n| n.name == vm.node)?;
@@ -89,7 +82,19 @@ impl Consoles {
                         .unwrap_or_else(|| url_host(&pve.api_url)),
                 )
             })
-            .unwrap_or_default();
+            .unwrap_or_default())
+    }
+
+    /// What a VM's console connection must be.
+    async fn vm_spec(
+        &self,
+        registry: &Registry,
+        vm: &VmRow,
+    ) -> Result<Option<ConnectionSpec>, ApiError> {
+        let Some(display) = vm_vnc_display(vm.vmid) else {
+            return Ok(None);
+        };
+        let host = self.vm_console_host(vm).await?;
         Ok(Some(vnc(
             &vm.name,
             &host,
