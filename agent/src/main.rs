@@ -160,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
             let agent = BoundAgent::bind(&config).await?;
             agent
                 .serve(async {
-                    let _ = tokio::signal::ctrl_c().await;
+                    shutdown_signal().await;
                     tracing::info!("shutting down");
                 })
                 .await?;
@@ -369,4 +369,22 @@ async fn list_inventory(config: &std::path::Path) -> anyhow::Result<()> {
         None => println!("\nNo Guacamole: resources get no console connections."),
     }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from systemd or a container runtime: either way the
+/// agent stops taking calls and ends cleanly (running operations resume
+/// from their recorded step when the object is next touched).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -120,6 +120,26 @@ impl TestAgent {
     }
 }
 
+impl TestAgent {
+    /// Sends SIGTERM, as systemd does to stop a service, and waits for the
+    /// agent to exit: its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.process.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("send SIGTERM");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.process.try_wait().expect("wait for the agent") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent ignored SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 fn path_string(path: &Path) -> String {
     path.display().to_string()
 }

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Instant;
 
-use super::error::DriverError;
+use super::error::{DriverError, ErrorClass};
 
 pub async fn observed<T, Fut>(target: &str, action: &str, work: Fut) -> Result<T, DriverError>
 where
@@ -19,6 +19,15 @@ where
             action,
             duration_ms,
             outcome = "ok",
+            "driver action"
+        ),
+        // Looking for something that is not there is how many steps check
+        // before they act: worth a line, not a warning.
+        Err(error) if error.class == ErrorClass::NotFound => tracing::info!(
+            target_device = target,
+            action,
+            duration_ms,
+            outcome = "not found",
             "driver action"
         ),
         Err(error) => tracing::warn!(

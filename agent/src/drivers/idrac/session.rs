@@ -89,8 +89,8 @@ impl Context<'_> {
             "the SSH host key of {endpoint} changed: pinned {pinned}, now offered {offered}. \
              Refusing to connect: this may be an impostor. If the iDRAC was replaced or its key \
              regenerated on purpose, compare the new fingerprint with the one its console shows, \
-             then remove the pin for {endpoint} from the agent store (table ssh_host_keys) so the \
-             next connection pins the new key",
+             then run `giif-agent host-keys forget {endpoint}` so the next connection pins the \
+             new key",
             endpoint = self.endpoint
         ))
     }

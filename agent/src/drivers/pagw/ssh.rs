@@ -118,7 +118,7 @@ impl Session {
             Ok(Err(err)) => {
                 return Err(match seen() {
                     KeyCheck::Mismatch { pinned, shown } => LoginError::Refused(format!(
-                        "{endpoint} shows host key {shown}, not the pinned {pinned}; refusing a possible impostor (if the gateway was rebuilt, clear its pin)"
+                        "{endpoint} shows host key {shown}, not the pinned {pinned}; refusing a possible impostor (if the gateway was rebuilt, run `giif-agent host-keys forget {endpoint}`)"
                     )),
                     KeyCheck::StoreFailed(reason) => LoginError::Unreachable(format!("cannot check the host key of {endpoint}: {reason}")),
                     _ => LoginError::Unreachable(format!("SSH to {endpoint} failed: {err}")),
