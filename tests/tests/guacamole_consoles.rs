@@ -429,8 +429,18 @@ fn consoles(flavor: GuacFlavor) {
     db.sql(&format!(
         "UPDATE guacamole_connection_group SET connection_group_name = 'renamed' WHERE connection_group_id = {alpha}"
     ));
+    // And an explicit connection edited there.
+    db.sql(&format!(
+        "UPDATE guacamole_connection_parameter SET parameter_value = 'tls' \
+         WHERE connection_id = {rdp} AND parameter_name = 'security'"
+    ));
     let plan = ws.ok(&["plan", "-no-color", "-input=false"]);
     let text = plan.flat();
+    assert!(
+        text.contains("giif_guacamole_connection.rdp will be updated in-place"),
+        "{}",
+        plan.all()
+    );
     assert!(
         text.contains("giif_guacamole_connection.ssh will be created"),
         "{}",
@@ -457,6 +467,20 @@ fn consoles(flavor: GuacFlavor) {
     let resources = group_id(&db, "Projects/alpha/Resources").unwrap();
     assert!(connections_in(&db, resources).contains(&"web".to_string()));
     assert!(connections_in(&db, resources).contains(&"jump host".to_string()));
+
+    assert_eq!(parameter(&db, rdp, "security"), "nla");
+
+    // Import by id: forgotten by Terraform, found again, nothing to change.
+    let telnet = connection_id(&db, resources, "switch");
+    ws.ok(&["state", "rm", "giif_guacamole_connection.telnet"]);
+    ws.ok(&[
+        "import",
+        "-no-color",
+        "giif_guacamole_connection.telnet",
+        &telnet.to_string(),
+    ]);
+    let (empty, plan) = ws.plan_is_empty();
+    assert!(empty, "plan after import:\n{}", plan.all());
 
     // Destroy: nothing of the agent's is left but the root group.
     ws.ok(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
