@@ -76,6 +76,12 @@ enum InventoryCommand {
         #[arg(long, env = "GIIF_AGENT_CONFIG")]
         config: PathBuf,
     },
+    /// Take SERVER out of quarantine, once you have checked it: it is free again.
+    Release {
+        server: String,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -168,6 +174,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Inventory {
             command: InventoryCommand::Import { file, config },
         } => import_inventory(&file, &config).await?,
+        Command::Inventory {
+            command: InventoryCommand::Release { server, config },
+        } => {
+            let store = Store::open(&AgentConfig::load(&config)?.store_url()).await?;
+            if store.release_quarantine(&server).await? {
+                println!("{server} is out of quarantine and free to assign again.");
+            } else {
+                anyhow::bail!("{server} is not quarantined (see `giif-agent inventory list`)");
+            }
+        }
         Command::Inventory {
             command: InventoryCommand::List { config },
         } => list_inventory(&config).await?,
@@ -351,6 +367,13 @@ async fn list_inventory(config: &std::path::Path) -> anyhow::Result<()> {
                 format!("{}:{}", slot.ssh.address, slot.ssh.port),
                 if slot.default_project { "yes" } else { "" }
             );
+        }
+    }
+    let quarantined = store.bms_quarantine().await?;
+    if !quarantined.is_empty() {
+        println!("\nQUARANTINED (check, then `giif-agent inventory release <server>`):");
+        for (server, reason) in quarantined {
+            println!("  {server:<12} {reason}");
         }
     }
     let floating = store.floating_ip_inventory().await?;

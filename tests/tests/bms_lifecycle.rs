@@ -407,6 +407,40 @@ async fn out_of_band_release_recreates_and_a_failed_release_quarantines() {
     let run = ws.run(&["apply", "-auto-approve"]);
     assert!(!run.success);
     assert!(run.flat().contains("quarantined"), "{}", run.flat());
+    assert!(
+        run.flat().contains("giif-agent inventory release"),
+        "{}",
+        run.flat()
+    );
+
+    // The operator lists it, checks it and releases it; then it is assigned.
+    let agent_cli = |args: &[&str]| {
+        std::process::Command::new(giif_tests::binary("giif-agent"))
+            .args(args)
+            .arg("--config")
+            .arg(site.agent.state_dir().join("agent.toml"))
+            .output()
+            .unwrap()
+    };
+    let list = agent_cli(&["inventory", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("QUARANTINED") && listed.contains("bms02"),
+        "{listed}"
+    );
+    let release = agent_cli(&["inventory", "release", "bms02"]);
+    assert!(
+        release.status.success(),
+        "{}",
+        String::from_utf8_lossy(&release.stderr)
+    );
+    assert!(store.bms_quarantine().await.unwrap().is_empty());
+    let again = agent_cli(&["inventory", "release", "bms02"]);
+    assert!(
+        !again.status.success(),
+        "releasing twice says it is not quarantined"
+    );
+    ws.apply();
     ws.ok(&["destroy", "-auto-approve"]);
 }
 

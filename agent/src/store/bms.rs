@@ -119,7 +119,7 @@ impl Store {
             ))
             .field("spec.bms")
             .subject(bms)
-            .hint("An operator must check the server and take it out of quarantine; pick another server meanwhile."));
+            .hint("An operator must check the server, then run `giif-agent inventory release <server>`; pick another server meanwhile."));
         }
         let existing: Option<Row> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM bms_assignments WHERE bms = $1"
@@ -312,6 +312,23 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Takes a server out of quarantine, after an operator checked it: it
+    /// is free again. False if it was not quarantined.
+    pub async fn release_quarantine(&self, bms: &str) -> Result<bool, ApiError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM bms_quarantine WHERE bms = $1")
+            .bind(bms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        tx.commit().await?;
+        if done {
+            tracing::info!(bms, "server taken out of quarantine by an operator");
+        }
+        Ok(done)
     }
 
     /// Quarantined servers and why.
