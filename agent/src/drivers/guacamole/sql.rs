@@ -68,8 +68,10 @@ impl Dialect {
 pub fn pool(url: &str) -> Result<AnyPool, DriverError> {
     sqlx::any::install_default_drivers();
     AnyPoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(std::time::Duration::from_secs(10))
+        // Writers wait for the write lock on a connection of their own, so
+        // the pool leaves room for readers beside a queue of writers.
+        .max_connections(16)
+        .acquire_timeout(std::time::Duration::from_secs(30))
         .connect_lazy(url)
         .map_err(|e| {
             DriverError::permanent(TARGET, "open the database", redact(&e.to_string(), url))
