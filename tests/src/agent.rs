@@ -35,6 +35,11 @@ impl TestAgent {
         Self::start_in(tempfile::tempdir().expect("temp dir"), site, None)
     }
 
+    /// The same on the store at `store` (a PostgreSQL URL).
+    pub fn start_with_inventory_on(site: &Path, store: String) -> Self {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), site, Some(store))
+    }
+
     fn start_in(dir: tempfile::TempDir, site: &Path, store: Option<String>) -> Self {
         let made = init(&InitOptions {
             dir: dir.path().join("agent"),

@@ -20,16 +20,22 @@ impl TestSite {
     /// Starts `giif-sim` with the site description `site` (TOML), then an
     /// agent on SQLite with the simulator's inventory imported.
     pub fn start(site: &str) -> Self {
-        Self::start_with(site, None)
+        Self::start_with(site, None, None)
+    }
+
+    /// Like [`TestSite::start`], with the agent's store at `store` (a
+    /// PostgreSQL URL) instead of SQLite.
+    pub fn start_on_store(site: &str, store: String) -> Self {
+        Self::start_with(site, None, Some(store))
     }
 
     /// Like [`TestSite::start`], with consoles in the Guacamole database at
     /// `guacamole_url` (the site file's `[guacamole]` section).
     pub fn start_with_guacamole(site: &str, guacamole_url: &str) -> Self {
-        Self::start_with(site, Some(guacamole_url))
+        Self::start_with(site, Some(guacamole_url), None)
     }
 
-    fn start_with(site: &str, guacamole_url: Option<&str>) -> Self {
+    fn start_with(site: &str, guacamole_url: Option<&str>, store: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let site_file = dir.path().join("site.toml");
         std::fs::write(&site_file, site).expect("write the site description");
@@ -58,7 +64,10 @@ impl TestSite {
         if let Some(url) = guacamole_url {
             add_guacamole(&site_toml, url);
         }
-        let agent = TestAgent::start_with_inventory(&site_toml);
+        let agent = match store {
+            Some(store) => TestAgent::start_with_inventory_on(&site_toml, store),
+            None => TestAgent::start_with_inventory(&site_toml),
+        };
         Self {
             agent,
             admin,

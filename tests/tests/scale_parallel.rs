@@ -2,12 +2,13 @@
 //! concurrent `terraform apply -parallelism=20` runs against one agent:
 //! nothing is handed out twice (VLANs, slots, servers, VM ids, gateway NIC
 //! slots), and both plans are empty afterwards. Users never need
-//! `-parallelism=1`.
+//! `-parallelism=1`. On SQLite and on PostgreSQL stores.
 
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
 
 use std::collections::BTreeSet;
 
+use giif_tests::postgres::TestPostgres;
 use giif_tests::site::TestSite;
 use giif_tests::terraform::Workspace;
 
@@ -112,7 +113,19 @@ fn values(ws: &Workspace, name: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forty_machines_in_two_concurrent_applies() {
-    let site = TestSite::start(SITE);
+    forty_machines(TestSite::start(SITE)).await;
+}
+
+/// The same with the agent's store on PostgreSQL, where write transactions
+/// are serialized by an advisory lock instead of SQLite's BEGIN IMMEDIATE.
+#[tokio::test(flavor = "multi_thread")]
+async fn forty_machines_in_two_concurrent_applies_on_postgres() {
+    let postgres = TestPostgres::start();
+    let store = postgres.database("agent");
+    forty_machines(TestSite::start_on_store(SITE, store)).await;
+}
+
+async fn forty_machines(site: TestSite) {
     let a = Workspace::new(&site.agent, &half("alpha", 0));
     let b = Workspace::new(&site.agent, &half("beta", 10));
     let (run_a, run_b) = std::thread::scope(|scope| {
