@@ -153,7 +153,7 @@ impl Agent for AgentService {
                     .into())
             }
         };
-        let console = self.consoles.project_state(&project).await?;
+        let console = self.consoles.project_state(&project).await;
         Ok(Response::new(with_console(project, &console)))
     }
 

@@ -363,6 +363,18 @@ pub fn default_port(protocol: &str) -> Option<u16> {
     }
 }
 
+/// The port a connection without one gets, given its parameters: RDP to
+/// Hyper-V's console (`security = vmconnect`) is on 2179.
+pub fn default_port_for<'a>(
+    protocol: &str,
+    mut parameters: impl Iterator<Item = (&'a String, &'a String)>,
+) -> Option<u16> {
+    if protocol == "rdp" && parameters.any(|(k, v)| k == "security" && v == "vmconnect") {
+        return Some(2179);
+    }
+    default_port(protocol)
+}
+
 /// Whether `name` is a credential in any protocol: a password, a passphrase
 /// or a private key. Such values never go in `parameters` and are never
 /// reported back.

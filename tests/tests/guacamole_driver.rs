@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use giif_agent::credentials::Secret;
 use giif_agent::drivers::console::{
-    ConnectionSpec, ConsoleRegistry, ObjectKind, ObjectRef, Parent, Principals,
+    ConnectionSpec, ConsoleRegistry, DependentUpdate, ObjectKind, ObjectRef, Parent, Principals,
 };
 use giif_agent::drivers::guacamole::GuacamoleDb;
 use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb as TestDb};
@@ -29,6 +29,8 @@ fn vnc(name: &str, host: &str) -> ConnectionSpec {
         secrets: BTreeMap::from([("password".into(), Secret::new("s3cret!"))]),
         guacd: None,
         resource: Some("vm-1".into()),
+        follows_resource_secret: false,
+        placement: None,
     }
 }
 
@@ -60,7 +62,176 @@ both_flavors!(
     grants_follow_their_sources_and_spare_administrators,
     objects_the_agent_did_not_create_are_never_touched,
     concurrent_creates_in_one_parent_all_land,
+    a_grant_an_administrator_gave_first_is_never_revoked,
+    a_deleted_user_does_not_block_other_grants,
+    hundreds_of_members_fit,
+    connections_following_a_resource_follow_its_password,
 );
+
+fn readers_of(db: &TestDb, id: i64) -> Vec<String> {
+    let mut names: Vec<String> = db
+        .sql(&format!(
+            "SELECT e.name FROM guacamole_connection_permission p JOIN guacamole_entity e ON e.entity_id = p.entity_id \
+             WHERE p.connection_id = {id} AND p.permission = 'READ'"
+        ))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+async fn a_grant_an_administrator_gave_first_is_never_revoked(flavor: GuacFlavor) {
+    let db = TestDb::start(flavor);
+    db.add_user("carol");
+    let guac = driver(&db);
+    let group = guac.ensure_group("g", Parent::Root, "G").await.unwrap();
+    let id = guac
+        .ensure_connection("c", group, &vnc("c", "h"), true)
+        .await
+        .unwrap();
+    db.sql(&format!(
+        "INSERT INTO guacamole_connection_permission (entity_id, connection_id, permission) \
+         SELECT entity_id, {id}, 'READ' FROM guacamole_entity WHERE name = 'carol'"
+    ));
+    let object = ObjectRef::connection(id);
+    guac.set_grants(object, "members", &users(&["carol"]))
+        .await
+        .unwrap();
+    guac.set_grants(object, "members", &users(&[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        readers_of(&db, id),
+        ["carol"],
+        "the administrator's grant stays"
+    );
+    // Case matters: Guacamole's user is "carol", not "Carol".
+    let err = guac
+        .set_grants(object, "members", &users(&["Carol"]))
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("no user \"Carol\""), "{err}");
+}
+
+async fn a_deleted_user_does_not_block_other_grants(flavor: GuacFlavor) {
+    let db = TestDb::start(flavor);
+    for user in ["alice", "bob"] {
+        db.add_user(user);
+    }
+    let guac = driver(&db);
+    let group = guac.ensure_group("g", Parent::Root, "G").await.unwrap();
+    let id = guac
+        .ensure_connection("c", group, &vnc("c", "h"), true)
+        .await
+        .unwrap();
+    let object = ObjectRef::connection(id);
+    guac.set_grants(object, "connection", &users(&["bob"]))
+        .await
+        .unwrap();
+    db.sql("DELETE FROM guacamole_entity WHERE name = 'bob'");
+    guac.set_grants(object, "members", &users(&["alice"]))
+        .await
+        .unwrap();
+    guac.set_grants(object, "connection", &users(&[]))
+        .await
+        .unwrap();
+    assert_eq!(readers_of(&db, id), ["alice"]);
+}
+
+async fn hundreds_of_members_fit(flavor: GuacFlavor) {
+    let db = TestDb::start(flavor);
+    let names: Vec<String> = (0..300)
+        .map(|i| format!("student.{i:03}@physics.university.example.org"))
+        .collect();
+    let mut inserts = String::new();
+    for name in &names {
+        inserts.push_str(&format!(
+            "INSERT INTO guacamole_entity (name, type) VALUES ('{name}', 'USER');"
+        ));
+    }
+    db.sql(&inserts);
+    let guac = driver(&db);
+    let group = guac.ensure_group("g", Parent::Root, "G").await.unwrap();
+    let object = ObjectRef::group(group);
+    let everyone = Principals {
+        users: names.iter().cloned().collect(),
+        groups: Default::default(),
+    };
+    guac.set_grants(object, "members", &everyone).await.unwrap();
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM guacamole_connection_group_permission WHERE connection_group_id = {group}")),
+        300
+    );
+    guac.set_grants(object, "members", &users(&[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM guacamole_connection_group_permission WHERE connection_group_id = {group}")),
+        0
+    );
+}
+
+async fn connections_following_a_resource_follow_its_password(flavor: GuacFlavor) {
+    let db = TestDb::start(flavor);
+    let guac = driver(&db);
+    let group = guac.ensure_group("g", Parent::Root, "G").await.unwrap();
+    let mut follows = vnc("follows", "idrac1");
+    follows.resource = Some("bms-1".into());
+    follows.follows_resource_secret = true;
+    let mut own = vnc("own password", "idrac1");
+    own.resource = Some("bms-1".into());
+    let a = guac
+        .ensure_connection("connection/a", group, &follows, true)
+        .await
+        .unwrap();
+    let b = guac
+        .ensure_connection("connection/b", group, &own, true)
+        .await
+        .unwrap();
+    let console = guac
+        .ensure_connection(
+            "bms/1/console",
+            group,
+            &{
+                let mut c = vnc("console", "idrac1");
+                c.resource = Some("bms-1".into());
+                c
+            },
+            true,
+        )
+        .await
+        .unwrap();
+    let password = |id: i64| {
+        db.sql(&format!(
+            "SELECT parameter_value FROM guacamole_connection_parameter WHERE connection_id = {id} AND parameter_name = 'password'"
+        ))
+    };
+    let updated = guac
+        .update_dependents("bms-1", &DependentUpdate::Password(Secret::new("n3wpass")))
+        .await
+        .unwrap();
+    assert_eq!(updated, 1);
+    assert_eq!(password(a), "n3wpass");
+    assert_eq!(password(b), "s3cret!", "a password of its own stays");
+    assert_eq!(
+        password(console),
+        "s3cret!",
+        "the agent's own console is not an explicit connection"
+    );
+    // Released: explicit connections to it can no longer reach it.
+    assert_eq!(
+        guac.update_dependents("bms-1", &DependentUpdate::Disable)
+            .await
+            .unwrap(),
+        2
+    );
+    for id in [a, b] {
+        assert_eq!(password(id), "");
+        let live = guac.connection(id).await.unwrap().unwrap();
+        assert!(!live.parameters.contains_key("hostname"));
+    }
+}
 
 async fn the_tree_is_made_once_and_names_are_guarded(flavor: GuacFlavor) {
     let db = TestDb::start(flavor);

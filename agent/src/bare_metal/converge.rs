@@ -12,8 +12,10 @@ use giif_proto::agent as api;
 
 use super::convert::{nic_name, spec_from_doc};
 use super::Servers;
+use crate::consoles::ConsoleState;
 use crate::credentials::Secret;
 use crate::drivers::bmc::{Bmc, MediaSource, PowerAction, PowerState, VncSettings};
+use crate::drivers::console::DependentUpdate;
 use crate::drivers::hypervisor::{Hypervisor, Nic, VmRef};
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
@@ -235,11 +237,22 @@ impl Servers {
             timeout_secs: VNC_IDLE_TIMEOUT_SECS,
             password: Some(password.clone()),
         };
-        bmc.set_console_settings(&settings)
-            .await
-            .map_err(driver_error)?;
-        // A console failure leaves the server working: it shows as drift.
-        self.consoles.ensure_bms(row, server, &password).await;
+        // Guacamole first: if it cannot take the new password, the iDRAC
+        // keeps the old one, which the console still has.
+        let console = self.consoles.ensure_bms(row, server, &password).await;
+        if matches!(console, ConsoleState::Present { .. }) {
+            bmc.set_console_settings(&settings)
+                .await
+                .map_err(driver_error)?;
+            // Connections that follow the server's console follow its password.
+            if let Err(err) = self
+                .consoles
+                .update_dependents(&row.id, &DependentUpdate::Password(password))
+                .await
+            {
+                tracing::warn!(assignment = %row.id, error = %err, "connections to the server keep an old password");
+            }
+        }
         Ok(())
     }
 
@@ -295,7 +308,7 @@ impl Servers {
             }
         }
         if answer.status == "ready" {
-            let console = self.consoles.bms_state(row).await?;
+            let console = self.consoles.bms_state(row).await;
             answer.console_connection_id = console.id();
             answer.console_url = console.url();
             if let Some(why) = console.drift() {

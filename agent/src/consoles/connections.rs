@@ -120,15 +120,50 @@ impl Consoles {
                     .field("spec.parent_group_id"),
             );
         }
-        Ok((id, None))
+        // A group inside a project's tree: its members see the connection
+        // too, as they see everything the agent made there.
+        let project = match self.project_of_group(registry, id).await? {
+            Some(project_id) => self.store.project_by_id(&project_id).await.ok(),
+            None => None,
+        };
+        Ok((id, project))
+    }
+
+    /// The project whose tree holds group `id`, if any.
+    async fn project_of_group(
+        &self,
+        registry: &Registry,
+        mut id: ObjectId,
+    ) -> Result<Option<String>, ApiError> {
+        for _ in 0..32 {
+            let Some(group) = registry.db.group(id).await.map_err(console_error)? else {
+                return Ok(None);
+            };
+            if let Some(project) = group
+                .owner
+                .as_deref()
+                .and_then(|o| o.strip_prefix("project/"))
+                .and_then(|rest| rest.split('/').next())
+            {
+                return Ok(Some(project.to_string()));
+            }
+            match group.parent {
+                Parent::Group(up) => id = up,
+                Parent::Root => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 
     async fn target(&self, spec: &api::GuacamoleConnectionSpec) -> Result<Target, ApiError> {
         if spec.resource_id.is_empty() {
+            let default =
+                giif_proto::guacamole::default_port_for(&spec.protocol, spec.parameters.iter())
+                    .unwrap_or(0);
             return Ok(Target {
                 hostname: spec.hostname.clone(),
                 port: if spec.port == 0 {
-                    u32::from(giif_proto::guacamole::default_port(&spec.protocol).unwrap_or(0))
+                    u32::from(default)
                 } else {
                     spec.port
                 },
@@ -209,6 +244,8 @@ impl Consoles {
             secrets,
             guacd: registry.guacd.clone(),
             resource: Some(spec.resource_id.clone()).filter(|r| !r.is_empty()),
+            follows_resource_secret: !spec.resource_id.is_empty() && spec.password.is_none(),
+            placement: Some(spec.project_id.clone()).filter(|p| !p.is_empty()),
         }
     }
 
@@ -270,10 +307,15 @@ impl Consoles {
         self.check_principals(&registry, spec).await?;
         let (parent, project) = self.parent(&registry, spec).await?;
         let mut target = self.target(spec).await?;
-        // A password the user gives replaces the resource's own.
-        if let Some(password) = &spec.password {
-            target.password = Some(Secret::new(password));
-        }
+        // A password the user gives replaces the resource's own; the
+        // resource's own is always the current one.
+        let write_secrets = match &spec.password {
+            Some(password) => {
+                target.password = Some(Secret::new(password));
+                write_secrets
+            }
+            None => write_secrets || !spec.resource_id.is_empty(),
+        };
         let wanted = Self::connection_spec(&registry, spec, target);
         let id = registry
             .db
@@ -407,6 +449,8 @@ impl Consoles {
             Parent::Group(g) => g,
             Parent::Root => 0,
         };
+        // Placed by project: said so while it is still in that project's
+        // Resources group; anywhere else, by its group.
         let parent_owner = registry
             .db
             .group(parent_id)
@@ -416,6 +460,7 @@ impl Consoles {
         let project_id = parent_owner
             .as_deref()
             .and_then(owner::project_of_resources)
+            .filter(|p| live.placement.as_deref() == Some(*p))
             .map(str::to_string);
         let resource_id = live.resource.clone().unwrap_or_default();
         let mut parameters = live.parameters.clone();

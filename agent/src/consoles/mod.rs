@@ -81,6 +81,8 @@ pub enum ConsoleState {
     },
     /// Deleted or changed out of band: why.
     Drift(String),
+    /// Could not be read (the registry is down): nothing is claimed.
+    Unknown,
 }
 
 impl ConsoleState {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{console_error, owner, ConsoleState, Consoles, Registry};
 use crate::credentials::Secret;
-use crate::drivers::console::{ConnectionSpec, ObjectId, ObjectRef, Parent};
+use crate::drivers::console::{ConnectionSpec, DependentUpdate, ObjectId, ObjectRef, Parent};
 use crate::error::ApiError;
 use crate::store::{BmsRow, GatewayRow, VmRow};
 
@@ -47,6 +47,8 @@ fn vnc(
         secrets: BTreeMap::new(),
         guacd,
         resource: Some(resource.to_string()),
+        follows_resource_secret: false,
+        placement: None,
     }
 }
 
@@ -135,7 +137,11 @@ impl Consoles {
         settle("VM", &vm.id, result)
     }
 
-    pub async fn vm_state(&self, vm: &VmRow) -> Result<ConsoleState, ApiError> {
+    pub async fn vm_state(&self, vm: &VmRow) -> ConsoleState {
+        tolerant("VM", &vm.id, self.vm_state_strict(vm).await)
+    }
+
+    async fn vm_state_strict(&self, vm: &VmRow) -> Result<ConsoleState, ApiError> {
         let Some(registry) = self.registry().await? else {
             return Ok(ConsoleState::Absent);
         };
@@ -147,7 +153,29 @@ impl Consoles {
     }
 
     pub async fn remove_vm(&self, id: &str) -> Result<(), ApiError> {
-        self.remove(&[owner::vm(id)]).await
+        self.remove(&[owner::vm(id)]).await?;
+        // A later VM may get this one's id, and so its console port.
+        self.update_dependents(id, &DependentUpdate::Disable).await
+    }
+
+    /// Brings the explicit connections that reach resource `id` in step.
+    pub async fn update_dependents(
+        &self,
+        id: &str,
+        update: &DependentUpdate,
+    ) -> Result<(), ApiError> {
+        let Some(registry) = self.registry().await? else {
+            return Ok(());
+        };
+        let count = registry
+            .db
+            .update_dependents(id, update)
+            .await
+            .map_err(console_error)?;
+        if count > 0 {
+            tracing::info!(resource = id, count, "connections to the resource updated");
+        }
+        Ok(())
     }
 
     /// What a server's console connection must be.
@@ -209,7 +237,11 @@ impl Consoles {
         settle("assignment", &row.id, result)
     }
 
-    pub async fn bms_state(&self, row: &BmsRow) -> Result<ConsoleState, ApiError> {
+    pub async fn bms_state(&self, row: &BmsRow) -> ConsoleState {
+        tolerant("assignment", &row.id, self.bms_state_strict(row).await)
+    }
+
+    async fn bms_state_strict(&self, row: &BmsRow) -> Result<ConsoleState, ApiError> {
         let Some(registry) = self.registry().await? else {
             return Ok(ConsoleState::Absent);
         };
@@ -256,7 +288,9 @@ impl Consoles {
 
     pub async fn remove_bms(&self, id: &str) -> Result<(), ApiError> {
         self.remove(&[owner::bms_console(id), owner::bms_group(id)])
-            .await
+            .await?;
+        // The next tenant's console must not open through them.
+        self.update_dependents(id, &DependentUpdate::Disable).await
     }
 
     /// Makes the gateway's toolbox match its features.
@@ -270,7 +304,9 @@ impl Consoles {
             let wanted = toolbox(gateway);
             let mut made = Vec::new();
             for (name, tool, command) in &wanted {
-                let spec = self.tool_spec(&registry, gateway, name, command).await?;
+                let spec = self
+                    .tool_spec(&registry, gateway, name, command, true)
+                    .await?;
                 let id = registry
                     .db
                     .ensure_connection(
@@ -300,12 +336,15 @@ impl Consoles {
         settle("gateway", &gateway.id, result)
     }
 
+    /// A toolbox connection; `with_secret` reads the gateway's SSH password
+    /// (only writing needs it: reads never compare secrets).
     async fn tool_spec(
         &self,
         registry: &Registry,
         gateway: &GatewayRow,
         name: &str,
         command: &str,
+        with_secret: bool,
     ) -> Result<ConnectionSpec, ApiError> {
         let slot = self
             .store
@@ -319,10 +358,14 @@ impl Consoles {
                     gateway.slot_ip
                 ))
             })?;
-        let password =
-            slot.ssh.password.resolve().map_err(|e| {
+        let secrets = if with_secret {
+            let password = slot.ssh.password.resolve().map_err(|e| {
                 ApiError::precondition(format!("pagw slot {}: {e}", slot.public_ip))
             })?;
+            BTreeMap::from([("password".to_string(), password)])
+        } else {
+            BTreeMap::new()
+        };
         Ok(ConnectionSpec {
             name: name.to_string(),
             protocol: "ssh".into(),
@@ -332,18 +375,30 @@ impl Consoles {
                 ("username".to_string(), slot.ssh.user.clone()),
                 ("command".to_string(), command.to_string()),
             ]),
-            secrets: BTreeMap::from([("password".to_string(), password)]),
+            secrets,
             guacd: registry.guacd.clone(),
             resource: Some(gateway.id.clone()),
+            follows_resource_secret: false,
+            placement: None,
         })
     }
 
-    pub async fn gateway_state(&self, gateway: &GatewayRow) -> Result<ConsoleState, ApiError> {
+    pub async fn gateway_state(&self, gateway: &GatewayRow) -> ConsoleState {
+        tolerant(
+            "gateway",
+            &gateway.id,
+            self.gateway_state_strict(gateway).await,
+        )
+    }
+
+    async fn gateway_state_strict(&self, gateway: &GatewayRow) -> Result<ConsoleState, ApiError> {
         let Some(registry) = self.registry().await? else {
             return Ok(ConsoleState::Absent);
         };
         for (name, tool, command) in toolbox(gateway) {
-            let spec = self.tool_spec(&registry, gateway, name, command).await?;
+            let spec = self
+                .tool_spec(&registry, gateway, name, command, false)
+                .await?;
             let state = self
                 .connection_state(
                     &registry,
@@ -476,6 +531,15 @@ impl Consoles {
             ))
         })
     }
+}
+
+/// A console read that failed (Guacamole's database down, say) does not
+/// fail the resource's read: the console is reported unknown.
+fn tolerant(kind: &str, id: &str, result: Result<ConsoleState, ApiError>) -> ConsoleState {
+    result.unwrap_or_else(|err| {
+        tracing::warn!(kind, id, error = %err, "the console could not be read");
+        ConsoleState::Unknown
+    })
 }
 
 fn settle(kind: &str, id: &str, result: Result<ConsoleState, ApiError>) -> ConsoleState {

@@ -161,7 +161,14 @@ impl Consoles {
     }
 
     /// The project's group as Guacamole holds it now.
-    pub async fn project_state(&self, project: &api::Project) -> Result<ConsoleState, ApiError> {
+    pub async fn project_state(&self, project: &api::Project) -> ConsoleState {
+        self.project_state_strict(project).await.unwrap_or_else(|err| {
+            tracing::warn!(project = %project.id, error = %err, "the project's console group could not be read");
+            ConsoleState::Unknown
+        })
+    }
+
+    async fn project_state_strict(&self, project: &api::Project) -> Result<ConsoleState, ApiError> {
         let Some(registry) = self.registry().await? else {
             return Ok(ConsoleState::Absent);
         };

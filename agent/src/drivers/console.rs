@@ -61,6 +61,22 @@ pub struct ConnectionSpec {
     pub guacd: Option<(String, u16)>,
     /// The agent resource the connection reaches (a VM or an assignment).
     pub resource: Option<String>,
+    /// The connection's password is the resource's and follows it (see
+    /// [`ConsoleRegistry::update_dependents`]).
+    pub follows_resource_secret: bool,
+    /// The project whose Resources group the connection was placed in by
+    /// project (rather than by group id), so reads say it the same way.
+    pub placement: Option<String>,
+}
+
+/// What happens to the connections that follow a resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DependentUpdate {
+    /// The resource's console password changed.
+    Password(Secret),
+    /// The resource is gone or released: the connections must not reach
+    /// whatever takes its place, so their target and password are removed.
+    Disable,
 }
 
 /// Users and user groups.
@@ -87,6 +103,7 @@ pub struct LiveConnection {
     pub parameters: BTreeMap<String, String>,
     pub owner: Option<String>,
     pub resource: Option<String>,
+    pub placement: Option<String>,
     /// Principals holding READ that the agent granted for `source`, per
     /// source; a grant removed out of band is missing here.
     pub grants: BTreeMap<String, Principals>,
@@ -131,6 +148,14 @@ pub trait ConsoleRegistry: Send + Sync {
     /// A secret parameter of the connection owned by `owner` (the one place
     /// the agent keeps a generated password).
     async fn secret(&self, owner: &str, parameter: &str) -> Result<Option<Secret>, DriverError>;
+
+    /// Updates the explicit connections (owners `connection/...`) that reach
+    /// `resource` and take their password from it; returns how many.
+    async fn update_dependents(
+        &self,
+        resource: &str,
+        update: &DependentUpdate,
+    ) -> Result<usize, DriverError>;
 
     /// The object the agent created for `owner`, if it still exists.
     async fn find_owned(&self, owner: &str) -> Result<Option<ObjectRef>, DriverError>;

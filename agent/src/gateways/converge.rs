@@ -321,7 +321,7 @@ impl Gateways {
         if !live || row.status != "ready" {
             return Ok(answer);
         }
-        if let Some(why) = self.consoles.gateway_state(row).await?.drift() {
+        if let Some(why) = self.consoles.gateway_state(row).await.drift() {
             answer.status = "console_drift".into();
             answer.last_error = why.to_string();
         }

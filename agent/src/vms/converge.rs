@@ -263,7 +263,7 @@ impl Vms {
             Err(_) => {}
         }
         if answer.status == "ready" {
-            let console = self.consoles.vm_state(row).await?;
+            let console = self.consoles.vm_state(row).await;
             answer.console_connection_id = console.id();
             answer.console_url = console.url();
             if let Some(why) = console.drift() {

@@ -258,7 +258,8 @@ fn state_from(connection: &api::GuacamoleConnection, shape: &Value) -> Value {
         _ if by_resource => Value::Null,
         0 => Value::Null,
         port if shape.get("port").is_null()
-            && guacamole::default_port(&spec.protocol) == u16::try_from(port).ok() =>
+            && guacamole::default_port_for(&spec.protocol, spec.parameters.iter())
+                == u16::try_from(port).ok() =>
         {
             Value::Null
         }

@@ -1,89 +1,138 @@
-//! READ grants on groups and connections. The agent records what it
-//! granted per source in the object's `giif-grants` attribute, so it only
-//! ever revokes its own grants, never an administrator's.
+//! READ grants on groups and connections. The agent keeps one attribute
+//! row per principal it granted (`giif-grant-<hash>`), saying for which
+//! sources (project membership, a connection's own users) and whether the
+//! agent inserted the permission row itself. It only ever deletes a row it
+//! inserted, once no source wants it: a grant an administrator gave first
+//! is never revoked, and a principal deleted in Guacamole is simply dropped.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::objects::{tables, Db, GRANTS};
-use super::sql::classify;
+use sha2::Digest;
+
+use super::objects::{tables, Db};
+use super::sql::{classify, TARGET};
 use crate::drivers::console::{ObjectRef, Principals};
 use crate::drivers::error::DriverError;
 
-/// Recorded grants: source → principals.
-pub type Recorded = BTreeMap<String, RecordedPrincipals>;
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RecordedPrincipals {
-    #[serde(default)]
-    pub users: BTreeSet<String>,
-    #[serde(default)]
-    pub groups: BTreeSet<String>,
-}
-
-impl From<&Principals> for RecordedPrincipals {
-    fn from(p: &Principals) -> Self {
-        Self {
-            users: p.users.clone(),
-            groups: p.groups.clone(),
-        }
-    }
-}
+const PREFIX: &str = "giif-grant-";
 
 /// Guacamole's entity types.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Entity {
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Entity {
     User,
-    UserGroup,
+    Group,
 }
 
 impl Entity {
     fn literal(self) -> &'static str {
         match self {
             Entity::User => "'USER'",
-            Entity::UserGroup => "'USER_GROUP'",
+            Entity::Group => "'USER_GROUP'",
+        }
+    }
+    fn noun(self) -> &'static str {
+        match self {
+            Entity::User => "user",
+            Entity::Group => "user group",
         }
     }
 }
 
-pub fn parse_recorded(text: Option<&String>) -> Recorded {
-    text.and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or_default()
+/// What the agent remembers of one principal's READ on one object.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Grant {
+    pub entity: Entity,
+    pub name: String,
+    pub sources: BTreeSet<String>,
+    /// The agent inserted the permission row (else it was there before).
+    pub inserted: bool,
 }
 
-fn union(recorded: &Recorded) -> (BTreeSet<String>, BTreeSet<String>) {
-    let mut users = BTreeSet::new();
-    let mut groups = BTreeSet::new();
-    for principals in recorded.values() {
-        users.extend(principals.users.iter().cloned());
-        groups.extend(principals.groups.iter().cloned());
+fn attribute_name(entity: Entity, name: &str) -> String {
+    let mut hash = sha2::Sha256::new();
+    hash.update(if entity == Entity::User {
+        b"u\0"
+    } else {
+        b"g\0"
+    });
+    hash.update(name.as_bytes());
+    format!("{PREFIX}{}", &hex::encode(hash.finalize())[..24])
+}
+
+/// The agent's grant records among an object's attributes.
+pub fn recorded(attributes: &BTreeMap<String, String>) -> Result<Vec<Grant>, DriverError> {
+    attributes
+        .iter()
+        .filter(|(name, _)| name.starts_with(PREFIX))
+        .map(|(name, value)| {
+            serde_json::from_str(value).map_err(|e| {
+                DriverError::permanent(
+                    TARGET,
+                    "read grants",
+                    format!("the agent's grant record {name} is unreadable ({e}); was it edited by hand?"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Per source, the principals it granted that still hold READ.
+pub fn held_by_source(grants: &[Grant], readers: &Principals) -> BTreeMap<String, Principals> {
+    let mut by_source: BTreeMap<String, Principals> = BTreeMap::new();
+    for grant in grants {
+        let holds = match grant.entity {
+            Entity::User => readers.users.contains(&grant.name),
+            Entity::Group => readers.groups.contains(&grant.name),
+        };
+        for source in &grant.sources {
+            let entry = by_source.entry(source.clone()).or_default();
+            if holds {
+                match grant.entity {
+                    Entity::User => entry.users.insert(grant.name.clone()),
+                    Entity::Group => entry.groups.insert(grant.name.clone()),
+                };
+            }
+        }
     }
-    (users, groups)
+    by_source
+}
+
+fn wanted_entities(wanted: &Principals) -> BTreeSet<(Entity, String)> {
+    wanted
+        .users
+        .iter()
+        .map(|u| (Entity::User, u.clone()))
+        .chain(wanted.groups.iter().map(|g| (Entity::Group, g.clone())))
+        .collect()
 }
 
 impl Db<'_> {
+    /// The entity id of a user or group spelled exactly `name` (MySQL's
+    /// collation would also match other cases and trailing spaces).
     async fn entity_id(&mut self, entity: Entity, name: &str) -> Result<Option<i64>, DriverError> {
         let sql = self.dialect.sql(&format!(
-            "SELECT entity_id FROM guacamole_entity WHERE type = {} AND name = ?",
+            "SELECT entity_id, name FROM guacamole_entity WHERE type = {} AND name = ?",
             entity.literal()
         ));
-        let row: Option<(i64,)> = sqlx::query_as(&sql)
+        let rows: Vec<(i64, String)> = sqlx::query_as(&sql)
             .bind(name)
-            .fetch_optional(&mut *self.conn)
+            .fetch_all(&mut *self.conn)
             .await
             .map_err(|e| classify("look up a user", e))?;
-        Ok(row.map(|(id,)| id))
+        Ok(rows.into_iter().find(|(_, n)| n == name).map(|(id, _)| id))
     }
 
     pub async fn missing(&mut self, wanted: &Principals) -> Result<Principals, DriverError> {
         let mut missing = Principals::default();
-        for user in &wanted.users {
-            if self.entity_id(Entity::User, user).await?.is_none() {
-                missing.users.insert(user.clone());
-            }
-        }
-        for group in &wanted.groups {
-            if self.entity_id(Entity::UserGroup, group).await?.is_none() {
-                missing.groups.insert(group.clone());
+        for (entity, name) in wanted_entities(wanted) {
+            if self.entity_id(entity, &name).await?.is_none() {
+                match entity {
+                    Entity::User => missing.users.insert(name),
+                    Entity::Group => missing.groups.insert(name),
+                };
             }
         }
         Ok(missing)
@@ -93,7 +142,7 @@ impl Db<'_> {
     pub async fn readers(&mut self, object: ObjectRef) -> Result<Principals, DriverError> {
         let t = tables(object.kind);
         let mut found = Principals::default();
-        for (entity, into) in [(Entity::User, 0), (Entity::UserGroup, 1)] {
+        for entity in [Entity::User, Entity::Group] {
             let sql = self.dialect.sql(&format!(
                 "SELECT e.name FROM {perm} p JOIN guacamole_entity e ON e.entity_id = p.entity_id \
                  WHERE p.{id} = ? AND p.permission = 'READ' AND e.type = {ty}",
@@ -106,84 +155,70 @@ impl Db<'_> {
                 .fetch_all(&mut *self.conn)
                 .await
                 .map_err(|e| classify("read permissions", e))?;
-            let set = if into == 0 {
-                &mut found.users
-            } else {
-                &mut found.groups
-            };
-            set.extend(rows.into_iter().map(|(name,)| name));
+            let names = rows.into_iter().map(|(name,)| name);
+            match entity {
+                Entity::User => found.users.extend(names),
+                Entity::Group => found.groups.extend(names),
+            }
         }
         Ok(found)
     }
 
-    async fn grant(
-        &mut self,
-        object: ObjectRef,
-        entity: Entity,
-        name: &str,
-    ) -> Result<(), DriverError> {
-        let Some(entity_id) = self.entity_id(entity, name).await? else {
-            return Err(DriverError::permanent(
-                super::sql::TARGET,
-                "grant READ",
-                format!("Guacamole has no user or group {name:?}"),
-            ));
-        };
+    async fn has_read(&mut self, object: ObjectRef, entity_id: i64) -> Result<bool, DriverError> {
         let t = tables(object.kind);
-        let exists = self.dialect.sql(&format!(
+        let sql = self.dialect.sql(&format!(
             "SELECT COUNT(*) FROM {perm} WHERE entity_id = ? AND {id} = ? AND permission = 'READ'",
             perm = t.permission,
             id = t.id
         ));
-        let (count,): (i64,) = sqlx::query_as(&exists)
+        let (count,): (i64,) = sqlx::query_as(&sql)
             .bind(entity_id)
             .bind(object.id)
             .fetch_one(&mut *self.conn)
             .await
             .map_err(|e| classify("read permissions", e))?;
-        if count == 0 {
-            let insert = self.dialect.sql(&format!(
+        Ok(count > 0)
+    }
+
+    async fn permission(
+        &mut self,
+        object: ObjectRef,
+        entity_id: i64,
+        grant: bool,
+    ) -> Result<(), DriverError> {
+        let t = tables(object.kind);
+        let sql = if grant {
+            format!(
                 "INSERT INTO {perm} (entity_id, {id}, permission) VALUES (?, ?, 'READ')",
                 perm = t.permission,
                 id = t.id
-            ));
-            sqlx::query(&insert)
-                .bind(entity_id)
-                .bind(object.id)
-                .execute(&mut *self.conn)
-                .await
-                .map_err(|e| classify("grant READ", e))?;
-        }
-        Ok(())
-    }
-
-    async fn revoke(
-        &mut self,
-        object: ObjectRef,
-        entity: Entity,
-        name: &str,
-    ) -> Result<(), DriverError> {
-        let Some(entity_id) = self.entity_id(entity, name).await? else {
-            // A deleted user's permissions went with it.
-            return Ok(());
+            )
+        } else {
+            format!(
+                "DELETE FROM {perm} WHERE entity_id = ? AND {id} = ? AND permission = 'READ'",
+                perm = t.permission,
+                id = t.id
+            )
         };
-        let t = tables(object.kind);
-        let sql = self.dialect.sql(&format!(
-            "DELETE FROM {perm} WHERE entity_id = ? AND {id} = ? AND permission = 'READ'",
-            perm = t.permission,
-            id = t.id
-        ));
-        sqlx::query(&sql)
+        sqlx::query(&self.dialect.sql(&sql))
             .bind(entity_id)
             .bind(object.id)
             .execute(&mut *self.conn)
             .await
-            .map_err(|e| classify("revoke READ", e))?;
+            .map_err(|e| classify(if grant { "grant READ" } else { "revoke READ" }, e))?;
         Ok(())
     }
 
-    /// Makes `source`'s grants on `object` exactly `wanted`. A principal
-    /// another source still grants keeps its READ.
+    async fn write_record(&mut self, object: ObjectRef, grant: &Grant) -> Result<(), DriverError> {
+        let name = attribute_name(grant.entity, &grant.name);
+        let value =
+            (!grant.sources.is_empty()).then(|| serde_json::to_string(grant).unwrap_or_default());
+        self.set_attribute(object.kind, object.id, &name, value.as_deref())
+            .await
+    }
+
+    /// Makes the principals `source` gives READ on `object` exactly
+    /// `wanted`. Every wanted principal must exist, spelled exactly.
     pub async fn set_grants(
         &mut self,
         object: ObjectRef,
@@ -191,29 +226,54 @@ impl Db<'_> {
         wanted: &Principals,
     ) -> Result<(), DriverError> {
         let attributes = self.attributes(object.kind, object.id).await?;
-        let mut recorded = parse_recorded(attributes.get(GRANTS));
-        let (old_users, old_groups) = union(&recorded);
-        if wanted.is_empty() {
-            recorded.remove(source);
-        } else {
-            recorded.insert(source.to_string(), wanted.into());
+        let mut records: BTreeMap<(Entity, String), Grant> = recorded(&attributes)?
+            .into_iter()
+            .map(|g| ((g.entity, g.name.clone()), g))
+            .collect();
+        let wanted = wanted_entities(wanted);
+        for (entity, name) in &wanted {
+            let Some(entity_id) = self.entity_id(*entity, name).await? else {
+                return Err(DriverError::permanent(
+                    TARGET,
+                    "grant READ",
+                    format!(
+                        "Guacamole has no {} {name:?} (names are exact, case included)",
+                        entity.noun()
+                    ),
+                ));
+            };
+            let key = (*entity, name.clone());
+            let known = records.contains_key(&key);
+            let record = records.entry(key).or_insert_with(|| Grant {
+                entity: *entity,
+                name: name.clone(),
+                sources: BTreeSet::new(),
+                inserted: false,
+            });
+            let before = record.clone();
+            if !self.has_read(object, entity_id).await? {
+                // Missing: new, or revoked by hand since; the agent's now.
+                self.permission(object, entity_id, true).await?;
+                record.inserted = true;
+            }
+            record.sources.insert(source.to_string());
+            if !known || *record != before {
+                let record = record.clone();
+                self.write_record(object, &record).await?;
+            }
         }
-        let (new_users, new_groups) = union(&recorded);
-        for user in new_users.iter() {
-            self.grant(object, Entity::User, user).await?;
+        for (key, record) in records.iter_mut() {
+            if wanted.contains(key) || !record.sources.remove(source) {
+                continue;
+            }
+            if record.sources.is_empty() && record.inserted {
+                if let Some(entity_id) = self.entity_id(record.entity, &record.name).await? {
+                    self.permission(object, entity_id, false).await?;
+                }
+            }
+            let record = record.clone();
+            self.write_record(object, &record).await?;
         }
-        for group in new_groups.iter() {
-            self.grant(object, Entity::UserGroup, group).await?;
-        }
-        for user in old_users.difference(&new_users) {
-            self.revoke(object, Entity::User, user).await?;
-        }
-        for group in old_groups.difference(&new_groups) {
-            self.revoke(object, Entity::UserGroup, group).await?;
-        }
-        let text =
-            (!recorded.is_empty()).then(|| serde_json::to_string(&recorded).unwrap_or_default());
-        self.set_attribute(object.kind, object.id, GRANTS, text.as_deref())
-            .await
+        Ok(())
     }
 }

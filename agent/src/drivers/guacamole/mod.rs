@@ -16,12 +16,12 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use sqlx::AnyPool;
 
-use self::objects::{tables, Db, GRANTS, OWNER, RESOURCE};
+use self::objects::{tables, Db, FOLLOWS, OWNER, PLACEMENT, RESOURCE};
 use self::sql::{classify, Dialect, Locked, TARGET};
 use crate::credentials::Secret;
 use crate::drivers::console::{
-    ConnectionSpec, ConsoleRegistry, LiveConnection, LiveGroup, ObjectId, ObjectKind, ObjectRef,
-    Parent, Principals,
+    ConnectionSpec, ConsoleRegistry, DependentUpdate, LiveConnection, LiveGroup, ObjectId,
+    ObjectKind, ObjectRef, Parent, Principals,
 };
 use crate::drivers::error::DriverError;
 use crate::drivers::observe::observed as observe;
@@ -79,19 +79,54 @@ fn db(locked: &mut Locked) -> Result<Db<'_>, DriverError> {
     })
 }
 
-fn refuse_foreign(noun: &str, name: &str, parent: Parent) -> DriverError {
-    let place = match parent {
-        Parent::Root => "at Guacamole's root".to_string(),
-        Parent::Group(id) => format!("in connection group {id}"),
+/// The path of a group, such as `Projects/alpha/Resources`.
+async fn path(db: &mut Db<'_>, parent: Parent) -> Result<String, DriverError> {
+    let mut names = Vec::new();
+    let mut at = parent;
+    while let Parent::Group(id) = at {
+        match db.name_and_parent(ObjectKind::Group, id).await? {
+            Some((name, up)) if names.len() < 32 => {
+                names.push(name);
+                at = up;
+            }
+            _ => break,
+        }
+    }
+    names.reverse();
+    Ok(if names.is_empty() {
+        "Guacamole's root".to_string()
+    } else {
+        names.join("/")
+    })
+}
+
+/// The error for a name already taken in `parent` by object `other`.
+async fn name_taken(
+    db: &mut Db<'_>,
+    kind: ObjectKind,
+    other: ObjectId,
+    parent: Parent,
+    name: &str,
+) -> Result<DriverError, DriverError> {
+    let noun = tables(kind).noun;
+    let place = path(db, parent).await?;
+    let owner = db.attributes(kind, other).await?.remove(OWNER);
+    let whose = match owner {
+        Some(owner) if owner.starts_with("connection/") => format!(
+            "it is a giif_guacamole_connection (id {other}): import it with \
+             `terraform import <address> {other}` or give this one another name"
+        ),
+        Some(owner) => format!("giif made it for {owner}; give this one another name"),
+        None => {
+            "the agent did not create it: rename or remove it in Guacamole, or choose another name"
+                .to_string()
+        }
     };
-    DriverError::permanent(
+    Ok(DriverError::permanent(
         TARGET,
         format!("create {noun} {name:?}"),
-        format!(
-            "a {noun} named {name:?} already exists {place} and the agent did not create it; \
-             rename or remove it in Guacamole, or choose another name"
-        ),
-    )
+        format!("a {noun} named {name:?} already exists in {place}; {whose}"),
+    ))
 }
 
 /// Makes the name/parent of an owned object match, refusing a clash.
@@ -102,9 +137,12 @@ async fn place(
     parent: Parent,
     name: &str,
 ) -> Result<(), DriverError> {
+    if let Some(problem) = db.dialect.text_problem("the name", name) {
+        return Err(DriverError::permanent(TARGET, "name an object", problem));
+    }
     if let Some(other) = db.by_name(kind, parent, name).await? {
         if other != id {
-            return Err(refuse_foreign(tables(kind).noun, name, parent));
+            return Err(name_taken(db, kind, other, parent, name).await?);
         }
     }
     Ok(())
@@ -132,9 +170,8 @@ impl ConsoleRegistry for GuacamoleDb {
                     id
                 }
                 None => {
-                    if db.by_name(ObjectKind::Group, parent, name).await?.is_some() {
-                        return Err(refuse_foreign("connection group", name, parent));
-                    }
+                    // 0 is no object's id: any holder of the name clashes.
+                    place(&mut db, ObjectKind::Group, 0, parent, name).await?;
                     let id = db.insert_group(parent, name).await?;
                     db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner))
                         .await?;
@@ -182,6 +219,25 @@ impl ConsoleRegistry for GuacamoleDb {
             let mut db = db(&mut locked)?;
             let in_group = Parent::Group(parent);
             let guacd = spec.guacd.as_ref();
+            for (name, value) in &spec.parameters {
+                if let Some(problem) = db.dialect.text_problem(&format!("parameter {name}"), value)
+                {
+                    return Err(DriverError::permanent(
+                        TARGET,
+                        "write a connection",
+                        problem,
+                    ));
+                }
+            }
+            for (name, value) in &spec.secrets {
+                if let Some(problem) = db.dialect.text_problem(name, value.expose()) {
+                    return Err(DriverError::permanent(
+                        TARGET,
+                        "write a connection",
+                        problem,
+                    ));
+                }
+            }
             let (id, new) = match db
                 .by_attribute(ObjectKind::Connection, OWNER, owner)
                 .await?
@@ -193,13 +249,7 @@ impl ConsoleRegistry for GuacamoleDb {
                     (id, false)
                 }
                 None => {
-                    if db
-                        .by_name(ObjectKind::Connection, in_group, &spec.name)
-                        .await?
-                        .is_some()
-                    {
-                        return Err(refuse_foreign("connection", &spec.name, in_group));
-                    }
+                    place(&mut db, ObjectKind::Connection, 0, in_group, &spec.name).await?;
                     let id = db
                         .insert_connection(parent, &spec.name, &spec.protocol, guacd)
                         .await?;
@@ -227,7 +277,17 @@ impl ConsoleRegistry for GuacamoleDb {
             }
             if write_secrets || new {
                 for (name, value) in &spec.secrets {
-                    db.set_parameter(id, name, value.expose()).await?;
+                    // The database's message could quote the value.
+                    db.set_parameter(id, name, value.expose())
+                        .await
+                        .map_err(|e| {
+                            DriverError::new(
+                                e.class,
+                                TARGET,
+                                "write a secret",
+                                format!("Guacamole's database refused the {name}"),
+                            )
+                        })?;
                 }
             }
             db.set_attribute(
@@ -237,8 +297,69 @@ impl ConsoleRegistry for GuacamoleDb {
                 spec.resource.as_deref(),
             )
             .await?;
+            db.set_attribute(
+                ObjectKind::Connection,
+                id,
+                FOLLOWS,
+                spec.follows_resource_secret.then_some("1"),
+            )
+            .await?;
+            db.set_attribute(
+                ObjectKind::Connection,
+                id,
+                PLACEMENT,
+                spec.placement.as_deref(),
+            )
+            .await?;
             locked.commit().await?;
             Ok(id)
+        })
+        .await
+    }
+
+    async fn update_dependents(
+        &self,
+        resource: &str,
+        update: &DependentUpdate,
+    ) -> Result<usize, DriverError> {
+        observe(TARGET, "update connections to a resource", async {
+            let mut locked = self.lock().await?;
+            let mut db = db(&mut locked)?;
+            let mut updated = 0;
+            for id in db
+                .all_by_attribute(ObjectKind::Connection, RESOURCE, resource)
+                .await?
+            {
+                let attributes = db.attributes(ObjectKind::Connection, id).await?;
+                let explicit = attributes
+                    .get(OWNER)
+                    .is_some_and(|o| o.starts_with("connection/"));
+                if !explicit {
+                    continue;
+                }
+                match update {
+                    DependentUpdate::Password(secret) if attributes.contains_key(FOLLOWS) => {
+                        db.set_parameter(id, "password", secret.expose())
+                            .await
+                            .map_err(|e| {
+                                DriverError::new(
+                                    e.class,
+                                    TARGET,
+                                    "write a secret",
+                                    "Guacamole's database refused the password",
+                                )
+                            })?;
+                    }
+                    DependentUpdate::Password(_) => continue,
+                    DependentUpdate::Disable => {
+                        db.delete_parameter(id, "hostname").await?;
+                        db.delete_parameter(id, "password").await?;
+                    }
+                }
+                updated += 1;
+            }
+            locked.commit().await?;
+            Ok(updated)
         })
         .await
     }
@@ -291,24 +412,7 @@ impl ConsoleRegistry for GuacamoleDb {
                     .collect();
                 let attributes = db.attributes(ObjectKind::Connection, id).await?;
                 let readers = db.readers(ObjectRef::connection(id)).await?;
-                let grants = grants::parse_recorded(attributes.get(GRANTS))
-                    .into_iter()
-                    .map(|(source, recorded)| {
-                        let held = Principals {
-                            users: recorded
-                                .users
-                                .intersection(&readers.users)
-                                .cloned()
-                                .collect(),
-                            groups: recorded
-                                .groups
-                                .intersection(&readers.groups)
-                                .cloned()
-                                .collect(),
-                        };
-                        (source, held)
-                    })
-                    .collect();
+                let grants = grants::held_by_source(&grants::recorded(&attributes)?, &readers);
                 Ok(Some(LiveConnection {
                     id,
                     name,
@@ -317,6 +421,7 @@ impl ConsoleRegistry for GuacamoleDb {
                     parameters,
                     owner: attributes.get(OWNER).cloned(),
                     resource: attributes.get(RESOURCE).cloned(),
+                    placement: attributes.get(PLACEMENT).cloned(),
                     grants,
                 }))
             })
@@ -354,17 +459,22 @@ impl ConsoleRegistry for GuacamoleDb {
                     .map(ObjectRef::connection),
             };
             let Some(object) = found else {
+                locked.rollback().await?;
                 return Ok(false);
             };
-            if object.kind == ObjectKind::Group {
-                let foreign = foreign_descendants(&mut db, object.id).await?;
+            {
+                let foreign = match object.kind {
+                    ObjectKind::Group => foreign_descendants(&mut db, object.id).await?,
+                    ObjectKind::Connection => sharing_profiles(&mut db, object.id).await?,
+                };
                 if !foreign.is_empty() {
                     return Err(DriverError::permanent(
                         TARGET,
-                        "delete a connection group",
+                        "delete",
                         format!(
-                            "group {} holds objects the agent did not create ({}); move or delete \
+                            "{} {} holds objects the agent did not create ({}); move or delete \
                              them in Guacamole first",
+                            tables(object.kind).noun,
                             object.id,
                             foreign.join(", ")
                         ),
@@ -468,12 +578,28 @@ async fn foreign_descendants(db: &mut Db<'_>, group: ObjectId) -> Result<Vec<Str
                 if kind == ObjectKind::Group {
                     pending.push(id);
                 }
+                if kind == ObjectKind::Connection {
+                    foreign.extend(sharing_profiles(db, id).await?);
+                }
             } else {
                 foreign.push(format!("{} {name:?}", tables(kind).noun));
             }
         }
     }
     Ok(foreign)
+}
+
+/// A connection's sharing profiles, which only the web app makes.
+async fn sharing_profiles(
+    db: &mut Db<'_>,
+    connection: ObjectId,
+) -> Result<Vec<String>, DriverError> {
+    Ok(db
+        .sharing_profiles(connection)
+        .await?
+        .into_iter()
+        .map(|name| format!("sharing profile {name:?}"))
+        .collect())
 }
 
 /// Guacamole's web app opens `#/client/<id>`, where the id is the base64

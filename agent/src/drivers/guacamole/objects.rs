@@ -2,7 +2,7 @@
 //! attributes. The agent's marks are attributes: `giif-owner` says which
 //! agent object a Guacamole object belongs to (and that the agent made it),
 //! `giif-resource` which VM or assignment a connection reaches, and
-//! `giif-grants` which READ grants the agent gave, per source.
+//! `giif-grant-*` which READ grants the agent gave (see `grants`).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,10 @@ use crate::drivers::error::DriverError;
 
 pub const OWNER: &str = "giif-owner";
 pub const RESOURCE: &str = "giif-resource";
-pub const GRANTS: &str = "giif-grants";
+/// Set on connections whose password is their resource's.
+pub const FOLLOWS: &str = "giif-resource-secret";
+/// The project a connection was placed in by `project_id`.
+pub const PLACEMENT: &str = "giif-placement";
 
 /// One connection to Guacamole's database, in its dialect.
 pub struct Db<'a> {
@@ -89,6 +92,28 @@ impl Db<'_> {
             .await
             .map_err(|e| classify("find an object by its owner", e))?;
         Ok(row.map(|(id,)| id))
+    }
+
+    /// Every object whose `attribute` is `value`.
+    pub async fn all_by_attribute(
+        &mut self,
+        kind: ObjectKind,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<ObjectId>, DriverError> {
+        let t = tables(kind);
+        let sql = self.sql(&format!(
+            "SELECT {id} FROM {attr} WHERE attribute_name = ? AND attribute_value = ? ORDER BY {id}",
+            id = t.id,
+            attr = t.attribute
+        ));
+        let rows: Vec<(i64,)> = sqlx::query_as(&sql)
+            .bind(attribute)
+            .bind(value)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|e| classify("find objects by attribute", e))?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     /// The object of `kind` named `name` directly under `parent`.
@@ -215,7 +240,7 @@ impl Db<'_> {
             .execute(&mut *self.conn)
             .await
             .map_err(|e| classify("create a connection group", e))?;
-        self.inserted(ObjectKind::Group, parent, name).await
+        self.inserted(ObjectKind::Group).await
     }
 
     pub async fn insert_connection(
@@ -238,25 +263,41 @@ impl Db<'_> {
             .execute(&mut *self.conn)
             .await
             .map_err(|e| classify("create a connection", e))?;
-        self.inserted(ObjectKind::Connection, Parent::Group(parent), name)
-            .await
+        self.inserted(ObjectKind::Connection).await
     }
 
-    /// The id of a row just inserted: its name is unique in its parent
-    /// while the agent holds the write lock.
-    async fn inserted(
+    /// The id of the row this connection just inserted.
+    async fn inserted(&mut self, kind: ObjectKind) -> Result<ObjectId, DriverError> {
+        let t = tables(kind);
+        let sql = match self.dialect {
+            Dialect::MySql => "SELECT LAST_INSERT_ID()".to_string(),
+            Dialect::Postgres => format!(
+                "SELECT currval(pg_get_serial_sequence('{}', '{}'))",
+                t.object, t.id
+            ),
+        };
+        let (id,): (i64,) = sqlx::query_as(&sql)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(|e| classify("read a new object's id", e))?;
+        Ok(id)
+    }
+
+    /// Sharing profiles of a connection (made in the web app, never by the
+    /// agent; deleting the connection would delete them).
+    pub async fn sharing_profiles(
         &mut self,
-        kind: ObjectKind,
-        parent: Parent,
-        name: &str,
-    ) -> Result<ObjectId, DriverError> {
-        self.by_name(kind, parent, name).await?.ok_or_else(|| {
-            DriverError::maybe_applied(
-                super::sql::TARGET,
-                "create an object",
-                format!("the new {} {name:?} cannot be read back", tables(kind).noun),
-            )
-        })
+        connection: ObjectId,
+    ) -> Result<Vec<String>, DriverError> {
+        let sql = self.sql(
+            "SELECT sharing_profile_name FROM guacamole_sharing_profile WHERE primary_connection_id = ?",
+        );
+        let rows: Vec<(String,)> = sqlx::query_as(&sql)
+            .bind(connection)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|e| classify("list sharing profiles", e))?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
     }
 
     pub async fn update_connection(

@@ -41,6 +41,16 @@ impl Dialect {
         }
     }
 
+    /// Why `text` cannot be stored: MySQL's `utf8` (3-byte) tables refuse
+    /// 4-byte characters such as emoji.
+    pub fn text_problem(self, what: &str, text: &str) -> Option<String> {
+        (self == Self::MySql && text.chars().any(|c| c.len_utf8() > 3)).then(|| {
+            format!(
+                "{what} has characters Guacamole's MySQL/MariaDB tables cannot store (such as emoji); use others"
+            )
+        })
+    }
+
     /// `sql` with its `?` placeholders in this dialect.
     pub fn sql(self, sql: &str) -> String {
         match self {
@@ -89,8 +99,14 @@ pub fn classify(action: &str, error: sqlx::Error) -> DriverError {
         | sqlx::Error::Protocol(_) => DriverError::transient(TARGET, action, text),
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // Deadlock, lock wait timeout, serialization failure.
-            if matches!(code.as_ref(), "40001" | "40P01" | "1213" | "1205") {
+            // MySQL's own error numbers: deadlock, lock wait timeout.
+            let mysql_number = db
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .map(|e| e.number());
+            // Serialization failure, deadlock, lock timeout (PostgreSQL).
+            if matches!(code.as_ref(), "40001" | "40P01" | "55P03")
+                || matches!(mysql_number, Some(1213 | 1205))
+            {
                 DriverError::transient(TARGET, action, text)
             } else {
                 DriverError::permanent(TARGET, action, text)
@@ -128,7 +144,12 @@ impl Locked {
         };
         match dialect {
             Dialect::Postgres => {
-                locked.execute_raw("BEGIN").await?;
+                // Read committed, so name checks see the previous holder's
+                // commit; a stuck holder makes waiters fail (and retry), not hang.
+                locked
+                    .execute_raw("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    .await?;
+                locked.execute_raw("SET LOCAL lock_timeout = '30s'").await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(LOCK_KEY)
                     .execute(&mut **locked.conn()?)
@@ -170,8 +191,17 @@ impl Locked {
             .map_err(|e| classify(sql, e))
     }
 
-    pub async fn commit(mut self) -> Result<(), DriverError> {
-        self.execute_raw("COMMIT").await?;
+    pub async fn commit(self) -> Result<(), DriverError> {
+        self.end("COMMIT").await
+    }
+
+    /// Ends without changes, keeping the connection for others.
+    pub async fn rollback(self) -> Result<(), DriverError> {
+        self.end("ROLLBACK").await
+    }
+
+    async fn end(mut self, how: &str) -> Result<(), DriverError> {
+        self.execute_raw(how).await?;
         if self.dialect == Dialect::MySql {
             sqlx::query("SELECT RELEASE_LOCK(?)")
                 .bind(LOCK_NAME)
