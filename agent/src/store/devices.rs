@@ -37,24 +37,26 @@ impl Store {
         if let Some(guacamole) = &inventory.guacamole {
             put(&mut tx, KIND_GUACAMOLE, "console", guacamole).await?;
         }
+        let revision = revision_of(&mut tx).await?;
+        sqlx::query("DELETE FROM inventory_revision")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO inventory_revision (id, revision) VALUES (1, $1)")
+            .bind(revision)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Changes whenever an import changes any device.
+    /// Changes whenever an import changes any device: one row, written by
+    /// the import (the hash of every device as imported).
     pub async fn inventory_revision(&self) -> Result<String, ApiError> {
-        use sha2::Digest;
-        let rows: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT kind, name, spec FROM inventory_items ORDER BY kind, name")
-                .fetch_all(self.pool())
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT revision FROM inventory_revision WHERE id = 1")
+                .fetch_optional(self.pool())
                 .await?;
-        let mut hash = sha2::Sha256::new();
-        for (kind, name, spec) in rows {
-            hash.update(kind.as_bytes());
-            hash.update(name.as_bytes());
-            hash.update(spec.as_bytes());
-        }
-        Ok(hex::encode(hash.finalize()))
+        Ok(row.map(|(r,)| r).unwrap_or_default())
     }
 
     pub async fn bms_inventory(&self) -> Result<Vec<Bms>, ApiError> {
@@ -96,6 +98,22 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The hash of every device as stored.
+async fn revision_of(tx: &mut Transaction<'static, Any>) -> Result<String, ApiError> {
+    use sha2::Digest;
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT kind, name, spec FROM inventory_items ORDER BY kind, name")
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut hash = sha2::Sha256::new();
+    for (kind, name, spec) in rows {
+        hash.update(kind.as_bytes());
+        hash.update(name.as_bytes());
+        hash.update(spec.as_bytes());
+    }
+    Ok(hex::encode(hash.finalize()))
 }
 
 async fn put<T: Serialize>(
