@@ -462,7 +462,7 @@ async fn the_host_key_is_pinned_on_first_use_and_a_new_one_refused() {
         "{error}"
     );
     assert!(
-        error.message.contains("ssh_host_keys"),
+        error.message.contains("giif-agent host-keys forget"),
         "says how to re-pin: {error}"
     );
     assert_eq!(
