@@ -50,7 +50,17 @@ impl Workspace {
         Self::with_env(agent.env(), config)
     }
 
-    pub fn with_env(mut env: Vec<(String, String)>, config: &str) -> Self {
+    pub fn with_env(env: Vec<(String, String)>, config: &str) -> Self {
+        Self::with_provider_dir(env, config, &bin_dir())
+    }
+
+    /// Like [`Workspace::with_env`], with `terraform-provider-giif` taken
+    /// from `provider_dir` instead of this build's binary directory.
+    pub fn with_provider_dir(
+        mut env: Vec<(String, String)>,
+        config: &str,
+        provider_dir: &Path,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let rc = dir.path().join("terraform.rc");
         std::fs::write(
@@ -58,7 +68,7 @@ impl Workspace {
             format!(
                 "provider_installation {{\n  dev_overrides {{\n    \"{}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
                 giif_provider::PROVIDER_ADDRESS,
-                bin_dir().display()
+                provider_dir.display()
             ),
         )
         .unwrap();
@@ -81,6 +91,12 @@ impl Workspace {
             format!("{PROVIDER_BLOCK}\n{config}"),
         )
         .unwrap();
+    }
+
+    /// Replaces main.tf with exactly `main_tf` (no giif provider block), for
+    /// configurations that use only Terraform's built-in resources.
+    pub fn write_exact(&self, main_tf: &str) {
+        std::fs::write(self.dir.path().join("main.tf"), main_tf).unwrap();
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
