@@ -34,7 +34,7 @@ struct Options {
     #[arg(long, value_delimiter = ',', default_values_t = [200, 1000])]
     sizes: Vec<usize>,
     /// Runs of every measured command; the report shows medians.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     repetitions: usize,
     /// Provider start-ups to time.
     #[arg(long, default_value_t = 20)]
@@ -81,6 +81,7 @@ fn main() {
     }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     if let Err(err) = run(Options::parse()) {
