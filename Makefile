@@ -6,7 +6,7 @@
 CARGO ?= cargo
 TERRAFORM ?= terraform
 
-.PHONY: all build test test-guacamole lint docs demo demo-down clean
+.PHONY: all build test test-guacamole lint docs demo demo-down bench clean
 
 all: build
 
@@ -37,6 +37,13 @@ lint:
 
 docs:
 	$(CARGO) run -q -p terraform-provider-giif --bin gen-docs
+
+# Release builds of the provider, the agent and the simulator, then
+# giif-bench: prints the figures and writes them to docs/benchmarks.md.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--repetitions 5".
+bench:
+	$(CARGO) build --release --workspace --bins
+	./target/release/giif-bench $(BENCH_ARGS)
 
 demo: build
 	./scripts/demo.sh

@@ -86,6 +86,11 @@ impl TestAgent {
         }
     }
 
+    /// The `giif-agent serve` process id (for reading its memory use).
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
     }

@@ -20,11 +20,14 @@ use std::path::PathBuf;
 /// need `cargo build --bins` first, which `make test` does.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/<test> -> target/debug
-    exe.parent()
-        .and_then(|p| p.parent())
-        .expect("target dir")
-        .to_path_buf()
+    let dir = exe.parent().expect("the executable's directory");
+    // Tests run from target/<profile>/deps/<test>, the workspace's own
+    // binaries (giif-bench) from target/<profile>/<binary>.
+    if dir.ends_with("deps") {
+        dir.parent().expect("target dir").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 pub fn binary(name: &str) -> PathBuf {

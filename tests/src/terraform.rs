@@ -49,13 +49,18 @@ provider "giif" {}
 /// point Terraform at the provider binary of this build (so no `init` is
 /// needed for it), and returns its path.
 pub fn write_cli_config(dir: &Path) -> PathBuf {
+    write_cli_config_for(dir, &bin_dir())
+}
+
+/// The same with the provider binary in `provider_dir`.
+pub fn write_cli_config_for(dir: &Path, provider_dir: &Path) -> PathBuf {
     let rc = dir.join("terraform.rc");
     std::fs::write(
         &rc,
         format!(
             "provider_installation {{\n  dev_overrides {{\n    \"{}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
             giif_provider::PROVIDER_ADDRESS,
-            bin_dir().display()
+            provider_dir.display()
         ),
     )
     .unwrap();
@@ -77,9 +82,19 @@ impl Workspace {
         Self::with_env(agent.env(), config)
     }
 
-    pub fn with_env(mut env: Vec<(String, String)>, config: &str) -> Self {
+    pub fn with_env(env: Vec<(String, String)>, config: &str) -> Self {
+        Self::with_provider_dir(env, config, &bin_dir())
+    }
+
+    /// Like [`Workspace::with_env`], with `terraform-provider-giif` taken
+    /// from `provider_dir` instead of this build's binary directory.
+    pub fn with_provider_dir(
+        mut env: Vec<(String, String)>,
+        config: &str,
+        provider_dir: &Path,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        env.extend(cli_env(&write_cli_config(dir.path())));
+        env.extend(cli_env(&write_cli_config_for(dir.path(), provider_dir)));
         let workspace = Self { dir, env };
         workspace.write(config);
         workspace
@@ -96,6 +111,12 @@ impl Workspace {
             format!("{PROVIDER_BLOCK}\n{config}"),
         )
         .unwrap();
+    }
+
+    /// Replaces main.tf with exactly `main_tf` (no giif provider block), for
+    /// configurations that use only Terraform's built-in resources.
+    pub fn write_exact(&self, main_tf: &str) {
+        std::fs::write(self.dir.path().join("main.tf"), main_tf).unwrap();
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

@@ -20,6 +20,9 @@ use giif_proto::tls_incoming::tls_incoming;
 /// Terraform sends whole plans and states in one message.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
+/// How long to wait after Shutdown for the client to close its connection.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
 pub enum ServeMode {
     /// Started by Terraform: handshake on stdout, AutoMTLS when offered.
     Plugin { client_cert_pem: Option<String> },
@@ -66,6 +69,15 @@ pub async fn serve<P: Provider>(provider: P, mode: ServeMode) -> Result<(), Serv
 
     match mode {
         ServeMode::Plugin { client_cert_pem } => {
+            // After Shutdown the server stops accepting and ends once
+            // Terraform has its reply and closes the connection, which it
+            // does at once (it waits for this process to exit before it
+            // starts the next one).
+            let (stopping, stopped) = tokio::sync::oneshot::channel();
+            let signal = async move {
+                shutdown.notified().await;
+                let _ = stopping.send(());
+            };
             let server = match client_cert_pem {
                 Some(pem) => {
                     let identity = ServerIdentity::generate()?;
@@ -73,23 +85,27 @@ pub async fn serve<P: Provider>(provider: P, mode: ServeMode) -> Result<(), Serv
                     let config = identity.server_config(verifier)?;
                     print_line(&handshake_line(addr, Some(identity.cert_der.as_ref())))?;
                     let incoming = tls_incoming(listener, config);
-                    tokio::spawn(router.serve_with_incoming(incoming))
+                    tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal))
                 }
                 None => {
                     print_line(&handshake_line(addr, None))?;
                     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                    tokio::spawn(router.serve_with_incoming(incoming))
+                    tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal))
+                }
+            };
+            let grace_after_shutdown = async {
+                match stopped.await {
+                    Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+                    Err(_) => std::future::pending().await,
                 }
             };
             tokio::select! {
                 result = server => {
                     result.unwrap_or(Ok(()))?;
                 }
-                _ = shutdown.notified() => {
-                    // Let the Shutdown reply reach Terraform, then leave
-                    // without waiting for the stdio stream, which never ends.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+                // A client that keeps its connection (and the stdio stream,
+                // which never ends) open: leave anyway.
+                _ = grace_after_shutdown => {}
             }
         }
         ServeMode::Debug { provider_address } => {

@@ -40,10 +40,12 @@ pub enum PveTrust {
     Fingerprint([u8; 32]),
 }
 
-/// How task polling backs off, and how long a task may run.
+/// How often a running task is polled, and how long a task may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskPoll {
+    /// The first delay, and the shortest.
     pub initial: Duration,
+    /// The longest delay (a task is polled every tenth of its age between).
     pub max: Duration,
     /// Give up waiting (the task may still finish: `MaybeApplied`).
     pub timeout: Duration,

@@ -1,0 +1,87 @@
+//! N `giif_project`s against N of Terraform's built-in `terraform_data`:
+//! the same `count`, the same terraform, the same CLI configuration, default
+//! parallelism. `terraform_data` needs no provider process and no network,
+//! so it is the floor Terraform itself sets; the ratio is what the giif
+//! provider and agent add on top.
+
+use std::path::Path;
+
+use anyhow::Result;
+use giif_tests::agent::TestAgent;
+use giif_tests::terraform::Workspace;
+
+use crate::memory::{peak_resident_kib, ProviderWrapper};
+use crate::samples::{apply_plan_destroy, keep_log, timed, LifeCycle};
+
+/// The project VLAN pool of the bench's agents: room for the largest N.
+const FIRST_VLAN: u32 = 100;
+
+#[derive(Debug, Default)]
+pub struct Comparison {
+    pub count: usize,
+    pub giif: LifeCycle,
+    pub terraform_data: LifeCycle,
+    /// The agent's peak resident set size (KiB), the largest over the runs.
+    pub agent_peak_kib: u64,
+}
+
+fn giif_config(count: usize) -> String {
+    format!(
+        r#"
+resource "giif_project" "p" {{
+  count = {count}
+  name  = "bench-${{count.index}}"
+}}
+"#
+    )
+}
+
+fn terraform_data_config(count: usize) -> String {
+    format!(
+        r#"
+resource "terraform_data" "p" {{
+  count = {count}
+  input = "bench-${{count.index}}"
+}}
+"#
+    )
+}
+
+fn agent_for(count: usize) -> TestAgent {
+    TestAgent::start(FIRST_VLAN, FIRST_VLAN + count as u32 + 99, None)
+}
+
+/// One repetition of both sides, giif first.
+pub fn run_once(comparison: &mut Comparison, logs: Option<&Path>, repetition: usize) -> Result<()> {
+    let count = comparison.count;
+    let agent = agent_for(count);
+    let ws = Workspace::new(&agent, &giif_config(count));
+    let outcome = apply_plan_destroy(&ws, &mut comparison.giif);
+    keep_log(
+        logs,
+        &format!("projects-{count}-run{repetition}-agent.log"),
+        &agent.log(),
+    )?;
+    outcome?;
+    comparison.agent_peak_kib = comparison
+        .agent_peak_kib
+        .max(peak_resident_kib(agent.pid())?);
+    drop(ws);
+    drop(agent);
+
+    let ws = Workspace::with_env(Vec::new(), "");
+    ws.write_exact(&terraform_data_config(count));
+    apply_plan_destroy(&ws, &mut comparison.terraform_data)
+}
+
+/// One untimed apply of `count` projects with every provider process run
+/// through the memory-measuring wrapper; the peak of each process (KiB).
+pub fn provider_peaks(count: usize, real_provider: &Path) -> Result<Vec<u64>> {
+    let agent = agent_for(count);
+    let wrapper = ProviderWrapper::new()?;
+    let mut env = agent.env();
+    env.extend(wrapper.env(real_provider));
+    let ws = Workspace::with_provider_dir(env, &giif_config(count), wrapper.dir.path());
+    timed(&ws, &["apply", "-auto-approve", "-input=false"], &[0])?;
+    wrapper.peaks_kib()
+}

@@ -1,0 +1,367 @@
+//! The report: one Markdown page, printed and written to docs/benchmarks.md.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::machine::Machine;
+use crate::memory::mebibytes;
+use crate::mixed::{self, Measured, REALISTIC_LATENCY};
+use crate::projects::Comparison;
+use crate::samples::{seconds, Samples};
+
+/// A project apply or plan may take this many times its terraform_data figure.
+pub const PROJECTS_LIMIT: f64 = 2.5;
+/// The realistic-latency apply may take this many times its critical path.
+pub const CRITICAL_PATH_LIMIT: f64 = 1.3;
+
+pub struct Results {
+    pub machine: Machine,
+    pub repetitions: usize,
+    pub comparisons: Vec<Comparison>,
+    pub mixed: Vec<Measured>,
+    pub startup: Samples,
+    /// (N, each provider process's peak in KiB) for an apply of N projects.
+    pub provider_peaks_projects: Option<(usize, Vec<u64>)>,
+    pub provider_peaks_mixed: Vec<u64>,
+    pub load_after: String,
+    pub elapsed: Duration,
+}
+
+pub struct Target {
+    pub what: String,
+    pub ratio: f64,
+    pub limit: f64,
+}
+
+impl Target {
+    pub fn met(&self) -> bool {
+        self.ratio <= self.limit
+    }
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    if b.is_zero() {
+        f64::INFINITY
+    } else {
+        a.as_secs_f64() / b.as_secs_f64()
+    }
+}
+
+fn yes_no(met: bool) -> &'static str {
+    if met {
+        "yes"
+    } else {
+        "**no**"
+    }
+}
+
+/// Median, and the spread of the runs when there are several.
+fn cell(samples: &Samples) -> String {
+    if samples.len() > 1 {
+        format!(
+            "{} ({}–{})",
+            seconds(samples.median()),
+            seconds(samples.min()),
+            seconds(samples.max())
+        )
+    } else {
+        seconds(samples.median())
+    }
+}
+
+impl Results {
+    pub fn targets(&self) -> Vec<Target> {
+        let mut targets = Vec::new();
+        for c in &self.comparisons {
+            for (step, giif, data) in [
+                ("apply", &c.giif.apply, &c.terraform_data.apply),
+                ("plan", &c.giif.plan, &c.terraform_data.plan),
+            ] {
+                targets.push(Target {
+                    what: format!(
+                        "`terraform {step}` of {} projects ≤ {PROJECTS_LIMIT} × terraform_data",
+                        c.count
+                    ),
+                    ratio: ratio(giif.median(), data.median()),
+                    limit: PROJECTS_LIMIT,
+                });
+            }
+        }
+        for m in &self.mixed {
+            if m.profile.name == REALISTIC_LATENCY.name {
+                targets.push(Target {
+                    what: format!(
+                        "`terraform apply` of the mixed environment, realistic latency ≤ {CRITICAL_PATH_LIMIT} × critical path"
+                    ),
+                    ratio: ratio(
+                        m.life_cycle.apply.median(),
+                        mixed::critical_path(&m.profile).total,
+                    ),
+                    limit: CRITICAL_PATH_LIMIT,
+                });
+            }
+        }
+        targets
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut page = String::new();
+        self.write_markdown(&mut page)
+            .expect("writing to a String cannot fail");
+        page
+    }
+
+    fn write_markdown(&self, out: &mut String) -> std::fmt::Result {
+        let m = &self.machine;
+        writeln!(out, "# Benchmarks\n")?;
+        writeln!(
+            out,
+            "Written by `make bench` (the `giif-bench` binary of the `tests` crate, release build) on {}. \
+             Run it again to refresh this page; the method is at the end.\n",
+            m.date
+        )?;
+        writeln!(out, "## Machine\n")?;
+        writeln!(out, "- CPU: {}, {} cores (`nproc`)", m.cpu_model, m.cpus)?;
+        writeln!(out, "- {}", m.terraform)?;
+        writeln!(out, "- giif commit `{}`, release build", m.commit)?;
+        writeln!(
+            out,
+            "- load average (1, 5, 15 min) before: {}; after: {} (the machine is shared; other work skews the numbers)",
+            m.load_before, self.load_after
+        )?;
+        writeln!(
+            out,
+            "- the whole run took {:.1} min\n",
+            self.elapsed.as_secs_f64() / 60.0
+        )?;
+
+        writeln!(out, "## Targets\n")?;
+        writeln!(out, "| target | measured | met |")?;
+        writeln!(out, "| --- | ---: | :---: |")?;
+        for t in self.targets() {
+            writeln!(
+                out,
+                "| {} | {:.2} × | {} |",
+                t.what,
+                t.ratio,
+                yes_no(t.met())
+            )?;
+        }
+        writeln!(out)?;
+
+        if !self.comparisons.is_empty() {
+            self.write_comparisons(out)?;
+        }
+        if !self.mixed.is_empty() {
+            self.write_mixed(out)?;
+        }
+
+        writeln!(out, "## The provider and the agent\n")?;
+        writeln!(out, "| figure | value |")?;
+        writeln!(out, "| --- | ---: |")?;
+        writeln!(
+            out,
+            "| provider start-up, spawn to handshake line (median of {}; fastest–slowest) | {:.1} ms ({:.1}–{:.1}) |",
+            self.startup.len(),
+            self.startup.median().as_secs_f64() * 1000.0,
+            self.startup.min().as_secs_f64() * 1000.0,
+            self.startup.max().as_secs_f64() * 1000.0
+        )?;
+        if let Some((count, peaks)) = &self.provider_peaks_projects {
+            writeln!(
+                out,
+                "| provider peak memory, `apply` of {count} projects (largest of its {} provider processes) | {} |",
+                peaks.len(),
+                mebibytes(peaks.iter().copied().max().unwrap_or_default())
+            )?;
+        }
+        if !self.provider_peaks_mixed.is_empty() {
+            writeln!(
+                out,
+                "| provider peak memory, `apply` of the mixed environment (largest of its {} provider processes) | {} |",
+                self.provider_peaks_mixed.len(),
+                mebibytes(self.provider_peaks_mixed.iter().copied().max().unwrap_or_default())
+            )?;
+        }
+        for c in &self.comparisons {
+            writeln!(
+                out,
+                "| agent peak memory, apply, plan and destroy of {} projects | {} |",
+                c.count,
+                mebibytes(c.agent_peak_kib)
+            )?;
+        }
+        for measured in &self.mixed {
+            writeln!(
+                out,
+                "| agent peak memory, mixed environment, {} | {} |",
+                measured.profile.name,
+                mebibytes(measured.agent_peak_kib)
+            )?;
+        }
+        writeln!(out)?;
+        out.push_str(METHOD);
+        Ok(())
+    }
+
+    fn write_comparisons(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(out, "## `giif_project` against `terraform_data`\n")?;
+        writeln!(
+            out,
+            "Seconds from starting `terraform` until it exits: the median of {} runs, with the fastest and the \
+             slowest in parentheses. Default parallelism (10). The ratio compares the medians.\n",
+            self.repetitions
+        )?;
+        writeln!(
+            out,
+            "| resources | command | `giif_project` | `terraform_data` | ratio |"
+        )?;
+        writeln!(out, "| ---: | --- | ---: | ---: | ---: |")?;
+        for c in &self.comparisons {
+            for ((step, giif), (_, data)) in
+                c.giif.steps().into_iter().zip(c.terraform_data.steps())
+            {
+                writeln!(
+                    out,
+                    "| {} | {step} | {} | {} | {:.2} × |",
+                    c.count,
+                    cell(giif),
+                    cell(data),
+                    ratio(giif.median(), data.median())
+                )?;
+            }
+        }
+        writeln!(out)?;
+        Ok(())
+    }
+
+    fn write_mixed(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(out, "## Mixed environment on the simulated site\n")?;
+        let inventory: Vec<String> = mixed::inventory()
+            .iter()
+            .map(|(kind, n)| format!("{n} `{kind}`"))
+            .collect();
+        writeln!(
+            out,
+            "{} (three class projects; see `tests/src/bin/giif-bench/mixed.rs`). Default parallelism; the \
+             medians of {} runs, a fresh simulated site and agent for each.\n",
+            inventory.join(", "),
+            self.repetitions
+        )?;
+        writeln!(
+            out,
+            "| site | command | measured (s) | critical path (s) | ratio |"
+        )?;
+        writeln!(out, "| --- | --- | ---: | ---: | ---: |")?;
+        for measured in &self.mixed {
+            let path = mixed::critical_path(&measured.profile).total;
+            for (step, samples) in measured.life_cycle.steps() {
+                let (path_cell, ratio_cell) = if step == "apply" {
+                    (
+                        seconds(path),
+                        format!("{:.2} ×", ratio(samples.median(), path)),
+                    )
+                } else {
+                    ("".to_string(), "".to_string())
+                };
+                writeln!(
+                    out,
+                    "| {} | {step} | {} | {path_cell} | {ratio_cell} |",
+                    measured.profile.name,
+                    cell(samples)
+                )?;
+            }
+        }
+        writeln!(
+            out,
+            "\nThe {CRITICAL_PATH_LIMIT} × target is for the realistic site. With zero latency the critical path is \
+             only the iDRAC driver's pauses, so that ratio shows the fixed costs of Terraform, the provider and the \
+             agent instead.\n"
+        )?;
+        self.write_critical_path(out)?;
+        Ok(())
+    }
+
+    fn write_critical_path(&self, out: &mut String) -> std::fmt::Result {
+        let profile = REALISTIC_LATENCY;
+        let latency = profile.latency();
+        let chain = mixed::critical_path(&profile);
+        writeln!(
+            out,
+            "Critical path with realistic latency (Proxmox tasks {} s, iDRAC commands {} s, gateway boot {} s, \
+             and the iDRAC driver's own {} s pause between two commands to one BMC):\n",
+            seconds(profile.proxmox_task),
+            seconds(profile.idrac_command),
+            seconds(profile.gateway_boot),
+            seconds(latency.idrac_pause)
+        )?;
+        for (address, own) in &chain.links {
+            let steps: Vec<String> = mixed::steps_of(address)
+                .iter()
+                .map(|s| format!("{s} {}", seconds(latency.of(*s))))
+                .collect();
+            let detail = if steps.is_empty() {
+                "no device latency".to_string()
+            } else {
+                steps.join(" + ")
+            };
+            writeln!(out, "1. `{address}`: {detail} = {} s", seconds(*own))?;
+        }
+        writeln!(
+            out,
+            "\nin all {} s. The same steps done one after another, as an agent without parallelism would, \
+             take {} s.\n",
+            seconds(chain.total),
+            seconds(mixed::serial_time(&profile))
+        )?;
+        Ok(())
+    }
+}
+
+const METHOD: &str = r#"## Method
+
+- **Builds.** `make bench` builds the provider, the agent, the simulator and `giif-bench` in release mode
+  and runs `target/release/giif-bench`. Terraform runs the release provider through `dev_overrides`
+  (no `terraform init`), the way the acceptance tests do.
+- **Timing.** Each figure is the wall-clock time from spawning `terraform` until it exits: `apply
+  -auto-approve` from an empty state, then `plan -detailed-exitcode` (which refreshes every resource and
+  must find nothing to change), then `destroy -auto-approve`. Every run has a fresh agent (SQLite store,
+  project VLAN pool large enough for the run) and a fresh working directory; for the mixed environment
+  also a fresh simulated site. giif and `terraform_data` runs alternate, so load from other work on the
+  machine hits both sides alike.
+- **`terraform_data`** is Terraform's built-in resource: no provider process, no network, no store. Its
+  figure is what Terraform alone costs for the same number of resources, so the ratio is the price of
+  the giif provider (process starts, mTLS to the agent, one agent call per resource) and the agent.
+- **Realistic latency** is set with the simulator's fault knobs (`PUT /faults/{endpoint}` on its admin
+  API): `task_duration_ms` of `pve` (every Proxmox task, and a NIC hot-plug into a running VM),
+  `latency_ms` of each `idrac:<server>` (before every racadm answer) and `task_duration_ms` of each
+  `pagw:<slot>` (the gateway guest's boot). Zero latency sets all three to 0.
+- **Critical path.** For every resource, the hardware steps the agent's operation has to take one after
+  another (read off `agent/src/gateways/converge.rs`, `agent/src/vms/converge.rs`,
+  `agent/src/bare_metal/converge.rs`, `agent/src/floating.rs` and the drivers; see
+  `tests/src/bin/giif-bench/critical_path.rs`), weighted by the latency of the site; then the longest
+  path through Terraform's dependency graph of the environment. A gateway is a clone task, a start task
+  and the guest's boot (the NIC update is a synchronous call on a stopped VM, the configuration goes over
+  SSH). A VM is a clone, a resize (its 20 GB disk is larger than the template's 10 GB) and a start task.
+  A floating IP reconfigures its gateway over SSH. A bare-metal assignment waits for its gateway, then
+  hot-plugs a NIC into the running gateway VM, reconfigures the gateway, and on the iDRAC reads the
+  virtual media, reads it again and attaches the ISO, and powers the server on: four commands with the
+  driver's pause between them. Calls without device latency (Proxmox API reads and synchronous writes,
+  SSH to gateways, the store) count as zero, so the measured/critical-path ratio includes them along
+  with Terraform's and the provider's own time. A ratio close to 1 shows that the agent runs independent
+  work (the three gateways, the six VMs, the two servers) at the same time.
+- **Where the rest goes.** For every resource a `plan` makes four calls to the provider
+  (`ValidateResourceConfig`, `UpgradeResourceState`, `ReadResource`, `PlanResourceChange`) and an
+  `apply` one more, each a gRPC call over TLS to another process, where `terraform_data` stays inside
+  Terraform; Terraform also starts three provider processes per `plan` and four per `apply`. Profiles of
+  a `plan` of 200 projects show Terraform's own CPU time for these calls as the largest part of the
+  difference, ahead of the provider's and the agent's (one store read per `ReadResource`).
+- **Start-up.** `terraform-provider-giif` spawned with go-plugin's environment (magic cookie, protocol 6,
+  a P-521 AutoMTLS client certificate like Terraform's) until its handshake line is on stdout.
+- **Peak memory.** The agent's `VmHWM` from `/proc/<pid>/status` after its runs. The provider's, in one
+  extra untimed apply: `dev_overrides` points at a wrapper (`giif-bench` itself) that runs the real
+  provider as its child and records `getrusage(RUSAGE_CHILDREN).ru_maxrss` when it exits, for every
+  provider process Terraform starts.
+- **Targets** are reported, not enforced: a missed target shows as **no** above, and `make bench` still
+  exits 0 (it fails only when something does not work). Timing assertions never run in `make test`.
+"#;
