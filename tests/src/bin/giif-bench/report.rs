@@ -353,9 +353,12 @@ const METHOD: &str = r#"## Method
 - **Where the rest goes.** For every resource a `plan` makes four calls to the provider
   (`ValidateResourceConfig`, `UpgradeResourceState`, `ReadResource`, `PlanResourceChange`) and an
   `apply` one more, each a gRPC call over TLS to another process, where `terraform_data` stays inside
-  Terraform; Terraform also starts three provider processes per `plan` and four per `apply`. Profiles of
-  a `plan` of 200 projects show Terraform's own CPU time for these calls as the largest part of the
-  difference, ahead of the provider's and the agent's (one store read per `ReadResource`).
+  Terraform; Terraform also starts three provider processes per `plan` and four per `apply`, generating
+  a P-521 AutoMTLS certificate for each. Profiled on this machine, a `plan` of 200 projects costs
+  Terraform about 0.4 s of CPU time (those calls, the certificates, the process starts), the three
+  provider processes together about 45 ms and the agent about 40 ms (one store read per
+  `ReadResource`); the provider processes of the schema and validation walks live about 15 ms each.
+  This fixed part weighs most at 200 resources, whose `terraform_data` plan takes only about 0.13 s.
 - **Start-up.** `terraform-provider-giif` spawned with go-plugin's environment (magic cookie, protocol 6,
   a P-521 AutoMTLS client certificate like Terraform's) until its handshake line is on stdout.
 - **Peak memory.** The agent's `VmHWM` from `/proc/<pid>/status` after its runs. The provider's, in one
