@@ -72,26 +72,19 @@ impl Db<'_> {
         self.dialect.sql(text)
     }
 
-    /// The object whose `attribute` is `value`.
+    /// The object whose `attribute` is `value` (the oldest, should a copy
+    /// carry the same mark).
     pub async fn by_attribute(
         &mut self,
         kind: ObjectKind,
         attribute: &str,
         value: &str,
     ) -> Result<Option<ObjectId>, DriverError> {
-        let t = tables(kind);
-        let sql = self.sql(&format!(
-            "SELECT {id} FROM {attr} WHERE attribute_name = ? AND attribute_value = ? ORDER BY {id}",
-            id = t.id,
-            attr = t.attribute
-        ));
-        let row: Option<(i64,)> = sqlx::query_as(&sql)
-            .bind(attribute)
-            .bind(value)
-            .fetch_optional(&mut *self.conn)
-            .await
-            .map_err(|e| classify("find an object by its owner", e))?;
-        Ok(row.map(|(id,)| id))
+        Ok(self
+            .all_by_attribute(kind, attribute, value)
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// Every object whose `attribute` is `value`.
