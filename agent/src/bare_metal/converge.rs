@@ -311,10 +311,7 @@ impl Servers {
             let console = self.consoles.bms_state(row).await;
             answer.console_connection_id = console.id();
             answer.console_url = console.url();
-            if let Some(why) = console.drift() {
-                answer.status = "console_drift".into();
-                answer.last_error = why.to_string();
-            }
+            console.mark_drift(&mut answer.status, &mut answer.last_error);
         }
         answer.spec = Some(spec);
         Ok(answer)

@@ -105,6 +105,15 @@ impl ConsoleState {
             _ => ready,
         }
     }
+    /// Marks a ready resource whose console drifted: `console_drift`, with
+    /// why in its last error.
+    pub fn mark_drift(&self, status: &mut String, last_error: &mut String) {
+        if let Some(why) = self.drift() {
+            *status = "console_drift".into();
+            *last_error = why.to_string();
+        }
+    }
+
     pub fn drift(&self) -> Option<&str> {
         match self {
             ConsoleState::Drift(why) => Some(why),

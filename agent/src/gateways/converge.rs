@@ -321,10 +321,10 @@ impl Gateways {
         if !live || row.status != "ready" {
             return Ok(answer);
         }
-        if let Some(why) = self.consoles.gateway_state(row).await.drift() {
-            answer.status = "console_drift".into();
-            answer.last_error = why.to_string();
-        }
+        self.consoles
+            .gateway_state(row)
+            .await
+            .mark_drift(&mut answer.status, &mut answer.last_error);
         let parts = self.parts(row).await?;
         let vm = VmRef {
             node: row.node.clone(),

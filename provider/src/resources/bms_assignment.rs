@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::{
-    await_while_null, is_up, keep_planned, repair_console_drift, state_id, timeouts_block,
-    CreateFailure, Ctx, Operation, Resource,
+    is_up, keep_console, plan_console, state_id, timeouts_block, CreateFailure, Ctx, Operation,
+    Resource,
 };
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
@@ -195,9 +195,7 @@ impl Resource for BmsAssignmentResource {
         if prior.get("pagw_nic").is_null() || moved {
             planned.set("pagw_nic", Value::Unknown);
         }
-        await_while_null(prior, planned, "console_connection_id");
-        await_while_null(prior, planned, "console_url");
-        repair_console_drift(prior, planned, &["console_connection_id", "console_url"]);
+        plan_console(prior, planned);
     }
 
     async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
@@ -252,8 +250,7 @@ impl Resource for BmsAssignmentResource {
             return Err(not_ready(&assignment, planned).diags);
         }
         let mut state = state_from(&assignment, planned);
-        keep_planned(&mut state, planned, "console_connection_id");
-        keep_planned(&mut state, planned, "console_url");
+        keep_console(&mut state, planned);
         Ok(state)
     }
 

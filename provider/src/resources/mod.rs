@@ -101,6 +101,26 @@ pub fn repair_console_drift(prior: &Value, planned: &mut Value, computed: &[&str
     }
 }
 
+/// The console attributes of VMs and server assignments.
+const CONSOLE: [&str; 2] = ["console_connection_id", "console_url"];
+
+/// Plans a resource's console attributes: awaited while null, planned
+/// unknown when the console drifted (see [`repair_console_drift`]).
+pub fn plan_console(prior: &Value, planned: &mut Value) {
+    for name in CONSOLE {
+        await_while_null(prior, planned, name);
+    }
+    repair_console_drift(prior, planned, &CONSOLE);
+}
+
+/// Keeps the console attributes an update's plan promised
+/// (see [`keep_planned`]).
+pub fn keep_console(state: &mut Value, planned: &Value) {
+    for name in CONSOLE {
+        keep_planned(state, planned, name);
+    }
+}
+
 /// Empty text from the agent is null in Terraform.
 pub fn non_empty(text: &str) -> Value {
     Value::opt_string(Some(text.to_string()).filter(|t| !t.is_empty()))

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::{
-    await_while_null, deleted, is_up, keep_planned, non_empty, repair_console_drift, state_id,
-    timeouts_block, CreateFailure, Ctx, Operation, Resource,
+    deleted, is_up, keep_console, non_empty, plan_console, state_id, timeouts_block, CreateFailure,
+    Ctx, Operation, Resource,
 };
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{validators, Attribute, Nesting, Schema, Validator};
@@ -286,9 +286,7 @@ impl Resource for VmResource {
         if planned.get("id").is_unknown() {
             return;
         }
-        await_while_null(prior, planned, "console_connection_id");
-        await_while_null(prior, planned, "console_url");
-        repair_console_drift(prior, planned, &["console_connection_id", "console_url"]);
+        plan_console(prior, planned);
         let (Some(current), Some(wanted)) = (
             prior.get("disk_gb").as_i64(),
             planned.get("disk_gb").as_i64(),
@@ -356,8 +354,7 @@ impl Resource for VmResource {
             return Err(not_ready(&vm, planned).diags);
         }
         let mut state = state_from(&vm, planned);
-        keep_planned(&mut state, planned, "console_connection_id");
-        keep_planned(&mut state, planned, "console_url");
+        keep_console(&mut state, planned);
         Ok(state)
     }
 
