@@ -16,7 +16,7 @@ use giif_tests::terraform::Workspace;
 
 use crate::critical_path::{self, longest_chain, steps, Chain, Latency, Resource, Step};
 use crate::memory::{peak_resident_kib, ProviderWrapper};
-use crate::samples::{apply_plan_destroy, keep_log, timed, LifeCycle};
+use crate::samples::{apply_plan_destroy, keep_log, timed, LifeCycle, APPLY};
 
 const PROJECTS: usize = 3;
 /// Projects 0..SERVERS get a bare-metal server each.
@@ -293,6 +293,6 @@ pub fn provider_peaks(real_provider: &Path) -> Result<Vec<u64>> {
     let mut env = site.agent.env();
     env.extend(wrapper.env(real_provider));
     let ws = Workspace::with_provider_dir(env, &config(), wrapper.dir.path());
-    timed(&ws, &["apply", "-auto-approve", "-input=false"], &[0])?;
+    timed(&ws, APPLY, &[0])?;
     wrapper.peaks_kib()
 }

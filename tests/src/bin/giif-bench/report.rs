@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::machine::Machine;
 use crate::memory::mebibytes;
 use crate::mixed::{self, Measured, REALISTIC_LATENCY};
-use crate::projects::Comparison;
+use crate::projects::{Comparison, PLANS_PER_REPETITION};
 use crate::samples::{seconds, Samples};
 
 /// A project apply or plan may take this many times its terraform_data figure.
@@ -208,9 +208,13 @@ impl Results {
         writeln!(out, "## `giif_project` against `terraform_data`\n")?;
         writeln!(
             out,
-            "Seconds from starting `terraform` until it exits: the median of {} runs, with the fastest and the \
-             slowest in parentheses. Default parallelism (10). The ratio compares the medians.\n",
-            self.repetitions
+            "Seconds from starting `terraform` until it exits: the median, with the fastest and the slowest run in \
+             parentheses, of {} runs ({} for `plan`, which is repeated {} times per run). Default parallelism (10). \
+             Each run applies both, plans both alternately, then destroys both, so both sides see the same load. \
+             The ratio compares the medians.\n",
+            self.repetitions,
+            self.repetitions * PLANS_PER_REPETITION,
+            PLANS_PER_REPETITION
         )?;
         writeln!(
             out,
@@ -326,9 +330,9 @@ const METHOD: &str = r#"## Method
 - **Timing.** Each figure is the wall-clock time from spawning `terraform` until it exits: `apply
   -auto-approve` from an empty state, then `plan -detailed-exitcode` (which refreshes every resource and
   must find nothing to change), then `destroy -auto-approve`. Every run has a fresh agent (SQLite store,
-  project VLAN pool large enough for the run) and a fresh working directory; for the mixed environment
-  also a fresh simulated site. giif and `terraform_data` runs alternate, so load from other work on the
-  machine hits both sides alike.
+  project VLAN pool large enough for the run) and fresh working directories; for the mixed environment
+  also a fresh simulated site. giif and `terraform_data` commands alternate, so load from other work on
+  the machine hits both sides alike.
 - **`terraform_data`** is Terraform's built-in resource: no provider process, no network, no store. Its
   figure is what Terraform alone costs for the same number of resources, so the ratio is the price of
   the giif provider (process starts, mTLS to the agent, one agent call per resource) and the agent.

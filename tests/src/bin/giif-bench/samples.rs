@@ -57,24 +57,17 @@ impl LifeCycle {
     }
 }
 
+pub const APPLY: &[&str] = &["apply", "-auto-approve", "-input=false"];
+/// A plan after apply must find nothing to change: exit code 0.
+pub const PLAN: &[&str] = &["plan", "-input=false", "-detailed-exitcode"];
+pub const DESTROY: &[&str] = &["destroy", "-auto-approve", "-input=false"];
+
 /// `terraform apply`, then a `plan` that must find nothing to change, then
 /// `destroy`, each timed from spawning terraform until it exits.
 pub fn apply_plan_destroy(ws: &Workspace, into: &mut LifeCycle) -> Result<()> {
-    into.apply.push(timed(
-        ws,
-        &["apply", "-auto-approve", "-input=false"],
-        &[0],
-    )?);
-    into.plan.push(timed(
-        ws,
-        &["plan", "-input=false", "-detailed-exitcode"],
-        &[0],
-    )?);
-    into.destroy.push(timed(
-        ws,
-        &["destroy", "-auto-approve", "-input=false"],
-        &[0],
-    )?);
+    into.apply.push(timed(ws, APPLY, &[0])?);
+    into.plan.push(timed(ws, PLAN, &[0])?);
+    into.destroy.push(timed(ws, DESTROY, &[0])?);
     Ok(())
 }
 
