@@ -4,7 +4,9 @@
 use giif_provider::plugin::{check_magic_cookie, serve, ServeMode, MAGIC_COOKIE_KEY};
 use giif_provider::server::ProviderService;
 
-#[tokio::main]
+// One thread: every call is short, and a `plan` makes four per resource, so
+// handing each between worker threads costs more than it saves.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     giif_provider::logging::init();
     let debug = std::env::args()
