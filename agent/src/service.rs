@@ -113,6 +113,9 @@ fn required_id(id: &str) -> Result<&str, ApiError> {
     }
 }
 
+/// GetProjects' limit: one query's parameters, well inside every store's.
+const MAX_PROJECTS_PER_GET: usize = 1000;
+
 type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
@@ -155,6 +158,30 @@ impl Agent for AgentService {
         };
         let console = self.consoles.project_state(&project).await;
         Ok(Response::new(with_console(project, &console)))
+    }
+
+    async fn get_projects(
+        &self,
+        request: Request<api::GetProjectsRequest>,
+    ) -> Reply<api::GetProjectsResponse> {
+        let ids = request.into_inner().ids;
+        if ids.len() > MAX_PROJECTS_PER_GET {
+            return Err(ApiError::invalid(format!(
+                "{} ids asked for at once; ask for at most {MAX_PROJECTS_PER_GET} per call",
+                ids.len()
+            ))
+            .field("ids")
+            .into());
+        }
+        let projects = self.store.projects_by_ids(&ids).await?;
+        let consoles = self.consoles.project_states(&projects).await;
+        Ok(Response::new(api::GetProjectsResponse {
+            projects: projects
+                .into_iter()
+                .zip(&consoles)
+                .map(|(project, console)| with_console(project, console))
+                .collect(),
+        }))
     }
 
     async fn list_projects(

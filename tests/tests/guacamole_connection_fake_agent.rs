@@ -91,6 +91,7 @@ agent_impl! {
         get_agent_info(api::GetAgentInfoRequest) -> api::AgentInfo;
         create_project(api::CreateProjectRequest) -> api::Project;
         get_project(api::GetProjectRequest) -> api::Project;
+        get_projects(api::GetProjectsRequest) -> api::GetProjectsResponse;
         list_projects(api::ListProjectsRequest) -> api::ListProjectsResponse;
         update_project(api::UpdateProjectRequest) -> api::Project;
         delete_project(api::DeleteProjectRequest) -> api::DeleteProjectResponse;

@@ -235,3 +235,90 @@ output "vlan" {
     assert_eq!(outputs["found"]["value"], true);
     assert_eq!(outputs["vlan"]["value"], 300);
 }
+
+/// What a plan's refresh of many projects asks for: GetProjects answers the
+/// projects that exist, as GetProject shows them, and reads made at once
+/// through the provider's client each get their own project.
+#[tokio::test(flavor = "multi_thread")]
+async fn many_projects_read_at_once() {
+    let agent = TestAgent::start(300, 399, None);
+    let client = agent.client().await;
+    let deadline = std::time::Duration::from_secs(5);
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let project = client
+            .create_project(
+                api::CreateProjectRequest {
+                    request_id: format!("create-{n}"),
+                    spec: Some(api::ProjectSpec {
+                        name: format!("batch-{n}"),
+                        ..Default::default()
+                    }),
+                },
+                deadline,
+            )
+            .await
+            .unwrap();
+        ids.push(project.id);
+    }
+
+    let asked = vec![ids[3].clone(), "prj-missing".into(), ids[7].clone()];
+    let mut found = client
+        .get_projects(api::GetProjectsRequest { ids: asked }, deadline)
+        .await
+        .unwrap()
+        .projects;
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = Vec::new();
+    for id in [&ids[3], &ids[7]] {
+        let one = client
+            .get_project(api::get_project_request::Key::Id(id.clone()), deadline)
+            .await
+            .unwrap();
+        assert_eq!(one.status, "ready");
+        expected.push(one);
+    }
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(found, expected, "GetProjects shows each as GetProject does");
+
+    let too_many = client
+        .get_projects(
+            api::GetProjectsRequest {
+                ids: (0..1001).map(|n| format!("prj-{n}")).collect(),
+            },
+            deadline,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        too_many.reason,
+        giif_provider::agent::Reason::InvalidArgument
+    );
+    assert_eq!(too_many.field, "ids");
+    assert!(
+        too_many.message.contains("at most 1000"),
+        "{}",
+        too_many.message
+    );
+
+    // Twenty reads and five of ids that name nothing, all at once.
+    let mut reads = tokio::task::JoinSet::new();
+    let gone: Vec<String> = (0..5).map(|n| format!("prj-gone-{n}")).collect();
+    for id in ids.iter().chain(&gone) {
+        let (client, id) = (client.clone(), id.clone());
+        reads.spawn(async move { (id.clone(), client.read_project(&id, deadline).await) });
+    }
+    let mut answered = 0;
+    while let Some(joined) = reads.join_next().await {
+        let (id, answer) = joined.unwrap();
+        match answer.unwrap() {
+            Some(project) => {
+                assert_eq!(project.id, id);
+                assert!(ids.contains(&id));
+            }
+            None => assert!(gone.contains(&id), "{id} exists but read as gone"),
+        }
+        answered += 1;
+    }
+    assert_eq!(answered, 25);
+}

@@ -48,6 +48,14 @@ async fn suite(store: Store) {
     assert_eq!(again, alpha);
     assert_eq!(store.list_projects().await.unwrap().len(), 1);
 
+    // Many by id in one query: the ones that exist.
+    let found = store
+        .projects_by_ids(&[alpha.id.clone(), "prj-none".into()])
+        .await
+        .unwrap();
+    assert_eq!(found, vec![alpha.clone()]);
+    assert!(store.projects_by_ids(&[]).await.unwrap().is_empty());
+
     // Names are unique regardless of case; the error says how to import.
     let err = store
         .create_project("r2", &spec("alpha"))

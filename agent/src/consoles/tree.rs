@@ -162,52 +162,33 @@ impl Consoles {
 
     /// The project's group as Guacamole holds it now.
     pub async fn project_state(&self, project: &api::Project) -> ConsoleState {
-        self.project_state_strict(project).await.unwrap_or_else(|err| {
-            tracing::warn!(project = %project.id, error = %err, "the project's console group could not be read");
-            ConsoleState::Unknown
-        })
+        self.project_states(std::slice::from_ref(project))
+            .await
+            .pop()
+            .unwrap_or(ConsoleState::Unknown)
     }
 
-    async fn project_state_strict(&self, project: &api::Project) -> Result<ConsoleState, ApiError> {
-        let Some(registry) = self.registry().await? else {
-            return Ok(ConsoleState::Absent);
-        };
-        let db = &registry.db;
-        let name = project
-            .spec
-            .as_ref()
-            .map(|s| s.name.as_str())
-            .unwrap_or_default();
-        let found = db
-            .find_owned(&owner::project(&project.id))
-            .await
-            .map_err(console_error)?;
-        let Some(group) = found else {
-            return Ok(ConsoleState::Drift(format!(
-                "the Guacamole group {PROJECTS}/{name} is missing"
-            )));
-        };
-        let live = db.group(group.id).await.map_err(console_error)?;
-        if let Some(live) = live.filter(|g| g.name != name) {
-            return Ok(ConsoleState::Drift(format!(
-                "the Guacamole group of project {name} was renamed to {:?}",
-                live.name
-            )));
-        }
-        for (key, label) in [
-            (owner::resources(&project.id), RESOURCES),
-            (owner::toolbox(&project.id), TOOLBOX),
-        ] {
-            if db.find_owned(&key).await.map_err(console_error)?.is_none() {
-                return Ok(ConsoleState::Drift(format!(
-                    "the Guacamole group {PROJECTS}/{name}/{label} is missing"
-                )));
+    /// The same for many projects, finding Guacamole's database once.
+    pub async fn project_states(&self, projects: &[api::Project]) -> Vec<ConsoleState> {
+        let registry = match self.registry().await {
+            Ok(Some(registry)) => registry,
+            Ok(None) => return projects.iter().map(|_| ConsoleState::Absent).collect(),
+            Err(err) => {
+                tracing::warn!(error = %err, "the console registry could not be set up");
+                return projects.iter().map(|_| ConsoleState::Unknown).collect();
             }
+        };
+        let mut states = Vec::with_capacity(projects.len());
+        for project in projects {
+            let state = project_state_in(&registry, project)
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(project = %project.id, error = %err, "the project's console group could not be read");
+                    ConsoleState::Unknown
+                });
+            states.push(state);
         }
-        Ok(ConsoleState::Present {
-            id: group.id,
-            url: db.client_url(group),
-        })
+        states
     }
 
     /// Removes the project's groups (and the agent's objects in them).
@@ -222,4 +203,46 @@ impl Consoles {
             .map_err(console_error)?;
         Ok(())
     }
+}
+
+async fn project_state_in(
+    registry: &Registry,
+    project: &api::Project,
+) -> Result<ConsoleState, ApiError> {
+    let db = &registry.db;
+    let name = project
+        .spec
+        .as_ref()
+        .map(|s| s.name.as_str())
+        .unwrap_or_default();
+    let found = db
+        .find_owned(&owner::project(&project.id))
+        .await
+        .map_err(console_error)?;
+    let Some(group) = found else {
+        return Ok(ConsoleState::Drift(format!(
+            "the Guacamole group {PROJECTS}/{name} is missing"
+        )));
+    };
+    let live = db.group(group.id).await.map_err(console_error)?;
+    if let Some(live) = live.filter(|g| g.name != name) {
+        return Ok(ConsoleState::Drift(format!(
+            "the Guacamole group of project {name} was renamed to {:?}",
+            live.name
+        )));
+    }
+    for (key, label) in [
+        (owner::resources(&project.id), RESOURCES),
+        (owner::toolbox(&project.id), TOOLBOX),
+    ] {
+        if db.find_owned(&key).await.map_err(console_error)?.is_none() {
+            return Ok(ConsoleState::Drift(format!(
+                "the Guacamole group {PROJECTS}/{name}/{label} is missing"
+            )));
+        }
+    }
+    Ok(ConsoleState::Present {
+        id: group.id,
+        url: db.client_url(group),
+    })
 }

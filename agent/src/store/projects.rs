@@ -163,6 +163,24 @@ impl Store {
             .ok_or_else(|| ApiError::not_found(format!("no project has id {id:?}")).subject(id))
     }
 
+    /// The projects among `ids` that exist, in one query.
+    pub async fn projects_by_ids(&self, ids: &[String]) -> Result<Vec<api::Project>, ApiError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = (1..=ids.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id IN ({placeholders})");
+        let mut query = sqlx::query_as::<_, ProjectRow>(&sql);
+        for id in ids {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().map(project_from_row).collect())
+    }
+
     pub async fn project_by_name(&self, name: &str) -> Result<api::Project, ApiError> {
         let row: Option<ProjectRow> = sqlx::query_as(&format!(
             "SELECT {PROJECT_COLUMNS} FROM projects WHERE name_key = $1"

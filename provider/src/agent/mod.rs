@@ -3,6 +3,7 @@
 
 mod connect;
 mod error;
+mod project_reads;
 mod retry;
 
 pub use connect::{AgentSettings, ConnectError};
@@ -21,6 +22,7 @@ use retry::with_retries;
 #[derive(Clone)]
 pub struct AgentClient {
     grpc: Grpc<Channel>,
+    reads: std::sync::Arc<project_reads::ProjectReads>,
 }
 
 /// Generates one method per agent RPC: `name(request, deadline)`, retried
@@ -42,6 +44,7 @@ impl AgentClient {
         let channel = connect::channel(settings).await?;
         Ok(Self {
             grpc: Grpc::new(channel),
+            reads: Default::default(),
         })
     }
 
@@ -180,6 +183,7 @@ impl AgentClient {
     rpcs! {
         get_agent_info(api::GetAgentInfoRequest) -> api::AgentInfo;
         create_project(api::CreateProjectRequest) -> api::Project;
+        get_projects(api::GetProjectsRequest) -> api::GetProjectsResponse;
         update_project(api::UpdateProjectRequest) -> api::Project;
         delete_project(api::DeleteProjectRequest) -> api::DeleteProjectResponse;
         create_gateway(api::CreateGatewayRequest) -> api::Gateway;

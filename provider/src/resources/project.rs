@@ -223,13 +223,8 @@ impl Resource for ProjectResource {
     }
 
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx
-            .agent
-            .get_project(Key::Id(state_id(state)), ctx.timeout)
-            .await
-        {
-            Ok(project) => Ok(Some(state_from(&project, state))),
-            Err(err) if err.is_not_found() => Ok(None),
+        match ctx.agent.read_project(&state_id(state), ctx.timeout).await {
+            Ok(project) => Ok(project.map(|project| state_from(&project, state))),
             Err(err) => Err(err.to_diagnostic("Cannot read project").into()),
         }
     }
