@@ -482,6 +482,47 @@ fn consoles(flavor: GuacFlavor) {
     let (empty, plan) = ws.plan_is_empty();
     assert!(empty, "plan after import:\n{}", plan.all());
 
+    // A console that cannot be put back (its name taken by a connection
+    // made by hand): the apply succeeds with a warning that says so, and
+    // once the way is clear the next apply repairs it.
+    let web = connection_id(&db, resources, "web");
+    db.sql(&format!(
+        "DELETE FROM guacamole_connection WHERE connection_id = {web}"
+    ));
+    db.sql(&format!(
+        "INSERT INTO guacamole_connection (connection_name, parent_id, protocol) \
+         VALUES ('web', {resources}, 'ssh')"
+    ));
+    let blocked = ws.apply();
+    let text = blocked.flat();
+    assert!(
+        text.contains("Warning: The Guacamole objects of VM")
+            && text.contains("could not be put back"),
+        "{}",
+        blocked.all()
+    );
+    assert!(
+        text.contains("Remove what is in the way in Guacamole"),
+        "{text}"
+    );
+    let (empty, _) = ws.plan_is_empty();
+    assert!(
+        !empty,
+        "the repair is proposed again while the way is blocked"
+    );
+    db.sql(&format!(
+        "DELETE FROM guacamole_connection WHERE connection_name = 'web' AND parent_id = {resources}"
+    ));
+    let repaired = ws.apply();
+    assert!(
+        !repaired.flat().contains("could not be put back"),
+        "{}",
+        repaired.all()
+    );
+    let (empty, plan) = ws.plan_is_empty();
+    assert!(empty, "plan after the repair:\n{}", plan.all());
+    assert!(connections_in(&db, resources).contains(&"web".to_string()));
+
     // Destroy: nothing of the agent's is left but the root group.
     ws.ok(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
     assert_eq!(db.sql("SELECT COUNT(*) FROM guacamole_connection"), "0");

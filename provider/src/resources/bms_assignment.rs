@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::{
-    is_up, keep_console, plan_console, state_id, timeouts_block, CreateFailure, Ctx, Operation,
-    Resource,
+    is_up, keep_console, plan_console, state_id, timeouts_block, warn_if_console_drifted,
+    CreateFailure, Ctx, Operation, Resource,
 };
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
@@ -156,6 +156,20 @@ fn state_from(assignment: &api::BmsAssignment, shape: &Value) -> Value {
     state
 }
 
+fn warn_assignment_console(ctx: &Ctx<'_>, assignment: &api::BmsAssignment) {
+    let server = assignment
+        .spec
+        .as_ref()
+        .map(|s| s.bms.as_str())
+        .unwrap_or_default();
+    warn_if_console_drifted(
+        ctx,
+        &format!("the assignment of server {server}"),
+        &assignment.status,
+        &assignment.last_error,
+    );
+}
+
 fn not_ready(assignment: &api::BmsAssignment, planned: &Value) -> CreateFailure {
     let detail = if assignment.status == "failed" {
         format!(
@@ -212,6 +226,7 @@ impl Resource for BmsAssignmentResource {
         if !is_up(&assignment.status) {
             return Err(not_ready(&assignment, planned));
         }
+        warn_assignment_console(ctx, &assignment);
         Ok(state_from(&assignment, planned))
     }
 
@@ -249,6 +264,7 @@ impl Resource for BmsAssignmentResource {
         if !is_up(&assignment.status) {
             return Err(not_ready(&assignment, planned).diags);
         }
+        warn_assignment_console(ctx, &assignment);
         let mut state = state_from(&assignment, planned);
         keep_console(&mut state, planned);
         Ok(state)

@@ -15,7 +15,7 @@ mod vm;
 use std::time::Duration;
 
 use crate::agent::AgentClient;
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::Schema;
 use crate::tfvalue::Value;
 
@@ -31,9 +31,28 @@ pub struct Ctx<'a> {
     /// `config`): the only place write-only values are found, since the
     /// plan holds them null. Null for reads, imports and deletes.
     pub config: &'a Value,
+    /// Warnings from an operation that succeeded, for Terraform to show.
+    pub warnings: std::sync::Mutex<Diagnostics>,
 }
 
 impl Ctx<'_> {
+    pub fn warn(&self, warning: Diagnostic) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(warning);
+    }
+
+    /// The warnings gathered so far, taken.
+    pub fn take_warnings(&self) -> Diagnostics {
+        std::mem::take(
+            &mut *self
+                .warnings
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
     /// How long the agent may wait for a long change before answering:
     /// the timeout less a few seconds for the answer to travel.
     pub fn wait_seconds(&self) -> u32 {
@@ -98,6 +117,27 @@ pub fn repair_console_drift(prior: &Value, planned: &mut Value, computed: &[&str
         for name in computed {
             planned.set(*name, Value::Unknown);
         }
+    }
+}
+
+/// After a create or update: a console the agent could not put back is
+/// worth a warning that says why. The resource itself is up, and every plan
+/// proposes the repair again until the cause is gone.
+pub fn warn_if_console_drifted(ctx: &Ctx<'_>, what: &str, status: &str, last_error: &str) {
+    if status == CONSOLE_DRIFT {
+        ctx.warn(Diagnostic::warning(
+            format!("The Guacamole objects of {what} could not be put back"),
+            format!(
+                "{}.\n\n{what} itself is up and its status stays {CONSOLE_DRIFT}; \
+                 every plan proposes the repair again. Remove what is in the way in Guacamole, then \
+                 apply again.",
+                if last_error.is_empty() {
+                    "giif-agent's log names the cause"
+                } else {
+                    last_error
+                }
+            ),
+        ));
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::{
-    deleted, is_up, repair_console_drift, state_id, timeouts_block, CreateFailure, Ctx, Operation,
-    Resource,
+    deleted, is_up, repair_console_drift, state_id, timeouts_block, warn_if_console_drifted,
+    CreateFailure, Ctx, Operation, Resource,
 };
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
@@ -307,6 +307,12 @@ impl Resource for PagwResource {
         if !is_up(&gateway.status) {
             return Err(not_ready(&gateway, planned));
         }
+        warn_if_console_drifted(
+            ctx,
+            &format!("gateway {}", gateway.id),
+            &gateway.status,
+            &gateway.last_error,
+        );
         Ok(state_from(&gateway, planned))
     }
 
@@ -343,6 +349,12 @@ impl Resource for PagwResource {
         if !is_up(&gateway.status) {
             return Err(not_ready(&gateway, planned).diags);
         }
+        warn_if_console_drifted(
+            ctx,
+            &format!("gateway {}", gateway.id),
+            &gateway.status,
+            &gateway.last_error,
+        );
         Ok(state_from(&gateway, planned))
     }
 

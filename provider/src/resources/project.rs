@@ -8,7 +8,7 @@ use giif_proto::agent as api;
 
 use super::{
     await_while_null, deleted, keep_planned, non_empty, repair_console_drift, state_id,
-    timeouts_block, CreateFailure, Ctx, Operation, Resource,
+    timeouts_block, warn_if_console_drifted, CreateFailure, Ctx, Operation, Resource,
 };
 use crate::agent::{AgentError, Reason};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -219,6 +219,12 @@ impl Resource for ProjectResource {
             .create_project(request, ctx.timeout)
             .await
             .map_err(|err| Diagnostics::from(create_error(&err, &name)))?;
+        warn_if_console_drifted(
+            ctx,
+            &format!("project {name}"),
+            &project.status,
+            &project.last_error,
+        );
         Ok(state_from(&project, planned))
     }
 
@@ -245,6 +251,17 @@ impl Resource for ProjectResource {
             .update_project(request, ctx.timeout)
             .await
             .map_err(|err| err.to_diagnostic("Cannot update project"))?;
+        let name = project
+            .spec
+            .as_ref()
+            .map(|s| s.name.as_str())
+            .unwrap_or_default();
+        warn_if_console_drifted(
+            ctx,
+            &format!("project {name}"),
+            &project.status,
+            &project.last_error,
+        );
         let mut state = state_from(&project, planned);
         keep_planned(&mut state, planned, "connection_group_id");
         Ok(state)

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::{
-    deleted, is_up, keep_console, non_empty, plan_console, state_id, timeouts_block, CreateFailure,
-    Ctx, Operation, Resource,
+    deleted, is_up, keep_console, non_empty, plan_console, state_id, timeouts_block,
+    warn_if_console_drifted, CreateFailure, Ctx, Operation, Resource,
 };
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{validators, Attribute, Nesting, Schema, Validator};
@@ -321,6 +321,7 @@ impl Resource for VmResource {
         if !is_up(&vm.status) {
             return Err(not_ready(&vm, planned));
         }
+        warn_if_console_drifted(ctx, &format!("VM {}", vm.id), &vm.status, &vm.last_error);
         Ok(state_from(&vm, planned))
     }
 
@@ -353,6 +354,7 @@ impl Resource for VmResource {
         if !is_up(&vm.status) {
             return Err(not_ready(&vm, planned).diags);
         }
+        warn_if_console_drifted(ctx, &format!("VM {}", vm.id), &vm.status, &vm.last_error);
         let mut state = state_from(&vm, planned);
         keep_console(&mut state, planned);
         Ok(state)

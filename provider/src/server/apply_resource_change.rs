@@ -55,6 +55,7 @@ async fn apply(
         request_id: private::request_id(&request.planned_private),
         timeout: DEFAULT_TIMEOUT,
         config: &Value::Null,
+        warnings: Default::default(),
     };
 
     if planned.is_null() {
@@ -70,7 +71,7 @@ async fn apply(
     if prior.is_null() {
         ctx.timeout = Operation::Create.timeout(&planned, DEFAULT_TIMEOUT);
         return match resource.create(&ctx, &planned).await {
-            Ok(state) => encoded(schema, &state, Diagnostics::default()),
+            Ok(state) => encoded(schema, &state, ctx.take_warnings()),
             Err(failure) => match failure.partial {
                 // Keep what exists so Terraform taints it rather than losing it.
                 Some(partial) => encoded(schema, &partial, failure.diags),
@@ -80,7 +81,7 @@ async fn apply(
     }
     ctx.timeout = Operation::Update.timeout(&planned, DEFAULT_TIMEOUT);
     match resource.update(&ctx, &prior, &planned).await {
-        Ok(state) => encoded(schema, &state, Diagnostics::default()),
+        Ok(state) => encoded(schema, &state, ctx.take_warnings()),
         Err(diags) => (request.prior_state.clone(), diags),
     }
 }

@@ -44,6 +44,7 @@ async fn import(
         request_id: String::new(),
         timeout: Duration::from_secs(5 * 60),
         config: &Value::Null,
+        warnings: Default::default(),
     };
     let state = resource.import(&ctx, &request.id).await?;
     let schema = resource.schema();

@@ -41,6 +41,7 @@ async fn read(
         request_id: String::new(),
         timeout: Duration::from_secs(5 * 60),
         config: &config,
+        warnings: Default::default(),
     };
     let state = source.read(&ctx, &config).await?;
     encode(&state, &ty)

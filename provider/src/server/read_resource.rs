@@ -51,6 +51,7 @@ async fn read(
         request_id: String::new(),
         timeout: Operation::Read.timeout(&current, DEFAULT_TIMEOUT),
         config: &Value::Null,
+        warnings: Default::default(),
     };
     let fresh = resource.read(&ctx, &current).await?;
     let fresh = fresh.map_or(Value::Null, |state| {
