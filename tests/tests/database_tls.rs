@@ -1,0 +1,109 @@
+//! The agent's databases over TLS: a PostgreSQL server that accepts only
+//! TLS connections, with a certificate from a CA of our own. With
+//! `sslmode=verify-full` and that CA the store and Guacamole's database
+//! work; with another CA the agent refuses the server and says why; without
+//! TLS the server refuses the agent.
+
+#![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
+
+use giif_agent::drivers::console::ConsoleRegistry;
+use giif_agent::drivers::guacamole::GuacamoleDb;
+use giif_agent::pki::{generate_ca, issue_server_cert, CaHandle};
+use giif_agent::store::Store;
+use giif_proto::agent as api;
+use giif_tests::guacamole_db::project_schema_dir;
+use giif_tests::postgres::TestPostgres;
+
+fn ca_file(dir: &std::path::Path, name: &str) -> (CaHandle, String) {
+    let ca = CaHandle::from_certified(generate_ca(name).unwrap());
+    let path = dir.join(format!("{name}.pem"));
+    std::fs::write(&path, ca.cert_pem()).unwrap();
+    (ca, path.display().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn store_and_guacamole_over_verified_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, ca_path) = ca_file(dir.path(), "database-ca");
+    let (_, other_ca_path) = ca_file(dir.path(), "someone-else");
+    // Valid for 127.0.0.1, where the server listens.
+    let server = issue_server_cert(&ca, &[]).unwrap();
+    let pg = TestPostgres::start_tls_only(&server.cert.pem(), &server.key_pair.serialize_pem());
+    let verified = |url: String, ca: &str| format!("{url}?sslmode=verify-full&sslrootcert={ca}");
+
+    // The store: opens, migrates and keeps a project, all over TLS.
+    let store_url = pg.database("store");
+    let store = Store::open(&verified(store_url.clone(), &ca_path))
+        .await
+        .unwrap();
+    store
+        .import_project_vlan_pool(&giif_agent::store::VlanPoolSpec {
+            name: "tls-pool".into(),
+            first: 10,
+            last: 20,
+            reserved: vec![],
+        })
+        .await
+        .unwrap();
+    let project = store
+        .create_project(
+            "r1",
+            &api::ProjectSpec {
+                name: "encrypted".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.projects_by_ids(&[project.id.clone()]).await.unwrap(),
+        vec![project]
+    );
+
+    // A server whose certificate another CA signed is refused, with a reason.
+    let refused = Store::open(&verified(store_url.clone(), &other_ca_path))
+        .await
+        .err()
+        .expect("a server the CA did not sign is refused");
+    assert!(
+        refused.to_string().contains("invalid peer certificate"),
+        "{refused}"
+    );
+
+    // Without TLS the server turns the agent away.
+    let plain = Store::open(&format!("{store_url}?sslmode=disable"))
+        .await
+        .err()
+        .expect("the server takes only TLS");
+    assert!(plain.to_string().contains("pg_hba.conf"), "{plain}");
+
+    // Guacamole's database: the schema loaded and the agent's tree made
+    // over TLS.
+    let guac_url = verified(pg.database("guacamole"), &ca_path);
+    let schema = project_schema_dir().join("postgresql");
+    let loader = sqlx::PgPool::connect(&guac_url).await.unwrap();
+    for file in ["001-create-schema.sql", "002-create-admin-user.sql"] {
+        let script = std::fs::read_to_string(schema.join(file)).unwrap();
+        sqlx::raw_sql(&script).execute(&loader).await.unwrap();
+    }
+    let guacamole = GuacamoleDb::new(&guac_url, "https://guacamole.test").unwrap();
+    let root = guacamole.root_group("projects", "Projects").await.unwrap();
+    assert_eq!(
+        guacamole.root_group("projects", "Projects").await.unwrap(),
+        root
+    );
+
+    let untrusted = GuacamoleDb::new(
+        &verified(pg.database("guacamole2"), &other_ca_path),
+        "https://guacamole.test",
+    )
+    .unwrap();
+    let err = untrusted
+        .root_group("projects", "Projects")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("invalid peer certificate"),
+        "{err}"
+    );
+}
