@@ -56,7 +56,10 @@ async fn store_and_guacamole_over_verified_tls() {
         .await
         .unwrap();
     assert_eq!(
-        store.projects_by_ids(&[project.id.clone()]).await.unwrap(),
+        store
+            .projects_by_ids(std::slice::from_ref(&project.id))
+            .await
+            .unwrap(),
         vec![project]
     );
 
