@@ -110,11 +110,7 @@ impl Consoles {
         project: &api::Project,
     ) -> Result<ProjectGroups, ApiError> {
         let db = &registry.db;
-        let name = project
-            .spec
-            .as_ref()
-            .map(|s| s.name.as_str())
-            .unwrap_or_default();
+        let name = project_name(project);
         let root = db
             .root_group(owner::ROOT, PROJECTS)
             .await
@@ -210,11 +206,7 @@ async fn project_state_in(
     project: &api::Project,
 ) -> Result<ConsoleState, ApiError> {
     let db = &registry.db;
-    let name = project
-        .spec
-        .as_ref()
-        .map(|s| s.name.as_str())
-        .unwrap_or_default();
+    let name = project_name(project);
     let found = db
         .find_owned(&owner::project(&project.id))
         .await
@@ -245,4 +237,12 @@ async fn project_state_in(
         id: group.id,
         url: db.client_url(group),
     })
+}
+
+fn project_name(project: &api::Project) -> &str {
+    project
+        .spec
+        .as_ref()
+        .map(|s| s.name.as_str())
+        .unwrap_or_default()
 }
