@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
 
 use giif_agent::drivers::console::ConsoleRegistry;
+use giif_agent::drivers::error::ErrorClass;
 use giif_agent::drivers::guacamole::GuacamoleDb;
 use giif_agent::pki::{generate_ca, issue_server_cert, CaHandle};
 use giif_agent::store::Store;
@@ -108,5 +109,10 @@ async fn store_and_guacamole_over_verified_tls() {
     assert!(
         err.to_string().contains("invalid peer certificate"),
         "{err}"
+    );
+    assert_eq!(
+        err.class,
+        ErrorClass::Permanent,
+        "retrying cannot make an untrusted server trusted"
     );
 }

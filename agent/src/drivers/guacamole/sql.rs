@@ -91,6 +91,11 @@ pub fn pool(url: &str) -> Result<AnyPool, DriverError> {
 /// A database failure, classified; the URL (and its password) never shows.
 pub fn classify(action: &str, error: sqlx::Error) -> DriverError {
     let text = error.to_string();
+    if rejected_certificate(&error) {
+        // The server's certificate is not the one the URL trusts: retrying
+        // cannot help until the operator fixes the CA or the server.
+        return DriverError::permanent(TARGET, action, text);
+    }
     match &error {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
@@ -114,6 +119,18 @@ pub fn classify(action: &str, error: sqlx::Error) -> DriverError {
         }
         _ => DriverError::permanent(TARGET, action, text),
     }
+}
+
+fn rejected_certificate(error: &sqlx::Error) -> bool {
+    let rustls_error = match error {
+        sqlx::Error::Io(io) => io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+        sqlx::Error::Tls(tls) => tls.downcast_ref::<rustls::Error>(),
+        _ => None,
+    };
+    matches!(
+        rustls_error,
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+    )
 }
 
 fn redact(text: &str, url: &str) -> String {
