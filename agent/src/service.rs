@@ -173,6 +173,13 @@ impl Agent for AgentService {
             .field("ids")
             .into());
         }
+        if let Some(n) = ids.iter().position(|id| id.is_empty()) {
+            return Err(
+                ApiError::invalid(format!("ids[{n}] is empty; give project ids"))
+                    .field("ids")
+                    .into(),
+            );
+        }
         let projects = self.store.projects_by_ids(&ids).await?;
         let consoles = self.consoles.project_states(&projects).await;
         Ok(Response::new(api::GetProjectsResponse {

@@ -174,17 +174,19 @@ impl Consoles {
                 return projects.iter().map(|_| ConsoleState::Unknown).collect();
             }
         };
-        let mut states = Vec::with_capacity(projects.len());
-        for project in projects {
-            let state = project_state_in(&registry, project)
+        // At once, as separate GetProject calls would be: one slow or
+        // unreachable database costs one wait, not one per project. The
+        // pool bounds how many queries run together.
+        let registry = &registry;
+        futures_util::future::join_all(projects.iter().map(|project| async move {
+            project_state_in(registry, project)
                 .await
                 .unwrap_or_else(|err| {
                     tracing::warn!(project = %project.id, error = %err, "the project's console group could not be read");
                     ConsoleState::Unknown
-                });
-            states.push(state);
-        }
-        states
+                })
+        }))
+        .await
     }
 
     /// Removes the project's groups (and the agent's objects in them).

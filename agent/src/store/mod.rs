@@ -167,7 +167,7 @@ impl Store {
 
 /// A store URL without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let masked = match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
             match credentials.split_once(':') {
@@ -176,6 +176,20 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    };
+    // A password can also come as a query parameter.
+    match masked.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => masked,
     }
 }
 
@@ -213,6 +227,14 @@ mod tests {
         assert_eq!(
             redact("sqlite:///var/lib/giif/agent.db"),
             "sqlite:///var/lib/giif/agent.db"
+        );
+        assert_eq!(
+            redact("postgres://giif@db/giif?sslmode=verify-full&password=s3cret"),
+            "postgres://giif@db/giif?sslmode=verify-full&password=***"
+        );
+        assert_eq!(
+            redact("mongodb://giif:s3cret@db/giif?Password=x"),
+            "mongodb://giif:***@db/giif?Password=***"
         );
     }
 }

@@ -25,7 +25,22 @@ impl std::fmt::Display for AgentError {
     }
 }
 
+/// How an answer of gRPC "unimplemented" starts: the agent predates the call.
+const UNIMPLEMENTED: &str = "this giif-agent does not implement the call";
+
 impl AgentError {
+    /// An error the provider itself raises about a call, with no field or hint.
+    pub fn local(reason: Reason, subject: &str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            field: String::new(),
+            hint: String::new(),
+            retryable: false,
+            subject: subject.to_string(),
+        }
+    }
+
     pub fn from_status(status: &tonic::Status) -> Self {
         if let Ok(detail) = ErrorDetail::decode(status.details()) {
             if detail.reason != Reason::Unspecified as i32 {
@@ -42,10 +57,7 @@ impl AgentError {
         if status.code() == tonic::Code::Unimplemented {
             return Self {
                 reason: Reason::Internal,
-                message: format!(
-                    "this giif-agent does not implement the call ({})",
-                    status.message()
-                ),
+                message: format!("{UNIMPLEMENTED} ({})", status.message()),
                 field: String::new(),
                 hint: "The agent is older than the provider. Upgrade giif-agent to the provider's version.".into(),
                 retryable: false,
@@ -82,6 +94,11 @@ impl AgentError {
         self.reason == Reason::NotFound
     }
 
+    /// The agent is older than the call (gRPC "unimplemented").
+    pub fn is_unimplemented(&self) -> bool {
+        self.reason == Reason::Internal && self.message.starts_with(UNIMPLEMENTED)
+    }
+
     /// A diagnostic whose summary names what went wrong and whose detail
     /// says what to do; pointed at the attribute when the agent named one.
     pub fn to_diagnostic(&self, summary: impl Into<String>) -> Diagnostic {
@@ -110,6 +127,7 @@ mod tests {
             "guacamole connections are being built",
         ));
         assert!(!err.retryable);
+        assert!(err.is_unimplemented());
         assert!(err.message.contains("does not implement"), "{err}");
         let diagnostic = err.to_diagnostic("Cannot create the Guacamole connection");
         assert!(diagnostic.detail.contains("Upgrade giif-agent"));

@@ -54,13 +54,60 @@ impl AgentClient {
     /// The project with this id as the agent holds it now, or `None` when
     /// there is none. Reads made at the same time share agent calls.
     pub async fn read_project(&self, id: &str, deadline: Duration) -> Answer {
+        if id.is_empty() {
+            return Err(AgentError::local(
+                Reason::InvalidArgument,
+                id,
+                "the state holds no project id; remove the project from the state \
+                 (terraform state rm) and import it again",
+            ));
+        }
         let client = self.clone();
         let fetch = move |request: api::GetProjectsRequest, deadline: Duration| {
             let client = client.clone();
-            async move { client.get_projects(request, deadline).await }
+            async move { client.get_projects_or_each(request, deadline).await }
         };
         self.reads.clone().read(id, deadline, fetch).await
     }
+
+    /// GetProjects, or from an agent older than it one GetProject per id,
+    /// all at once.
+    async fn get_projects_or_each(
+        &self,
+        request: api::GetProjectsRequest,
+        deadline: Duration,
+    ) -> Result<api::GetProjectsResponse, AgentError> {
+        match self.get_projects(request.clone(), deadline).await {
+            Err(err) if err.is_unimplemented() => {
+                one_by_one(request.ids, |id| {
+                    self.get_project(api::get_project_request::Key::Id(id), deadline)
+                })
+                .await
+            }
+            answer => answer,
+        }
+    }
+}
+
+/// GetProjects' answer from one `get_one` per id, all at once: the projects
+/// found; an id that names none is left out, any other error fails them all.
+async fn one_by_one<F, Fut>(
+    ids: Vec<String>,
+    get_one: F,
+) -> Result<api::GetProjectsResponse, AgentError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<api::Project, AgentError>>,
+{
+    let mut projects = Vec::new();
+    for answer in futures_util::future::join_all(ids.into_iter().map(get_one)).await {
+        match answer {
+            Ok(project) => projects.push(project),
+            Err(err) if err.is_not_found() => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(api::GetProjectsResponse { projects })
 }
 
 impl ProjectReads {
@@ -83,16 +130,26 @@ impl ProjectReads {
         if start_sending {
             tokio::spawn(self.send_batches(fetch));
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(AgentError {
-                reason: Reason::Internal,
-                message: "the provider stopped before the agent answered".into(),
-                field: String::new(),
-                hint: String::new(),
-                retryable: false,
-                subject: id.to_string(),
-            })
-        })
+        // Bounded here too: a read may first wait for the call before its own.
+        match tokio::time::timeout(deadline, answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(AgentError::local(
+                Reason::Internal,
+                id,
+                format!(
+                    "the read of project {id} was abandoned before the agent answered; run the \
+                     command again"
+                ),
+            )),
+            Err(_) => Err(AgentError::local(
+                Reason::Transient,
+                id,
+                format!(
+                    "the agent did not answer the read of project {id} within {} s",
+                    deadline.as_secs()
+                ),
+            )),
+        }
     }
 
     async fn send_batches<F, Fut>(self: Arc<Self>, fetch: F)
@@ -100,6 +157,7 @@ impl ProjectReads {
         F: Fn(api::GetProjectsRequest, Duration) -> Fut,
         Fut: Future<Output = Result<api::GetProjectsResponse, AgentError>>,
     {
+        let _stop_on_panic = StopOnPanic(&self);
         loop {
             let batch: Vec<Waiter> = {
                 let mut pending = self.lock();
@@ -136,14 +194,30 @@ impl ProjectReads {
     }
 }
 
+/// If sending panics, the reads queued behind it end with an error (their
+/// replies are dropped) and the next read starts a new sender, instead of
+/// everything waiting on a sender that is gone.
+struct StopOnPanic<'a>(&'a ProjectReads);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut pending = self.0.lock();
+            pending.sending = false;
+            pending.queue.clear();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     type Calls = Arc<Mutex<Vec<Vec<String>>>>;
 
-    /// A GetProjects stand-in that records each call's ids, waits for `gate`
-    /// on its first call, and knows every id but those starting "gone".
+    /// A GetProjects stand-in that records each call's ids, then takes a
+    /// permit of `gate` before it answers (the test hands them out), and
+    /// knows every id but those starting "gone".
     fn fake_agent(
         calls: Calls,
         gate: Arc<tokio::sync::Semaphore>,
@@ -268,5 +342,76 @@ mod tests {
             2,
             "a read after a failed call calls again"
         );
+    }
+
+    fn echo(
+        request: api::GetProjectsRequest,
+        _: Duration,
+    ) -> std::future::Ready<Result<api::GetProjectsResponse, AgentError>> {
+        std::future::ready(Ok(api::GetProjectsResponse {
+            projects: request
+                .ids
+                .into_iter()
+                .map(|id| api::Project {
+                    id,
+                    ..Default::default()
+                })
+                .collect(),
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_sender_that_panics_fails_its_reads_and_the_next_read_starts_afresh() {
+        let reads = Arc::new(ProjectReads::default());
+        let second = Duration::from_secs(1);
+        let broken = |_: api::GetProjectsRequest, _: Duration| async {
+            if std::hint::black_box(true) {
+                panic!("the stand-in agent broke");
+            }
+            Ok::<_, AgentError>(api::GetProjectsResponse::default())
+        };
+        let lost = reads.clone().read("p-1", second, broken).await.unwrap_err();
+        assert!(lost.message.contains("abandoned"), "{lost}");
+        assert!(!reads.lock().sending, "no sender is left marked as running");
+        let fresh = reads.clone().read("p-2", second, echo).await.unwrap();
+        assert_eq!(fresh.unwrap().id, "p-2");
+    }
+
+    #[tokio::test]
+    async fn a_read_gives_up_at_its_deadline() {
+        let reads = Arc::new(ProjectReads::default());
+        let silent = |_: api::GetProjectsRequest, _: Duration| {
+            std::future::pending::<Result<api::GetProjectsResponse, AgentError>>()
+        };
+        let err = reads
+            .clone()
+            .read("p-1", Duration::from_millis(50), silent)
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason, Reason::Transient);
+        assert!(err.message.contains("did not answer"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_older_agent_is_asked_one_project_at_a_time() {
+        let get_one = |id: String| async move {
+            match id.as_str() {
+                "gone" => Err(AgentError::local(Reason::NotFound, &id, "no project")),
+                "broken" => Err(AgentError::local(Reason::Internal, &id, "store failed")),
+                _ => Ok(api::Project {
+                    id,
+                    ..Default::default()
+                }),
+            }
+        };
+        let found = one_by_one(vec!["a".into(), "gone".into(), "b".into()], get_one)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = found.projects.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "a missing project is left out");
+        let failed = one_by_one(vec!["a".into(), "broken".into()], get_one)
+            .await
+            .unwrap_err();
+        assert_eq!(failed.message, "store failed");
     }
 }

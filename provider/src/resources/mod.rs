@@ -31,7 +31,9 @@ pub struct Ctx<'a> {
     /// `config`): the only place write-only values are found, since the
     /// plan holds them null. Null for reads, imports and deletes.
     pub config: &'a Value,
-    /// Warnings from an operation that succeeded, for Terraform to show.
+    /// Warnings from a create or update that succeeded, for Terraform to
+    /// show. Only ApplyResourceChange hands them on: reads, imports and data
+    /// sources have none to give.
     pub warnings: std::sync::Mutex<Diagnostics>,
 }
 
@@ -124,21 +126,22 @@ pub fn repair_console_drift(prior: &Value, planned: &mut Value, computed: &[&str
 /// worth a warning that says why. The resource itself is up, and every plan
 /// proposes the repair again until the cause is gone.
 pub fn warn_if_console_drifted(ctx: &Ctx<'_>, what: &str, status: &str, last_error: &str) {
-    if status == CONSOLE_DRIFT {
-        ctx.warn(Diagnostic::warning(
-            format!("The Guacamole objects of {what} could not be put back"),
-            format!(
-                "{}.\n\n{what} itself is up and its status stays {CONSOLE_DRIFT}; \
-                 every plan proposes the repair again. Remove what is in the way in Guacamole, then \
-                 apply again.",
-                if last_error.is_empty() {
-                    "giif-agent's log names the cause"
-                } else {
-                    last_error
-                }
-            ),
-        ));
+    if status != CONSOLE_DRIFT {
+        return;
     }
+    let why = last_error.trim().trim_end_matches('.');
+    let why = if why.is_empty() {
+        "giif-agent's log names the cause"
+    } else {
+        why
+    };
+    ctx.warn(Diagnostic::warning(
+        format!("The Guacamole objects of {what} could not be put back"),
+        format!(
+            "{why}.\n\nThe resource itself is up and its status stays {CONSOLE_DRIFT}; every plan \
+             proposes the repair again. Remove what is in the way in Guacamole, then apply again."
+        ),
+    ));
 }
 
 /// The console attributes of VMs and server assignments.

@@ -235,6 +235,15 @@ fn state_from(vm: &api::Vm, shape: &Value) -> Value {
     state
 }
 
+fn warn_vm_console(ctx: &Ctx<'_>, vm: &api::Vm) {
+    let name = vm
+        .spec
+        .as_ref()
+        .map(|s| s.name.as_str())
+        .unwrap_or_default();
+    warn_if_console_drifted(ctx, &format!("VM {name}"), &vm.status, &vm.last_error);
+}
+
 /// A VM that did not become ready: its state (so Terraform keeps it,
 /// tainted) and why.
 fn not_ready(vm: &api::Vm, planned: &Value) -> CreateFailure {
@@ -321,7 +330,7 @@ impl Resource for VmResource {
         if !is_up(&vm.status) {
             return Err(not_ready(&vm, planned));
         }
-        warn_if_console_drifted(ctx, &format!("VM {}", vm.id), &vm.status, &vm.last_error);
+        warn_vm_console(ctx, &vm);
         Ok(state_from(&vm, planned))
     }
 
@@ -354,7 +363,7 @@ impl Resource for VmResource {
         if !is_up(&vm.status) {
             return Err(not_ready(&vm, planned).diags);
         }
-        warn_if_console_drifted(ctx, &format!("VM {}", vm.id), &vm.status, &vm.last_error);
+        warn_vm_console(ctx, &vm);
         let mut state = state_from(&vm, planned);
         keep_console(&mut state, planned);
         Ok(state)
