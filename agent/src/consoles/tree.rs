@@ -86,20 +86,12 @@ impl Consoles {
             return Ok(None);
         };
         let groups = self.project_groups(&registry, project).await?;
-        let spec = project.spec.clone().unwrap_or_default();
-        let principals = project_principals(&spec);
         let objects = registry
             .db
             .owned_subtree(groups.project)
             .await
             .map_err(console_error)?;
-        for object in objects {
-            registry
-                .db
-                .set_grants(object, MEMBERS, &principals)
-                .await
-                .map_err(console_error)?;
-        }
+        self.grant_members(&registry, project, &objects).await?;
         Ok(Some((registry, groups)))
     }
 
@@ -138,22 +130,39 @@ impl Consoles {
         })
     }
 
-    /// Gives a new object in `project` its members' grants.
+    /// Gives objects in `project` its members' grants, as the project's
+    /// members are when they are written (see [`settle`]).
     pub(super) async fn grant_members(
         &self,
         registry: &Registry,
         project: &api::Project,
         objects: &[ObjectRef],
     ) -> Result<(), ApiError> {
-        let principals = project_principals(&project.spec.clone().unwrap_or_default());
-        for object in objects {
-            registry
-                .db
-                .set_grants(*object, MEMBERS, &principals)
-                .await
-                .map_err(console_error)?;
+        settle(
+            project,
+            |p| self.reread(p),
+            |p| async move {
+                let principals = project_principals(&p.spec.unwrap_or_default());
+                for object in objects {
+                    registry
+                        .db
+                        .set_grants(*object, MEMBERS, &principals)
+                        .await
+                        .map_err(console_error)?;
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// The project as the store holds it now; `None` once it is deleted.
+    async fn reread(&self, project: api::Project) -> Result<Option<api::Project>, ApiError> {
+        match self.store.project_by_id(&project.id).await {
+            Ok(now) => Ok(Some(now)),
+            Err(err) if err.reason == giif_proto::agent::error_detail::Reason::NotFound => Ok(None),
+            Err(err) => Err(err),
         }
-        Ok(())
     }
 
     /// The project's group as Guacamole holds it now.
@@ -247,4 +256,117 @@ fn project_name(project: &api::Project) -> &str {
         .as_ref()
         .map(|s| s.name.as_str())
         .unwrap_or_default()
+}
+
+/// How many times a write follows a project that keeps changing under it;
+/// after that the latest change's own write is still to come.
+const SETTLE_ROUNDS: usize = 4;
+
+/// Writes what `project` asks of Guacamole, then reads the project again
+/// and, when it changed meanwhile (its owner or members; a name never
+/// changes in place), writes again from the new version. Whoever commits a project change writes to
+/// Guacamole after its commit, so the last write to each object is always
+/// from the latest version, also when several agents share the store; a
+/// converge that read the project before a change can no longer undo it.
+async fn settle<T, Fut, Reread, Write, WriteFut>(
+    project: &api::Project,
+    reread: Reread,
+    write: Write,
+) -> Result<T, ApiError>
+where
+    Reread: Fn(api::Project) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<api::Project>, ApiError>>,
+    Write: Fn(api::Project) -> WriteFut,
+    WriteFut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut current = project.clone();
+    let mut rounds = 0;
+    loop {
+        let written = write(current.clone()).await?;
+        rounds += 1;
+        match reread(current.clone()).await? {
+            Some(latest) if latest.spec != current.spec && rounds < SETTLE_ROUNDS => {
+                current = latest;
+            }
+            _ => return Ok(written),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn named(name: &str) -> api::Project {
+        api::Project {
+            id: "prj-1".into(),
+            spec: Some(api::ProjectSpec {
+                name: name.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Runs `settle` against a store whose rereads answer `versions` in turn
+    /// (then the last again); the names written, in order.
+    async fn written(versions: Vec<Option<&str>>) -> (Vec<String>, String) {
+        let answers = Mutex::new(
+            versions
+                .into_iter()
+                .map(|v| v.map(named))
+                .collect::<Vec<_>>(),
+        );
+        let writes = Mutex::new(Vec::new());
+        let result = settle(
+            &named("v1"),
+            |_| {
+                let mut answers = answers.lock().unwrap();
+                let next = if answers.len() > 1 {
+                    answers.remove(0)
+                } else {
+                    answers[0].clone()
+                };
+                async move { Ok(next) }
+            },
+            |p| {
+                let name = project_name(&p).to_string();
+                writes.lock().unwrap().push(name.clone());
+                async move { Ok(name) }
+            },
+        )
+        .await
+        .unwrap();
+        (writes.into_inner().unwrap(), result)
+    }
+
+    #[tokio::test]
+    async fn a_change_made_during_the_write_is_written_after_it() {
+        // Renamed to v2 while v1 was being written: v2 is written last.
+        let (writes, last) = written(vec![Some("v2"), Some("v2")]).await;
+        assert_eq!(writes, ["v1", "v2"]);
+        assert_eq!(last, "v2");
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_or_deleted_project_is_written_once() {
+        assert_eq!(written(vec![Some("v1")]).await.0, ["v1"]);
+        assert_eq!(written(vec![None]).await.0, ["v1"]);
+    }
+
+    #[tokio::test]
+    async fn a_project_that_keeps_changing_is_followed_a_few_times() {
+        let (writes, _) = written(vec![
+            Some("v2"),
+            Some("v3"),
+            Some("v4"),
+            Some("v5"),
+            Some("v6"),
+        ])
+        .await;
+        assert_eq!(writes.len(), SETTLE_ROUNDS, "{writes:?}");
+        assert_eq!(writes, ["v1", "v2", "v3", "v4"]);
+    }
 }
