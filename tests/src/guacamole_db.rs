@@ -119,6 +119,28 @@ impl GuacamoleDb {
         ));
     }
 
+    /// The users and groups with READ on a connection group or a
+    /// connection, sorted.
+    pub fn readers(&self, object: Granted, id: i64) -> Vec<String> {
+        let (table, column) = match object {
+            Granted::Group => (
+                "guacamole_connection_group_permission",
+                "connection_group_id",
+            ),
+            Granted::Connection => ("guacamole_connection_permission", "connection_id"),
+        };
+        let mut names: Vec<String> = self
+            .sql(&format!(
+                "SELECT e.name FROM {table} p JOIN guacamole_entity e ON e.entity_id = p.entity_id \
+                 WHERE p.{column} = {id} AND p.permission = 'READ'"
+            ))
+            .lines()
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names
+    }
+
     /// [`Self::sql`], with the client's error message as Err.
     pub fn try_sql(&self, statement: &str) -> Result<String, String> {
         match &self.server {
@@ -126,6 +148,13 @@ impl GuacamoleDb {
             Server::Postgres(s) => s.sql(statement),
         }
     }
+}
+
+/// What a READ grant is on, for [`GuacamoleDb::readers`].
+#[derive(Clone, Copy, Debug)]
+pub enum Granted {
+    Group,
+    Connection,
 }
 
 /// The schema directory: `GIIF_GUACAMOLE_SCHEMA_DIR` if set (a directory

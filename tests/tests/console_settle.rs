@@ -12,7 +12,7 @@ use giif_agent::drivers::retry::RetryPolicy;
 use giif_agent::site_cache::SiteCache;
 use giif_agent::store::Store;
 use giif_proto::agent as api;
-use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb};
+use giif_tests::guacamole_db::{Granted, GuacFlavor, GuacamoleDb};
 
 fn spec(name: &str, members: &[&str]) -> api::ProjectSpec {
     api::ProjectSpec {
@@ -26,20 +26,6 @@ fn spec(name: &str, members: &[&str]) -> api::ProjectSpec {
             .collect(),
         ..Default::default()
     }
-}
-
-fn readers_of_group(db: &GuacamoleDb, id: i64) -> Vec<String> {
-    let mut names: Vec<String> = db
-        .sql(&format!(
-            "SELECT e.name FROM guacamole_connection_group_permission p \
-             JOIN guacamole_entity e ON e.entity_id = p.entity_id \
-             WHERE p.connection_group_id = {id} AND p.permission = 'READ'"
-        ))
-        .lines()
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,7 +56,7 @@ async fn a_write_from_an_old_version_of_the_project_does_not_undo_a_change() {
     let ConsoleState::Present { id: group, .. } = consoles.ensure_project(&old).await else {
         panic!("the project's group was not made");
     };
-    assert_eq!(readers_of_group(&guacamole, group), ["alice", "bob"]);
+    assert_eq!(guacamole.readers(Granted::Group, group), ["alice", "bob"]);
 
     // Version 2, committed and written: bob removed.
     let new = store
@@ -78,13 +64,13 @@ async fn a_write_from_an_old_version_of_the_project_does_not_undo_a_change() {
         .await
         .unwrap();
     consoles.ensure_project(&new).await;
-    assert_eq!(readers_of_group(&guacamole, group), ["alice"]);
+    assert_eq!(guacamole.readers(Granted::Group, group), ["alice"]);
 
     // A late write from version 1 (as a converge that read the project
     // before the update would make) ends with version 2 in Guacamole.
     consoles.ensure_project(&old).await;
     assert_eq!(
-        readers_of_group(&guacamole, group),
+        guacamole.readers(Granted::Group, group),
         ["alice"],
         "bob's removal was undone"
     );

@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
 
-use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb};
+use giif_tests::guacamole_db::{Granted, GuacFlavor, GuacamoleDb};
 use giif_tests::site::{TestSite, GUACAMOLE_PUBLIC_URL};
 use giif_tests::terraform::Workspace;
 use sha2::Digest;
@@ -212,26 +212,6 @@ fn parameter(db: &GuacamoleDb, connection: i64, name: &str) -> String {
 }
 
 /// Who holds READ on a group (`g`) or connection (`c`).
-fn readers(db: &GuacamoleDb, kind: char, id: i64) -> Vec<String> {
-    let (table, column) = match kind {
-        'g' => (
-            "guacamole_connection_group_permission",
-            "connection_group_id",
-        ),
-        _ => ("guacamole_connection_permission", "connection_id"),
-    };
-    let mut names: Vec<String> = db
-        .sql(&format!(
-            "SELECT e.name FROM {table} p JOIN guacamole_entity e ON e.entity_id = p.entity_id \
-             WHERE p.{column} = {id} AND p.permission = 'READ'"
-        ))
-        .lines()
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names
-}
-
 fn out(ws: &Workspace) -> serde_json::Value {
     ws.outputs()["all"]["value"].clone()
 }
@@ -336,11 +316,14 @@ fn consoles(flavor: GuacFlavor) {
     );
 
     // Members: the owner and members see the project; others do not.
-    assert_eq!(readers(&db, 'g', alpha), ["alice", "bob"]);
-    assert_eq!(readers(&db, 'c', web_console), ["alice", "bob"]);
-    assert_eq!(readers(&db, 'g', server_group), ["alice", "bob"]);
+    assert_eq!(db.readers(Granted::Group, alpha), ["alice", "bob"]);
     assert_eq!(
-        readers(&db, 'c', connection_id(&db, toolbox, "ARP scan")),
+        db.readers(Granted::Connection, web_console),
+        ["alice", "bob"]
+    );
+    assert_eq!(db.readers(Granted::Group, server_group), ["alice", "bob"]);
+    assert_eq!(
+        db.readers(Granted::Connection, connection_id(&db, toolbox, "ARP scan")),
         ["alice", "bob"]
     );
 
@@ -363,13 +346,19 @@ fn consoles(flavor: GuacFlavor) {
     assert_eq!(state["ssh"]["id"], ssh.to_string());
     assert_eq!(parameter(&db, ssh, "password"), SSH_PASSWORD);
     assert_eq!(parameter(&db, ssh, "port"), "22");
-    assert_eq!(readers(&db, 'c', ssh), ["alice", "bob", "students"]);
+    assert_eq!(
+        db.readers(Granted::Connection, ssh),
+        ["alice", "bob", "students"]
+    );
     let rdp = connection_id(&db, resources, "windows");
     assert_eq!(parameter(&db, rdp, "security"), "nla");
     assert_eq!(parameter(&db, rdp, "port"), "3390");
     let shared = connection_id(&db, resources, "web (shared)");
     assert_eq!(parameter(&db, shared, "port"), (5900 + vmid).to_string());
-    assert_eq!(readers(&db, 'c', shared), ["alice", "bob", "carol"]);
+    assert_eq!(
+        db.readers(Granted::Connection, shared),
+        ["alice", "bob", "carol"]
+    );
     let client_url = state["ssh"]["client_url"].as_str().unwrap();
     assert!(
         client_url.starts_with(&format!("{GUACAMOLE_PUBLIC_URL}/#/client/")),
@@ -396,14 +385,17 @@ fn consoles(flavor: GuacFlavor) {
     ws.apply();
     let (empty, plan) = ws.plan_is_empty();
     assert!(empty, "plan after the changes:\n{}", plan.all());
-    assert_eq!(readers(&db, 'g', alpha), ["alice"]);
-    assert_eq!(readers(&db, 'c', web_console), ["alice"]);
-    assert_eq!(readers(&db, 'c', ssh), ["alice", "bob", "students"]);
+    assert_eq!(db.readers(Granted::Group, alpha), ["alice"]);
+    assert_eq!(db.readers(Granted::Connection, web_console), ["alice"]);
+    assert_eq!(
+        db.readers(Granted::Connection, ssh),
+        ["alice", "bob", "students"]
+    );
     assert_eq!(connections_in(&db, toolbox), ["ARP scan"]);
     assert!(group_id(&db, "Projects/alpha/Resources/bms01").is_none());
     let moved = group_id(&db, "Projects/beta/Resources/bms01").expect("moved with the server");
     assert_eq!(moved, server_group, "the same group, moved");
-    assert_eq!(readers(&db, 'g', moved), ["carol"]);
+    assert_eq!(db.readers(Granted::Group, moved), ["carol"]);
 
     // A member Guacamole does not know is refused, naming the user.
     step.alpha_members = r#"{ user = "zed", role = "member" }"#;

@@ -10,7 +10,7 @@ use giif_agent::drivers::console::{
     ConnectionSpec, ConsoleRegistry, DependentUpdate, ObjectKind, ObjectRef, Parent, Principals,
 };
 use giif_agent::drivers::guacamole::GuacamoleDb;
-use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb as TestDb};
+use giif_tests::guacamole_db::{Granted, GuacFlavor, GuacamoleDb as TestDb};
 
 const PUBLIC: &str = "https://console.example.org/guacamole";
 
@@ -68,19 +68,6 @@ both_flavors!(
     connections_following_a_resource_follow_its_password,
 );
 
-fn readers_of(db: &TestDb, id: i64) -> Vec<String> {
-    let mut names: Vec<String> = db
-        .sql(&format!(
-            "SELECT e.name FROM guacamole_connection_permission p JOIN guacamole_entity e ON e.entity_id = p.entity_id \
-             WHERE p.connection_id = {id} AND p.permission = 'READ'"
-        ))
-        .lines()
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names
-}
-
 async fn a_grant_an_administrator_gave_first_is_never_revoked(flavor: GuacFlavor) {
     let db = TestDb::start(flavor);
     db.add_user("carol");
@@ -102,7 +89,7 @@ async fn a_grant_an_administrator_gave_first_is_never_revoked(flavor: GuacFlavor
         .await
         .unwrap();
     assert_eq!(
-        readers_of(&db, id),
+        db.readers(Granted::Connection, id),
         ["carol"],
         "the administrator's grant stays"
     );
@@ -136,7 +123,7 @@ async fn a_deleted_user_does_not_block_other_grants(flavor: GuacFlavor) {
     guac.set_grants(object, "connection", &users(&[]))
         .await
         .unwrap();
-    assert_eq!(readers_of(&db, id), ["alice"]);
+    assert_eq!(db.readers(Granted::Connection, id), ["alice"]);
 }
 
 async fn hundreds_of_members_fit(flavor: GuacFlavor) {
@@ -403,29 +390,23 @@ async fn grants_follow_their_sources_and_spare_administrators(flavor: GuacFlavor
         "INSERT INTO guacamole_connection_permission (entity_id, connection_id, permission) \
          SELECT entity_id, {id}, 'READ' FROM guacamole_entity WHERE name = 'carol'"
     ));
-    let readers = |db: &TestDb| {
-        let mut names: Vec<String> = db
-            .sql(&format!(
-                "SELECT e.name FROM guacamole_connection_permission p JOIN guacamole_entity e ON e.entity_id = p.entity_id \
-                 WHERE p.connection_id = {id} AND p.permission = 'READ' ORDER BY e.name"
-            ))
-            .lines()
-            .map(str::to_string)
-            .collect();
-        names.sort();
-        names
-    };
-    assert_eq!(readers(&db), ["alice", "bob", "carol"]);
+    assert_eq!(
+        db.readers(Granted::Connection, id),
+        ["alice", "bob", "carol"]
+    );
     // bob leaves the members but keeps READ through the connection's own list.
     guac.set_grants(object, "members", &users(&["alice"]))
         .await
         .unwrap();
-    assert_eq!(readers(&db), ["alice", "bob", "carol"]);
+    assert_eq!(
+        db.readers(Granted::Connection, id),
+        ["alice", "bob", "carol"]
+    );
     guac.set_grants(object, "connection", &users(&[]))
         .await
         .unwrap();
     assert_eq!(
-        readers(&db),
+        db.readers(Granted::Connection, id),
         ["alice", "carol"],
         "carol's grant is the administrator's"
     );
