@@ -97,6 +97,20 @@ impl Drop for TestSite {
 }
 
 /// The public address tests give Guacamole's web app.
+/// `count` `[[pagw_slots]]` tables for a site file: public addresses from
+/// 203.0.113.10 up behind 203.0.113.1, hosted on pve1 and pve2 in turn.
+pub fn pagw_slots(count: usize) -> String {
+    (0..count)
+        .map(|n| {
+            format!(
+                "\n[[pagw_slots]]\npublic_ip = \"203.0.113.{}\"\ngateway = \"203.0.113.1\"\nhost = \"pve{}\"\n",
+                10 + n,
+                1 + n % 2
+            )
+        })
+        .collect()
+}
+
 pub const GUACAMOLE_PUBLIC_URL: &str = "https://console.giif.test/guacamole";
 
 /// Adds a `[guacamole]` section to a site file, its database URL (a

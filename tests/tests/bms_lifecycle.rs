@@ -6,10 +6,12 @@
 
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
 
-use giif_tests::site::TestSite;
+use giif_tests::site::{pagw_slots, TestSite};
 use giif_tests::terraform::Workspace;
+use std::sync::LazyLock;
 
-const SITE: &str = r#"
+static SITE: LazyLock<String> = LazyLock::new(|| {
+    r#"
 [servers]
 count = 3
 tags = ["r640"]
@@ -20,16 +22,10 @@ task_duration_ms = 30
 nodes = [{ name = "pve1" }, { name = "pve2" }]
 templates = [{ vmid = 9000, name = "pagw-template", node = "pve1", pagw = true }]
 
-[[pagw_slots]]
-public_ip = "203.0.113.10"
-gateway = "203.0.113.1"
-host = "pve1"
-
-[[pagw_slots]]
-public_ip = "203.0.113.11"
-gateway = "203.0.113.1"
-host = "pve2"
-"#;
+"#
+        .to_string()
+        + &pagw_slots(2)
+});
 
 // CIFS shares need credentials (an ISO library with credential references
 // is not there yet), so the test mounts over HTTP.
@@ -123,7 +119,7 @@ fn bridged(site: &TestSite, ip: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn assignment_lifecycle() {
-    let site = TestSite::start(SITE);
+    let site = TestSite::start(&SITE);
     let ws = Workspace::new(
         &site.agent,
         &config("a", "bms01", r#"  power_state = "on""#),
@@ -257,7 +253,7 @@ async fn assignment_lifecycle() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_name_the_cause() {
-    let site = TestSite::start(SITE);
+    let site = TestSite::start(&SITE);
     // A server assigned to another project.
     let ws = Workspace::new(
         &site.agent,
@@ -305,7 +301,7 @@ resource "giif_bms_assignment" "s" {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn inventory_filters() {
-    let site = TestSite::start(SITE);
+    let site = TestSite::start(&SITE);
     let ws = Workspace::new(
         &site.agent,
         &format!(
@@ -357,7 +353,7 @@ output "gpu" {{
 
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_band_release_recreates_and_a_failed_release_quarantines() {
-    let site = TestSite::start(SITE);
+    let site = TestSite::start(&SITE);
     let ws = Workspace::new(&site.agent, &config("a", "bms02", ""));
     ws.apply();
     let first = out(&ws, "s")["id"].as_str().unwrap().to_string();

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use giif_agent::credentials::Secret;
 use giif_agent::drivers::console::{
-    ConnectionSpec, ConsoleRegistry, DependentUpdate, ObjectKind, ObjectRef, Parent, Principals,
+    ConnectionSpec, ConsoleRegistry, DependentUpdate, ObjectId, ObjectKind, ObjectRef, Parent,
+    Principals,
 };
 use giif_agent::drivers::guacamole::GuacamoleDb;
 use giif_tests::guacamole_db::{Granted, GuacFlavor, GuacamoleDb as TestDb};
@@ -16,6 +17,22 @@ const PUBLIC: &str = "https://console.example.org/guacamole";
 
 fn driver(db: &TestDb) -> GuacamoleDb {
     GuacamoleDb::new(&db.url(), PUBLIC).unwrap()
+}
+
+/// A database with `users`, the driver, and one VNC connection `c` of its
+/// own in a group `G`: what the grant tests start from.
+async fn one_connection(flavor: GuacFlavor, users: &[&str]) -> (TestDb, GuacamoleDb, ObjectId) {
+    let db = TestDb::start(flavor);
+    for user in users {
+        db.add_user(user);
+    }
+    let guac = driver(&db);
+    let group = guac.ensure_group("g", Parent::Root, "G").await.unwrap();
+    let id = guac
+        .ensure_connection("c", group, &vnc("c", "h"), true)
+        .await
+        .unwrap();
+    (db, guac, id)
 }
 
 fn vnc(name: &str, host: &str) -> ConnectionSpec {
@@ -69,14 +86,7 @@ both_flavors!(
 );
 
 async fn a_grant_an_administrator_gave_first_is_never_revoked(flavor: GuacFlavor) {
-    let db = TestDb::start(flavor);
-    db.add_user("carol");
-    let guac = driver(&db);
-    let group = guac.ensure_group("g", Parent::Root, "G").await.unwrap();
-    let id = guac
-        .ensure_connection("c", group, &vnc("c", "h"), true)
-        .await
-        .unwrap();
+    let (db, guac, id) = one_connection(flavor, &["carol"]).await;
     db.sql(&format!(
         "INSERT INTO guacamole_connection_permission (entity_id, connection_id, permission) \
          SELECT entity_id, {id}, 'READ' FROM guacamole_entity WHERE name = 'carol'"
@@ -102,16 +112,7 @@ async fn a_grant_an_administrator_gave_first_is_never_revoked(flavor: GuacFlavor
 }
 
 async fn a_deleted_user_does_not_block_other_grants(flavor: GuacFlavor) {
-    let db = TestDb::start(flavor);
-    for user in ["alice", "bob"] {
-        db.add_user(user);
-    }
-    let guac = driver(&db);
-    let group = guac.ensure_group("g", Parent::Root, "G").await.unwrap();
-    let id = guac
-        .ensure_connection("c", group, &vnc("c", "h"), true)
-        .await
-        .unwrap();
+    let (db, guac, id) = one_connection(flavor, &["alice", "bob"]).await;
     let object = ObjectRef::connection(id);
     guac.set_grants(object, "connection", &users(&["bob"]))
         .await
@@ -363,16 +364,7 @@ fn base64_of(text: &str) -> String {
 }
 
 async fn grants_follow_their_sources_and_spare_administrators(flavor: GuacFlavor) {
-    let db = TestDb::start(flavor);
-    for user in ["alice", "bob", "carol"] {
-        db.add_user(user);
-    }
-    let guac = driver(&db);
-    let group = guac.ensure_group("g", Parent::Root, "G").await.unwrap();
-    let id = guac
-        .ensure_connection("c", group, &vnc("c", "h"), true)
-        .await
-        .unwrap();
+    let (db, guac, id) = one_connection(flavor, &["alice", "bob", "carol"]).await;
     let object = ObjectRef::connection(id);
     let missing = guac.missing(&users(&["alice", "zed"])).await.unwrap();
     assert_eq!(

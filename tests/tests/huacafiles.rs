@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
 
 use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb};
-use giif_tests::site::{TestSite, GUACAMOLE_PUBLIC_URL};
+use giif_tests::site::{pagw_slots, TestSite, GUACAMOLE_PUBLIC_URL};
 use giif_tests::terraform::Workspace;
+use std::sync::LazyLock;
 
-const SITE: &str = r#"
+static SITE: LazyLock<String> = LazyLock::new(|| {
+    r#"
 [servers]
 count = 3
 tags = ["r640"]
@@ -21,19 +23,12 @@ templates = [
   { vmid = 9001, name = "debian-12", node = "pve1" },
 ]
 
-[[pagw_slots]]
-public_ip = "203.0.113.10"
-gateway = "203.0.113.1"
-host = "pve1"
-
-[[pagw_slots]]
-public_ip = "203.0.113.11"
-gateway = "203.0.113.1"
-host = "pve2"
-
 [floating_ips]
 addresses = ["203.0.113.100-203.0.113.101"]
-"#;
+"#
+    .to_string()
+        + &pagw_slots(2)
+});
 
 fn module_source(name: &str) -> String {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -77,7 +72,7 @@ fn class_lab_and_bare_metal_rental() {
     ] {
         db.add_user(user);
     }
-    let site = TestSite::start_with_guacamole(SITE, &db.url());
+    let site = TestSite::start_with_guacamole(&SITE, &db.url());
     let config = |students: &str| {
         format!(
             r#"

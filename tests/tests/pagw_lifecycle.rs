@@ -5,25 +5,21 @@
 
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
 
-use giif_tests::site::TestSite;
+use giif_tests::site::{pagw_slots, TestSite};
 use giif_tests::terraform::Workspace;
+use std::sync::LazyLock;
 
-const SITE: &str = r#"
+static SITE: LazyLock<String> = LazyLock::new(|| {
+    r#"
 [proxmox]
 task_duration_ms = 30
 nodes = [{ name = "pve1" }, { name = "pve2" }]
 templates = [{ vmid = 9000, name = "pagw-template", node = "pve1", pagw = true }]
 
-[[pagw_slots]]
-public_ip = "203.0.113.10"
-gateway = "203.0.113.1"
-host = "pve1"
-
-[[pagw_slots]]
-public_ip = "203.0.113.11"
-gateway = "203.0.113.1"
-host = "pve2"
-"#;
+"#
+    .to_string()
+        + &pagw_slots(2)
+});
 
 const PEER_KEY: &str = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
 
@@ -86,7 +82,7 @@ fn collect_vms(value: &serde_json::Value, found: &mut Vec<serde_json::Value>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gateway_lifecycle() {
-    let site = TestSite::start(SITE);
+    let site = TestSite::start(&SITE);
     let ws = Workspace::new(&site.agent, &config("a", ""));
 
     // Create: a VM cloned from the template, tagged, started, configured.
@@ -197,7 +193,7 @@ async fn gateway_lifecycle() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slots_run_out_with_a_diagnostic_naming_them() {
-    let site = TestSite::start(SITE);
+    let site = TestSite::start(&SITE);
     let ws = Workspace::new(
         &site.agent,
         r#"
@@ -225,7 +221,7 @@ resource "giif_pagw" "gw" {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_dhcp_ranges_are_refused_at_plan_time() {
-    let site = TestSite::start(SITE);
+    let site = TestSite::start(&SITE);
     let ws = Workspace::new(
         &site.agent,
         &config("a", r#"  dhcp_range = "192.168.212.1-192.168.212.50""#),
@@ -245,7 +241,7 @@ async fn bad_dhcp_ranges_are_refused_at_plan_time() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slots_data_source_shows_free_and_taken() {
-    let site = TestSite::start(SITE);
+    let site = TestSite::start(&SITE);
     let ws = Workspace::new(
         &site.agent,
         r#"
@@ -296,7 +292,7 @@ output "taken_node" {
 /// recorded it: the next apply finds it again instead of making a second.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_interrupted_create_is_found_again() {
-    let site = TestSite::start(SITE);
+    let site = TestSite::start(&SITE);
     let ws = Workspace::new(
         &site.agent,
         "resource \"giif_project\" \"a\" {\n  name = \"alpha\"\n}\n",

@@ -7,12 +7,14 @@
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use giif_tests::postgres::TestPostgres;
-use giif_tests::site::TestSite;
+use giif_tests::site::{pagw_slots, TestSite};
 use giif_tests::terraform::Workspace;
 
-const SITE: &str = r#"
+static SITE: LazyLock<String> = LazyLock::new(|| {
+    r#"
 [servers]
 count = 20
 
@@ -24,26 +26,10 @@ templates = [
   { vmid = 9001, name = "debian-12", node = "pve1" },
 ]
 
-[[pagw_slots]]
-public_ip = "203.0.113.10"
-gateway = "203.0.113.1"
-host = "pve1"
-
-[[pagw_slots]]
-public_ip = "203.0.113.11"
-gateway = "203.0.113.1"
-host = "pve2"
-
-[[pagw_slots]]
-public_ip = "203.0.113.12"
-gateway = "203.0.113.1"
-host = "pve1"
-
-[[pagw_slots]]
-public_ip = "203.0.113.13"
-gateway = "203.0.113.1"
-host = "pve2"
-"#;
+"#
+    .to_string()
+        + &pagw_slots(4)
+});
 
 /// Two projects, each with a gateway, 5 servers and 5 VMs; servers
 /// `first..first+10` of the inventory.
@@ -113,7 +99,7 @@ fn values(ws: &Workspace, name: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forty_machines_in_two_concurrent_applies() {
-    forty_machines(TestSite::start(SITE)).await;
+    forty_machines(TestSite::start(&SITE)).await;
 }
 
 /// The same with the agent's store on PostgreSQL, where write transactions
@@ -122,7 +108,7 @@ async fn forty_machines_in_two_concurrent_applies() {
 async fn forty_machines_in_two_concurrent_applies_on_postgres() {
     let postgres = TestPostgres::start();
     let store = postgres.database("agent");
-    forty_machines(TestSite::start_on_store(SITE, store)).await;
+    forty_machines(TestSite::start_on_store(&SITE, store)).await;
 }
 
 async fn forty_machines(site: TestSite) {

@@ -6,12 +6,13 @@
 //! the simulator's fault knobs.
 
 use std::path::Path;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 use giif_agent::credentials::Secret;
 use giif_agent::drivers::idrac::IdracConfig;
-use giif_tests::site::TestSite;
+use giif_tests::site::{pagw_slots, TestSite};
 use giif_tests::terraform::Workspace;
 
 use crate::critical_path::{self, longest_chain, steps, Chain, Latency, Resource, Step};
@@ -23,7 +24,8 @@ const PROJECTS: usize = 3;
 const SERVERS: usize = 2;
 const SLOTS: [&str; PROJECTS] = ["203.0.113.10", "203.0.113.11", "203.0.113.12"];
 
-const SITE: &str = r#"
+static SITE: LazyLock<String> = LazyLock::new(|| {
+    r#"
 [project_vlans]
 first = 100
 last = 399
@@ -38,24 +40,12 @@ templates = [
   { vmid = 9001, name = "debian-12", node = "pve1", disk_gb = 10 },
 ]
 
-[[pagw_slots]]
-public_ip = "203.0.113.10"
-gateway = "203.0.113.1"
-host = "pve1"
-
-[[pagw_slots]]
-public_ip = "203.0.113.11"
-gateway = "203.0.113.1"
-host = "pve2"
-
-[[pagw_slots]]
-public_ip = "203.0.113.12"
-gateway = "203.0.113.1"
-host = "pve1"
-
 [floating_ips]
 addresses = ["203.0.113.100-203.0.113.149"]
-"#;
+"#
+    .to_string()
+        + &pagw_slots(3)
+});
 
 /// How the simulated devices behave.
 #[derive(Clone, Copy, Debug)]
@@ -261,7 +251,7 @@ pub struct Measured {
 }
 
 fn site(profile: &Profile) -> Result<TestSite> {
-    let site = TestSite::start(SITE);
+    let site = TestSite::start(&SITE);
     profile.apply_to(&site)?;
     Ok(site)
 }
