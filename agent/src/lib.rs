@@ -12,6 +12,7 @@ pub mod floating;
 pub mod gateways;
 pub mod init;
 pub mod inventory;
+pub mod iso_library;
 pub mod operations;
 pub mod pki;
 pub mod server;

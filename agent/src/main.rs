@@ -289,6 +289,12 @@ async fn import_inventory(file: &std::path::Path, config: &std::path::Path) -> a
     if let Some(g) = &inventory.guacamole {
         println!("Consoles go to Guacamole at {}.", g.public_url);
     }
+    if !inventory.iso_images.is_empty() {
+        println!(
+            "The ISO library has {} image(s).",
+            inventory.iso_images.len()
+        );
+    }
     Ok(())
 }
 
@@ -390,6 +396,20 @@ async fn list_inventory(config: &std::path::Path) -> anyhow::Result<()> {
             }
         ),
         None => println!("\nNo Guacamole: resources get no console connections."),
+    }
+    let library = store.iso_library().await?;
+    if !library.images().is_empty() {
+        println!("\n{:<20} {:<5} {:<4} DESCRIPTION", "ISO IMAGE", "BMS", "VM");
+        for image in library.images() {
+            let mark = |usable: bool| if usable { "yes" } else { "" };
+            println!(
+                "{:<20} {:<5} {:<4} {}",
+                image.name,
+                mark(image.media_url.is_some()),
+                mark(image.pve_volume.is_some()),
+                image.description.as_deref().unwrap_or("")
+            );
+        }
     }
     Ok(())
 }

@@ -376,6 +376,24 @@ impl Agent for AgentService {
         Ok(Response::new(api::ListPagwSlotsResponse { slots }))
     }
 
+    async fn list_iso_images(
+        &self,
+        _: Request<api::ListIsoImagesRequest>,
+    ) -> Reply<api::ListIsoImagesResponse> {
+        let library = self.store.iso_library().await?;
+        let images = library
+            .images()
+            .iter()
+            .map(|image| api::IsoImage {
+                name: image.name.clone(),
+                description: image.description.clone().unwrap_or_default(),
+                media_url: image.media_url.clone().unwrap_or_default(),
+                pve_volume: image.pve_volume.clone().unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(api::ListIsoImagesResponse { images }))
+    }
+
     #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
     async fn create_vm(&self, request: Request<api::CreateVmRequest>) -> Reply<api::Vm> {
         let request = request.into_inner();

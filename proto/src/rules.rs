@@ -80,8 +80,14 @@ pub fn iso_problem(image: &str) -> Option<&'static str> {
     } else {
         false
     };
+    let authority = image
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
     if !ok {
-        Some("give a CIFS share like \"//fileserver/isos/ubuntu.iso\", an NFS export like \"nfs1:/isos/ubuntu.iso\" or an http(s) URL")
+        Some(ISO_LOCATION_FORMS)
+    } else if authority.contains('@') {
+        // It would be stored, shown in plans and kept in Terraform state.
+        Some("the location must not hold a user name or password; serve the image without them")
     } else if image
         .chars()
         .any(|c| c.is_whitespace() || c == '"' || c == '\'')
@@ -90,6 +96,64 @@ pub fn iso_problem(image: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Whether a `boot_iso` or VM `iso` value names an image of the site's ISO
+/// library rather than giving a location: names hold no `/` or `:`.
+pub fn is_iso_image_name(value: &str) -> bool {
+    !value.contains('/') && !value.contains(':')
+}
+
+/// An ISO library image's name: 1 to 64 letters, digits, dots, hyphens and
+/// underscores, starting with a letter or digit.
+pub fn iso_image_name_problem(name: &str) -> Option<String> {
+    let fix = "Use 1 to 64 letters, digits, dots, hyphens and underscores, starting with a letter or digit, for example \"ubuntu-24.04\".";
+    if name.is_empty() || name.len() > 64 {
+        return Some(format!("{name:?} is {} characters long. {fix}", name.len()));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && !matches!(c, '.' | '-' | '_'))
+    {
+        return Some(format!("{name:?} contains {bad:?}. {fix}"));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some(format!(
+            "{name:?} does not start with a letter or digit. {fix}"
+        ));
+    }
+    None
+}
+
+/// A server's `boot_iso`: the name of an image of the site's ISO library, or
+/// a location the iDRAC can mount.
+pub fn boot_iso_problem(value: &str) -> Option<String> {
+    if is_iso_image_name(value) {
+        iso_image_name_problem(value)
+            .map(|problem| format!("{problem} Or, for a location, {ISO_LOCATION_FORMS}."))
+    } else {
+        iso_problem(value).map(str::to_string)
+    }
+}
+
+const ISO_LOCATION_FORMS: &str = "give a CIFS share like \"//fileserver/isos/ubuntu.iso\", an NFS export like \"nfs1:/isos/ubuntu.iso\" or an http(s) URL";
+
+/// A Proxmox ISO volume id: `storage:iso/file.iso`.
+pub fn pve_iso_volume_problem(volume: &str) -> Option<String> {
+    let ok = volume.split_once(":iso/").is_some_and(|(storage, file)| {
+        !storage.is_empty()
+            && storage
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && file.to_ascii_lowercase().ends_with(".iso")
+            && !file.contains('/')
+            && !file
+                .chars()
+                .any(|c| c.is_whitespace() || c == '"' || c == '\'')
+    });
+    (!ok).then(|| {
+        format!("{volume:?} is not a Proxmox ISO volume; give STORAGE:iso/FILE.iso, such as \"local:iso/ubuntu-24.04.iso\"")
+    })
 }
 
 #[cfg(test)]
@@ -102,6 +166,12 @@ mod tests {
         assert!(iso_problem("ubuntu.iso").is_some());
         assert!(iso_problem("//fileserver/ubuntu.iso").is_some());
         assert!(iso_problem("//fs/isos/my iso.iso").is_some());
+        let credentials =
+            iso_problem("https://admin:secret@mirror.example/x.iso").expect("refused");
+        assert!(
+            credentials.contains("user name or password"),
+            "{credentials}"
+        );
     }
 
     use super::*;
@@ -123,6 +193,45 @@ mod tests {
         assert!(date_problem("2027-13-01").is_some());
         assert!(date_problem("27-01-01").is_some());
         assert!(date_problem("tomorrow").is_some());
+    }
+
+    #[test]
+    fn iso_image_names_and_boot_isos() {
+        for name in ["ubuntu-24.04", "rescue_2", "W2K22"] {
+            assert!(is_iso_image_name(name));
+            assert_eq!(iso_image_name_problem(name), None, "{name}");
+            assert_eq!(boot_iso_problem(name), None, "{name}");
+        }
+        for bad in ["", "-x", ".iso", "my image", &"x".repeat(65)] {
+            assert!(iso_image_name_problem(bad).is_some(), "{bad}");
+        }
+        // A bad name's message also says how to give a location instead.
+        let problem = boot_iso_problem("my image").expect("refused");
+        assert!(
+            problem.contains("' '") && problem.contains("CIFS"),
+            "{problem}"
+        );
+        // Anything with `/` or `:` is a location, checked as one.
+        assert!(!is_iso_image_name("nfs1:/isos/x.iso"));
+        assert_eq!(boot_iso_problem("nfs1:/isos/x.iso"), None);
+        assert!(boot_iso_problem("//fileserver/x.iso").is_some());
+    }
+
+    #[test]
+    fn pve_iso_volumes() {
+        assert_eq!(pve_iso_volume_problem("local:iso/ubuntu-24.04.iso"), None);
+        assert_eq!(pve_iso_volume_problem("cephfs_1:iso/WIN.ISO"), None);
+        for bad in [
+            "local:iso/",
+            "ubuntu.iso",
+            "local:vztmpl/x.tar.gz",
+            ":iso/x.iso",
+            "local:iso/a b.iso",
+            "local:iso/d/x.iso",
+        ] {
+            let problem = pve_iso_volume_problem(bad).expect(bad);
+            assert!(problem.contains("STORAGE:iso/FILE.iso"), "{problem}");
+        }
     }
 
     #[test]

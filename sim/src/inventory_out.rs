@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::run::RunningSite;
+use crate::site::IsoImageSpec;
 use crate::SimError;
 
 #[derive(Serialize)]
@@ -19,6 +20,7 @@ struct Inventory {
     proxmox: Proxmox,
     pagw_slots: Vec<Slot>,
     floating_ips: Floating,
+    iso_images: Vec<IsoImageSpec>,
 }
 
 #[derive(Serialize)]
@@ -226,6 +228,7 @@ pub fn write(site: &RunningSite, dir: &Path) -> Result<PathBuf, SimError> {
         floating_ips: Floating {
             addresses: site.site.floating_ips.addresses.clone(),
         },
+        iso_images: site.site.iso_images.clone(),
     };
     let text = toml::to_string_pretty(&inventory).map_err(|e| SimError::Other(e.to_string()))?;
     let file = dir.join("site.toml");

@@ -1,6 +1,6 @@
 //! The site description `giif-sim` reads (TOML): the bare-metal servers, the
-//! Proxmox nodes with their storage and templates, the PAGW slots and the
-//! floating IP pool.
+//! Proxmox nodes with their storage and templates, the PAGW slots, the
+//! floating IP pool and the ISO images its file server and storage hold.
 
 use serde::Deserialize;
 
@@ -17,6 +17,9 @@ pub struct SiteDescription {
     pub pagw_slots: Vec<SlotSpec>,
     #[serde(default)]
     pub floating_ips: FloatingPool,
+    /// The site's ISO library, passed through to the agent inventory.
+    #[serde(default)]
+    pub iso_images: Vec<IsoImageSpec>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -180,6 +183,20 @@ pub struct FloatingPool {
     /// Single addresses or `first-last` ranges.
     #[serde(default)]
     pub addresses: Vec<String>,
+}
+
+/// An installer or rescue image: where iDRACs mount it and the Proxmox
+/// volume VMs take it from.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsoImageSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pve_volume: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -87,6 +87,26 @@ impl TestSite {
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).expect("state JSON")
     }
+
+    /// The config of the VM `vmid` in the simulated cluster, as JSON text;
+    /// `None` when the cluster has no such VM.
+    pub fn vm_config(&self, vmid: u64) -> Option<String> {
+        fn find(value: &serde_json::Value, vmid: u64) -> Option<String> {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if map.get("vmid").and_then(|v| v.as_u64()) == Some(vmid)
+                        && map.contains_key("config")
+                    {
+                        return Some(map["config"].to_string());
+                    }
+                    map.values().find_map(|v| find(v, vmid))
+                }
+                serde_json::Value::Array(items) => items.iter().find_map(|v| find(v, vmid)),
+                _ => None,
+            }
+        }
+        find(&self.state()["pve"], vmid)
+    }
 }
 
 impl Drop for TestSite {

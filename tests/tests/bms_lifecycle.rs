@@ -74,21 +74,7 @@ fn out(ws: &Workspace, name: &str) -> serde_json::Value {
 
 /// The config of the VM `vmid` in the simulated cluster.
 fn vm_config(site: &TestSite, vmid: u64) -> String {
-    fn find(value: &serde_json::Value, vmid: u64) -> Option<String> {
-        match value {
-            serde_json::Value::Object(map) => {
-                if map.get("vmid").and_then(|v| v.as_u64()) == Some(vmid)
-                    && map.contains_key("config")
-                {
-                    return Some(map["config"].to_string());
-                }
-                map.values().find_map(|v| find(v, vmid))
-            }
-            serde_json::Value::Array(items) => items.iter().find_map(|v| find(v, vmid)),
-            _ => None,
-        }
-    }
-    find(&site.state()["pve"], vmid).unwrap_or_default()
+    site.vm_config(vmid).unwrap_or_default()
 }
 
 fn idrac(site: &TestSite, name: &str) -> serde_json::Value {

@@ -105,6 +105,7 @@ agent_impl! {
         update_floating_ip(api::UpdateFloatingIpRequest) -> api::FloatingIp;
         delete_floating_ip(api::DeleteFloatingIpRequest) -> api::DeleteFloatingIpResponse;
         list_pagw_slots(api::ListPagwSlotsRequest) -> api::ListPagwSlotsResponse;
+        list_iso_images(api::ListIsoImagesRequest) -> api::ListIsoImagesResponse;
         create_vm(api::CreateVmRequest) -> api::Vm;
         get_vm(api::GetVmRequest) -> api::Vm;
         update_vm(api::UpdateVmRequest) -> api::Vm;

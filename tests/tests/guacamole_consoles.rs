@@ -227,21 +227,6 @@ fn find_vnc(value: &serde_json::Value) -> Option<serde_json::Value> {
     }
 }
 
-/// The config of the VM `vmid` in the simulator's state.
-fn vm_config(value: &serde_json::Value, vmid: u64) -> Option<String> {
-    match value {
-        serde_json::Value::Object(map) => {
-            if map.get("vmid").and_then(|v| v.as_u64()) == Some(vmid) && map.contains_key("config")
-            {
-                return Some(map["config"].to_string());
-            }
-            map.values().find_map(|v| vm_config(v, vmid))
-        }
-        serde_json::Value::Array(items) => items.iter().find_map(|v| vm_config(v, vmid)),
-        _ => None,
-    }
-}
-
 fn consoles(flavor: GuacFlavor) {
     let db = GuacamoleDb::start(flavor);
     for user in ["alice", "bob", "carol"] {
@@ -289,7 +274,9 @@ fn consoles(flavor: GuacFlavor) {
         "{}",
         state["web"]["console_url"]
     );
-    let vm_config = vm_config(&site.state(), vmid as u64).expect("the VM in the simulator");
+    let vm_config = site
+        .vm_config(vmid as u64)
+        .expect("the VM in the simulator");
     assert!(
         vm_config.contains(&format!("-vnc 0.0.0.0:{vmid}")),
         "{vm_config}"

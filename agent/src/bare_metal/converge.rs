@@ -196,10 +196,14 @@ impl Servers {
         // 4-5. Media before power, so a server powered on boots the image.
         let bmc = self.bmc(&row.bms).await?;
         let media = bmc.media_status().await.map_err(driver_error)?;
-        match &row.doc.boot_iso {
+        let wanted = match &row.doc.boot_iso {
+            Some(boot_iso) => Some(self.store.iso_library().await?.media_location(boot_iso)?),
+            None => None,
+        };
+        match wanted {
             Some(image) if media.image.as_deref() != Some(image.as_str()) => {
                 let source = MediaSource {
-                    image: image.clone(),
+                    image,
                     user: None,
                     password: None,
                 };
@@ -294,7 +298,11 @@ impl Servers {
                             PowerState::Off => "off".into(),
                         };
                     }
-                    spec.boot_iso = media.image.unwrap_or_default();
+                    spec.boot_iso = self
+                        .store
+                        .iso_library()
+                        .await?
+                        .shown_media(row.doc.boot_iso.as_deref(), media.image.as_deref());
                 }
                 (Err(err), _) | (_, Err(err)) if err.is_transient() => {
                     answer.status = "unreachable".into()

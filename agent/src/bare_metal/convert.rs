@@ -5,7 +5,7 @@ use giif_proto::agent as api;
 use crate::error::ApiError;
 use crate::store::{BmsDoc, ReleaseDoc};
 
-pub use giif_proto::rules::iso_problem;
+use giif_proto::rules::boot_iso_problem;
 
 /// Checks a spec and turns it into the stored document.
 pub fn doc_from_spec(spec: &api::BmsAssignmentSpec) -> Result<BmsDoc, ApiError> {
@@ -20,7 +20,7 @@ pub fn doc_from_spec(spec: &api::BmsAssignmentSpec) -> Result<BmsDoc, ApiError> 
         }
     };
     let boot_iso = Some(spec.boot_iso.trim().to_string()).filter(|i| !i.is_empty());
-    if let Some(problem) = boot_iso.as_deref().and_then(iso_problem) {
+    if let Some(problem) = boot_iso.as_deref().and_then(boot_iso_problem) {
         return Err(
             ApiError::invalid(format!("boot_iso {:?}: {problem}", spec.boot_iso))
                 .field("spec.boot_iso"),

@@ -18,9 +18,9 @@ use crate::gateways::Gateways;
 use crate::inventory::Bms;
 use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
 use crate::site_cache::SiteCache;
-use crate::store::{BmsRow, Store};
+use crate::store::{BmsDoc, BmsRow, Store};
 
-pub use convert::{doc_from_spec, iso_problem};
+pub use convert::doc_from_spec;
 
 #[derive(Clone)]
 pub struct Servers {
@@ -88,6 +88,15 @@ impl Servers {
         Ok(())
     }
 
+    /// A `boot_iso` that names an image must name one of the library's
+    /// images for servers.
+    async fn check_media(&self, doc: &BmsDoc) -> Result<(), ApiError> {
+        if let Some(boot_iso) = &doc.boot_iso {
+            self.store.iso_library().await?.media_location(boot_iso)?;
+        }
+        Ok(())
+    }
+
     pub async fn create(
         &self,
         request_id: &str,
@@ -95,6 +104,7 @@ impl Servers {
         wait: Duration,
     ) -> Result<api::BmsAssignment, ApiError> {
         let doc = doc_from_spec(spec)?;
+        self.check_media(&doc).await?;
         self.store
             .project_by_id(&spec.project_id)
             .await
@@ -124,6 +134,7 @@ impl Servers {
         wait: Duration,
     ) -> Result<api::BmsAssignment, ApiError> {
         let doc = doc_from_spec(spec)?;
+        self.check_media(&doc).await?;
         let row = self.row(id).await?;
         if spec.bms != row.bms {
             return Err(ApiError::invalid(format!(

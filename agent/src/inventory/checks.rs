@@ -7,7 +7,7 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::model::{Bms, FloatingIps, Guacamole, PagwSlot, Proxmox, SshAccess};
+use super::model::{Bms, FloatingIps, Guacamole, IsoImage, PagwSlot, Proxmox, SshAccess};
 use super::{Problems, ProjectVlans};
 use crate::credentials::SecretRef;
 use crate::store::VlanPoolSpec;
@@ -311,6 +311,46 @@ pub(super) fn floating_ips(
                     );
                 }
             }
+        }
+    }
+}
+
+/// Each image has a unique name and at least one usable location.
+pub(super) fn iso_images(images: &[Spanned<IsoImage>], problems: &mut Problems) {
+    let mut seen = BTreeSet::new();
+    for entry in images {
+        let (span, image) = (entry.span(), entry.get_ref());
+        let field = |name: &str| format!("iso_images[{}].{name}", image.name);
+        if let Some(reason) = giif_proto::rules::iso_image_name_problem(&image.name) {
+            problems.add(&span, &field("name"), reason);
+        }
+        if !seen.insert(image.name.to_lowercase()) {
+            problems.add(
+                &span,
+                &field("name"),
+                format!("{:?} is listed twice (names are compared without case); give each image its own name", image.name),
+            );
+        }
+        if image.media_url.is_none() && image.pve_volume.is_none() {
+            problems.add(
+                &span,
+                &field("media_url"),
+                "give media_url (where iDRACs mount it, for servers), pve_volume (the Proxmox ISO volume, for VMs), or both",
+            );
+        }
+        if let Some(reason) = image
+            .media_url
+            .as_deref()
+            .and_then(giif_proto::rules::iso_problem)
+        {
+            problems.add(&span, &field("media_url"), reason);
+        }
+        if let Some(reason) = image
+            .pve_volume
+            .as_deref()
+            .and_then(giif_proto::rules::pve_iso_volume_problem)
+        {
+            problems.add(&span, &field("pve_volume"), reason);
         }
     }
 }

@@ -11,7 +11,8 @@ use toml::Spanned;
 
 use crate::store::VlanPoolSpec;
 pub use model::{
-    Bms, FloatingIps, Guacamole, IdracAccess, PagwSlot, Proxmox, ProxmoxNode, SshAccess, Template,
+    Bms, FloatingIps, Guacamole, IdracAccess, IsoImage, PagwSlot, Proxmox, ProxmoxNode, SshAccess,
+    Template,
 };
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +29,8 @@ struct SiteFile {
     floating_ips: Option<Spanned<FloatingIps>>,
     #[serde(default)]
     guacamole: Option<Spanned<Guacamole>>,
+    #[serde(default)]
+    iso_images: Vec<Spanned<IsoImage>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +72,7 @@ pub struct Inventory {
     pub pagw_slots: Vec<PagwSlot>,
     pub floating_ips: FloatingIps,
     pub guacamole: Option<Guacamole>,
+    pub iso_images: Vec<IsoImage>,
 }
 
 /// Collects problems with the line they are on.
@@ -129,6 +133,7 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Inventory, Vec<SiteF
     if let Some(guacamole) = &site.guacamole {
         checks::guacamole(guacamole, &mut problems);
     }
+    checks::iso_images(&site.iso_images, &mut problems);
     checks::secrets(
         &site.bms,
         site.proxmox.as_ref(),
@@ -162,6 +167,11 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Inventory, Vec<SiteF
         guacamole: site
             .guacamole
             .map(|g| checks::resolve_guacamole(g.into_inner(), base)),
+        iso_images: site
+            .iso_images
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
     })
 }
 

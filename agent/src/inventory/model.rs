@@ -157,6 +157,24 @@ pub struct PagwSlot {
     pub ssh: SshAccess,
 }
 
+/// An image of the site's ISO library: what a server's `boot_iso` or a VM's
+/// `iso` can name. It is for servers when it has a `media_url`, for VMs when
+/// it has a `pve_volume`, or both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsoImage {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Where a server's iDRAC mounts it: a CIFS share, an NFS export or an
+    /// http(s) URL.
+    #[serde(default)]
+    pub media_url: Option<String>,
+    /// The Proxmox ISO volume a VM's CD drive takes: `storage:iso/file.iso`.
+    #[serde(default)]
+    pub pve_volume: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FloatingIps {

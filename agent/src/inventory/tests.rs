@@ -131,3 +131,66 @@ fn cross_checks_name_the_line_and_the_fix() {
         "{text:#?}"
     );
 }
+
+const LIBRARY: &str = r#"[project_vlans]
+first = 100
+last = 199
+
+[[iso_images]]
+name = "ubuntu-24.04"
+description = "Ubuntu 24.04 LTS server installer"
+media_url = "//files/isos/ubuntu-24.04.iso"
+pve_volume = "local:iso/ubuntu-24.04.iso"
+
+[[iso_images]]
+name = "firmware"
+media_url = "https://files.lab/fw/idrac.iso"
+"#;
+
+#[test]
+fn an_iso_library() {
+    let inventory = parse_here(LIBRARY).expect("valid");
+    let names: Vec<&str> = inventory
+        .iso_images
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(names, ["ubuntu-24.04", "firmware"]);
+    assert_eq!(inventory.iso_images[1].pve_volume, None);
+    assert_eq!(
+        inventory.iso_images[0].description.as_deref(),
+        Some("Ubuntu 24.04 LTS server installer")
+    );
+}
+
+#[test]
+fn iso_library_problems_name_the_image_line_and_fix() {
+    let bad = format!(
+        "{LIBRARY}\n[[iso_images]]\nname = \"Firmware\"\n\n[[iso_images]]\nname = \"my image\"\nmedia_url = \"https://u:pw@files.lab/x.iso\"\npve_volume = \"local:vztmpl/x.tar.gz\"\n"
+    );
+    let errors = parse_here(&bad).expect_err("invalid");
+    let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let has = |needle: &str| text.iter().any(|t| t.contains(needle));
+    assert!(
+        has("site.toml:15: iso_images[Firmware].name: \"Firmware\" is listed twice"),
+        "{text:#?}"
+    );
+    assert!(
+        has("iso_images[Firmware].media_url: give media_url (where iDRACs mount it, for servers), pve_volume"),
+        "{text:#?}"
+    );
+    assert!(
+        has("iso_images[my image].name: \"my image\" contains ' '"),
+        "{text:#?}"
+    );
+    assert!(
+        has("iso_images[my image].media_url: the location must not hold a user name or password"),
+        "{text:#?}"
+    );
+    assert!(
+        has("iso_images[my image].pve_volume: \"local:vztmpl/x.tar.gz\" is not a Proxmox ISO volume"),
+        "{text:#?}"
+    );
+    // The password of the refused URL appears in no message.
+    assert!(!text.iter().any(|t| t.contains("pw@")), "{text:#?}");
+}

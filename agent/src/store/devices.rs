@@ -1,5 +1,5 @@
-//! The imported site devices: servers, the Proxmox cluster, PAGW slots and
-//! the floating IP pool, kept as typed documents per device.
+//! The imported site devices: servers, the Proxmox cluster, PAGW slots, the
+//! floating IP pool and the ISO library, kept as typed documents per device.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -7,13 +7,15 @@ use sqlx::{Any, Transaction};
 
 use super::Store;
 use crate::error::ApiError;
-use crate::inventory::{Bms, FloatingIps, Guacamole, Inventory, PagwSlot, Proxmox};
+use crate::inventory::{Bms, FloatingIps, Guacamole, Inventory, IsoImage, PagwSlot, Proxmox};
+use crate::iso_library::IsoLibrary;
 
 pub const KIND_BMS: &str = "bms";
 pub const KIND_PROXMOX: &str = "proxmox";
 pub const KIND_PAGW_SLOT: &str = "pagw_slot";
 pub const KIND_FLOATING_IPS: &str = "floating_ips";
 pub const KIND_GUACAMOLE: &str = "guacamole";
+pub const KIND_ISO_IMAGE: &str = "iso_image";
 
 impl Store {
     /// Imports a whole site file in one transaction: the project VLAN pool
@@ -36,6 +38,9 @@ impl Store {
         put(&mut tx, KIND_FLOATING_IPS, "pool", &inventory.floating_ips).await?;
         if let Some(guacamole) = &inventory.guacamole {
             put(&mut tx, KIND_GUACAMOLE, "console", guacamole).await?;
+        }
+        for image in &inventory.iso_images {
+            put(&mut tx, KIND_ISO_IMAGE, &image.name, image).await?;
         }
         let revision = revision_of(&mut tx).await?;
         sqlx::query("DELETE FROM inventory_revision")
@@ -82,6 +87,12 @@ impl Store {
 
     pub async fn guacamole_inventory(&self) -> Result<Option<Guacamole>, ApiError> {
         Ok(self.items(KIND_GUACAMOLE).await?.into_iter().next())
+    }
+
+    /// The site's ISO library, in name order.
+    pub async fn iso_library(&self) -> Result<IsoLibrary, ApiError> {
+        let images: Vec<IsoImage> = self.items(KIND_ISO_IMAGE).await?;
+        Ok(IsoLibrary::new(images))
     }
 
     async fn items<T: DeserializeOwned>(&self, kind: &str) -> Result<Vec<T>, ApiError> {

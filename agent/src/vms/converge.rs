@@ -58,15 +58,6 @@ fn boot_disk(state: &VmState) -> Option<(&String, u64)> {
         .map(|(slot, disk)| (slot, disk.size_gb()))
 }
 
-/// An ISO volume as Proxmox names it; a bare file name is on `local`.
-fn iso_volume(iso: &str) -> String {
-    if iso.contains(':') {
-        iso.to_string()
-    } else {
-        format!("local:iso/{iso}")
-    }
-}
-
 impl Vms {
     async fn parts(&self, row: &VmRow) -> Result<Parts, ApiError> {
         let site = self.site.site().await?;
@@ -132,12 +123,16 @@ impl Vms {
                 pve.clone_vm(template, &spec).await
             }
             (None, iso) => {
+                let iso = match iso {
+                    Some(iso) => Some(self.store.iso_library().await?.vm_volume(iso)?),
+                    None => None,
+                };
                 let spec = VmSpec {
                     name: row.name.clone(),
                     cores: row.doc.cores,
                     memory_mb: row.doc.memory_mb,
                     disk: Some((parts.storage.clone(), row.doc.disk_gb)),
-                    iso: iso.as_deref().map(iso_volume),
+                    iso,
                     nics: BTreeMap::from([(0, Nic::virtio(&parts.bridge, Some(parts.vlan)))]),
                     cloud_init: row
                         .doc

@@ -36,8 +36,8 @@ impl Vms {
         }
     }
 
-    /// Checks what needs the store: the project, the template, and that a
-    /// static address stays out of the project gateway's DHCP pool.
+    /// Checks what needs the store: the project, the template or ISO, and
+    /// that a static address stays out of the project gateway's DHCP pool.
     async fn check(&self, project_id: &str, doc: &VmDoc) -> Result<(), ApiError> {
         self.store
             .project_by_id(project_id)
@@ -57,6 +57,9 @@ impl Vms {
                 .field("spec.template")
                 .hint("Use one of the names in [proxmox] templates of the site file."));
             }
+        }
+        if let Some(iso) = &doc.iso {
+            self.store.iso_library().await?.vm_volume(iso)?;
         }
         if let Some(gateway) = self.store.gateway_of_project(project_id).await? {
             convert::check_outside_pool(doc, &gateway.doc.dhcp_first, &gateway.doc.dhcp_last)?;

@@ -36,7 +36,7 @@ variable "server_count" {
 }
 
 variable "boot_iso" {
-  description = "An installer image every server boots from its virtual CD (an http(s) URL, `host:/path/x.iso` or `//host/share/x.iso`); null for none."
+  description = "An installer image every server boots from its virtual CD: the name of an image of the site's ISO library (data source giif_iso_images), or its location (an http(s) URL, `host:/path/x.iso` or `//host/share/x.iso`); null for none."
   type        = string
   default     = null
 }

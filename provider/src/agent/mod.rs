@@ -180,6 +180,19 @@ impl AgentClient {
         .map(|r| r.slots)
     }
 
+    pub async fn list_iso_images(
+        &self,
+        deadline: Duration,
+    ) -> Result<Vec<api::IsoImage>, AgentError> {
+        self.call(
+            deadline,
+            api::ListIsoImagesRequest {},
+            |mut grpc, request| async move { grpc.list_iso_images(request).await },
+        )
+        .await
+        .map(|r| r.images)
+    }
+
     rpcs! {
         get_agent_info(api::GetAgentInfoRequest) -> api::AgentInfo;
         create_project(api::CreateProjectRequest) -> api::Project;

@@ -24,8 +24,8 @@ const POWER: Validator = Validator {
 };
 
 const ISO: Validator = Validator {
-    rule: "A CIFS share (`//fileserver/isos/x.iso`), an NFS export (`host:/path/x.iso`) or an http(s) URL.",
-    check: |value| match value.as_str().and_then(giif_proto::rules::iso_problem) {
+    rule: "The name of an image of the site's ISO library (see data source `giif_iso_images`), or a location: a CIFS share (`//fileserver/isos/x.iso`), an NFS export (`host:/path/x.iso`) or an http(s) URL.",
+    check: |value| match value.as_str().and_then(giif_proto::rules::boot_iso_problem) {
         None => Ok(()),
         Some(problem) => Err(format!(
             "{:?}: {problem}",
@@ -65,7 +65,7 @@ pub static BMS_ASSIGNMENT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
             .validate(POWER),
         Attribute::string("boot_iso")
             .optional()
-            .describe("An image to attach as virtual media; removing it ejects the media.")
+            .describe("An image to attach as virtual media: the name of an image of the site's ISO library (see data source `giif_iso_images`), or its location. Removing it ejects the media; other media mounted out of band shows as drift.")
             .validate(ISO),
         Attribute::nested(
             "release",

@@ -5,6 +5,7 @@ mod bms_assignment;
 mod bms_inventory;
 mod floating_ip;
 mod guacamole_connection;
+mod iso_images_data;
 mod pagw;
 mod pagw_slots_data;
 mod project;
@@ -237,6 +238,7 @@ impl Registry {
                 Box::new(project_data::ProjectDataSource),
                 Box::new(pagw_slots_data::PagwSlotsDataSource),
                 Box::new(bms_inventory::BmsInventoryDataSource),
+                Box::new(iso_images_data::IsoImagesDataSource),
             ],
         }
     }
