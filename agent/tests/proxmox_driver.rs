@@ -58,6 +58,7 @@ impl Site {
                 disk_gb: 10,
             }],
             task_duration_ms: 40,
+            iso_volumes: vec!["local:iso/debian-12.iso".into()],
         };
         let faults = Faults::default();
         let cluster = PveCluster::start(spec, faults.clone(), events::channel(), Some(log.clone()))

@@ -52,13 +52,12 @@ pub async fn start(site: SiteDescription, options: RunOptions) -> Result<Running
         events.clone(),
     )
     .await?;
-    let pve = PveCluster::start(
-        site.proxmox.clone(),
-        faults.clone(),
-        events,
-        options.request_log.clone(),
-    )
-    .await?;
+    let mut proxmox = site.proxmox.clone();
+    proxmox
+        .iso_volumes
+        .extend(site.iso_images.iter().filter_map(|i| i.pve_volume.clone()));
+    let pve =
+        PveCluster::start(proxmox, faults.clone(), events, options.request_log.clone()).await?;
     let idrac = IdracFleet::start(site.servers.all(), faults.clone()).await?;
 
     let admin_addr = options

@@ -107,6 +107,10 @@ pub struct ProxmoxSpec {
     /// How long a task (clone, start, ...) runs, by default.
     #[serde(default = "default_task_ms")]
     pub task_duration_ms: u64,
+    /// ISO files on the cluster's storage, as volume ids
+    /// (`local:iso/x.iso`); every `[[iso_images]]` `pve_volume` is there too.
+    #[serde(default)]
+    pub iso_volumes: Vec<String>,
 }
 
 fn default_task_ms() -> u64 {

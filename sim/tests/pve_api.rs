@@ -44,6 +44,7 @@ fn spec() -> ProxmoxSpec {
             },
         ],
         task_duration_ms: 60,
+        iso_volumes: vec!["local:iso/debian-12.iso".into()],
     }
 }
 
@@ -890,6 +891,39 @@ async fn a_start_on_a_missing_bridge_fails_with_qemus_story() {
         .await
         .iter()
         .any(|l| l == "bridge 'vmbr9' does not exist"));
+}
+
+#[tokio::test]
+async fn a_start_with_a_missing_iso_fails_like_pve() {
+    let sim = start().await;
+    for (vmid, iso) in [
+        ("200", "local:iso/debian-12.iso"),
+        ("201", "local:iso/gone.iso"),
+    ] {
+        let create = sim
+            .post(
+                "/nodes/pve1/qemu",
+                &[
+                    ("vmid", vmid),
+                    ("scsi0", "local-lvm:8"),
+                    ("ide2", &format!("{iso},media=cdrom")),
+                ],
+            )
+            .await;
+        assert_eq!(
+            sim.wait(create.data()).await["exitstatus"],
+            "OK",
+            "{create:?}"
+        );
+    }
+    assert_eq!(sim.start_vm("200").await["exitstatus"], "OK");
+    let failed = sim.start_vm("201").await;
+    assert_eq!(
+        failed["exitstatus"],
+        "volume 'local:iso/gone.iso' does not exist"
+    );
+    let status = sim.get("/nodes/pve1/qemu/201/status/current", &[]).await;
+    assert_eq!(status.data()["status"], "stopped");
 }
 
 #[tokio::test]

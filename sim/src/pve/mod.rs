@@ -89,7 +89,8 @@ impl PveCluster {
             privileges: Privileges::All,
         };
         let token_secret = token.secret.clone();
-        let mut state = State::new(spec.nodes.clone(), token);
+        let iso_volumes = spec.iso_volumes.iter().cloned().collect();
+        let mut state = State::new(spec.nodes.clone(), iso_volumes, token);
         for template in &spec.templates {
             let node = spec.nodes.iter().find(|n| n.name == template.node);
             if let Some(node) = node {

@@ -73,6 +73,9 @@ pub struct FailNextTask {
 
 pub struct State {
     pub nodes: Vec<NodeSpec>,
+    /// The ISO volumes the cluster's storage holds; a VM whose CD drive
+    /// names another does not start.
+    pub iso_volumes: BTreeSet<String>,
     pub vms: BTreeMap<u32, Vm>,
     pub tasks: Vec<Task>,
     pub tokens: Vec<Token>,
@@ -84,9 +87,10 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(nodes: Vec<NodeSpec>, token: Token) -> Self {
+    pub fn new(nodes: Vec<NodeSpec>, iso_volumes: BTreeSet<String>, token: Token) -> Self {
         Self {
             nodes,
+            iso_volumes,
             vms: BTreeMap::new(),
             tasks: Vec::new(),
             tokens: vec![token],

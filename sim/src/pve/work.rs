@@ -185,6 +185,7 @@ impl Work {
                     .node(node)
                     .map(|n| n.bridges.clone())
                     .unwrap_or_default();
+                let iso_volumes = state.iso_volumes.clone();
                 let vm = state.load_mut(node, *vmid).map_err(|e| e.message)?;
                 if !skiplock {
                     check_lock(vm).map_err(|e| e.message)?;
@@ -196,6 +197,18 @@ impl Work {
                     return Err("you can't start a vm if it's a template".into());
                 }
                 vm.apply_pending();
+                // PVE activates every volume before QEMU runs.
+                if let Some(missing) = vm
+                    .config
+                    .iter()
+                    .filter(|(k, _)| props::is_drive_key(k))
+                    .filter_map(|(_, v)| Drive::parse(v).ok())
+                    .find(|d| {
+                        d.is_cdrom() && d.file.contains(":iso/") && !iso_volumes.contains(&d.file)
+                    })
+                {
+                    return Err(format!("volume '{}' does not exist", missing.file));
+                }
                 for (key, value) in vm.config.iter().filter(|(k, _)| k.starts_with("net")) {
                     let Ok(net) = NetDevice::parse(value) else {
                         continue;
