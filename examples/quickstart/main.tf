@@ -69,6 +69,7 @@ resource "giif_bms_assignment" "node1" {
   project_id  = giif_project.physics_lab.id
   bms         = "bms01"
   power_state = "on"
+  boot_iso    = "ubuntu-24.04" # from the site's ISO library (data "giif_iso_images")
   depends_on  = [giif_pagw.physics_lab]
 }
 
