@@ -36,8 +36,8 @@ impl Vms {
         }
     }
 
-    /// Checks what needs the store: the project, the template or ISO, and
-    /// that a static address stays out of the project gateway's DHCP pool.
+    /// Checks what needs the store: the project, the template, and that a
+    /// static address stays out of the project gateway's DHCP pool.
     async fn check(&self, project_id: &str, doc: &VmDoc) -> Result<(), ApiError> {
         self.store
             .project_by_id(project_id)
@@ -58,9 +58,6 @@ impl Vms {
                 .hint("Use one of the names in [proxmox] templates of the site file."));
             }
         }
-        if let Some(iso) = &doc.iso {
-            self.store.iso_library().await?.vm_volume(iso)?;
-        }
         if let Some(gateway) = self.store.gateway_of_project(project_id).await? {
             convert::check_outside_pool(doc, &gateway.doc.dhcp_first, &gateway.doc.dhcp_last)?;
         }
@@ -75,6 +72,11 @@ impl Vms {
     ) -> Result<api::Vm, ApiError> {
         let doc = doc_from_spec(spec)?;
         self.check(&spec.project_id, &doc).await?;
+        // Only a create reads the ISO: an image leaving the library later
+        // does not stop updates of the VMs made from it.
+        if let Some(iso) = &doc.iso {
+            self.store.iso_library().await?.vm_volume(iso)?;
+        }
         let site = self.site.site().await?;
         let hypervisor = site.hypervisor.clone().ok_or_else(no_cluster)?;
         let pve = self
