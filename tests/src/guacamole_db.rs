@@ -74,10 +74,21 @@ impl GuacamoleDb {
     pub fn start_with_schema(flavor: GuacFlavor, dir: &Path) -> Self {
         let files = schema_files(flavor, dir);
         let server = match flavor {
-            GuacFlavor::MariaDb => Server::MariaDb(mariadb::MariaDb::start(&files)),
+            GuacFlavor::MariaDb => Server::MariaDb(mariadb::MariaDb::start(&files, None)),
             GuacFlavor::Postgres => Server::Postgres(postgres::Postgres::start(&files)),
         };
         Self { flavor, server }
+    }
+
+    /// A MariaDB server that takes TCP clients over TLS only, with the
+    /// given certificate and key, and the schema of [`schema_dir`].
+    pub fn start_mariadb_tls_only(cert_pem: &str, key_pem: &str) -> Self {
+        let files = schema_files(GuacFlavor::MariaDb, &schema_dir());
+        let tls = mariadb::TlsOnly { cert_pem, key_pem };
+        Self {
+            flavor: GuacFlavor::MariaDb,
+            server: Server::MariaDb(mariadb::MariaDb::start(&files, Some(tls))),
+        }
     }
 
     /// The URL the agent connects with, password included, as the agent's

@@ -1,8 +1,9 @@
-//! The agent's databases over TLS: a PostgreSQL server that accepts only
-//! TLS connections, with a certificate from a CA of our own. With
-//! `sslmode=verify-full` and that CA the store and Guacamole's database
-//! work; with another CA the agent refuses the server and says why; without
-//! TLS the server refuses the agent.
+//! The agent's databases over TLS: PostgreSQL and MariaDB servers that
+//! accept only TLS connections, with a certificate from a CA of our own.
+//! With `sslmode=verify-full` (PostgreSQL) or `ssl-mode=VERIFY_IDENTITY`
+//! (MariaDB) and that CA the store and Guacamole's database work; with
+//! another CA the agent refuses the server and says why; without TLS the
+//! server refuses the agent.
 
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
 
@@ -114,5 +115,63 @@ async fn store_and_guacamole_over_verified_tls() {
         err.class,
         ErrorClass::Permanent,
         "retrying cannot make an untrusted server trusted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guacamole_on_mariadb_over_verified_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, ca_path) = ca_file(dir.path(), "database-ca");
+    let (_, other_ca_path) = ca_file(dir.path(), "someone-else");
+    let server = issue_server_cert(&ca, &[]).unwrap();
+    let db = giif_tests::guacamole_db::GuacamoleDb::start_mariadb_tls_only(
+        &server.cert.pem(),
+        &server.key_pair.serialize_pem(),
+    );
+    let verified = |ca: &str| format!("{}?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}", db.url());
+
+    // As docs/operations.md tells operators: the agent makes its tree over
+    // TLS, checking the server's certificate and name.
+    let guacamole = GuacamoleDb::new(&verified(&ca_path), "https://guacamole.test").unwrap();
+    let root = guacamole.root_group("projects", "Projects").await.unwrap();
+    assert_eq!(
+        db.sql(&format!(
+            "SELECT connection_group_name FROM guacamole_connection_group WHERE connection_group_id = {root}"
+        )),
+        "Projects"
+    );
+
+    // A server another CA signed is refused for good, saying why.
+    let untrusted = GuacamoleDb::new(&verified(&other_ca_path), "https://guacamole.test").unwrap();
+    let err = untrusted
+        .root_group("projects", "Projects")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("invalid peer certificate"),
+        "{err}"
+    );
+    assert_eq!(err.class, ErrorClass::Permanent);
+
+    // Without TLS the server turns the agent away (MariaDB says only
+    // "Access denied"), while the same account gets in over TLS.
+    let with_mode = |mode: &str| {
+        GuacamoleDb::new(
+            &format!("{}?ssl-mode={mode}", db.url()),
+            "https://guacamole.test",
+        )
+        .unwrap()
+    };
+    let err = with_mode("DISABLED")
+        .root_group("projects", "Projects")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Access denied"), "{err}");
+    assert_eq!(
+        with_mode("REQUIRED")
+            .root_group("projects", "Projects")
+            .await
+            .unwrap(),
+        root
     );
 }

@@ -37,8 +37,16 @@ pub(super) struct MariaDb {
     port: u16,
 }
 
+/// A server certificate and key (PEM) for a server that takes only TLS.
+pub(super) struct TlsOnly<'a> {
+    pub cert_pem: &'a str,
+    pub key_pem: &'a str,
+}
+
 impl MariaDb {
-    pub(super) fn start(schema: &[PathBuf; 2]) -> Self {
+    /// With `tls`, TCP clients must use TLS (the Unix socket, which the
+    /// administrator uses, counts as secure).
+    pub(super) fn start(schema: &[PathBuf; 2], tls: Option<TlsOnly>) -> Self {
         let dir = scratch::temp_dir("giif-guac-mariadb");
         give_to("mysql", dir.path());
         template::copy_to(
@@ -47,7 +55,17 @@ impl MariaDb {
             |work| build(work, schema),
             dir.path(),
         );
-        let (process, port) = serve(dir.path());
+        let mut extra = Vec::new();
+        if let Some(tls) = tls {
+            let (cert, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&cert, tls.cert_pem).expect("write the server certificate");
+            std::fs::write(&key, tls.key_pem).expect("write the server key");
+            give_to("mysql", dir.path());
+            extra.push(format!("--ssl-cert={}", cert.display()));
+            extra.push(format!("--ssl-key={}", key.display()));
+            extra.push("--require-secure-transport=ON".to_string());
+        }
+        let (process, port) = serve(dir.path(), &extra);
         Self {
             _process: process,
             dir,
@@ -103,7 +121,7 @@ fn build(work: &Path, schema: &[PathBuf; 2]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let (process, _) = serve(work);
+    let (process, _) = serve(work, &[]);
     run_client(client(work), &format!("CREATE DATABASE {DATABASE};"))
         .unwrap_or_else(|e| panic!("CREATE DATABASE failed: {e}"));
     // Each file on the client's stdin, as `mysql guacamole_db < file`.
@@ -119,9 +137,9 @@ fn build(work: &Path, schema: &[PathBuf; 2]) {
     process.shut_down(Signal::SIGTERM);
 }
 
-/// Starts `mariadbd` over `dir/data` on a free port; returns when it
-/// answers on its socket.
-fn serve(dir: &Path) -> (ServerProcess, u16) {
+/// Starts `mariadbd` over `dir/data` on a free port, with `extra`
+/// options; returns when it answers on its socket.
+fn serve(dir: &Path, extra: &[String]) -> (ServerProcess, u16) {
     let socket = dir.join("mysqld.sock");
     let mut last_error = String::new();
     // A free port can be taken by someone else before the server binds it.
@@ -145,7 +163,8 @@ fn serve(dir: &Path) -> (ServerProcess, u16) {
                 "--innodb-flush-log-at-trx-commit=0",
                 "--innodb-doublewrite=0",
             ])
-            .args(INNODB);
+            .args(INNODB)
+            .args(extra);
         let mut process = ServerProcess::spawn(
             "mariadbd",
             command,
