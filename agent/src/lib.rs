@@ -6,6 +6,7 @@ pub mod check;
 pub mod config;
 pub mod consoles;
 pub mod credentials;
+pub mod db_files;
 pub mod drivers;
 pub mod error;
 pub mod floating;

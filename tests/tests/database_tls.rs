@@ -175,3 +175,38 @@ async fn guacamole_on_mariadb_over_verified_tls() {
         root
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_ca_file_is_named_before_connecting() {
+    let missing = "/nonexistent/giif/db-ca.pem";
+    let err = Store::open(&format!(
+        "postgres://giif:secret@127.0.0.1:1/store?sslmode=verify-full&sslrootcert={missing}"
+    ))
+    .await
+    .err()
+    .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("sslrootcert names /nonexistent/giif/db-ca.pem"),
+        "{text}"
+    );
+    assert!(!text.contains("secret"), "{text}");
+
+    let err = GuacamoleDb::new(
+        &format!("mysql://giif:secret@127.0.0.1:1/guacamole_db?ssl-mode=VERIFY_IDENTITY&ssl-ca={missing}"),
+        "https://guacamole.test",
+    )
+    .err()
+    .expect("refused");
+    assert_eq!(
+        err.class,
+        ErrorClass::Permanent,
+        "retrying cannot make the file appear"
+    );
+    assert!(
+        err.to_string()
+            .contains("ssl-ca names /nonexistent/giif/db-ca.pem"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("secret"), "{err}");
+}

@@ -365,11 +365,18 @@ pub(super) fn secrets(
     base: &Path,
     problems: &mut Problems,
 ) {
-    let mut check = |secret: &SecretRef, span: &std::ops::Range<usize>, field: String| {
-        if let Err(err) = secret.clone().relative_to(base).resolve() {
+    let mut check = |secret: &SecretRef, span: &std::ops::Range<usize>, field: String| match secret
+        .clone()
+        .relative_to(base)
+        .resolve()
+    {
+        Ok(value) => Some(value),
+        Err(err) => {
             problems.add(span, &field, err.to_string());
+            None
         }
     };
+    let mut unreadable = Vec::new();
     for server in servers {
         check(
             &server.get_ref().idrac.password,
@@ -385,11 +392,18 @@ pub(super) fn secrets(
         }
     }
     if let Some(guacamole) = guacamole {
-        check(
+        let field = "guacamole.database_url";
+        if let Some(url) = check(
             &guacamole.get_ref().database_url,
             &guacamole.span(),
-            "guacamole.database_url".into(),
-        );
+            field.into(),
+        ) {
+            // The files the URL names, read as this command's user: the
+            // agent's user must be able to read them too.
+            if let Err(err) = crate::db_files::check_files(url.expose()) {
+                unreadable.push((guacamole.span(), field, err.to_string()));
+            }
+        }
     }
     if let Some(pve) = pve {
         check(
@@ -404,6 +418,9 @@ pub(super) fn secrets(
             &slot.span(),
             format!("pagw_slots[{}].ssh.password", slot.get_ref().public_ip),
         );
+    }
+    for (span, field, reason) in unreadable {
+        problems.add(&span, field, reason);
     }
 }
 

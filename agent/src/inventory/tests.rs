@@ -194,3 +194,21 @@ fn iso_library_problems_name_the_image_line_and_fix() {
     // The password of the refused URL appears in no message.
     assert!(!text.iter().any(|t| t.contains("pw@")), "{text:#?}");
 }
+
+#[test]
+fn a_guacamole_database_url_naming_a_missing_ca_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("guac-url"),
+        "mysql://giif:hunter2@db/guacamole_db?ssl-mode=VERIFY_IDENTITY&ssl-ca=/nonexistent/ca.pem\n",
+    )
+    .unwrap();
+    let text = "[project_vlans]\nfirst = 1\nlast = 2\n\n[guacamole]\ndatabase_url = { file = \"guac-url\" }\npublic_url = \"https://g.lab/guacamole\"\n";
+    let errors = parse("site.toml", text, dir.path()).expect_err("invalid");
+    let message = errors[0].to_string();
+    assert!(
+        message.starts_with("site.toml:5: guacamole.database_url: the database URL's ssl-ca names /nonexistent/ca.pem, which cannot be read"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}

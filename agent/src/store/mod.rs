@@ -50,6 +50,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("cannot open the store at {url}: {source}")]
     Open { url: String, source: sqlx::Error },
+    #[error("cannot open the store: {0}")]
+    UnreadableFile(#[from] crate::db_files::UnreadableFile),
     #[error("cannot migrate the store: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -77,6 +79,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
+        crate::db_files::check_files(url)?;
         let open_err = |source| StoreError::Open {
             url: redact(url),
             source,

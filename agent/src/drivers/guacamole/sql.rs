@@ -77,6 +77,8 @@ impl Dialect {
 /// down, and console steps fail transiently until it is back.
 pub fn pool(url: &str) -> Result<AnyPool, DriverError> {
     sqlx::any::install_default_drivers();
+    crate::db_files::check_files(url)
+        .map_err(|e| DriverError::permanent(TARGET, "open the database", e.to_string()))?;
     AnyPoolOptions::new()
         // Writers wait for the write lock on a connection of their own, so
         // the pool leaves room for readers beside a queue of writers.
