@@ -23,14 +23,56 @@ fn ca_file(dir: &std::path::Path, name: &str) -> (CaHandle, String) {
     (ca, path.display().to_string())
 }
 
+/// Our database CA and another one, as files, and a server certificate
+/// from ours valid for 127.0.0.1, where the test servers listen.
+struct Certificates {
+    _dir: tempfile::TempDir,
+    ca_path: String,
+    other_ca_path: String,
+    server_cert_pem: String,
+    server_key_pem: String,
+}
+
+impl Certificates {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, ca_path) = ca_file(dir.path(), "database-ca");
+        let (_, other_ca_path) = ca_file(dir.path(), "someone-else");
+        let server = issue_server_cert(&ca, &[]).unwrap();
+        Self {
+            _dir: dir,
+            ca_path,
+            other_ca_path,
+            server_cert_pem: server.cert.pem(),
+            server_key_pem: server.key_pair.serialize_pem(),
+        }
+    }
+}
+
+/// The agent refuses a Guacamole database whose certificate the URL's CA
+/// did not sign, saying why, and does not retry.
+async fn assert_untrusted_guacamole_refused(url: &str) {
+    let untrusted = GuacamoleDb::new(url, "https://guacamole.test").unwrap();
+    let err = untrusted
+        .root_group("projects", "Projects")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("invalid peer certificate"),
+        "{err}"
+    );
+    assert_eq!(
+        err.class,
+        ErrorClass::Permanent,
+        "retrying cannot make an untrusted server trusted"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn store_and_guacamole_over_verified_tls() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, ca_path) = ca_file(dir.path(), "database-ca");
-    let (_, other_ca_path) = ca_file(dir.path(), "someone-else");
-    // Valid for 127.0.0.1, where the server listens.
-    let server = issue_server_cert(&ca, &[]).unwrap();
-    let pg = TestPostgres::start_tls_only(&server.cert.pem(), &server.key_pair.serialize_pem());
+    let certs = Certificates::new();
+    let (ca_path, other_ca_path) = (&certs.ca_path, &certs.other_ca_path);
+    let pg = TestPostgres::start_tls_only(&certs.server_cert_pem, &certs.server_key_pem);
     let verified = |url: String, ca: &str| format!("{url}?sslmode=verify-full&sslrootcert={ca}");
 
     // The store: opens, migrates and keeps a project, all over TLS.
@@ -98,41 +140,21 @@ async fn store_and_guacamole_over_verified_tls() {
         root
     );
 
-    let untrusted = GuacamoleDb::new(
-        &verified(pg.database("guacamole2"), &other_ca_path),
-        "https://guacamole.test",
-    )
-    .unwrap();
-    let err = untrusted
-        .root_group("projects", "Projects")
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("invalid peer certificate"),
-        "{err}"
-    );
-    assert_eq!(
-        err.class,
-        ErrorClass::Permanent,
-        "retrying cannot make an untrusted server trusted"
-    );
+    assert_untrusted_guacamole_refused(&verified(pg.database("guacamole2"), other_ca_path)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn guacamole_on_mariadb_over_verified_tls() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, ca_path) = ca_file(dir.path(), "database-ca");
-    let (_, other_ca_path) = ca_file(dir.path(), "someone-else");
-    let server = issue_server_cert(&ca, &[]).unwrap();
+    let certs = Certificates::new();
     let db = giif_tests::guacamole_db::GuacamoleDb::start_mariadb_tls_only(
-        &server.cert.pem(),
-        &server.key_pair.serialize_pem(),
+        &certs.server_cert_pem,
+        &certs.server_key_pem,
     );
     let verified = |ca: &str| format!("{}?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}", db.url());
 
     // As docs/operations.md tells operators: the agent makes its tree over
     // TLS, checking the server's certificate and name.
-    let guacamole = GuacamoleDb::new(&verified(&ca_path), "https://guacamole.test").unwrap();
+    let guacamole = GuacamoleDb::new(&verified(&certs.ca_path), "https://guacamole.test").unwrap();
     let root = guacamole.root_group("projects", "Projects").await.unwrap();
     assert_eq!(
         db.sql(&format!(
@@ -142,16 +164,7 @@ async fn guacamole_on_mariadb_over_verified_tls() {
     );
 
     // A server another CA signed is refused for good, saying why.
-    let untrusted = GuacamoleDb::new(&verified(&other_ca_path), "https://guacamole.test").unwrap();
-    let err = untrusted
-        .root_group("projects", "Projects")
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("invalid peer certificate"),
-        "{err}"
-    );
-    assert_eq!(err.class, ErrorClass::Permanent);
+    assert_untrusted_guacamole_refused(&verified(&certs.other_ca_path)).await;
 
     // Without TLS the server turns the agent away (MariaDB says only
     // "Access denied"), while the same account gets in over TLS.
