@@ -77,7 +77,7 @@ async fn store_and_guacamole_over_verified_tls() {
 
     // The store: opens, migrates and keeps a project, all over TLS.
     let store_url = pg.database("store");
-    let store = Store::open(&verified(store_url.clone(), &ca_path))
+    let store = Store::open(&verified(store_url.clone(), ca_path))
         .await
         .unwrap();
     store
@@ -108,7 +108,7 @@ async fn store_and_guacamole_over_verified_tls() {
     );
 
     // A server whose certificate another CA signed is refused, with a reason.
-    let refused = Store::open(&verified(store_url.clone(), &other_ca_path))
+    let refused = Store::open(&verified(store_url.clone(), other_ca_path))
         .await
         .err()
         .expect("a server the CA did not sign is refused");
@@ -126,7 +126,7 @@ async fn store_and_guacamole_over_verified_tls() {
 
     // Guacamole's database: the schema loaded and the agent's tree made
     // over TLS.
-    let guac_url = verified(pg.database("guacamole"), &ca_path);
+    let guac_url = verified(pg.database("guacamole"), ca_path);
     let schema = project_schema_dir().join("postgresql");
     let loader = sqlx::PgPool::connect(&guac_url).await.unwrap();
     for file in ["001-create-schema.sql", "002-create-admin-user.sql"] {
