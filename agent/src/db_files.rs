@@ -6,15 +6,21 @@
 
 use std::path::PathBuf;
 
-/// PostgreSQL's and MySQL's names for the file parameters sqlx reads.
-const FILE_PARAMS: [&str; 6] = [
+/// The parameters sqlx reads a file from, as PostgreSQL and MySQL URLs
+/// spell them (matched exactly, as sqlx matches them).
+const FILE_PARAMS: [&str; 8] = [
     "sslrootcert",
-    "sslcert",
-    "sslkey",
+    "ssl-root-cert",
     "ssl-ca",
+    "sslca",
+    "sslcert",
     "ssl-cert",
+    "sslkey",
     "ssl-key",
 ];
+
+/// sqlx takes a value that starts like this as the certificate itself.
+const INLINE_PEM: &str = "-----BEGIN";
 
 #[derive(Debug, thiserror::Error)]
 #[error("the database URL's {param} names {}, which cannot be read: {source}; fix the path or the file's permissions", path.display())]
@@ -30,47 +36,20 @@ pub fn check_files(url: &str) -> Result<(), UnreadableFile> {
     let Some((_, query)) = url.split_once('?') else {
         return Ok(());
     };
-    for pair in query.split('&') {
-        let Some((key, value)) = pair.split_once('=') else {
-            continue;
-        };
-        if !FILE_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(key)) {
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if !FILE_PARAMS.contains(&key.as_ref()) || value.starts_with(INLINE_PEM) {
             continue;
         }
-        let path = PathBuf::from(percent_decode(value));
+        let path = PathBuf::from(value.as_ref());
         if let Err(source) = std::fs::File::open(&path) {
             return Err(UnreadableFile {
-                param: key.to_string(),
+                param: key.into_owned(),
                 path,
                 source,
             });
         }
     }
     Ok(())
-}
-
-/// `%2F` and the like, as a URL query carries a path.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -98,6 +77,22 @@ mod tests {
             text.contains(&missing) && text.contains("cannot be read"),
             "{text}"
         );
-        assert!(!text.contains("pw"), "the URL's password stays out: {text}");
+        assert!(!text.contains("g:pw@"), "the URL stays out: {text}");
+        // sqlx's spellings, exactly; `+` is a space, as sqlx decodes it.
+        let plus = dir.path().join("a b.pem");
+        std::fs::write(&plus, "pem").unwrap();
+        let plus = plus.display().to_string().replace(' ', "+");
+        assert!(check_files(&format!("{base}?ssl-root-cert={plus}")).is_ok());
+        assert_eq!(
+            check_files(&format!("{base}?sslca={missing}"))
+                .unwrap_err()
+                .param,
+            "sslca"
+        );
+        assert!(
+            check_files(&format!("{base}?SSLROOTCERT={missing}")).is_ok(),
+            "sqlx ignores it"
+        );
+        assert!(check_files(&format!("{base}?sslrootcert=-----BEGIN%20CERTIFICATE-----")).is_ok());
     }
 }

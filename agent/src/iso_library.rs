@@ -4,7 +4,9 @@
 //! drives the hardware, so an operator can move an image without touching
 //! any configuration.
 
-use giif_proto::rules::{boot_iso_problem, is_iso_image_name, pve_iso_volume_problem};
+use giif_proto::rules::{
+    boot_iso_problem, is_iso_image_name, pve_iso_volume_problem, redact_location,
+};
 
 use crate::error::ApiError;
 use crate::inventory::IsoImage;
@@ -19,7 +21,9 @@ pub struct IsoLibrary {
 }
 
 impl IsoLibrary {
-    pub fn new(images: Vec<IsoImage>) -> Self {
+    /// Sorted by name here, as databases sort text differently.
+    pub fn new(mut images: Vec<IsoImage>) -> Self {
+        images.sort_by_key(|image| image.name.to_lowercase());
         Self { images }
     }
 
@@ -39,7 +43,8 @@ impl IsoLibrary {
     pub fn media_location(&self, boot_iso: &str) -> Result<String, ApiError> {
         let invalid = |message: String| ApiError::invalid(message).field("spec.boot_iso");
         if let Some(problem) = boot_iso_problem(boot_iso) {
-            return Err(invalid(format!("boot_iso {boot_iso:?}: {problem}")));
+            let shown = redact_location(boot_iso);
+            return Err(invalid(format!("boot_iso {shown:?}: {problem}")));
         }
         if !is_iso_image_name(boot_iso) {
             return Ok(boot_iso.to_string());
@@ -75,7 +80,7 @@ impl IsoLibrary {
 
     /// The Proxmox volume a VM's CD drive takes for `iso`: a library
     /// image's volume, a volume given as `storage:iso/file.iso`, or a file
-    /// name on `local` (a name ending in `.iso` that no image has).
+    /// name on `local` (a name ending in `.iso` or `.img` that no image has).
     pub fn vm_volume(&self, iso: &str) -> Result<String, ApiError> {
         let invalid = |message: String| ApiError::invalid(message).field("spec.iso");
         if !is_iso_image_name(iso) {
@@ -97,7 +102,7 @@ impl IsoLibrary {
         match pve_iso_volume_problem(&volume) {
             None => Ok(volume),
             Some(_) => Err(invalid(format!(
-                "iso {iso:?} is not an image of the site's ISO library, a Proxmox volume (STORAGE:iso/FILE.iso) or a file name ending in .iso"
+                "iso {iso:?} is not an image of the site's ISO library, a Proxmox volume (STORAGE:iso/FILE.iso) or a file name ending in .iso or .img"
             ))
             .hint(LIST_HINT)),
         }
@@ -151,6 +156,14 @@ mod tests {
             .media_location("//files/x.iso")
             .expect_err("bad location");
         assert_eq!(bad.field, "spec.boot_iso");
+        let with_password = library
+            .media_location("//me:hunter2@files/isos/x.iso")
+            .expect_err("credentials");
+        assert!(
+            !with_password.message.contains("hunter2"),
+            "{}",
+            with_password.message
+        );
     }
 
     #[test]

@@ -80,12 +80,9 @@ pub fn iso_problem(image: &str) -> Option<&'static str> {
     } else {
         false
     };
-    let authority = image
-        .split_once("://")
-        .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
     if !ok {
         Some(ISO_LOCATION_FORMS)
-    } else if authority.contains('@') {
+    } else if image[location_host(image)].contains('@') {
         // It would be stored, shown in plans and kept in Terraform state.
         Some("the location must not hold a user name or password; serve the image without them")
     } else if image
@@ -95,6 +92,31 @@ pub fn iso_problem(image: &str) -> Option<&'static str> {
         Some("the location must not contain spaces or quotes")
     } else {
         None
+    }
+}
+
+/// Where the host (and any `user:password@`) of a location is: after `//`
+/// or `://` up to the next `/`, or an NFS export's part before `:/`.
+fn location_host(image: &str) -> std::ops::Range<usize> {
+    let start = match image.find("//") {
+        Some(at) if at == 0 || image[..at].ends_with(':') => at + 2,
+        _ => 0,
+    };
+    let rest = &image[start..];
+    let end = if start == 0 {
+        rest.find(":/").unwrap_or(rest.len())
+    } else {
+        rest.find('/').unwrap_or(rest.len())
+    };
+    start..start + end
+}
+
+/// A location as messages may show it: a `user:password@` masked.
+pub fn redact_location(image: &str) -> String {
+    let host = location_host(image);
+    match image[host.clone()].rfind('@') {
+        Some(at) => format!("{}***{}", &image[..host.start], &image[host.start + at..]),
+        None => image.to_string(),
     }
 }
 
@@ -138,14 +160,17 @@ pub fn boot_iso_problem(value: &str) -> Option<String> {
 
 const ISO_LOCATION_FORMS: &str = "give a CIFS share like \"//fileserver/isos/ubuntu.iso\", an NFS export like \"nfs1:/isos/ubuntu.iso\" or an http(s) URL";
 
-/// A Proxmox ISO volume id: `storage:iso/file.iso`.
+/// A Proxmox ISO volume id: `storage:iso/file.iso` (or `.img`, which ISO
+/// storage also holds).
 pub fn pve_iso_volume_problem(volume: &str) -> Option<String> {
     let ok = volume.split_once(":iso/").is_some_and(|(storage, file)| {
         !storage.is_empty()
             && storage
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && file.to_ascii_lowercase().ends_with(".iso")
+            && [".iso", ".img"]
+                .iter()
+                .any(|ext| file.to_ascii_lowercase().ends_with(ext))
             && !file.contains('/')
             && !file
                 .chars()
@@ -221,6 +246,7 @@ mod tests {
     fn pve_iso_volumes() {
         assert_eq!(pve_iso_volume_problem("local:iso/ubuntu-24.04.iso"), None);
         assert_eq!(pve_iso_volume_problem("cephfs_1:iso/WIN.ISO"), None);
+        assert_eq!(pve_iso_volume_problem("local:iso/virtio-floppy.img"), None);
         for bad in [
             "local:iso/",
             "ubuntu.iso",

@@ -153,7 +153,8 @@ async fn guacamole_on_mariadb_over_verified_tls() {
     let verified = |ca: &str| format!("{}?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}", db.url());
 
     // As docs/operations.md tells operators: the agent makes its tree over
-    // TLS, checking the server's certificate and name.
+    // TLS, checking the server's certificate against the CA (and its name:
+    // VERIFY_IDENTITY; a wrong name is not tried here).
     let guacamole = GuacamoleDb::new(&verified(&certs.ca_path), "https://guacamole.test").unwrap();
     let root = guacamole.root_group("projects", "Projects").await.unwrap();
     assert_eq!(

@@ -25,6 +25,10 @@ templates = [
 
 [floating_ips]
 addresses = ["203.0.113.100-203.0.113.101"]
+
+[[iso_images]]
+name = "ubuntu-24.04"
+media_url = "http://fileserver/isos/ubuntu.iso"
 "#
     .to_string()
         + &pagw_slots(2)
@@ -90,7 +94,7 @@ module "rental" {{
   customer     = "acme.admin"
   server_tag   = "r640"
   server_count = 2
-  boot_iso     = "http://fileserver/isos/ubuntu.iso"
+  boot_iso     = "ubuntu-24.04"
 }}
 
 output "lab" {{

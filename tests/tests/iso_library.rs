@@ -1,8 +1,8 @@
 //! The site's ISO library with the real terraform against giif-sim: `data
 //! "giif_iso_images"` lists it, a server's `boot_iso` and a VM's `iso` name
-//! its images, the iDRAC mounts the image's media URL and the VM's CD drive
-//! takes its Proxmox volume, the plan stays empty while the named image is
-//! mounted, other media mounted out of band shows as drift, and names that
+//! its images (in any case), the iDRAC mounts the image's media URL and the
+//! VM's CD drive takes its Proxmox volume, the plan stays empty while the
+//! named image is mounted, other media mounted out of band shows as drift, and names that
 //! do not fit are refused with the fix.
 
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
@@ -146,12 +146,14 @@ async fn servers_and_vms_boot_library_images_by_name() {
     let (empty, run) = ws.plan_is_empty();
     assert!(empty, "plan after apply is not empty:\n{}", run.all());
 
-    // Another image: an in-place update that mounts it.
-    ws.write(&config("rescue", "ubuntu-24.04"));
+    // Another image, named in another case (names ignore case): an
+    // in-place update that mounts it, and the state keeps the spelling.
+    ws.write(&config("Rescue", "ubuntu-24.04"));
     let (_, run) = ws.plan_is_empty();
     assert!(run.stdout.contains("update in-place"), "{}", run.stdout);
     ws.apply();
     assert_eq!(mounted(&site), RESCUE_MEDIA);
+    assert_eq!(ws.outputs()["s"]["value"]["boot_iso"], "Rescue");
     assert!(ws.plan_is_empty().0);
 
     // Other media mounted out of band shows by its location; apply puts the
@@ -163,7 +165,7 @@ async fn servers_and_vms_boot_library_images_by_name() {
     assert!(!empty, "{}", run.all());
     assert!(
         run.stdout
-            .contains(r#""http://elsewhere/isos/other.iso" -> "rescue""#),
+            .contains(r#""http://elsewhere/isos/other.iso" -> "Rescue""#),
         "{}",
         run.stdout
     );
@@ -194,31 +196,46 @@ async fn names_that_do_not_fit_are_refused_with_the_fix() {
     assert!(text.contains("usable_for"), "{text}");
     assert!(text.contains("is not a use"), "{text}");
 
-    // Caught by the agent, which knows the library: each names what is
-    // wrong and where the images are listed; nothing is mounted.
-    let refused = |boot_iso: &str, vm_iso: &str, expected: &str| {
+    // Caught by the agent, which knows the library: each points at the
+    // attribute, names what is wrong and where the images are listed;
+    // nothing is mounted.
+    let refused = |boot_iso: &str, vm_iso: &str, attribute: &str, expected: &str| {
         ws.write(&config(boot_iso, vm_iso));
         let run = ws.run(&["apply", "-auto-approve"]);
         assert!(!run.success, "{boot_iso}/{vm_iso} applied");
         let text = run.flat();
         assert!(text.contains(expected), "{boot_iso}/{vm_iso}: {text}");
+        assert!(text.contains(attribute), "{boot_iso}/{vm_iso}: {text}");
         assert!(
             text.contains("giif_iso_images"),
             "{boot_iso}/{vm_iso}: {text}"
         );
     };
+    let not_in_library = "is not an image of the site's ISO library";
     refused(
         "debian",
         "ubuntu-24.04",
-        "is not an image of the site's ISO library",
+        r#"boot_iso    = "debian""#,
+        not_in_library,
     );
-    refused("windows-2022", "ubuntu-24.04", "is for VMs only");
+    refused(
+        "windows-2022",
+        "ubuntu-24.04",
+        r#"boot_iso    = "windows-2022""#,
+        "is for VMs only",
+    );
     assert!(mounted(&site).is_null(), "nothing was mounted");
-    refused("rescue", "rescue", "is for bare-metal servers only");
+    refused(
+        "rescue",
+        "rescue",
+        r#"iso        = "rescue""#,
+        "is for bare-metal servers only",
+    );
     refused(
         "rescue",
         "debian",
-        "is not an image of the site's ISO library",
+        r#"iso        = "debian""#,
+        not_in_library,
     );
     ws.ok(&["destroy", "-auto-approve"]);
 }

@@ -5,7 +5,7 @@ use giif_proto::agent as api;
 use crate::error::ApiError;
 use crate::store::{BmsDoc, ReleaseDoc};
 
-use giif_proto::rules::boot_iso_problem;
+use giif_proto::rules::{boot_iso_problem, redact_location};
 
 /// Checks a spec and turns it into the stored document.
 pub fn doc_from_spec(spec: &api::BmsAssignmentSpec) -> Result<BmsDoc, ApiError> {
@@ -21,10 +21,11 @@ pub fn doc_from_spec(spec: &api::BmsAssignmentSpec) -> Result<BmsDoc, ApiError> 
     };
     let boot_iso = Some(spec.boot_iso.trim().to_string()).filter(|i| !i.is_empty());
     if let Some(problem) = boot_iso.as_deref().and_then(boot_iso_problem) {
-        return Err(
-            ApiError::invalid(format!("boot_iso {:?}: {problem}", spec.boot_iso))
-                .field("spec.boot_iso"),
-        );
+        return Err(ApiError::invalid(format!(
+            "boot_iso {:?}: {problem}",
+            redact_location(&spec.boot_iso)
+        ))
+        .field("spec.boot_iso"));
     }
     let release = match &spec.release {
         None => ReleaseDoc::default(),
@@ -93,6 +94,27 @@ mod tests {
         assert_eq!(
             doc_from_spec(&spec).unwrap_err().field,
             "spec.release.reset"
+        );
+    }
+
+    #[test]
+    fn a_location_with_a_password_is_refused_without_repeating_it() {
+        let spec = api::BmsAssignmentSpec {
+            boot_iso: "https://admin:hunter2@mirror.example/x.iso".into(),
+            ..Default::default()
+        };
+        let err = doc_from_spec(&spec).unwrap_err();
+        assert_eq!(err.field, "spec.boot_iso");
+        assert!(
+            err.message.contains("user name or password"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains("hunter2"), "{}", err.message);
+        assert!(
+            err.message.contains("https://***@mirror.example/x.iso"),
+            "{}",
+            err.message
         );
     }
 }

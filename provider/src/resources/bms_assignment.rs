@@ -29,7 +29,7 @@ const ISO: Validator = Validator {
         None => Ok(()),
         Some(problem) => Err(format!(
             "{:?}: {problem}",
-            value.as_str().unwrap_or_default()
+            giif_proto::rules::redact_location(value.as_str().unwrap_or_default())
         )),
     },
 };

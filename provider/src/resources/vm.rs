@@ -98,7 +98,7 @@ pub static VM_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         Attribute::string("iso")
             .optional()
             .force_new()
-            .describe("An installer ISO to create the VM from: the name of an image of the site's ISO library (see data source `giif_iso_images`), a Proxmox volume (`local:iso/debian.iso`), or a file name ending in `.iso` on `local`."),
+            .describe("An installer ISO to create the VM from: the name of an image of the site's ISO library (see data source `giif_iso_images`), a Proxmox volume (`local:iso/debian.iso`), or a file name ending in `.iso` or `.img` on `local`."),
         Attribute::number("cores")
             .default(Value::int(2))
             .validate(AT_LEAST_ONE)
