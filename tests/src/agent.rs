@@ -48,15 +48,7 @@ impl TestAgent {
             store,
         })
         .expect("giif-agent init");
-        let status = Command::new(binary("giif-agent"))
-            .args(["inventory", "import"])
-            .arg(site)
-            .arg("--config")
-            .arg(&made.config_path)
-            .stdout(Stdio::null())
-            .status()
-            .expect("run giif-agent inventory import");
-        assert!(status.success(), "inventory import failed");
+        import(&made.config_path, site);
         let log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
         let process = Command::new(binary("giif-agent"))
             .arg("serve")
@@ -72,6 +64,12 @@ impl TestAgent {
         let agent = Self { dir, made, process };
         agent.wait_until_listening();
         agent
+    }
+
+    /// Imports the site file `site` again, as an operator does while the
+    /// agent serves.
+    pub fn import(&self, site: &Path) {
+        import(&self.made.config_path, site);
     }
 
     fn wait_until_listening(&self) {
@@ -159,4 +157,20 @@ impl Drop for TestAgent {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
+}
+
+/// `giif-agent inventory import SITE --config CONFIG`, which must succeed.
+fn import(config: &Path, site: &Path) {
+    let out = Command::new(binary("giif-agent"))
+        .args(["inventory", "import"])
+        .arg(site)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run giif-agent inventory import");
+    assert!(
+        out.status.success(),
+        "inventory import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

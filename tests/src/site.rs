@@ -13,7 +13,7 @@ pub struct TestSite {
     /// `host:port` of the simulator's admin API.
     pub admin: String,
     sim: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestSite {
@@ -72,8 +72,17 @@ impl TestSite {
             agent,
             admin,
             sim,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// Rewrites the agent's site file (the one the simulator wrote) with
+    /// `edit` and imports it again.
+    pub fn reimport(&self, edit: impl FnOnce(String) -> String) {
+        let site_toml = self.dir.path().join("sim").join("site.toml");
+        let text = std::fs::read_to_string(&site_toml).expect("read the site file");
+        std::fs::write(&site_toml, edit(text)).expect("write the site file");
+        self.agent.import(&site_toml);
     }
 
     /// Calls the simulator's admin API; returns the status code and body.

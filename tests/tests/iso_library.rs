@@ -2,7 +2,8 @@
 //! "giif_iso_images"` lists it, a server's `boot_iso` and a VM's `iso` name
 //! its images (in any case), the iDRAC mounts the image's media URL and the
 //! VM's CD drive takes its Proxmox volume, the plan stays empty while the
-//! named image is mounted, other media mounted out of band shows as drift, and names that
+//! named image is mounted, other media mounted out of band shows as drift,
+//! an image the operator moves is mounted from its new place, and names that
 //! do not fit are refused with the fix.
 
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
@@ -171,6 +172,23 @@ async fn servers_and_vms_boot_library_images_by_name() {
     );
     ws.apply();
     assert_eq!(mounted(&site), RESCUE_MEDIA);
+    assert!(ws.plan_is_empty().0);
+
+    // The operator moves the image and imports the site file again: the
+    // server still has the old location, which the plan shows; apply
+    // mounts the new one, and the configuration did not change.
+    const MOVED: &str = "http://fileserver/isos/rescue-2.iso";
+    site.reimport(|text| text.replace(RESCUE_MEDIA, MOVED));
+    let (empty, run) = ws.plan_is_empty();
+    assert!(!empty, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains(&format!(r#""{RESCUE_MEDIA}" -> "Rescue""#)),
+        "{}",
+        run.stdout
+    );
+    ws.apply();
+    assert_eq!(mounted(&site), MOVED);
     assert!(ws.plan_is_empty().0);
     ws.ok(&["destroy", "-auto-approve"]);
 }
