@@ -8,6 +8,7 @@ use giif_proto::rules::{
     boot_iso_problem, is_iso_image_name, pve_iso_volume_problem, redact_location,
 };
 
+use crate::drivers::bmc::MediaSource;
 use crate::error::ApiError;
 use crate::inventory::IsoImage;
 
@@ -64,6 +65,31 @@ impl IsoLibrary {
         })
     }
 
+    /// What the iDRAC mounts for `boot_iso`, with the share credentials of
+    /// a named image (their password read now).
+    pub fn media_source(&self, boot_iso: &str) -> Result<MediaSource, ApiError> {
+        let image = self.media_location(boot_iso)?;
+        let Some(named) = self.get(boot_iso).filter(|_| is_iso_image_name(boot_iso)) else {
+            return Ok(MediaSource {
+                image,
+                user: None,
+                password: None,
+            });
+        };
+        let password = match &named.share_password {
+            Some(reference) => Some(reference.resolve().map_err(|e| {
+                ApiError::precondition(format!("iso image {}: {e}", named.name))
+                    .hint("Make the share password the site file references readable by the agent.")
+            })?),
+            None => None,
+        };
+        Ok(MediaSource {
+            image,
+            user: named.share_user.clone(),
+            password,
+        })
+    }
+
     /// How a read shows a server's mounted media: by the name the user gave
     /// while the image mounted is that name's, else by its location (drift).
     pub fn shown_media(&self, wanted: Option<&str>, mounted: Option<&str>) -> String {
@@ -112,6 +138,7 @@ impl IsoLibrary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::SecretRef;
 
     fn library() -> IsoLibrary {
         let image = |name: &str, media: Option<&str>, volume: Option<&str>| IsoImage {
@@ -119,6 +146,8 @@ mod tests {
             description: None,
             media_url: media.map(Into::into),
             pve_volume: volume.map(Into::into),
+            share_user: None,
+            share_password: None,
         };
         IsoLibrary::new(vec![
             image(
@@ -163,6 +192,31 @@ mod tests {
             !with_password.message.contains("hunter2"),
             "{}",
             with_password.message
+        );
+    }
+
+    #[test]
+    fn a_named_image_mounts_with_its_share_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("share.pw"), "s3cret\n").unwrap();
+        let mut images = library().images;
+        images[0].share_user = Some("isoreader".into());
+        images[0].share_password = Some(SecretRef::File(dir.path().join("share.pw")));
+        let library = IsoLibrary::new(images);
+        let source = library.media_source("firmware").expect("named");
+        assert_eq!(source.image, "nfs1:/isos/fw.iso");
+        assert_eq!(source.user.as_deref(), Some("isoreader"));
+        assert_eq!(source.password.as_ref().map(|p| p.expose()), Some("s3cret"));
+        // A location given directly carries none.
+        let direct = library.media_source("nfs1:/isos/fw.iso").expect("location");
+        assert_eq!((direct.user, direct.password.is_none()), (None, true));
+        // An unreadable password file fails the mount, naming the image.
+        std::fs::remove_file(dir.path().join("share.pw")).unwrap();
+        let err = library.media_source("firmware").expect_err("unreadable");
+        assert!(
+            err.message.contains("iso image firmware"),
+            "{}",
+            err.message
         );
     }
 

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::run::RunningSite;
-use crate::site::IsoImageSpec;
 use crate::SimError;
 
 #[derive(Serialize)]
@@ -20,7 +19,7 @@ struct Inventory {
     proxmox: Proxmox,
     pagw_slots: Vec<Slot>,
     floating_ips: Floating,
-    iso_images: Vec<IsoImageSpec>,
+    iso_images: Vec<IsoImage>,
 }
 
 #[derive(Serialize)]
@@ -97,6 +96,21 @@ struct Slot {
 #[derive(Serialize)]
 struct Floating {
     addresses: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct IsoImage {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pve_volume: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share_password: Option<SecretFile>,
 }
 
 /// Writes `dir/site.toml` and `dir/credentials/*`; returns the site file.
@@ -214,6 +228,26 @@ pub fn write(site: &RunningSite, dir: &Path) -> Result<PathBuf, SimError> {
         })
         .collect::<Result<Vec<_>, SimError>>()?;
 
+    let iso_images = site
+        .site
+        .iso_images
+        .iter()
+        .map(|image| {
+            Ok(IsoImage {
+                name: image.name.clone(),
+                description: image.description.clone(),
+                media_url: image.media_url.clone(),
+                pve_volume: image.pve_volume.clone(),
+                share_user: image.share_user.clone(),
+                share_password: image
+                    .share_password
+                    .as_deref()
+                    .map(|password| secret(&format!("iso-{}.password", image.name), password))
+                    .transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, SimError>>()?;
+
     let vlans = &site.site.project_vlans;
     let inventory = Inventory {
         project_vlans: ProjectVlans {
@@ -228,7 +262,7 @@ pub fn write(site: &RunningSite, dir: &Path) -> Result<PathBuf, SimError> {
         floating_ips: Floating {
             addresses: site.site.floating_ips.addresses.clone(),
         },
-        iso_images: site.site.iso_images.clone(),
+        iso_images,
     };
     let text = toml::to_string_pretty(&inventory).map_err(|e| SimError::Other(e.to_string()))?;
     let file = dir.join("site.toml");

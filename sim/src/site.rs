@@ -189,18 +189,23 @@ pub struct FloatingPool {
     pub addresses: Vec<String>,
 }
 
-/// An installer or rescue image: where iDRACs mount it and the Proxmox
-/// volume VMs take it from.
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+/// An installer or rescue image: where iDRACs mount it (as which share
+/// user), and the Proxmox volume VMs take it from.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IsoImageSpec {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub media_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub pve_volume: Option<String>,
+    #[serde(default)]
+    pub share_user: Option<String>,
+    /// Written to a credential file of the inventory, as device passwords.
+    #[serde(default)]
+    pub share_password: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

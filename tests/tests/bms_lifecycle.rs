@@ -27,8 +27,8 @@ templates = [{ vmid = 9000, name = "pagw-template", node = "pve1", pagw = true }
         + &pagw_slots(2)
 });
 
-// CIFS shares need credentials (an ISO library with credential references
-// is not there yet), so the test mounts over HTTP.
+// A location given directly, without share credentials (an image of the
+// ISO library carries those: tests/tests/iso_library.rs).
 const ISO: &str = "http://fileserver/isos/ubuntu.iso";
 
 fn config(project: &str, bms: &str, extra: &str) -> String {

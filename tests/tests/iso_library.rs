@@ -40,6 +40,12 @@ media_url = "http://fileserver/isos/rescue.iso"
 name = "windows-2022"
 pve_volume = "local:iso/win2022.iso"
 
+[[iso_images]]
+name = "installers"
+media_url = "//fileserver/isos/installers.iso"
+share_user = "isoreader"
+share_password = "Sh4re-Secret"
+
 "#
     .to_string()
         + &pagw_slots(1)
@@ -122,17 +128,17 @@ async fn servers_and_vms_boot_library_images_by_name() {
     let outputs = ws.outputs();
     assert_eq!(
         outputs["server_images"]["value"],
-        serde_json::json!(["rescue", "ubuntu-24.04"])
+        serde_json::json!(["installers", "rescue", "ubuntu-24.04"])
     );
     assert_eq!(
         outputs["vm_images"]["value"],
         serde_json::json!(["ubuntu-24.04", "windows-2022"])
     );
     let all = &outputs["all_images"]["value"];
-    assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
-    assert_eq!(all[1]["description"], "Ubuntu 24.04 LTS server installer");
-    assert_eq!(all[1]["pve_volume"], "local:iso/ubuntu-24.04.iso");
-    assert!(all[2]["media_url"].is_null(), "{all}");
+    assert_eq!(all.as_array().unwrap().len(), 4, "{all}");
+    assert_eq!(all[2]["description"], "Ubuntu 24.04 LTS server installer");
+    assert_eq!(all[2]["pve_volume"], "local:iso/ubuntu-24.04.iso");
+    assert!(all[3]["media_url"].is_null(), "{all}");
 
     // The server mounts the image's media URL, the VM's CD drive takes its
     // volume, and the state keeps the name the configuration gave.
@@ -255,5 +261,35 @@ async fn names_that_do_not_fit_are_refused_with_the_fix() {
         r#"iso        = "debian""#,
         not_in_library,
     );
+    ws.ok(&["destroy", "-auto-approve"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn share_credentials_reach_the_idrac_and_nowhere_else() {
+    const PASSWORD: &str = "Sh4re-Secret";
+    let site = TestSite::start(&SITE);
+    let ws = Workspace::new(&site.agent, &config("installers", "ubuntu-24.04"));
+    ws.apply();
+    let (status, body) = site.admin("GET", "/idrac/bms01", None);
+    assert_eq!(status, 200, "{body}");
+    let idrac: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(idrac["media"]["image"], "//fileserver/isos/installers.iso");
+    assert_eq!(idrac["media"]["share_user"], "isoreader");
+    let mount = idrac["command_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["line"].as_str().unwrap_or_default())
+        .find(|line| line.starts_with("racadm remoteimage -c"))
+        .unwrap_or_else(|| panic!("no mount in {body}"));
+    assert!(mount.contains("-u isoreader -p "), "{mount}");
+
+    // The password went to the iDRAC, but into no output, state, log or
+    // answer of the data source.
+    assert!(ws.plan_is_empty().0);
+    let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap();
+    assert!(state.contains("installers") && !state.contains(PASSWORD));
+    assert!(!ws.outputs().to_string().contains(PASSWORD));
+    assert!(!site.agent.log().contains(PASSWORD));
     ws.ok(&["destroy", "-auto-approve"]);
 }

@@ -14,7 +14,7 @@ use super::convert::{nic_name, spec_from_doc};
 use super::Servers;
 use crate::consoles::ConsoleState;
 use crate::credentials::Secret;
-use crate::drivers::bmc::{Bmc, MediaSource, PowerAction, PowerState, VncSettings};
+use crate::drivers::bmc::{Bmc, PowerAction, PowerState, VncSettings};
 use crate::drivers::console::DependentUpdate;
 use crate::drivers::hypervisor::{Hypervisor, Nic, VmRef};
 use crate::drivers::ErrorClass;
@@ -197,16 +197,11 @@ impl Servers {
         let bmc = self.bmc(&row.bms).await?;
         let media = bmc.media_status().await.map_err(driver_error)?;
         let wanted = match &row.doc.boot_iso {
-            Some(boot_iso) => Some(self.store.iso_library().await?.media_location(boot_iso)?),
+            Some(boot_iso) => Some(self.store.iso_library().await?.media_source(boot_iso)?),
             None => None,
         };
         match wanted {
-            Some(image) if media.image.as_deref() != Some(image.as_str()) => {
-                let source = MediaSource {
-                    image,
-                    user: None,
-                    password: None,
-                };
+            Some(source) if media.image.as_deref() != Some(source.image.as_str()) => {
                 bmc.attach_media(&source).await.map_err(driver_error)?;
             }
             None if media.image.is_some() => bmc.detach_media().await.map_err(driver_error)?,

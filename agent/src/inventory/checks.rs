@@ -315,8 +315,9 @@ pub(super) fn floating_ips(
     }
 }
 
-/// Each image has a unique name and at least one usable location.
-pub(super) fn iso_images(images: &[Spanned<IsoImage>], problems: &mut Problems) {
+/// Each image has a unique name, at least one usable location, and share
+/// credentials only for a media URL, with a readable password.
+pub(super) fn iso_images(images: &[Spanned<IsoImage>], base: &Path, problems: &mut Problems) {
     let mut seen = BTreeSet::new();
     for entry in images {
         let (span, image) = (entry.span(), entry.get_ref());
@@ -352,7 +353,37 @@ pub(super) fn iso_images(images: &[Spanned<IsoImage>], problems: &mut Problems) 
         {
             problems.add(&span, &field("pve_volume"), reason);
         }
+        match (&image.share_user, &image.share_password) {
+            (Some(_), _) if image.media_url.is_none() => problems.add(
+                &span,
+                &field("share_user"),
+                "share credentials are for media_url; give media_url or leave them out",
+            ),
+            (None, Some(_)) => problems.add(
+                &span,
+                &field("share_password"),
+                "give share_user too: the user the iDRAC mounts the share as",
+            ),
+            (Some(user), _) if user.trim().is_empty() || user.contains(char::is_whitespace) => {
+                problems.add(
+                    &span,
+                    &field("share_user"),
+                    "give a user name without spaces",
+                )
+            }
+            _ => {}
+        }
+        if let Some(password) = &image.share_password {
+            if let Err(err) = password.clone().relative_to(base).resolve() {
+                problems.add(&span, &field("share_password"), err.to_string());
+            }
+        }
     }
+}
+
+pub(super) fn resolve_iso_image(mut image: IsoImage, base: &Path) -> IsoImage {
+    image.share_password = image.share_password.map(|s| s.relative_to(base));
+    image
 }
 
 /// Every referenced credential must be readable now, so a typo fails the

@@ -133,7 +133,7 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Inventory, Vec<SiteF
     if let Some(guacamole) = &site.guacamole {
         checks::guacamole(guacamole, &mut problems);
     }
-    checks::iso_images(&site.iso_images, &mut problems);
+    checks::iso_images(&site.iso_images, base, &mut problems);
     checks::secrets(
         &site.bms,
         site.proxmox.as_ref(),
@@ -170,7 +170,7 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Inventory, Vec<SiteF
         iso_images: site
             .iso_images
             .into_iter()
-            .map(Spanned::into_inner)
+            .map(|i| checks::resolve_iso_image(i.into_inner(), base))
             .collect(),
     })
 }

@@ -173,6 +173,12 @@ pub struct IsoImage {
     /// The Proxmox ISO volume a VM's CD drive takes: `storage:iso/file.iso`.
     #[serde(default)]
     pub pve_volume: Option<String>,
+    /// The user the iDRAC mounts `media_url` as (CIFS shares usually need
+    /// one) and its password, a secret reference.
+    #[serde(default)]
+    pub share_user: Option<String>,
+    #[serde(default)]
+    pub share_password: Option<SecretRef>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

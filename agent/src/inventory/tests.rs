@@ -212,3 +212,40 @@ fn a_guacamole_database_url_naming_a_missing_ca_is_refused() {
     );
     assert!(!message.contains("hunter2"), "{message}");
 }
+
+#[test]
+fn iso_share_credentials_are_references_checked_at_import() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("share.pw"), "s3cret\n").unwrap();
+    let good = format!(
+        "{LIBRARY}\n[[iso_images]]\nname = \"installers\"\nmedia_url = \"//fs/isos/i.iso\"\nshare_user = \"isoreader\"\nshare_password = {{ file = \"share.pw\" }}\n"
+    );
+    let inventory = parse("site.toml", &good, dir.path()).expect("valid");
+    let image = &inventory.iso_images[2];
+    assert_eq!(image.share_user.as_deref(), Some("isoreader"));
+    assert_eq!(
+        image.share_password,
+        Some(crate::credentials::SecretRef::File(
+            dir.path().join("share.pw")
+        ))
+    );
+
+    let bad = format!(
+        "{LIBRARY}\n[[iso_images]]\nname = \"a\"\npve_volume = \"local:iso/a.iso\"\nshare_user = \"u\"\n\n[[iso_images]]\nname = \"b\"\nmedia_url = \"//fs/isos/b.iso\"\nshare_password = {{ file = \"gone.pw\" }}\n"
+    );
+    let errors = parse("site.toml", &bad, dir.path()).expect_err("invalid");
+    let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let has = |needle: &str| text.iter().any(|t| t.contains(needle));
+    assert!(
+        has("iso_images[a].share_user: share credentials are for media_url"),
+        "{text:#?}"
+    );
+    assert!(
+        has("iso_images[b].share_password: give share_user too"),
+        "{text:#?}"
+    );
+    assert!(
+        has("iso_images[b].share_password: cannot read the secret file"),
+        "{text:#?}"
+    );
+}
