@@ -69,7 +69,8 @@ impl IsoLibrary {
     /// a named image (their password read now).
     pub fn media_source(&self, boot_iso: &str) -> Result<MediaSource, ApiError> {
         let image = self.media_location(boot_iso)?;
-        let Some(named) = self.get(boot_iso).filter(|_| is_iso_image_name(boot_iso)) else {
+        // A location never matches: names hold no `/` or `:`.
+        let Some(named) = self.get(boot_iso) else {
             return Ok(MediaSource {
                 image,
                 user: None,

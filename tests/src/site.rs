@@ -2,6 +2,7 @@
 //! and a real agent whose inventory is the one the simulator wrote.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,9 @@ pub struct TestSite {
     /// `host:port` of the simulator's admin API.
     pub admin: String,
     sim: Child,
-    dir: tempfile::TempDir,
+    /// The agent's site file, as the simulator wrote it.
+    site_file: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl TestSite {
@@ -72,17 +75,17 @@ impl TestSite {
             agent,
             admin,
             sim,
-            dir,
+            site_file: site_toml,
+            _dir: dir,
         }
     }
 
     /// Rewrites the agent's site file (the one the simulator wrote) with
     /// `edit` and imports it again.
     pub fn reimport(&self, edit: impl FnOnce(String) -> String) {
-        let site_toml = self.dir.path().join("sim").join("site.toml");
-        let text = std::fs::read_to_string(&site_toml).expect("read the site file");
-        std::fs::write(&site_toml, edit(text)).expect("write the site file");
-        self.agent.import(&site_toml);
+        let text = std::fs::read_to_string(&self.site_file).expect("read the site file");
+        std::fs::write(&self.site_file, edit(text)).expect("write the site file");
+        self.agent.import(&self.site_file);
     }
 
     /// Calls the simulator's admin API; returns the status code and body.

@@ -316,8 +316,8 @@ pub(super) fn floating_ips(
 }
 
 /// Each image has a unique name, at least one usable location, and share
-/// credentials only for a media URL, with a readable password.
-pub(super) fn iso_images(images: &[Spanned<IsoImage>], base: &Path, problems: &mut Problems) {
+/// credentials only for a media URL.
+pub(super) fn iso_images(images: &[Spanned<IsoImage>], problems: &mut Problems) {
     let mut seen = BTreeSet::new();
     for entry in images {
         let (span, image) = (entry.span(), entry.get_ref());
@@ -373,11 +373,6 @@ pub(super) fn iso_images(images: &[Spanned<IsoImage>], base: &Path, problems: &m
             }
             _ => {}
         }
-        if let Some(password) = &image.share_password {
-            if let Err(err) = password.clone().relative_to(base).resolve() {
-                problems.add(&span, &field("share_password"), err.to_string());
-            }
-        }
     }
 }
 
@@ -393,65 +388,57 @@ pub(super) fn secrets(
     pve: Option<&Spanned<Proxmox>>,
     slots: &[Spanned<PagwSlot>],
     guacamole: Option<&Spanned<Guacamole>>,
+    images: &[Spanned<IsoImage>],
     base: &Path,
     problems: &mut Problems,
 ) {
-    let mut check = |secret: &SecretRef, span: &std::ops::Range<usize>, field: String| match secret
-        .clone()
-        .relative_to(base)
-        .resolve()
-    {
-        Ok(value) => Some(value),
-        Err(err) => {
-            problems.add(span, &field, err.to_string());
-            None
+    let readable = |secret: &SecretRef,
+                    span: &std::ops::Range<usize>,
+                    field: &str,
+                    problems: &mut Problems| {
+        match secret.clone().relative_to(base).resolve() {
+            Ok(value) => Some(value),
+            Err(err) => {
+                problems.add(span, field, err.to_string());
+                None
+            }
         }
     };
-    let mut unreadable = Vec::new();
     for server in servers {
-        check(
-            &server.get_ref().idrac.password,
-            &server.span(),
-            format!("bms[{}].idrac.password", server.get_ref().name),
-        );
-        if let Some(vnc) = &server.get_ref().idrac.vnc_password {
-            check(
-                vnc,
-                &server.span(),
-                format!("bms[{}].idrac.vnc_password", server.get_ref().name),
-            );
+        let (span, server) = (server.span(), server.get_ref());
+        let field = |name: &str| format!("bms[{}].idrac.{name}", server.name);
+        readable(&server.idrac.password, &span, &field("password"), problems);
+        if let Some(vnc) = &server.idrac.vnc_password {
+            readable(vnc, &span, &field("vnc_password"), problems);
         }
     }
     if let Some(guacamole) = guacamole {
-        let field = "guacamole.database_url";
-        if let Some(url) = check(
-            &guacamole.get_ref().database_url,
-            &guacamole.span(),
-            field.into(),
-        ) {
+        let (span, field) = (guacamole.span(), "guacamole.database_url");
+        if let Some(url) = readable(&guacamole.get_ref().database_url, &span, field, problems) {
             // The files the URL names, read as this command's user: the
             // agent's user must be able to read them too.
             if let Err(err) = crate::db_files::check_files(url.expose()) {
-                unreadable.push((guacamole.span(), field, err.to_string()));
+                problems.add(&span, field, err.to_string());
             }
         }
     }
     if let Some(pve) = pve {
-        check(
+        readable(
             &pve.get_ref().token_secret,
             &pve.span(),
-            "proxmox.token_secret".into(),
+            "proxmox.token_secret",
+            problems,
         );
     }
     for slot in slots {
-        check(
-            &slot.get_ref().ssh.password,
-            &slot.span(),
-            format!("pagw_slots[{}].ssh.password", slot.get_ref().public_ip),
-        );
+        let field = format!("pagw_slots[{}].ssh.password", slot.get_ref().public_ip);
+        readable(&slot.get_ref().ssh.password, &slot.span(), &field, problems);
     }
-    for (span, field, reason) in unreadable {
-        problems.add(&span, field, reason);
+    for image in images {
+        if let Some(password) = &image.get_ref().share_password {
+            let field = format!("iso_images[{}].share_password", image.get_ref().name);
+            readable(password, &image.span(), &field, problems);
+        }
     }
 }
 

@@ -133,12 +133,13 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Inventory, Vec<SiteF
     if let Some(guacamole) = &site.guacamole {
         checks::guacamole(guacamole, &mut problems);
     }
-    checks::iso_images(&site.iso_images, base, &mut problems);
+    checks::iso_images(&site.iso_images, &mut problems);
     checks::secrets(
         &site.bms,
         site.proxmox.as_ref(),
         &site.pagw_slots,
         site.guacamole.as_ref(),
+        &site.iso_images,
         base,
         &mut problems,
     );
