@@ -1,0 +1,339 @@
+//! The real gateway: a stock Debian 12 guest driven with iproute2, nft,
+//! dnsmasq, wg (and wireguard-go where the kernel has no WireGuard) and
+//! pptpd. Everything is read back from the running system, never from
+//! files this tool wrote, except what the running daemons were started with.
+
+mod parse;
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::document::{Cidr, Document};
+use crate::observed::*;
+use crate::plan::{nft_script, Step};
+use crate::tool::{System, SystemError, CONFIG_PATH};
+
+pub use parse::nat as parse_nat;
+
+/// Runtime files: the running daemons' configurations and pid files.
+const RUN_DIR: &str = "/run/giif";
+const DNSMASQ_CONF: &str = "/run/giif/dnsmasq.conf";
+const DNSMASQ_PID: &str = "/run/giif/dnsmasq.pid";
+const PPTPD_CONF: &str = "/run/giif/pptpd.conf";
+const PPTPD_PID: &str = "/run/giif/pptpd.pid";
+const LEASES: &str = "/var/lib/giif/dnsmasq.leases";
+/// wg0's private key: made here at first use, never leaves the gateway.
+pub const WIREGUARD_KEY: &str = "/etc/giif/wg0.key";
+/// Held while applying, so two applies never interleave.
+pub const LOCK_PATH: &str = "/run/giif-pagw.lock";
+/// Where sudo looks for programs (its secure_path).
+const PATH: [&str; 6] = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/// What the document needs that `has` says is missing, one line each.
+pub fn missing_programs(doc: &Document, has: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut needs = vec![("nics", "ip", "iproute2"), ("dnat", "nft", "nftables")];
+    if doc.dhcp.is_some() {
+        needs.push(("dhcp", "dnsmasq", "dnsmasq-base"));
+    }
+    if doc.wireguard.is_some() {
+        needs.push(("wireguard", "wg", "wireguard-tools"));
+    }
+    if doc.pptp {
+        needs.push(("pptp", "pptpd", "pptpd"));
+    }
+    needs
+        .into_iter()
+        .filter(|(_, program, _)| !has(program))
+        .map(|(field, program, package)| {
+            format!("{field}: {program} is not installed on this gateway (apt install {package})")
+        })
+        .collect()
+}
+
+fn find_program(program: &str) -> Option<String> {
+    PATH.iter().map(|dir| format!("{dir}/{program}")).find(|path| Path::new(path).is_file())
+}
+
+#[derive(Debug, Default)]
+pub struct LinuxSystem;
+
+impl LinuxSystem {
+    /// Takes the apply lock (released when the file is dropped); busy when
+    /// another apply holds it.
+    pub fn lock() -> Result<fs::File, SystemError> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(LOCK_PATH)
+            .map_err(|e| SystemError::Failed(format!("{LOCK_PATH}: {e}")))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(SystemError::Busy("another giif-pagw-apply is running".into()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(SystemError::Failed(format!("{LOCK_PATH}: {e}"))),
+        }
+    }
+}
+
+/// Runs a program to completion; its stdout, or its stderr as the error.
+fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, SystemError> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| SystemError::Failed(format!("{program}: {e}")))?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).map_err(|e| SystemError::Failed(format!("{program}: {e}")))?;
+    }
+    let output = child.wait_with_output().map_err(|e| SystemError::Failed(format!("{program}: {e}")))?;
+    match output.status.success() {
+        true => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
+        false => {
+            let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+            let message = format!("{program} {}: {stderr}", args.join(" "));
+            Err(match stderr.contains("Resource busy") || stderr.contains("Device or resource busy") {
+                true => SystemError::Busy(message),
+                false => SystemError::Failed(message),
+            })
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> Result<String, SystemError> {
+    run("ip", args, None)
+}
+
+fn failed(what: &str) -> impl Fn(std::io::Error) -> SystemError + '_ {
+    move |e| SystemError::Failed(format!("{what}: {e}"))
+}
+
+/// The pid in `pid_file` when that process runs `program` with `marker`
+/// on its command line (a zombie or a recycled pid is not it).
+fn running(pid_file: &str, program: &str, marker: &str) -> Option<u32> {
+    let pid: u32 = fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    (cmdline.contains(program) && cmdline.contains(marker)).then_some(pid)
+}
+
+fn stop(pid_file: &str, program: &str, marker: &str) -> Result<(), SystemError> {
+    let Some(pid) = running(pid_file, program, marker) else { return Ok(()) };
+    run("kill", &[&pid.to_string()], None)?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(pid_file, program, marker).is_some() {
+        if Instant::now() > deadline {
+            return Err(SystemError::Failed(format!("{program} (pid {pid}) did not stop")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = fs::remove_file(pid_file);
+    Ok(())
+}
+
+/// Starts a daemon detached from this tool: under systemd as a transient
+/// unit (so it outlives the SSH session cleanly), else as a plain daemon.
+/// Its output never goes to the caller, whose SSH channel would stay open.
+fn start_daemon(unit: &str, program: &str, args: &[&str], foreground_args: &[&str]) -> Result<(), SystemError> {
+    let status = if Path::new("/run/systemd/system").is_dir() {
+        let unit_arg = format!("--unit={unit}");
+        let mut all = vec![unit_arg.as_str(), "--collect", "--quiet", "--", program];
+        all.extend(foreground_args);
+        all.extend(args);
+        Command::new("systemd-run").args(&all).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).output()
+    } else {
+        Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).output()
+    }
+    .map_err(failed(program))?;
+    match status.status.success() {
+        true => Ok(()),
+        false => Err(SystemError::Failed(format!(
+            "{program} did not start: {}",
+            String::from_utf8_lossy(&status.stderr).trim()
+        ))),
+    }
+}
+
+fn write_file(path: &str, text: &str, mode: u32) -> Result<(), SystemError> {
+    if let Some(dir) = Path::new(path).parent() {
+        fs::create_dir_all(dir).map_err(failed(path))?;
+    }
+    // Write beside, then rename: a reader never sees half a file.
+    let temporary = format!("{path}.new");
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(mode)
+        .open(&temporary)
+        .map_err(failed(path))?;
+    file.write_all(text.as_bytes()).map_err(failed(path))?;
+    file.sync_all().map_err(failed(path))?;
+    fs::rename(&temporary, path).map_err(failed(path))
+}
+
+fn wait_for_link(name: &str) -> Result<(), SystemError> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ip(&["link", "show", "dev", name]).is_err() {
+        if Instant::now() > deadline {
+            return Err(SystemError::Failed(format!("{name} did not appear")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn set_addresses(link: &str, add: &[Cidr], remove: &[Cidr]) -> Result<(), SystemError> {
+    for address in remove {
+        ip(&["addr", "del", &address.to_string(), "dev", link])?;
+    }
+    for address in add {
+        ip(&["addr", "replace", &address.to_string(), "dev", link])?;
+    }
+    Ok(())
+}
+
+fn wireguard(step_config: &crate::document::WireGuard, remove_peers: &[String]) -> Result<(), SystemError> {
+    if ip(&["link", "show", "dev", WIREGUARD_DEVICE]).is_err()
+        && ip(&["link", "add", WIREGUARD_DEVICE, "type", "wireguard"]).is_err()
+    {
+        // No WireGuard in this kernel: the userspace implementation.
+        if find_program("wireguard-go").is_none() {
+            return Err(SystemError::Failed(
+                "the kernel has no WireGuard and wireguard-go is not installed (apt install wireguard-go)".into(),
+            ));
+        }
+        start_daemon("giif-pagw-wg0", "wireguard-go", &[WIREGUARD_DEVICE], &["-f"])?;
+        wait_for_link(WIREGUARD_DEVICE)?;
+    }
+    if !Path::new(WIREGUARD_KEY).exists() {
+        let private = run("wg", &["genkey"], None)?;
+        write_file(WIREGUARD_KEY, &private, 0o600)?;
+    }
+    let port = step_config.listen_port.to_string();
+    run("wg", &["set", WIREGUARD_DEVICE, "listen-port", &port, "private-key", WIREGUARD_KEY], None)?;
+    for key in remove_peers {
+        run("wg", &["set", WIREGUARD_DEVICE, "peer", key, "remove"], None)?;
+    }
+    for peer in &step_config.peers {
+        let allowed = Cidr::new(peer.address, 32).to_string();
+        run("wg", &["set", WIREGUARD_DEVICE, "peer", &peer.public_key, "allowed-ips", &allowed], None)?;
+    }
+    let has = parse::links(&ip(&["-j", "addr", "show", "dev", WIREGUARD_DEVICE])?).map_err(SystemError::Failed)?;
+    let current: Vec<Cidr> = has.first().map(|l| l.addresses.clone()).unwrap_or_default();
+    let remove: Vec<Cidr> = current.into_iter().filter(|a| *a != step_config.address).collect();
+    set_addresses(WIREGUARD_DEVICE, &[step_config.address], &remove)?;
+    ip(&["link", "set", "dev", WIREGUARD_DEVICE, "up"])?;
+    Ok(())
+}
+
+impl System for LinuxSystem {
+    fn hostname(&self) -> String {
+        fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+    }
+
+    fn leases_path(&self) -> &str {
+        LEASES
+    }
+
+    fn observe(&mut self) -> Result<Observed, SystemError> {
+        let links = parse::links(&ip(&["-d", "-j", "addr", "show"])?).map_err(SystemError::Failed)?;
+        let default_route =
+            parse::default_route(&ip(&["-4", "-j", "route", "show", "default"])?).map_err(SystemError::Failed)?;
+        let ip_forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").map_err(failed("ip_forward"))?.trim() == "1";
+        let nat = match run("nft", &["-j", "list", "table", "inet", "giif"], None) {
+            Ok(json) => Some(parse::nat(&json).map_err(SystemError::Failed)?),
+            Err(SystemError::Failed(message)) if message.contains("No such file or directory") => None,
+            Err(err) => return Err(err),
+        };
+        let dhcp = running(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF).and_then(|_| fs::read_to_string(DNSMASQ_CONF).ok());
+        let pptp = running(PPTPD_PID, "pptpd", PPTPD_CONF).and_then(|_| fs::read_to_string(PPTPD_CONF).ok());
+        let wireguard = match links.iter().any(|l| l.name == WIREGUARD_DEVICE) && find_program("wg").is_some() {
+            false => None,
+            true => {
+                let port = run("wg", &["show", WIREGUARD_DEVICE, "listen-port"], None)?;
+                let public = run("wg", &["show", WIREGUARD_DEVICE, "public-key"], None)?;
+                let peers = run("wg", &["show", WIREGUARD_DEVICE, "allowed-ips"], None)?;
+                Some(WireGuardDevice {
+                    listen_port: port.trim().parse().unwrap_or(0),
+                    public_key: Some(public.trim().to_string()).filter(|k| !k.is_empty() && k != "(none)"),
+                    peers: parse::wireguard_peers(&peers),
+                })
+            }
+        };
+        Ok(Observed { links, default_route, ip_forward, nat, dhcp, wireguard, pptp })
+    }
+
+    fn run(&mut self, step: &Step) -> Result<(), SystemError> {
+        match step {
+            Step::IpForward => fs::write("/proc/sys/net/ipv4/ip_forward", "1\n").map_err(failed("ip_forward")),
+            Step::SetUp { link } => ip(&["link", "set", "dev", link, "up"]).map(drop),
+            Step::CreateBridge => ip(&["link", "add", BRIDGE, "type", "bridge"]).map(drop),
+            Step::Enslave { link, .. } => ip(&["link", "set", "dev", link, "master", BRIDGE, "up"]).map(drop),
+            Step::Release { link } => ip(&["link", "set", "dev", link, "nomaster"]).map(drop),
+            Step::Addresses { link, add, remove } => set_addresses(link, add, remove),
+            Step::DefaultRoute { via, link } => {
+                ip(&["-4", "route", "replace", "default", "via", &via.to_string(), "dev", link]).map(drop)
+            }
+            Step::Nat { nat, .. } => run("nft", &["-f", "-"], Some(&nft_script(nat))).map(drop),
+            Step::StartDhcp { conf } => {
+                stop(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF)?;
+                fs::create_dir_all(RUN_DIR).map_err(failed(RUN_DIR))?;
+                if let Some(dir) = Path::new(LEASES).parent() {
+                    fs::create_dir_all(dir).map_err(failed(LEASES))?;
+                }
+                write_file(DNSMASQ_CONF, conf, 0o644)?;
+                let conf_arg = format!("--conf-file={DNSMASQ_CONF}");
+                let pid_arg = format!("--pid-file={DNSMASQ_PID}");
+                start_daemon("giif-pagw-dnsmasq", "dnsmasq", &[&conf_arg, &pid_arg], &["--keep-in-foreground"])?;
+                wait_running(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF)
+            }
+            Step::StopDhcp => stop(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF),
+            Step::WireGuard { config, remove_peers, .. } => wireguard(config, remove_peers),
+            Step::RemoveWireGuard => ip(&["link", "del", "dev", WIREGUARD_DEVICE]).map(drop),
+            Step::StartPptp { conf } => {
+                stop(PPTPD_PID, "pptpd", PPTPD_CONF)?;
+                write_file(PPTPD_CONF, conf, 0o644)?;
+                start_daemon("giif-pagw-pptpd", "pptpd", &["--conf", PPTPD_CONF, "--pidfile", PPTPD_PID], &["--fg"])?;
+                wait_running(PPTPD_PID, "pptpd", PPTPD_CONF)
+            }
+            Step::StopPptp => stop(PPTPD_PID, "pptpd", PPTPD_CONF),
+        }
+    }
+
+    fn stored(&self) -> Result<Option<String>, SystemError> {
+        match fs::read_to_string(CONFIG_PATH) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(SystemError::Failed(format!("{CONFIG_PATH}: {e}"))),
+        }
+    }
+
+    fn store(&mut self, text: &str) -> Result<(), SystemError> {
+        write_file(CONFIG_PATH, text, 0o644)
+    }
+
+    fn missing(&self, doc: &Document) -> Vec<String> {
+        missing_programs(doc, |program| find_program(program).is_some())
+    }
+}
+
+/// Waits until a daemon started with `marker` has written its pid file.
+fn wait_running(pid_file: &str, program: &str, marker: &str) -> Result<(), SystemError> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(pid_file, program, marker).is_none() {
+        if Instant::now() > deadline {
+            return Err(SystemError::Failed(format!("{program} did not come up (no live pid in {pid_file})")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
