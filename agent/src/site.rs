@@ -13,7 +13,8 @@ use crate::drivers::guacamole::GuacamoleDb;
 use crate::drivers::host_keys::HostKeyPins;
 use crate::drivers::hypervisor::Hypervisor;
 use crate::drivers::idrac::{Idrac, IdracConfig};
-use crate::drivers::pagw::{Pagw, PagwConfig};
+use crate::drivers::pagw::{Credential, Pagw, PagwConfig};
+use crate::inventory::GatewayAccess;
 use crate::drivers::proxmox::{parse_fingerprint, ProxmoxConfig, ProxmoxDriver, PveTrust};
 use crate::drivers::retry::RetryPolicy;
 use crate::error::ApiError;
@@ -29,6 +30,29 @@ pub enum SiteError {
     Proxmox(String),
     #[error("guacamole: {0}")]
     Guacamole(String),
+    #[error("{device}: the SSH key: {reason}")]
+    Key { device: String, reason: String },
+}
+
+/// The agent's credential for one gateway slot, read from its reference.
+pub fn gateway_credential(access: &GatewayAccess, device: &str) -> Result<Credential, SiteError> {
+    let secret = |reference: &crate::credentials::SecretRef| {
+        reference.resolve().map_err(|source| SiteError::Secret {
+            device: device.to_string(),
+            source,
+        })
+    };
+    match (&access.key, &access.password) {
+        (Some(key), _) => Credential::key(&secret(key)?).map_err(|reason| SiteError::Key {
+            device: device.to_string(),
+            reason,
+        }),
+        (None, Some(password)) => Ok(Credential::Password(secret(password)?)),
+        (None, None) => Err(SiteError::Key {
+            device: device.to_string(),
+            reason: "the site file gives neither key nor password".into(),
+        }),
+    }
 }
 
 /// The console registry and what its connections need.
@@ -112,17 +136,13 @@ impl Site {
         let mut gateways: BTreeMap<String, Arc<dyn Gateway>> = BTreeMap::new();
         for slot in store.pagw_slot_inventory().await? {
             let device = format!("pagw slot {}", slot.public_ip);
-            let password = slot
-                .ssh
-                .password
-                .resolve()
-                .map_err(|source| SiteError::Secret { device, source })?;
+            let credential = gateway_credential(&slot.ssh, &device)?;
             let mut config = PagwConfig::new(
                 slot.public_ip,
                 &slot.ssh.address,
                 slot.ssh.port,
                 &slot.ssh.user,
-                password,
+                credential,
             );
             config.retry = retry;
             gateways.insert(

@@ -35,6 +35,9 @@ pub const DEFAULT_WIREGUARD_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 213, 1);
 pub const DEFAULT_WIREGUARD_PORT: u16 = 51820;
 /// What a WireGuard client routes through the gateway.
 pub const VPN_ALLOWED_IPS: Cidr = Cidr::new(Ipv4Addr::new(192, 168, 212, 0), 23);
+/// The restricted account the project toolbox's Guacamole connections
+/// log in as; its keys may only run `giif-pagw-toolbox`.
+pub const TOOLBOX_USER: &str = "giif-toolbox";
 /// Addresses pptpd hands out (outside the DHCP and static ranges).
 pub const PPTP_FIRST: Ipv4Addr = Ipv4Addr::new(192, 168, 212, 231);
 pub const PPTP_LAST: Ipv4Addr = Ipv4Addr::new(192, 168, 212, 250);
@@ -58,6 +61,17 @@ pub struct Document {
     #[serde(deserialize_with = "Option::deserialize")]
     pub wireguard: Option<WireGuard>,
     pub pptp: bool,
+    /// `null` (or absent): no toolbox account keys.
+    #[serde(default)]
+    pub toolbox: Option<Toolbox>,
+}
+
+/// Who may use the project toolbox: OpenSSH public keys, each allowed only
+/// to run `giif-pagw-toolbox` as [`TOOLBOX_USER`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Toolbox {
+    pub authorized_keys: Vec<String>,
 }
 
 /// The gateway's NICs by the MAC address the hypervisor gave them.
@@ -287,6 +301,7 @@ impl Document {
             dnat: Vec::new(),
             wireguard: None,
             pptp: false,
+            toolbox: None,
         }
     }
 
@@ -312,6 +327,9 @@ impl Document {
         self.dnat.sort_by_key(|rule| rule.public);
         if let Some(wireguard) = &mut self.wireguard {
             wireguard.peers.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        if let Some(toolbox) = &mut self.toolbox {
+            toolbox.authorized_keys.sort();
         }
         self
     }

@@ -15,6 +15,7 @@ pub mod memory;
 pub mod observed;
 pub mod plan;
 pub mod tool;
+pub mod toolbox;
 pub mod validate;
 
 pub use document::*;

@@ -146,6 +146,7 @@ impl System for MemorySystem {
             }
             Step::StartPptp { conf } => live.pptp = Some(conf.clone()),
             Step::StopPptp => live.pptp = None,
+            Step::Toolbox { authorized_keys } => live.toolbox = authorized_keys.clone(),
         }
         Ok(())
     }

@@ -26,6 +26,8 @@ pub struct Observed {
     pub wireguard: Option<WireGuardDevice>,
     /// The configuration of the pptpd giif started, while it runs.
     pub pptp: Option<String>,
+    /// The toolbox account's `authorized_keys`, if there is one.
+    pub toolbox: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

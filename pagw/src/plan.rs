@@ -29,6 +29,8 @@ pub enum Step {
     RemoveWireGuard,
     StartPptp { conf: String },
     StopPptp,
+    /// Write the toolbox account's `authorized_keys` (`None`: remove it).
+    Toolbox { authorized_keys: Option<String> },
 }
 
 impl Step {
@@ -52,6 +54,8 @@ impl Step {
             Self::RemoveWireGuard => vec![format!("{WIREGUARD_DEVICE}: removed (WireGuard off)")],
             Self::StartPptp { .. } => vec!["pptpd: (re)started".into()],
             Self::StopPptp => vec!["pptpd: stopped (PPTP off)".into()],
+            Self::Toolbox { authorized_keys: Some(_) } => vec![format!("{TOOLBOX_USER}: wrote the toolbox keys")],
+            Self::Toolbox { authorized_keys: None } => vec![format!("{TOOLBOX_USER}: removed the toolbox keys")],
         }
     }
 }
@@ -108,6 +112,19 @@ pub fn dhcp_of_conf(conf: &str) -> Option<Dhcp> {
     }
     let (first, last) = range?;
     Some(Dhcp { first, last, dns_servers })
+}
+
+/// Where the toolbox account's keys may only run the toolbox.
+pub const TOOLBOX_COMMAND: &str = "/usr/sbin/giif-pagw-toolbox";
+
+/// The toolbox account's `authorized_keys`: every key restricted to the
+/// toolbox command (no forwarding, no other command).
+pub fn toolbox_authorized_keys(toolbox: &Toolbox) -> String {
+    let mut text = String::from("# Written by giif-pagw-apply from /etc/giif/pagw.json; edits are drift.\n");
+    for key in &toolbox.authorized_keys {
+        text.push_str(&format!("restrict,pty,command=\"{TOOLBOX_COMMAND}\" {key}\n"));
+    }
+    text
 }
 
 /// The pptpd configuration for a gateway.
@@ -302,6 +319,11 @@ pub fn plan(live: &Observed, want: &Document, leases: &str) -> Result<Vec<Step>,
         (false, Some(_)) => steps.push(Step::StopPptp),
         (false, None) => {}
     }
+
+    let keys = want.toolbox.as_ref().map(toolbox_authorized_keys);
+    if keys != live.toolbox {
+        steps.push(Step::Toolbox { authorized_keys: keys });
+    }
     Ok(steps)
 }
 
@@ -417,5 +439,12 @@ pub fn live_document(live: &Observed, frame: &Document) -> Document {
         }
     });
     doc.pptp = live.pptp.is_some();
+    doc.toolbox = live.toolbox.as_deref().map(|text| Toolbox {
+        authorized_keys: text
+            .lines()
+            .filter_map(|line| line.strip_prefix(&format!("restrict,pty,command=\"{TOOLBOX_COMMAND}\" ")))
+            .map(str::to_string)
+            .collect(),
+    });
     doc.canonical()
 }

@@ -182,8 +182,31 @@ impl Document {
                 }
             }
         }
+        if let Some(toolbox) = &self.toolbox {
+            let mut seen = BTreeSet::new();
+            for (i, key) in toolbox.authorized_keys.iter().enumerate() {
+                let field = format!("toolbox.authorized_keys[{i}]");
+                if !public_key_ok(key) {
+                    bad(field.clone(), "is not one OpenSSH public key line (type, base64, optional comment)".into());
+                }
+                if !seen.insert(key.split_whitespace().nth(1).unwrap_or_default()) {
+                    bad(field, "is listed twice".into());
+                }
+            }
+        }
         out
     }
+}
+
+/// One `authorized_keys` key without options: the gateway adds its own.
+fn public_key_ok(line: &str) -> bool {
+    const TYPES: [&str; 5] =
+        ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
+    let mut words = line.split(' ');
+    let (Some(kind), Some(blob)) = (words.next(), words.next()) else { return false };
+    !line.contains(['\n', '\r', '"'])
+        && TYPES.contains(&kind)
+        && base64::engine::general_purpose::STANDARD.decode(blob).is_ok_and(|b| b.len() > 16)
 }
 
 fn unicast(a: Ipv4Addr) -> bool {
@@ -245,6 +268,14 @@ mod tests {
         );
         let text = bad.problems().iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n");
         assert!(text.contains("dnat[203.0.113.52].private: 192.168.212.50 is in the DHCP range"), "{text}");
+    }
+
+    #[test]
+    fn toolbox_keys_are_plain_public_keys() {
+        let mut doc = document();
+        let key = format!("ssh-ed25519 {} toolbox", base64::engine::general_purpose::STANDARD.encode([1u8; 51]));
+        doc.toolbox = Some(Toolbox { authorized_keys: vec![key.clone(), format!("command=\"sh\" {key}"), key] });
+        assert_eq!(fields(&doc), ["toolbox.authorized_keys[1]", "toolbox.authorized_keys[2]"]);
     }
 
     #[test]

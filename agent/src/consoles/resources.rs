@@ -17,14 +17,15 @@ pub fn vm_vnc_display(vmid: u32) -> Option<u32> {
     (VNC_BASE_PORT + vmid <= u32::from(u16::MAX)).then_some(vmid)
 }
 
-/// The toolbox a gateway offers its project: name, owner suffix, command.
+/// The toolbox a gateway offers its project: name, owner suffix, and the
+/// command the gateway's `giif-pagw-toolbox` runs for it.
 fn toolbox(gateway: &GatewayRow) -> Vec<(&'static str, &'static str, &'static str)> {
-    let mut tools = vec![("ARP scan", "arp-scan", "sudo arp-scan --localnet")];
+    let mut tools = vec![("ARP scan", "arp-scan", "scan")];
     if gateway.doc.wireguard {
-        tools.push(("WireGuard", "wireguard", "sudo wg show"));
+        tools.push(("WireGuard", "wireguard", "wireguard"));
     }
     if gateway.doc.pptp {
-        tools.push(("PPTP", "pptp", "sudo journalctl -fu pptpd"));
+        tools.push(("PPTP", "pptp", "pptp"));
     }
     tools
 }
@@ -301,7 +302,12 @@ impl Consoles {
             };
             let project = self.store.project_by_id(&gateway.project_id).await?;
             let groups = self.project_groups(&registry, &project).await?;
-            let wanted = toolbox(gateway);
+            let slot = self.slot_of(gateway).await?;
+            // Without a toolbox key the gateway has no toolbox account to log in to.
+            let wanted = match slot.toolbox_key {
+                Some(_) => toolbox(gateway),
+                None => Vec::new(),
+            };
             let mut made = Vec::new();
             for (name, tool, command) in &wanted {
                 let spec = self
@@ -336,18 +342,9 @@ impl Consoles {
         settle("gateway", &gateway.id, result)
     }
 
-    /// A toolbox connection; `with_secret` reads the gateway's SSH password
-    /// (only writing needs it: reads never compare secrets).
-    async fn tool_spec(
-        &self,
-        registry: &Registry,
-        gateway: &GatewayRow,
-        name: &str,
-        command: &str,
-        with_secret: bool,
-    ) -> Result<ConnectionSpec, ApiError> {
-        let slot = self
-            .store
+    /// The gateway's PAGW slot, from the inventory.
+    async fn slot_of(&self, gateway: &GatewayRow) -> Result<crate::inventory::PagwSlot, ApiError> {
+        self.store
             .pagw_slot_inventory()
             .await?
             .into_iter()
@@ -357,14 +354,30 @@ impl Consoles {
                     "the PAGW slot {} is no longer in the inventory",
                     gateway.slot_ip
                 ))
-            })?;
-        let secrets = if with_secret {
-            let password = slot.ssh.password.resolve().map_err(|e| {
-                ApiError::precondition(format!("pagw slot {}: {e}", slot.public_ip))
-            })?;
-            BTreeMap::from([("password".to_string(), password)])
-        } else {
-            BTreeMap::new()
+            })
+    }
+
+    /// A toolbox connection: the gateway's restricted `giif-toolbox`
+    /// account with the slot's toolbox key (never the agent's own
+    /// credential). `with_secret` reads the key (only writing needs it:
+    /// reads never compare secrets).
+    async fn tool_spec(
+        &self,
+        registry: &Registry,
+        gateway: &GatewayRow,
+        name: &str,
+        command: &str,
+        with_secret: bool,
+    ) -> Result<ConnectionSpec, ApiError> {
+        let slot = self.slot_of(gateway).await?;
+        let secrets = match (&slot.toolbox_key, with_secret) {
+            (Some(key), true) => {
+                let key = key.resolve().map_err(|e| {
+                    ApiError::precondition(format!("pagw slot {} toolbox_key: {e}", slot.public_ip))
+                })?;
+                BTreeMap::from([("private-key".to_string(), key)])
+            }
+            _ => BTreeMap::new(),
         };
         Ok(ConnectionSpec {
             name: name.to_string(),
@@ -372,7 +385,7 @@ impl Consoles {
             parameters: BTreeMap::from([
                 ("hostname".to_string(), slot.ssh.address.clone()),
                 ("port".to_string(), slot.ssh.port.to_string()),
-                ("username".to_string(), slot.ssh.user.clone()),
+                ("username".to_string(), giif_pagw::TOOLBOX_USER.to_string()),
                 ("command".to_string(), command.to_string()),
             ]),
             secrets,
@@ -395,7 +408,12 @@ impl Consoles {
         let Some(registry) = self.registry().await? else {
             return Ok(ConsoleState::Absent);
         };
-        for (name, tool, command) in toolbox(gateway) {
+        let slot = self.slot_of(gateway).await?;
+        let tools = match slot.toolbox_key {
+            Some(_) => toolbox(gateway),
+            None => Vec::new(),
+        };
+        for (name, tool, command) in tools {
             let spec = self
                 .tool_spec(&registry, gateway, name, command, false)
                 .await?;

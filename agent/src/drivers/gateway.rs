@@ -106,6 +106,9 @@ pub struct LiveGateway {
     pub revision: Option<String>,
     /// False when the live state was changed behind the stored file's back.
     pub matches_stored: bool,
+    /// What the next apply of the stored file would change, in the
+    /// gateway's words (a hand-added nft rule, a stopped dnsmasq).
+    pub drift: Vec<String>,
 }
 
 /// A project gateway: configured as a whole, read back live.

@@ -6,7 +6,7 @@
 //!    net1 on the public bridge; cloud-init gives it the slot's address;
 //! 3. it runs; 4. it answers over SSH; 5. it has its whole configuration.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use giif_proto::agent as api;
@@ -14,8 +14,9 @@ use giif_proto::agent as api;
 use super::convert::{desired_config, doc_from_config, spec_from_doc, ProjectExtras};
 use super::{driver_error, Gateways, BOOT_TIMEOUT};
 use crate::drivers::gateway::Gateway;
+use crate::drivers::gateway::{GatewayNics, Mac};
 use crate::drivers::hypervisor::{
-    CloneSpec, CloudInitUpdate, Hypervisor, IpConfig, Nic, VmRef, VmUpdate,
+    CloneSpec, CloudInitUpdate, Hypervisor, IpConfig, Nic, VmRef, VmState, VmUpdate,
 };
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
@@ -29,6 +30,8 @@ struct Parts {
     template: VmRef,
     vlan: u16,
     project_name: String,
+    /// The public half of the agent's key for this slot, if it logs in with one.
+    public_key: Option<String>,
 }
 
 fn prefix_len(netmask: std::net::Ipv4Addr) -> u32 {
@@ -78,7 +81,14 @@ impl Gateways {
                 ))
             })?;
         let project = self.store.project_by_id(&row.project_id).await?;
+        let public_key = match slot.ssh.key {
+            None => None,
+            Some(_) => crate::site::gateway_credential(&slot.ssh, &format!("pagw slot {}", slot.public_ip))
+                .map_err(|e| ApiError::precondition(e.to_string()))?
+                .public_key(),
+        };
         Ok(Parts {
+            public_key,
             hypervisor,
             gateway,
             slot,
@@ -139,12 +149,15 @@ impl Gateways {
                 gateway: Some(parts.slot.gateway.to_string()),
             }),
         );
+        // The agent's public key and login for the gateway's admin user;
+        // a gateway made this way needs no password at all.
+        let (user, ssh_keys) = match &parts.public_key {
+            Some(key) => (Some(parts.slot.ssh.user.clone()), Some(vec![key.clone()])),
+            None => (None, None),
+        };
         let update = VmUpdate {
             nics,
-            cloud_init: Some(CloudInitUpdate {
-                ip,
-                ..Default::default()
-            }),
+            cloud_init: Some(CloudInitUpdate { user, ssh_keys, ip }),
             ..Default::default()
         };
         pve.update_vm(&vm, &update).await.map_err(driver_error)?;
@@ -154,11 +167,12 @@ impl Gateways {
             .wait_until_reachable(BOOT_TIMEOUT)
             .await
             .map_err(driver_error)?;
+        let state = pve.read_vm(&vm).await.map_err(driver_error)?;
         let desired = desired_config(
             &row.doc,
             &parts.slot,
             parts.vlan,
-            &self.extras(&row.project_id).await?,
+            &self.extras(&row, &state).await?,
         )?;
         let report = parts.gateway.apply(&desired).await.map_err(driver_error)?;
         self.store
@@ -170,37 +184,66 @@ impl Gateways {
         Ok(())
     }
 
-    /// The project's servers and floating IPs, as its gateway serves them.
-    pub(super) async fn extras(&self, project_id: &str) -> Result<ProjectExtras, ApiError> {
+    /// The project's servers and floating IPs, as its gateway serves them,
+    /// with the NICs the gateway VM (`state`) has for them.
+    pub(super) async fn extras(
+        &self,
+        row: &GatewayRow,
+        state: &VmState,
+    ) -> Result<ProjectExtras, ApiError> {
         let inventory = self.store.bms_inventory().await?;
-        let mut bms_vlans: Vec<u16> = self
+        let mut vlans: BTreeSet<u16> = self
             .store
-            .servers_of_project(project_id)
+            .servers_of_project(&row.project_id)
             .await?
             .iter()
             .filter_map(|name| inventory.iter().find(|s| &s.name == name))
             .map(|s| s.vlan as u16)
             .collect();
-        bms_vlans.extend(self.idle_vlans(project_id, &inventory).await?);
+        vlans.extend(self.idle_vlans(row, &inventory).await?);
         let mut dnat = Vec::new();
-        for (public, private) in self.store.floating_rules_of_project(project_id).await? {
+        for (public, private) in self.store.floating_rules_of_project(&row.project_id).await? {
             if let (Ok(public), Ok(private)) = (public.parse(), private.parse()) {
                 dnat.push((public, private));
             }
         }
-        Ok(ProjectExtras { bms_vlans, dnat })
+        Ok(ProjectExtras {
+            nics: gateway_nics(state, &vlans)?,
+            dnat,
+            toolbox_key: self.toolbox_key(row).await?,
+        })
     }
 
-    /// For the gateway in the default-project slot: the VLANs of free servers
-    /// whose NICs are plugged into it (idle hardware stays reachable there).
+    /// The public half of the slot's toolbox key: the gateway lets it run
+    /// the toolbox, and nothing else.
+    async fn toolbox_key(&self, row: &GatewayRow) -> Result<Option<String>, ApiError> {
+        let slots = self.store.pagw_slot_inventory().await?;
+        let Some(reference) = slots
+            .iter()
+            .find(|s| s.public_ip.to_string() == row.slot_ip)
+            .and_then(|s| s.toolbox_key.as_ref())
+        else {
+            return Ok(None);
+        };
+        let bad = |reason: String| {
+            ApiError::precondition(format!("pagw slot {} toolbox_key: {reason}", row.slot_ip))
+                .hint("Point toolbox_key at an unencrypted OpenSSH private key (ssh-keygen -t ed25519 -N '').")
+        };
+        let secret = reference.resolve().map_err(|e| bad(e.to_string()))?;
+        let public = crate::drivers::pagw::Credential::key(&secret)
+            .map_err(bad)?
+            .public_key()
+            .ok_or_else(|| bad("no public half".into()))?;
+        Ok(Some(public))
+    }
+
+    /// For the gateway in the default-project slot: the VLANs of free
+    /// servers (idle hardware stays reachable there while its NIC is plugged).
     async fn idle_vlans(
         &self,
-        project_id: &str,
+        row: &GatewayRow,
         inventory: &[crate::inventory::Bms],
     ) -> Result<Vec<u16>, ApiError> {
-        let Some(row) = self.store.gateway_of_project(project_id).await? else {
-            return Ok(Vec::new());
-        };
         let slots = self.store.pagw_slot_inventory().await?;
         if !slots
             .iter()
@@ -222,29 +265,11 @@ impl Gateways {
             .into_iter()
             .map(|(b, _)| b)
             .collect();
-        let free: Vec<u16> = inventory
+        Ok(inventory
             .iter()
             .filter(|s| !assigned.contains(&s.name) && !quarantined.contains(&s.name))
             .map(|s| s.vlan as u16)
-            .collect();
-        let site = self.site.site().await?;
-        let Some(hypervisor) = site.hypervisor.clone() else {
-            return Ok(Vec::new());
-        };
-        let vm = VmRef {
-            node: row.node.clone(),
-            vmid: row.vmid,
-        };
-        let plugged: Vec<u16> = match hypervisor.read_vm(&vm).await {
-            Ok(state) => state
-                .nics
-                .iter()
-                .filter(|(slot, _)| **slot >= 2)
-                .filter_map(|(_, nic)| nic.vlan)
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        Ok(free.into_iter().filter(|v| plugged.contains(v)).collect())
+            .collect())
     }
 
     /// Re-applies the project gateway's whole configuration, after the
@@ -267,11 +292,16 @@ impl Gateways {
             .hint("Wait for the gateway to be ready, then retry."));
         }
         let parts = self.parts(&row).await?;
+        let vm = VmRef {
+            node: row.node.clone(),
+            vmid: row.vmid,
+        };
+        let state = parts.hypervisor.read_vm(&vm).await.map_err(driver_error)?;
         let desired = desired_config(
             &row.doc,
             &parts.slot,
             parts.vlan,
-            &self.extras(project_id).await?,
+            &self.extras(&row, &state).await?,
         )?;
         parts.gateway.apply(&desired).await.map_err(driver_error)?;
         Ok(())
@@ -330,32 +360,33 @@ impl Gateways {
             node: row.node.clone(),
             vmid: row.vmid,
         };
-        match parts.hypervisor.read_vm(&vm).await {
+        let state = match parts.hypervisor.read_vm(&vm).await {
             Err(err) if err.class == ErrorClass::NotFound => {
                 answer.status = "vm_missing".into();
                 return Ok(answer);
             }
             Err(err) => return Err(driver_error(err)),
-            Ok(_) => {}
-        }
+            Ok(state) => state,
+        };
         match parts.gateway.read().await {
-            Ok(state) => match state.config {
+            Ok(live) => match live.config {
                 Some(config) => {
                     let desired = desired_config(
                         &row.doc,
                         &parts.slot,
                         parts.vlan,
-                        &self.extras(&row.project_id).await?,
+                        &self.extras(row, &state).await?,
                     )?;
                     answer.drift = crate::drivers::gateway::drift(&desired, Some(&config))
                         .iter()
                         .map(|d| d.to_string())
+                        .chain(live.drift.iter().map(|line| format!("gateway: {line}")))
                         .collect();
                     answer.spec = Some(spec_from_doc(
                         &row.project_id,
                         &doc_from_config(row.doc.requested_ip.clone(), &config),
                     ));
-                    if let Some(key) = state.wireguard_public_key {
+                    if let Some(key) = live.wireguard_public_key {
                         answer.wireguard_public_key = key;
                     }
                 }
@@ -384,4 +415,32 @@ impl Gateways {
         self.store.forget_ssh_host_key(&endpoint).await?;
         Ok(())
     }
+}
+
+/// The gateway VM's NICs by MAC: `net0` (project), `net1` (public) and the
+/// hot-plugged NICs tagged with one of `server_vlans`. A server whose NIC is
+/// not plugged yet is left out until it is.
+fn gateway_nics(state: &VmState, server_vlans: &BTreeSet<u16>) -> Result<GatewayNics, ApiError> {
+    let mac = |slot: u32| {
+        state
+            .nics
+            .get(&slot)
+            .and_then(|nic| nic.mac)
+            .map(|mac| Mac(mac.0))
+            .ok_or_else(|| {
+                ApiError::transient(format!("the gateway VM has no net{slot} MAC address yet"))
+                    .hint("Retry: the gateway's NICs are being set up.")
+            })
+    };
+    Ok(GatewayNics {
+        lan: mac(0)?,
+        wan: mac(1)?,
+        servers: state
+            .nics
+            .iter()
+            .filter(|(slot, _)| **slot >= 2)
+            .filter_map(|(_, nic)| Some((nic.vlan?, Mac(nic.mac?.0))))
+            .filter(|(vlan, _)| server_vlans.contains(vlan))
+            .collect(),
+    })
 }

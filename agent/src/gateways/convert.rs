@@ -6,8 +6,8 @@ use std::net::Ipv4Addr;
 use giif_proto::agent as api;
 
 use crate::drivers::gateway::{
-    GatewayConfig, PublicAddress, WireGuardConfig, WireGuardPeer, DEFAULT_DHCP_FIRST,
-    DEFAULT_DHCP_LAST,
+    DhcpConfig, GatewayConfig, GatewayNics, PublicAddress, WireGuardConfig, WireGuardPeer,
+    DEFAULT_DHCP_FIRST, DEFAULT_DHCP_LAST,
 };
 use crate::error::ApiError;
 use crate::inventory::PagwSlot;
@@ -81,12 +81,14 @@ pub fn spec_from_doc(project_id: &str, doc: &GatewayDoc) -> api::GatewaySpec {
 pub fn doc_from_config(requested_ip: Option<String>, config: &GatewayConfig) -> GatewayDoc {
     GatewayDoc {
         requested_ip,
-        dhcp_first: config.dhcp.first.to_string(),
-        dhcp_last: config.dhcp.last.to_string(),
+        // No DHCP server running reads as an empty range, which differs
+        // from any desired one: the plan shows it and the apply restarts it.
+        dhcp_first: config.dhcp.as_ref().map(|d| d.first.to_string()).unwrap_or_default(),
+        dhcp_last: config.dhcp.as_ref().map(|d| d.last.to_string()).unwrap_or_default(),
         dns_servers: config
             .dhcp
-            .dns_servers
             .iter()
+            .flat_map(|d| d.dns_servers.iter())
             .map(|d| d.to_string())
             .collect(),
         wireguard: config.wireguard.is_some(),
@@ -101,12 +103,15 @@ pub fn doc_from_config(requested_ip: Option<String>, config: &GatewayConfig) -> 
 }
 
 /// What else the project holds that its gateway serves.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ProjectExtras {
-    /// VLANs of the project's bare-metal servers, bridged into its segment.
-    pub bms_vlans: Vec<u16>,
+    /// The gateway VM's NICs: the project and public ones, and the plugged
+    /// NICs of the project's bare-metal servers (by VLAN).
+    pub nics: GatewayNics,
     /// (floating public IP, private target) 1-to-1 NAT rules.
     pub dnat: Vec<(Ipv4Addr, Ipv4Addr)>,
+    /// The public half of the slot's toolbox key, if it has one.
+    pub toolbox_key: Option<String>,
 }
 
 /// The whole desired configuration of the gateway in `slot` for `vlan`.
@@ -118,21 +123,24 @@ pub fn desired_config(
 ) -> Result<GatewayConfig, ApiError> {
     let mut config = GatewayConfig::new(
         vlan,
+        extras.nics.clone(),
         PublicAddress {
             address: slot.public_ip,
             netmask: slot.netmask,
             gateway: slot.gateway,
         },
     );
-    config.dhcp.first = address(&doc.dhcp_first, "spec.dhcp_first")?;
-    config.dhcp.last = address(&doc.dhcp_last, "spec.dhcp_last")?;
-    config.dhcp.dns_servers = doc
-        .dns_servers
-        .iter()
-        .map(|d| address(d, "spec.dns_servers"))
-        .collect::<Result<_, _>>()?;
+    config.dhcp = Some(DhcpConfig {
+        first: address(&doc.dhcp_first, "spec.dhcp_first")?,
+        last: address(&doc.dhcp_last, "spec.dhcp_last")?,
+        dns_servers: doc
+            .dns_servers
+            .iter()
+            .map(|d| address(d, "spec.dns_servers"))
+            .collect::<Result<_, _>>()?,
+    });
     config.pptp = doc.pptp;
-    config.bms_vlans = extras.bms_vlans.iter().copied().collect();
+    config.toolbox_keys = extras.toolbox_key.iter().cloned().collect();
     config.dnat = extras
         .dnat
         .iter()
@@ -172,6 +180,7 @@ fn map_field(field: &str) -> String {
         "dhcp" if field.contains("dns") => "dns_servers".into(),
         "dhcp" => "dhcp_first".into(),
         "wireguard" => "wireguard_peers".into(),
+        "wan" | "nics" | "project_vlan" => "public_ip".into(),
         other => other.to_string(),
     }
 }

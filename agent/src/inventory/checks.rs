@@ -7,7 +7,9 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::model::{Bms, FloatingIps, Guacamole, IsoImage, PagwSlot, Proxmox, SshAccess};
+use super::model::{
+    Bms, FloatingIps, GatewayAccess, Guacamole, IsoImage, PagwSlot, Proxmox, SshAccess,
+};
 use super::{Problems, ProjectVlans};
 use crate::credentials::SecretRef;
 use crate::store::VlanPoolSpec;
@@ -134,27 +136,61 @@ pub(super) fn bms(servers: &[Spanned<Bms>], project_pool: &VlanPoolSpec, problem
     }
 }
 
+fn gateway_access(
+    access: &GatewayAccess,
+    span: &std::ops::Range<usize>,
+    field: &str,
+    problems: &mut Problems,
+) {
+    login(&access.address, access.port, &access.user, span, field, problems);
+    match (&access.key, &access.password) {
+        (Some(_), None) | (None, Some(_)) => {}
+        (None, None) => problems.add(
+            span,
+            &format!("{field}.key"),
+            "give key = { file = \"...\" }: the agent's SSH private key, whose public half cloud-init installs on the gateway (or password, for gateways made from an older template)",
+        ),
+        (Some(_), Some(_)) => problems.add(
+            span,
+            &format!("{field}.password"),
+            "give key or password, not both (the agent logs in with the key)",
+        ),
+    }
+}
+
 fn ssh_access(
     access: &SshAccess,
     span: &std::ops::Range<usize>,
     field: &str,
     problems: &mut Problems,
 ) {
-    if access.address.trim().is_empty() {
+    login(&access.address, access.port, &access.user, span, field, problems);
+}
+
+/// Where and as whom to log in over SSH.
+fn login(
+    address: &str,
+    port: u16,
+    user: &str,
+    span: &std::ops::Range<usize>,
+    field: &str,
+    problems: &mut Problems,
+) {
+    if address.trim().is_empty() {
         problems.add(
             span,
             &format!("{field}.address"),
             "give the host name or address",
         );
     }
-    if access.port == 0 {
+    if port == 0 {
         problems.add(
             span,
             &format!("{field}.port"),
             "0 is not a port; leave it out for 22",
         );
     }
-    if access.user.trim().is_empty() {
+    if user.trim().is_empty() {
         problems.add(
             span,
             &format!("{field}.user"),
@@ -280,7 +316,7 @@ pub(super) fn pagw_slots(
                 );
             }
         }
-        ssh_access(&slot.ssh, &span, &field("ssh"), problems);
+        gateway_access(&slot.ssh, &span, &field("ssh"), problems);
     }
 }
 
@@ -431,8 +467,14 @@ pub(super) fn secrets(
         );
     }
     for slot in slots {
-        let field = format!("pagw_slots[{}].ssh.password", slot.get_ref().public_ip);
-        readable(&slot.get_ref().ssh.password, &slot.span(), &field, problems);
+        let ssh = &slot.get_ref().ssh;
+        let toolbox = &slot.get_ref().toolbox_key;
+        for (name, secret) in [("ssh.key", &ssh.key), ("ssh.password", &ssh.password), ("toolbox_key", toolbox)] {
+            if let Some(secret) = secret {
+                let field = format!("pagw_slots[{}].{name}", slot.get_ref().public_ip);
+                readable(secret, &slot.span(), &field, problems);
+            }
+        }
     }
     for image in images {
         if let Some(password) = &image.get_ref().share_password {
@@ -492,6 +534,8 @@ pub(super) fn resolve_proxmox(mut pve: Proxmox, base: &Path) -> Proxmox {
 }
 
 pub(super) fn resolve_slot(mut slot: PagwSlot, base: &Path) -> PagwSlot {
-    slot.ssh.password = slot.ssh.password.relative_to(base);
+    slot.ssh.key = slot.ssh.key.map(|key| key.relative_to(base));
+    slot.ssh.password = slot.ssh.password.map(|password| password.relative_to(base));
+    slot.toolbox_key = slot.toolbox_key.map(|key| key.relative_to(base));
     slot
 }

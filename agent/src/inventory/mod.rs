@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::store::VlanPoolSpec;
 pub use model::{
-    Bms, FloatingIps, Guacamole, IdracAccess, IsoImage, PagwSlot, Proxmox, ProxmoxNode, SshAccess,
+    Bms, FloatingIps, GatewayAccess, Guacamole, IdracAccess, IsoImage, PagwSlot, Proxmox, ProxmoxNode, SshAccess,
     Template,
 };
 

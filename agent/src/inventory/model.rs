@@ -23,6 +23,23 @@ fn default_ssh_port() -> u16 {
     22
 }
 
+/// How the agent logs in to a project gateway: with `key`, the agent's
+/// private key, whose public half cloud-init installs on every gateway it
+/// makes (a template needs no password); `password` only for gateways made
+/// from an older template. Exactly one of them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayAccess {
+    pub address: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    pub user: String,
+    #[serde(default)]
+    pub key: Option<SecretRef>,
+    #[serde(default)]
+    pub password: Option<SecretRef>,
+}
+
 /// A bare-metal server and its iDRAC.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,7 +171,13 @@ pub struct PagwSlot {
     pub default_project: bool,
     /// How the agent reaches the gateway once it runs (usually its public
     /// IP; the port defaults to 22).
-    pub ssh: SshAccess,
+    pub ssh: GatewayAccess,
+    /// The private key (OpenSSH format) the project toolbox's Guacamole
+    /// connections log in with, as the gateway's restricted `giif-toolbox`
+    /// account; its public half is installed on the gateway. Without it the
+    /// gateway has no toolbox connections.
+    #[serde(default)]
+    pub toolbox_key: Option<SecretRef>,
 }
 
 /// An image of the site's ISO library: what a server's `boot_iso` or a VM's

@@ -25,9 +25,14 @@ const DNSMASQ_CONF: &str = "/run/giif/dnsmasq.conf";
 const DNSMASQ_PID: &str = "/run/giif/dnsmasq.pid";
 const PPTPD_CONF: &str = "/run/giif/pptpd.conf";
 const PPTPD_PID: &str = "/run/giif/pptpd.pid";
-const LEASES: &str = "/var/lib/giif/dnsmasq.leases";
+/// dnsmasq's leases (readable by the toolbox).
+pub const LEASES: &str = "/var/lib/giif/dnsmasq.leases";
 /// wg0's private key: made here at first use, never leaves the gateway.
 pub const WIREGUARD_KEY: &str = "/etc/giif/wg0.key";
+/// Its public half, readable by the toolbox account.
+pub const WIREGUARD_PUBLIC_KEY: &str = "/etc/giif/wg0.pub";
+/// The toolbox account's keys (root-owned: the account cannot change them).
+pub const TOOLBOX_KEYS: &str = "/etc/giif/toolbox_authorized_keys";
 /// Held while applying, so two applies never interleave.
 pub const LOCK_PATH: &str = "/run/giif-pagw.lock";
 /// Where sudo looks for programs (its secure_path).
@@ -218,6 +223,11 @@ fn wireguard(step_config: &crate::document::WireGuard, remove_peers: &[String]) 
         let private = run("wg", &["genkey"], None)?;
         write_file(WIREGUARD_KEY, &private, 0o600)?;
     }
+    if !Path::new(WIREGUARD_PUBLIC_KEY).exists() {
+        let private = fs::read_to_string(WIREGUARD_KEY).map_err(failed(WIREGUARD_KEY))?;
+        let public = run("wg", &["pubkey"], Some(&private))?;
+        write_file(WIREGUARD_PUBLIC_KEY, &public, 0o644)?;
+    }
     let port = step_config.listen_port.to_string();
     run("wg", &["set", WIREGUARD_DEVICE, "listen-port", &port, "private-key", WIREGUARD_KEY], None)?;
     for key in remove_peers {
@@ -269,7 +279,8 @@ impl System for LinuxSystem {
                 })
             }
         };
-        Ok(Observed { links, default_route, ip_forward, nat, dhcp, wireguard, pptp })
+        let toolbox = fs::read_to_string(TOOLBOX_KEYS).ok();
+        Ok(Observed { links, default_route, ip_forward, nat, dhcp, wireguard, pptp, toolbox })
     }
 
     fn run(&mut self, step: &Step) -> Result<(), SystemError> {
@@ -306,6 +317,11 @@ impl System for LinuxSystem {
                 wait_running(PPTPD_PID, "pptpd", PPTPD_CONF)
             }
             Step::StopPptp => stop(PPTPD_PID, "pptpd", PPTPD_CONF),
+            Step::Toolbox { authorized_keys: Some(text) } => write_file(TOOLBOX_KEYS, text, 0o644),
+            Step::Toolbox { authorized_keys: None } => match fs::remove_file(TOOLBOX_KEYS) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(SystemError::Failed(format!("{TOOLBOX_KEYS}: {e}"))),
+                _ => Ok(()),
+            },
         }
     }
 

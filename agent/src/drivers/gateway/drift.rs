@@ -1,11 +1,11 @@
 //! Where a gateway's live state differs from what it should run, one
 //! readable line per field, for logs, operations and Terraform's Read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use super::model::{GatewayConfig, WireGuardConfig, WireGuardPeer};
+use super::model::{DhcpConfig, GatewayConfig, WireGuardConfig, WireGuardPeer};
 
 /// One field that differs. `None` on a side: absent there.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,20 +82,40 @@ pub fn drift(desired: &GatewayConfig, live: Option<&GatewayConfig>) -> Vec<Diffe
         desired.lan_address.to_string(),
         live.lan_address.to_string(),
     );
+    let range = |dhcp: Option<&DhcpConfig>| match dhcp {
+        Some(dhcp) => format!("{}-{}", dhcp.first, dhcp.last),
+        None => "off (no DHCP server running)".into(),
+    };
     field(
         "dhcp.range",
-        format!("{}-{}", desired.dhcp.first, desired.dhcp.last),
-        format!("{}-{}", live.dhcp.first, live.dhcp.last),
+        range(desired.dhcp.as_ref()),
+        range(live.dhcp.as_ref()),
     );
-    field(
-        "dhcp.dns_servers",
-        list(&desired.dhcp.dns_servers),
-        list(&live.dhcp.dns_servers),
-    );
+    if let (Some(want), Some(has)) = (&desired.dhcp, &live.dhcp) {
+        field(
+            "dhcp.dns_servers",
+            list(&want.dns_servers),
+            list(&has.dns_servers),
+        );
+    }
     field("snat", desired.snat.to_string(), live.snat.to_string());
     field("pptp", desired.pptp.to_string(), live.pptp.to_string());
+    field(
+        "toolbox_keys",
+        format!("{} key(s)", desired.toolbox_keys.len()),
+        match desired.toolbox_keys == live.toolbox_keys {
+            true => format!("{} key(s)", desired.toolbox_keys.len()),
+            false => format!("{} other key(s)", live.toolbox_keys.len()),
+        },
+    );
 
-    sets("bms_vlans", &desired.bms_vlans, &live.bms_vlans, &mut out);
+    maps(
+        "nics.servers",
+        " (MAC)",
+        &desired.nics.servers,
+        &live.nics.servers,
+        &mut out,
+    );
 
     let rules = |config: &GatewayConfig| {
         config
@@ -125,23 +145,6 @@ fn list(addresses: &[Ipv4Addr]) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-    }
-}
-
-fn sets(name: &str, desired: &BTreeSet<u16>, live: &BTreeSet<u16>, out: &mut Vec<Difference>) {
-    for vlan in desired.difference(live) {
-        out.push(Difference {
-            field: format!("{name}[{vlan}]"),
-            desired: Some("bridged".into()),
-            live: None,
-        });
-    }
-    for vlan in live.difference(desired) {
-        out.push(Difference {
-            field: format!("{name}[{vlan}]"),
-            desired: None,
-            live: Some("bridged".into()),
-        });
     }
 }
 
@@ -250,8 +253,14 @@ mod tests {
     use super::*;
 
     fn config() -> GatewayConfig {
+        let nics = GatewayNics {
+            lan: Mac([0xbc, 0x24, 0x11, 0, 0, 1]),
+            wan: Mac([0xbc, 0x24, 0x11, 0, 0, 2]),
+            servers: BTreeMap::new(),
+        };
         let mut config = GatewayConfig::new(
             101,
+            nics,
             PublicAddress {
                 address: Ipv4Addr::new(203, 0, 113, 10),
                 netmask: Ipv4Addr::new(255, 255, 255, 0),
@@ -279,8 +288,10 @@ mod tests {
             public: Ipv4Addr::new(203, 0, 113, 60),
             private: Ipv4Addr::new(192, 168, 212, 140),
         });
-        live.dhcp.last = Ipv4Addr::new(192, 168, 212, 100);
-        live.bms_vlans.insert(3001);
+        if let Some(dhcp) = &mut live.dhcp {
+            dhcp.last = Ipv4Addr::new(192, 168, 212, 100);
+        }
+        live.nics.servers.insert(3001, Mac([0xbc, 0x24, 0x11, 0, 0, 3]));
         let lines: Vec<String> = drift(&desired, Some(&live))
             .iter()
             .map(|d| d.to_string())
@@ -289,11 +300,15 @@ mod tests {
             lines,
             [
                 "dhcp.range: should be 192.168.212.20-192.168.212.120, the gateway has 192.168.212.20-192.168.212.100",
-                "bms_vlans[3001]: on the gateway (bridged) but not desired",
+                "nics.servers[3001]: on the gateway (bc:24:11:00:00:03) but not desired",
                 "dnat[203.0.113.50].private: should be 192.168.212.130, the gateway has 192.168.212.131",
                 "dnat[203.0.113.60]: on the gateway (192.168.212.140) but not desired",
             ]
         );
+        live.dhcp = None;
+        assert!(drift(&desired, Some(&live))[0]
+            .to_string()
+            .contains("the gateway has off (no DHCP server running)"));
         assert_eq!(
             drift(&desired, None)[0].to_string(),
             "configuration: should be in force, the gateway has none (nothing applied since boot)"

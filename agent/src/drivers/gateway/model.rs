@@ -1,27 +1,28 @@
 //! The desired configuration of one project gateway, as a whole.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-/// The project segment every gateway serves (each project on its own VLAN).
-pub const LAN_NETWORK: Ipv4Addr = Ipv4Addr::new(192, 168, 212, 0);
-pub const LAN_PREFIX: u8 = 24;
-/// The gateway's own address on the project segment.
-pub const DEFAULT_LAN_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 212, 1);
-/// The default DHCP pool.
-pub const DEFAULT_DHCP_FIRST: Ipv4Addr = Ipv4Addr::new(192, 168, 212, 20);
-pub const DEFAULT_DHCP_LAST: Ipv4Addr = Ipv4Addr::new(192, 168, 212, 120);
-/// Where static hosts (and so floating-IP targets) live by convention.
-pub const STATIC_FIRST: Ipv4Addr = Ipv4Addr::new(192, 168, 212, 130);
-pub const STATIC_LAST: Ipv4Addr = Ipv4Addr::new(192, 168, 212, 230);
-/// The WireGuard server subnet; clients use a /23 so they reach the
-/// project segment without extra routes.
-pub const WIREGUARD_NETWORK: Ipv4Addr = Ipv4Addr::new(192, 168, 213, 0);
-pub const WIREGUARD_PREFIX: u8 = 24;
-pub const DEFAULT_WIREGUARD_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 213, 1);
-pub const DEFAULT_WIREGUARD_PORT: u16 = 51820;
+/// The address rules every gateway follows, defined once in `giif-pagw`.
+pub use giif_pagw::{
+    Mac, DEFAULT_DHCP_FIRST, DEFAULT_DHCP_LAST, DEFAULT_LAN_ADDRESS, DEFAULT_WIREGUARD_ADDRESS,
+    DEFAULT_WIREGUARD_PORT, STATIC_FIRST, STATIC_LAST, VPN_ALLOWED_IPS,
+};
+
+/// The gateway VM's NICs by the MAC address the hypervisor gave them: the
+/// guest sees no VLAN tags, so a MAC is how it tells them apart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayNics {
+    /// `net0`, on the project VLAN.
+    pub lan: Mac,
+    /// `net1`, on the public bridge.
+    pub wan: Mac,
+    /// Hot-plugged server NICs by the server's VLAN, bridged into the project segment.
+    pub servers: BTreeMap<u16, Mac>,
+}
 
 /// Everything one project gateway should do. The driver renders all of it
 /// and the gateway converges to it; nothing is ever appended.
@@ -30,21 +31,23 @@ pub const DEFAULT_WIREGUARD_PORT: u16 = 51820;
 pub struct GatewayConfig {
     /// The project segment's VLAN (`net0` of the gateway VM).
     pub project_vlan: u16,
+    pub nics: GatewayNics,
     /// The slot's public address (`net1`), SNAT source and WireGuard endpoint.
     pub public: PublicAddress,
     /// The gateway on the project segment (`/24`), normally `.1`.
     pub lan_address: Ipv4Addr,
-    pub dhcp: DhcpConfig,
+    /// `None`: no DHCP server (what a gateway whose dnsmasq stopped reports).
+    pub dhcp: Option<DhcpConfig>,
     /// Masquerade the project segment behind the public address.
     pub snat: bool,
-    /// BMS VLANs whose vNICs (hot-plugged by the hypervisor driver) are
-    /// bridged into the project segment.
-    pub bms_vlans: BTreeSet<u16>,
     /// 1-to-1 NAT: one rule per floating IP.
     pub dnat: Vec<DnatRule>,
     /// `None`: no WireGuard on this gateway.
     pub wireguard: Option<WireGuardConfig>,
     pub pptp: bool,
+    /// OpenSSH public keys that may run the project toolbox on the gateway
+    /// (as its restricted `giif-toolbox` account); empty: no toolbox.
+    pub toolbox_keys: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,18 +120,24 @@ pub struct WireGuardPeer {
 impl GatewayConfig {
     /// A gateway with the conventional defaults: LAN `.1`, DHCP `.20`-`.120`
     /// handing out the gateway as resolver, SNAT on, nothing else.
-    pub fn new(project_vlan: u16, public: PublicAddress) -> Self {
+    pub fn new(project_vlan: u16, nics: GatewayNics, public: PublicAddress) -> Self {
         Self {
             project_vlan,
+            nics,
             public,
             lan_address: DEFAULT_LAN_ADDRESS,
-            dhcp: DhcpConfig::default(),
+            dhcp: Some(DhcpConfig::default()),
             snat: true,
-            bms_vlans: BTreeSet::new(),
             dnat: Vec::new(),
             wireguard: None,
             pptp: false,
+            toolbox_keys: Vec::new(),
         }
+    }
+
+    /// The VLANs of the servers bridged into the project segment.
+    pub fn server_vlans(&self) -> impl Iterator<Item = u16> + '_ {
+        self.nics.servers.keys().copied()
     }
 
     /// The same configuration in canonical order (DNAT rules by floating
@@ -138,6 +147,7 @@ impl GatewayConfig {
         if let Some(wireguard) = &mut self.wireguard {
             wireguard.peers.sort_by(|a, b| a.name.cmp(&b.name));
         }
+        self.toolbox_keys.sort();
         self
     }
 }

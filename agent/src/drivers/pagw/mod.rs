@@ -11,7 +11,7 @@
 //! permanent and carries its message.
 
 mod ssh;
-mod wire;
+pub(crate) mod wire;
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
-use crate::credentials::Secret;
+pub use ssh::Credential;
 use crate::drivers::error::{DriverError, ErrorClass};
 use crate::drivers::gateway::{ApplyReport, Gateway, GatewayConfig, LiveGateway};
 use crate::drivers::host_keys::HostKeyPins;
@@ -35,7 +35,7 @@ pub struct PagwConfig {
     pub address: String,
     pub port: u16,
     pub user: String,
-    pub password: Secret,
+    pub credential: Credential,
     pub retry: RetryPolicy,
     /// For the TCP connection, the handshake and the login, each.
     pub connect_timeout: Duration,
@@ -49,19 +49,27 @@ impl PagwConfig {
         address: impl Into<String>,
         port: u16,
         user: impl Into<String>,
-        password: Secret,
+        credential: Credential,
     ) -> Self {
         Self {
             public_ip,
             address: address.into(),
             port,
             user: user.into(),
-            password,
+            credential,
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(120),
         }
     }
+}
+
+/// The error for a gateway whose giif-pagw speaks another document format.
+fn old_gateway(said: &str) -> String {
+    format!(
+        "the gateway's giif-pagw does not speak this agent's document format {}: {said}; install the giif-pagw package of this release in the PAGW template (docs/gateway-template.md), then re-create the gateway or upgrade the package on it",
+        wire::FORMAT
+    )
 }
 
 /// How often a lost apply is re-read and sent again before giving up.
@@ -121,7 +129,7 @@ impl Pagw {
                 address: &self.config.address,
                 port: self.config.port,
                 user: &self.config.user,
-                password: &self.config.password,
+                credential: &self.config.credential,
                 pins: &self.pins,
                 timeout: self.config.connect_timeout,
             };
@@ -170,8 +178,11 @@ impl Pagw {
             true => format!("exit status {}", output.status),
             false => output.stderr.clone(),
         };
+        if message.contains("is not supported (this gateway reads format") {
+            return DriverError::permanent(&self.target, action, old_gateway(&message));
+        }
         match output.status {
-            // EX_TEMPFAIL: busy, nothing changed.
+            // EX_TEMPFAIL: busy or a NIC not there yet, nothing changed.
             75 => DriverError::transient(&self.target, action, message),
             _ => DriverError::permanent(&self.target, action, message),
         }
@@ -224,11 +235,11 @@ impl Pagw {
         let show: wire::Show =
             serde_json::from_slice(&output.stdout).map_err(|err| unreadable(err.to_string()))?;
         if show.format != wire::FORMAT {
-            return Err(unreadable(format!(
-                "format {} (this agent reads format {})",
-                show.format,
-                wire::FORMAT
-            )));
+            return Err(DriverError::permanent(
+                &self.target,
+                READ,
+                old_gateway(&format!("giif-pagw-show speaks format {}", show.format)),
+            ));
         }
         let config = show
             .live
@@ -240,6 +251,7 @@ impl Pagw {
             wireguard_public_key: show.wireguard_public_key,
             revision: show.config_file.map(|file| file.sha256),
             matches_stored: show.in_sync,
+            drift: show.drift,
         })
     }
 

@@ -1,4 +1,4 @@
-//! An SSH session to one gateway: password login, the host key pinned on
+//! An SSH session to one gateway: key (or password) login, the host key pinned on
 //! first use, one command per exec channel. Failures say whether the
 //! command could have reached the gateway, which decides how they are
 //! classified.
@@ -7,18 +7,54 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client;
-use russh::keys::{HashAlg, PublicKeyOrCertificate};
+use russh::keys::{decode_secret_key, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::ChannelMsg;
 
 use crate::credentials::Secret;
 use crate::drivers::host_keys::HostKeyPins;
+
+/// How the agent proves who it is to a gateway.
+#[derive(Clone)]
+pub enum Credential {
+    /// The agent's private key (OpenSSH format), whose public half
+    /// cloud-init installs on every gateway: the normal way.
+    Key(Arc<PrivateKey>),
+    /// A password, for gateways made from an older template.
+    Password(Secret),
+}
+
+impl Credential {
+    /// Reads an OpenSSH private key (unencrypted) from its text.
+    pub fn key(text: &Secret) -> Result<Self, String> {
+        decode_secret_key(text.expose(), None)
+            .map(|key| Self::Key(Arc::new(key)))
+            .map_err(|err| format!("not an unencrypted OpenSSH private key: {err}"))
+    }
+
+    /// The public half, as `authorized_keys` and cloud-init take it.
+    pub fn public_key(&self) -> Option<String> {
+        match self {
+            Self::Key(key) => key.public_key().to_openssh().ok(),
+            Self::Password(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Key(_) => f.write_str("Key(..)"),
+            Self::Password(_) => f.write_str("Password(..)"),
+        }
+    }
+}
 
 /// Where and as whom to log in.
 pub struct Login<'a> {
     pub address: &'a str,
     pub port: u16,
     pub user: &'a str,
-    pub password: &'a Secret,
+    pub credential: &'a Credential,
     pub pins: &'a Arc<dyn HostKeyPins>,
     pub timeout: Duration,
 }
@@ -126,7 +162,23 @@ impl Session {
             }
         };
 
-        let auth = handle.authenticate_password(login.user, login.password.expose());
+        let auth = async {
+            match login.credential {
+                Credential::Password(password) => {
+                    handle.authenticate_password(login.user, password.expose()).await
+                }
+                Credential::Key(key) => {
+                    let hash = handle.best_supported_rsa_hash().await?.flatten();
+                    handle
+                        .authenticate_publickey(login.user, PrivateKeyWithHashAlg::new(key.clone(), hash))
+                        .await
+                }
+            }
+        };
+        let what = match login.credential {
+            Credential::Key(_) => "key",
+            Credential::Password(_) => "password",
+        };
         match tokio::time::timeout(login.timeout, auth).await {
             Err(_) => {
                 return Err(LoginError::Unreachable(format!(
@@ -141,7 +193,7 @@ impl Session {
             }
             Ok(Ok(result)) if !result.success() => {
                 return Err(LoginError::Refused(format!(
-                    "{endpoint} refused the password of {}",
+                    "{endpoint} refused the {what} of {}",
                     login.user
                 )))
             }

@@ -1,75 +1,20 @@
 //! The PAGW guest protocol's JSON, as the driver writes and reads it (see
-//! the protocol in [`crate::drivers::gateway`]): rendering the configuration
-//! document, and parsing what `giif-pagw-apply` and `giif-pagw-show` print.
+//! `docs/design/gateways.md`): the configuration document is `giif-pagw`'s
+//! own type, so the agent renders exactly what the gateway parses; here are
+//! the conversions from and to the agent's model and the answers of
+//! `giif-pagw-apply` and `giif-pagw-show`.
 
-use std::net::Ipv4Addr;
-
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use giif_pagw::{
+    Cidr, Dhcp, Dnat, Document, Lan, Nics, Peer, ServerNic, Toolbox, Wan, WireGuard, LAN,
+};
+use serde::Deserialize;
 
 use crate::drivers::gateway::{
-    netmask, prefix_len, DhcpConfig, DnatRule, GatewayConfig, PublicAddress, WireGuardConfig,
-    WireGuardPeer, LAN_PREFIX, WIREGUARD_PREFIX,
+    netmask, prefix_len, DhcpConfig, DnatRule, GatewayConfig, GatewayNics, PublicAddress,
+    WireGuardConfig, WireGuardPeer,
 };
 
-pub const FORMAT: u32 = 1;
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Document {
-    pub format: u32,
-    pub project_vlan: u16,
-    pub wan: Wan,
-    pub lan: Lan,
-    pub dhcp: Dhcp,
-    pub snat: bool,
-    pub bridge: Bridge,
-    pub dnat: Vec<Dnat>,
-    pub wireguard: Option<WireGuard>,
-    pub pptp: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Wan {
-    pub address: String,
-    pub gateway: Ipv4Addr,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Lan {
-    pub address: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Dhcp {
-    pub first: Ipv4Addr,
-    pub last: Ipv4Addr,
-    pub dns_servers: Vec<Ipv4Addr>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Bridge {
-    pub bms_vlans: Vec<u16>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Dnat {
-    pub public: Ipv4Addr,
-    pub private: Ipv4Addr,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct WireGuard {
-    pub listen_port: u16,
-    pub address: String,
-    pub peers: Vec<Peer>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Peer {
-    pub name: String,
-    pub public_key: String,
-    pub address: Ipv4Addr,
-}
+pub use giif_pagw::FORMAT;
 
 /// What `giif-pagw-apply` prints on success. Unknown fields are ignored so
 /// a newer gateway tool can say more.
@@ -82,13 +27,18 @@ pub struct ApplyResult {
     pub wireguard_public_key: Option<String>,
 }
 
+/// What `giif-pagw-show --json` prints. `live` is kept as JSON until the
+/// format is known to be ours.
 #[derive(Debug, Deserialize)]
 pub struct Show {
     pub format: u32,
     pub config_file: Option<ConfigFile>,
     pub in_sync: bool,
-    pub live: Option<Document>,
+    pub live: Option<serde_json::Value>,
     pub wireguard_public_key: Option<String>,
+    /// What the next apply would change, in the gateway's words.
+    #[serde(default)]
+    pub drift: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,74 +46,94 @@ pub struct ConfigFile {
     pub sha256: String,
 }
 
+/// The document for `config`.
+pub fn document(config: &GatewayConfig) -> Document {
+    let prefix = prefix_len(config.public.netmask).unwrap_or(32);
+    let nics = Nics {
+        lan: config.nics.lan,
+        wan: config.nics.wan,
+        servers: config
+            .nics
+            .servers
+            .iter()
+            .map(|(vlan, mac)| ServerNic { vlan: *vlan, mac: *mac })
+            .collect(),
+    };
+    let wan = Wan {
+        address: Cidr::new(config.public.address, prefix),
+        gateway: config.public.gateway,
+    };
+    let mut doc = Document::new(config.project_vlan, nics, wan);
+    doc.lan = Lan {
+        address: Cidr::new(config.lan_address, LAN.prefix),
+    };
+    doc.dhcp = config.dhcp.as_ref().map(|dhcp| Dhcp {
+        first: dhcp.first,
+        last: dhcp.last,
+        dns_servers: dhcp.dns_servers.clone(),
+    });
+    doc.snat = config.snat;
+    doc.dnat = config
+        .dnat
+        .iter()
+        .map(|rule| Dnat { public: rule.public, private: rule.private })
+        .collect();
+    doc.wireguard = config.wireguard.as_ref().map(|wg| WireGuard {
+        listen_port: wg.listen_port,
+        address: Cidr::new(wg.address, giif_pagw::WIREGUARD.prefix),
+        peers: wg
+            .peers
+            .iter()
+            .map(|peer| Peer {
+                name: peer.name.clone(),
+                public_key: peer.public_key.clone(),
+                address: peer.address,
+            })
+            .collect(),
+    });
+    doc.pptp = config.pptp;
+    doc.toolbox = (!config.toolbox_keys.is_empty()).then(|| Toolbox {
+        authorized_keys: config.toolbox_keys.clone(),
+    });
+    doc.canonical()
+}
+
 /// The document for `config` (already validated), in canonical order, and
 /// its SHA-256 (hex).
 pub fn render(config: &GatewayConfig) -> (String, String) {
-    let config = config.clone().canonical();
-    let prefix = prefix_len(config.public.netmask).unwrap_or(32);
-    let document = Document {
-        format: FORMAT,
-        project_vlan: config.project_vlan,
-        wan: Wan {
-            address: format!("{}/{prefix}", config.public.address),
-            gateway: config.public.gateway,
-        },
-        lan: Lan {
-            address: format!("{}/{LAN_PREFIX}", config.lan_address),
-        },
-        dhcp: Dhcp {
-            first: config.dhcp.first,
-            last: config.dhcp.last,
-            dns_servers: config.dhcp.dns_servers.clone(),
-        },
-        snat: config.snat,
-        bridge: Bridge {
-            bms_vlans: config.bms_vlans.iter().copied().collect(),
-        },
-        dnat: config
-            .dnat
-            .iter()
-            .map(|rule| Dnat {
-                public: rule.public,
-                private: rule.private,
-            })
-            .collect(),
-        wireguard: config.wireguard.as_ref().map(|wg| WireGuard {
-            listen_port: wg.listen_port,
-            address: format!("{}/{WIREGUARD_PREFIX}", wg.address),
-            peers: wg
-                .peers
-                .iter()
-                .map(|peer| Peer {
-                    name: peer.name.clone(),
-                    public_key: peer.public_key.clone(),
-                    address: peer.address,
-                })
-                .collect(),
-        }),
-        pptp: config.pptp,
-    };
-    // Plain data always serializes.
-    let text = serde_json::to_string_pretty(&document).unwrap_or_default() + "\n";
-    let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
-    (text, sha256)
+    document(config).render()
 }
 
 /// The model of a document the gateway reported.
-pub fn to_config(document: Document) -> Result<GatewayConfig, String> {
-    if document.format != FORMAT {
-        return Err(format!(
-            "the gateway reports format {}, this agent reads format {FORMAT}",
-            document.format
-        ));
-    }
-    let (wan, prefix) = cidr(&document.wan.address, "wan.address")?;
-    let (lan, _) = cidr(&document.lan.address, "lan.address")?;
-    let wireguard = match document.wireguard {
-        None => None,
-        Some(wg) => Some(WireGuardConfig {
+pub fn to_config(live: serde_json::Value) -> Result<GatewayConfig, String> {
+    let document = Document::parse(live.to_string().as_bytes()).map_err(|e| e.to_string())?;
+    let config = GatewayConfig {
+        project_vlan: document.project_vlan,
+        nics: GatewayNics {
+            lan: document.nics.lan,
+            wan: document.nics.wan,
+            servers: document.nics.servers.iter().map(|nic| (nic.vlan, nic.mac)).collect(),
+        },
+        public: PublicAddress {
+            address: document.wan.address.address,
+            netmask: netmask(document.wan.address.prefix),
+            gateway: document.wan.gateway,
+        },
+        lan_address: document.lan.address.address,
+        dhcp: document.dhcp.map(|dhcp| DhcpConfig {
+            first: dhcp.first,
+            last: dhcp.last,
+            dns_servers: dhcp.dns_servers,
+        }),
+        snat: document.snat,
+        dnat: document
+            .dnat
+            .iter()
+            .map(|rule| DnatRule { public: rule.public, private: rule.private })
+            .collect(),
+        wireguard: document.wireguard.map(|wg| WireGuardConfig {
             listen_port: wg.listen_port,
-            address: cidr(&wg.address, "wireguard.address")?.0,
+            address: wg.address.address,
             peers: wg
                 .peers
                 .into_iter()
@@ -174,55 +144,28 @@ pub fn to_config(document: Document) -> Result<GatewayConfig, String> {
                 })
                 .collect(),
         }),
-    };
-    let config = GatewayConfig {
-        project_vlan: document.project_vlan,
-        public: PublicAddress {
-            address: wan,
-            netmask: netmask(prefix),
-            gateway: document.wan.gateway,
-        },
-        lan_address: lan,
-        dhcp: DhcpConfig {
-            first: document.dhcp.first,
-            last: document.dhcp.last,
-            dns_servers: document.dhcp.dns_servers,
-        },
-        snat: document.snat,
-        bms_vlans: document.bridge.bms_vlans.into_iter().collect(),
-        dnat: document
-            .dnat
-            .into_iter()
-            .map(|rule| DnatRule {
-                public: rule.public,
-                private: rule.private,
-            })
-            .collect(),
-        wireguard,
         pptp: document.pptp,
+        toolbox_keys: document.toolbox.map(|t| t.authorized_keys).unwrap_or_default(),
     };
     Ok(config.canonical())
-}
-
-fn cidr(text: &str, field: &str) -> Result<(Ipv4Addr, u8), String> {
-    let bad = || format!("{field}: {text:?} is not an address with a prefix length");
-    let (address, prefix) = text.split_once('/').ok_or_else(bad)?;
-    let address = address.parse().map_err(|_| bad())?;
-    let prefix: u8 = prefix.parse().map_err(|_| bad())?;
-    if prefix > 32 {
-        return Err(bad());
-    }
-    Ok((address, prefix))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drivers::gateway::Mac;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn rendering_is_canonical_and_round_trips() {
+        let nics = GatewayNics {
+            lan: Mac([0xbc, 0x24, 0x11, 0, 0, 1]),
+            wan: Mac([0xbc, 0x24, 0x11, 0, 0, 2]),
+            servers: [(3001, Mac([0xbc, 0x24, 0x11, 0, 0, 3]))].into(),
+        };
         let mut config = GatewayConfig::new(
             101,
+            nics,
             PublicAddress {
                 address: Ipv4Addr::new(203, 0, 113, 10),
                 netmask: Ipv4Addr::new(255, 255, 255, 0),
@@ -241,7 +184,8 @@ mod tests {
         reversed.dnat.reverse();
         assert_eq!(render(&reversed), (text.clone(), sha));
         assert!(text.contains("\"address\": \"203.0.113.10/24\""), "{text}");
-        let document: Document = serde_json::from_str(&text).unwrap();
-        assert_eq!(to_config(document).unwrap(), config.canonical());
+        assert!(text.contains("\"mac\": \"bc:24:11:00:00:03\""), "{text}");
+        let live: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(to_config(live).unwrap(), config.canonical());
     }
 }
