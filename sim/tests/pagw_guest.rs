@@ -1,7 +1,8 @@
 //! The fake PAGW guest over real SSH: it appears with its VM, speaks the
-//! giif-pagw-apply/show protocol, refuses malformed input, shows
-//! out-of-band changes, keeps its disk across stop/start and forgets it on
-//! delete.
+//! giif-pagw-apply/show protocol (the gateway's own tools, over an
+//! in-memory system), refuses malformed input, shows out-of-band changes
+//! and hot-plugged NICs, keeps its disk across stop/start and forgets it on
+//! delete, and lets in the keys cloud-init authorized.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -131,13 +132,17 @@ fn key(byte: u8) -> String {
 
 fn document() -> Value {
     json!({
-        "format": 1,
+        "format": 2,
         "project_vlan": 101,
+        "nics": {
+            "lan": "bc:24:11:00:00:01",
+            "wan": "bc:24:11:00:00:02",
+            "servers": [{ "vlan": 3001, "mac": "bc:24:11:00:00:03" }]
+        },
         "wan": { "address": "203.0.113.10/24", "gateway": "203.0.113.1" },
         "lan": { "address": "192.168.212.1/24" },
         "dhcp": { "first": "192.168.212.20", "last": "192.168.212.120", "dns_servers": ["9.9.9.9"] },
         "snat": true,
-        "bridge": { "bms_vlans": [3001] },
         "dnat": [
             { "public": "203.0.113.50", "private": "192.168.212.130" },
             { "public": "203.0.113.51", "private": "192.168.212.131" }
@@ -150,11 +155,23 @@ fn document() -> Value {
                 { "name": "bob", "public_key": key(2), "address": "192.168.213.3" }
             ]
         },
-        "pptp": false
+        "pptp": false,
+        "toolbox": null
     })
 }
 
 fn start_event(vmid: u32, template: Option<u32>, ipconfig1: &str) -> VmEvent {
+    VmEvent::Started {
+        node: "pve1".into(),
+        vmid,
+        template,
+        config: vm_config(ipconfig1),
+    }
+}
+
+/// The PAGW VM's configuration as Proxmox shows it: the project NIC, the
+/// public NIC and one server's segment.
+fn vm_config(ipconfig1: &str) -> BTreeMap<String, String> {
     let mut config = BTreeMap::new();
     config.insert(
         "net0".to_string(),
@@ -169,12 +186,7 @@ fn start_event(vmid: u32, template: Option<u32>, ipconfig1: &str) -> VmEvent {
         "virtio=BC:24:11:00:00:03,bridge=vmbr1,tag=3001".to_string(),
     );
     config.insert("ipconfig1".to_string(), ipconfig1.to_string());
-    VmEvent::Started {
-        node: "pve1".into(),
-        vmid,
-        template,
-        config,
-    }
+    config
 }
 
 struct Site {
@@ -343,8 +355,15 @@ async fn apply_and_show_round_trip_idempotently() {
     let interfaces = live["interfaces"].as_array().unwrap();
     assert_eq!(
         interfaces[2],
-        json!({"name": "ens20", "netdev": "net2", "vlan": 3001, "role": "bms", "master": "br0"})
+        json!({"name": "ens20", "mac": "bc:24:11:00:00:03", "role": "server VLAN 3001",
+               "master": "br0", "up": true, "addresses": []})
     );
+    assert_eq!(
+        interfaces[1]["addresses"],
+        json!(["203.0.113.10/24", "203.0.113.50/32", "203.0.113.51/32"]),
+        "the WAN NIC carries the floating IPs"
+    );
+    assert_eq!(live["drift"], json!([]));
     assert!(
         !live.to_string().contains("private_key"),
         "no private key in the answer"
@@ -364,10 +383,14 @@ async fn apply_and_show_round_trip_idempotently() {
     assert!(changes.as_array().unwrap().contains(&json!(
         "nftables: re-pointed DNAT 203.0.113.51 from 192.168.212.131 to 192.168.212.140"
     )));
-    assert!(changes
-        .as_array()
-        .unwrap()
-        .contains(&json!("wg0: removed peer bob")));
+    // wg0 knows peers only by key.
+    assert!(
+        changes
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("wg0: removed peer {}...", &key(2)[..8]))),
+        "{changes}"
+    );
     assert_eq!(
         third.json()["wireguard_public_key"],
         public_key.as_str(),
@@ -415,26 +438,32 @@ async fn malformed_input_is_refused_and_changes_nothing() {
         &apply(&ssh, &bad_cidr).await,
         "is not an address with a prefix length",
     );
+    let mut older = document();
+    older["format"] = json!(1);
+    refused(
+        &apply(&ssh, &older).await,
+        "format: 1 is not supported (this gateway reads format 2)",
+    );
     let mut newer = document();
-    newer["format"] = json!(2);
-    refused(&apply(&ssh, &newer).await, "format: 2 is not supported");
+    newer["format"] = json!(3);
+    refused(&apply(&ssh, &newer).await, "format: 3 is not supported");
     let mut in_pool = document();
     in_pool["dnat"][0]["private"] = json!("192.168.212.50");
     refused(
         &apply(&ssh, &in_pool).await,
-        "dnat[0].private: 192.168.212.50 is not a static host address",
+        "dnat[203.0.113.50].private: 192.168.212.50 is in the DHCP range",
     );
     let mut elsewhere = document();
     elsewhere["wan"]["address"] = json!("203.0.113.11/24");
     refused(
         &apply(&ssh, &elsewhere).await,
-        "refusing a configuration meant for another gateway",
+        "wan.address: 203.0.113.11/24 is not this gateway's address 203.0.113.10/24 (set by cloud-init); refusing a configuration meant for another gateway",
     );
     let mut bad_key = document();
     bad_key["wireguard"]["peers"][0]["public_key"] = json!("c2hvcnQ=");
     refused(
         &apply(&ssh, &bad_key).await,
-        "wireguard.peers[0].public_key: is not a WireGuard key",
+        "wireguard.peers[alice].public_key: is not a WireGuard public key",
     );
 
     let wrong_sha = exec(
@@ -543,6 +572,15 @@ async fn out_of_band_changes_show_until_reboot() {
         1
     );
     assert_eq!(drifted["live"]["pptp"], true);
+    assert_eq!(
+        drifted["drift"],
+        json!([
+            "nftables: added DNAT 203.0.113.50 -> 192.168.212.130",
+            "dnsmasq: (re)started with the DHCP range and DNS servers",
+            "wg0: added peer bob (192.168.213.3)",
+            "pptpd: stopped (PPTP off)",
+        ])
+    );
     let all: Value = http()
         .get(admin.to_string())
         .send()
@@ -715,4 +753,311 @@ async fn the_wrong_password_is_refused() {
     .unwrap();
     let auth = handle.authenticate_password("giif", "wrong").await.unwrap();
     assert!(!auth.success());
+}
+
+/// POSTs or PUTs to an admin route; the answer is the slot's state.
+async fn admin_send(
+    site: &Site,
+    method: reqwest::Method,
+    route: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut request = http().request(method, format!("{}/{IP}/{route}", site.admin));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the admin route answers");
+    assert_eq!(response.status(), 200, "{route}");
+    response.json().await.expect("the slot's state")
+}
+
+#[tokio::test]
+async fn hand_edits_show_as_drift_until_the_next_apply() {
+    let site = site().await;
+    site.events
+        .send(start_event(
+            300,
+            Some(TEMPLATE),
+            "ip=203.0.113.10/24,gw=203.0.113.1",
+        ))
+        .unwrap();
+    let ssh = wait_up(&site.endpoint).await;
+    assert_eq!(apply(&ssh, &document()).await.status, Some(0));
+    let reapply = "sudo giif-pagw-apply /etc/giif/pagw.json";
+
+    // A rule someone added to table inet giif by hand.
+    let state = admin_send(
+        &site,
+        reqwest::Method::POST,
+        "nft/foreign",
+        Some(json!({"rule": "rule in chain prerouting (tcp dport 22 accept)"})),
+    )
+    .await;
+    assert_eq!(state["gateway"]["in_sync"], false);
+    assert_eq!(
+        state["gateway"]["drift"],
+        json!(["nftables: removed rule in chain prerouting (tcp dport 22 accept) (not written by giif)"])
+    );
+    assert_eq!(show(&ssh).await["drift"], state["gateway"]["drift"]);
+    let repaired = exec(&ssh, reapply, None).await;
+    assert_eq!(repaired.status, Some(0), "{}", repaired.stderr);
+    assert_eq!(repaired.json()["changed"], true);
+    assert_eq!(show(&ssh).await["in_sync"], true);
+
+    // dnsmasq stopped.
+    let state = admin_send(&site, reqwest::Method::POST, "dnsmasq/stop", None).await;
+    assert_eq!(state["gateway"]["in_sync"], false);
+    assert_eq!(state["gateway"]["live"]["dhcp"], Value::Null);
+    assert_eq!(
+        state["gateway"]["drift"],
+        json!(["dnsmasq: (re)started with the DHCP range and DNS servers"])
+    );
+    let stopped_twice = http()
+        .post(format!("{}/{IP}/dnsmasq/stop", site.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopped_twice.status(), 404);
+
+    // And SNAT off, on top.
+    let state = admin_send(
+        &site,
+        reqwest::Method::PUT,
+        "snat",
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(state["gateway"]["live"]["snat"], false);
+    assert_eq!(
+        state["gateway"]["drift"],
+        json!([
+            "nftables: masquerade 192.168.212.0/24 behind the WAN address",
+            "dnsmasq: (re)started with the DHCP range and DNS servers"
+        ])
+    );
+    let state = admin_send(
+        &site,
+        reqwest::Method::PUT,
+        "snat",
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(state["gateway"]["live"]["snat"], true);
+
+    let repaired = exec(&ssh, reapply, None).await;
+    assert_eq!(
+        repaired.json()["changes"],
+        json!(["dnsmasq: (re)started with the DHCP range and DNS servers"])
+    );
+    let shown = show(&ssh).await;
+    assert_eq!(shown["in_sync"], true);
+    assert_eq!(shown["live"], document());
+}
+
+#[tokio::test]
+async fn hot_plugged_nics_come_and_go_with_the_vm_config() {
+    let site = site().await;
+    site.events
+        .send(start_event(
+            300,
+            Some(TEMPLATE),
+            "ip=203.0.113.10/24,gw=203.0.113.1",
+        ))
+        .unwrap();
+    let ssh = wait_up(&site.endpoint).await;
+    assert_eq!(apply(&ssh, &document()).await.status, Some(0));
+
+    // The server's NIC unplugged: the live document loses it.
+    let mut config = vm_config("ip=203.0.113.10/24,gw=203.0.113.1");
+    config.remove("net2");
+    site.events
+        .send(VmEvent::Reconfigured {
+            vmid: 300,
+            config: config.clone(),
+        })
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let unplugged = loop {
+        let shown = show(&ssh).await;
+        if shown["in_sync"] == false {
+            break shown;
+        }
+        assert!(Instant::now() < deadline, "the unplug never showed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(unplugged["live"]["nics"]["servers"], json!([]));
+    assert_eq!(
+        unplugged["drift"],
+        json!(["nics.servers[3001]: no interface has MAC bc:24:11:00:00:03 (yet)"])
+    );
+    let names: Vec<&str> = unplugged["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|nic| nic["name"].as_str().unwrap_or_default())
+        .collect();
+    assert!(!names.contains(&"ens20"), "{names:?}");
+    let not_yet = apply(&ssh, &document()).await;
+    assert_eq!(not_yet.status, Some(75), "{}", not_yet.stderr);
+
+    // Plugged into another slot: a new interface, unused until configured.
+    config.insert(
+        "net3".to_string(),
+        "virtio=BC:24:11:00:00:04,bridge=vmbr1,tag=3002".to_string(),
+    );
+    site.events
+        .send(VmEvent::Reconfigured { vmid: 300, config })
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let plugged = loop {
+        let shown = show(&ssh).await;
+        if shown["interfaces"].to_string().contains("ens21") {
+            break shown;
+        }
+        assert!(Instant::now() < deadline, "the hot-plug never showed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let ens21 = plugged["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|nic| nic["name"] == "ens21")
+        .unwrap()
+        .clone();
+    assert_eq!(ens21["mac"], "bc:24:11:00:00:04");
+    assert_eq!(ens21["role"], "unused");
+    assert_eq!(ens21["master"], Value::Null);
+    let mut moved = document();
+    moved["nics"]["servers"] = json!([{ "vlan": 3002, "mac": "bc:24:11:00:00:04" }]);
+    let applied = apply(&ssh, &moved).await;
+    assert_eq!(applied.status, Some(0), "{}", applied.stderr);
+    assert!(
+        applied.json()["changes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ens21: enslaved to br0 (server segment, VLAN 3002)")),
+        "{}",
+        applied.stdout
+    );
+    assert_eq!(show(&ssh).await["live"], moved);
+}
+
+/// An ed25519 key pair for `seed`.
+fn user_key(seed: u8) -> russh::keys::PrivateKey {
+    russh::keys::PrivateKey::from(russh::keys::ssh_key::private::Ed25519Keypair::from_seed(
+        &[seed; 32],
+    ))
+}
+
+/// A value as PVE stores a `format => 'urlencoded'` parameter.
+fn pve_urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn login_with_key(endpoint: &PagwEndpoint, user: &str, key: russh::keys::PrivateKey) -> bool {
+    let mut handle = client::connect(
+        Arc::new(client::Config::default()),
+        endpoint.addr,
+        AcceptAny,
+    )
+    .await
+    .expect("the gateway answers");
+    let key = russh::keys::PrivateKeyWithHashAlg::new(Arc::new(key), None);
+    handle
+        .authenticate_publickey(user, key)
+        .await
+        .expect("the login gets an answer")
+        .success()
+}
+
+#[tokio::test]
+async fn keys_from_cloud_init_log_in_as_the_admin_user() {
+    let site = site().await;
+    let authorized = [user_key(1), user_key(2)]
+        .iter()
+        .map(|key| key.public_key().to_openssh().unwrap() + " ops@example")
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut config = vm_config("ip=203.0.113.10/24,gw=203.0.113.1");
+    config.insert("sshkeys".to_string(), pve_urlencode(&authorized));
+    site.events
+        .send(VmEvent::Started {
+            node: "pve1".into(),
+            vmid: 300,
+            template: Some(TEMPLATE),
+            config,
+        })
+        .unwrap();
+    let _ssh = wait_up(&site.endpoint).await;
+
+    assert!(login_with_key(&site.endpoint, "giif", user_key(2)).await);
+    assert!(
+        !login_with_key(&site.endpoint, "giif", user_key(3)).await,
+        "a key cloud-init did not authorize"
+    );
+    assert!(
+        !login_with_key(&site.endpoint, "root", user_key(1)).await,
+        "only the admin user"
+    );
+    assert!(
+        login(&site.endpoint).await.is_ok(),
+        "the password still works"
+    );
+
+    // Logged in by key, the session runs commands as the password's does.
+    let mut handle = client::connect(
+        Arc::new(client::Config::default()),
+        site.endpoint.addr,
+        AcceptAny,
+    )
+    .await
+    .unwrap();
+    let key = russh::keys::PrivateKeyWithHashAlg::new(Arc::new(user_key(1)), None);
+    assert!(handle
+        .authenticate_publickey("giif", key)
+        .await
+        .unwrap()
+        .success());
+    assert_eq!(show(&handle).await["hostname"], "pagw-203-0-113-10");
+}
+
+#[tokio::test]
+async fn without_sshkeys_no_key_logs_in() {
+    let site = site().await;
+    site.events
+        .send(start_event(
+            300,
+            Some(TEMPLATE),
+            "ip=203.0.113.10/24,gw=203.0.113.1",
+        ))
+        .unwrap();
+    let _ssh = wait_up(&site.endpoint).await;
+    assert!(!login_with_key(&site.endpoint, "giif", user_key(1)).await);
+}
+
+#[tokio::test]
+async fn the_keys_belong_to_cloud_inits_user() {
+    let site = site().await;
+    let mut config = vm_config("ip=203.0.113.10/24,gw=203.0.113.1");
+    let authorized = user_key(1).public_key().to_openssh().unwrap();
+    config.insert("sshkeys".to_string(), pve_urlencode(&authorized));
+    config.insert("ciuser".to_string(), "ops".to_string());
+    site.events
+        .send(VmEvent::Started {
+            node: "pve1".into(),
+            vmid: 300,
+            template: Some(TEMPLATE),
+            config,
+        })
+        .unwrap();
+    let _ssh = wait_up(&site.endpoint).await;
+    assert!(login_with_key(&site.endpoint, "ops", user_key(1)).await);
+    assert!(!login_with_key(&site.endpoint, "giif", user_key(1)).await);
 }

@@ -7,7 +7,9 @@
 //! - `sudo giif-pagw-show --json`
 //! - `[sudo] cat /etc/giif/pagw.json`
 
-use super::guest::{GuestVm, Output, CONFIG_PATH, EXIT_INVALID};
+use giif_pagw::tool::{Output, CONFIG_PATH, EXIT_INVALID};
+
+use super::guest::GuestVm;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -80,11 +82,8 @@ impl Command {
         match self {
             Self::Apply { sha256 } => vm.apply(stdin, sha256.as_deref()),
             Self::ApplyStored => vm.reapply_stored(),
-            Self::Show => Output::ok(format!("{:#}\n", vm.show())),
-            Self::Cat => match &vm.disk.config_file {
-                Some(text) => Output::ok(text.clone()),
-                None => Output::fail(1, format!("cat: {CONFIG_PATH}: No such file or directory")),
-            },
+            Self::Show => vm.show(),
+            Self::Cat => vm.cat(),
             Self::Refused(output) => output.clone(),
         }
     }

@@ -2,20 +2,19 @@
 //! gateway "boots" when a VM cloned from the PAGW template starts with the
 //! slot's public IP in its cloud-init `ipconfig1`, and accepts the PAGW
 //! driver's commands (`giif-pagw-apply`, `giif-pagw-show`; see
-//! [`commands`]), keeping the gateway's stored configuration and its live
-//! state (bridge, dnsmasq, nftables SNAT/DNAT, wg0, pptpd) apart so drift
-//! is visible. Faults (`pagw:<public ip>`) apply per command; the
+//! [`commands`]). Those are the gateway's own tools from giif-pagw, run
+//! against an in-memory system ([`guest`]): the stored configuration and
+//! the live state (links, br0, dnsmasq, nftables SNAT/DNAT, wg0, pptpd) stay
+//! apart, so drift is visible, and the simulator plans exactly as a real
+//! gateway does. Faults (`pagw:<public ip>`) apply per command; the
 //! endpoint's `task_duration_ms` knob is the guest's boot time.
 
 mod admin;
-mod changes;
 pub mod commands;
-pub mod document;
 pub mod guest;
 mod lifecycle;
 mod slot;
 mod ssh;
-pub mod validate;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

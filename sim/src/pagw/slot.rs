@@ -58,10 +58,12 @@ impl Slot {
         self.power.subscribe()
     }
 
+    /// The slot, and its gateway as `giif-pagw-show --json` reports it
+    /// plus the VM's side (vmid, node, power, `netN`, cloud-init).
     pub fn state_json(&self) -> serde_json::Value {
-        let vm = self.vm();
-        let gateway = vm.as_ref().map(|vm| {
-            let mut show = vm.show();
+        let mut vm = self.vm();
+        let gateway = vm.as_mut().map(|vm| {
+            let mut show = vm.show_json();
             if let Some(fields) = show.as_object_mut() {
                 fields.insert("vmid".into(), json!(vm.vmid));
                 fields.insert("node".into(), json!(vm.node));
@@ -71,7 +73,7 @@ impl Slot {
                 fields.insert("net".into(), json!(vm.nets));
                 fields.insert(
                     "cloud_init_wan".into(),
-                    json!(vm.cloud_init_wan.to_string()),
+                    json!(vm.cloud_init.wan.to_string()),
                 );
             }
             show

@@ -1,19 +1,20 @@
-//! The gateway's sshd: password login as the admin user, one command per
-//! exec channel. While the slot's VM is not up, connections are accepted
+//! The gateway's sshd: the admin user logs in with the template's password,
+//! and cloud-init's user (`ciuser`, by default the admin user) with a key
+//! from the VM's `sshkeys`; one command per exec channel. While the slot's VM is not up, connections are accepted
 //! and closed at once, as a booting or stopped guest fails them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use giif_pagw::tool::{Output, EXIT_TEMPFAIL, MAX_CONFIG_BYTES};
 use russh::keys::ssh_key::private::Ed25519Keypair;
-use russh::keys::{HashAlg, PrivateKey};
-use russh::server::{Auth, Msg, Session};
+use russh::keys::{HashAlg, PrivateKey, PublicKey};
+use russh::server::{Auth, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use tokio::net::TcpListener;
 
 use super::commands::Command;
-use super::guest::{Output, EXIT_TEMPFAIL, MAX_CONFIG_BYTES};
 use super::slot::Slot;
 use crate::faults::{Faults, Verdict};
 
@@ -27,7 +28,7 @@ pub fn host_key(purpose: &str) -> (PrivateKey, String) {
 pub fn server_config(key: PrivateKey) -> Arc<russh::server::Config> {
     Arc::new(russh::server::Config {
         server_id: russh::SshId::Standard("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u5".into()),
-        methods: MethodSet::from(&[MethodKind::Password][..]),
+        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
         auth_rejection_time: Duration::from_millis(200),
         auth_rejection_time_initial: Some(Duration::ZERO),
         keys: vec![key],
@@ -110,6 +111,14 @@ struct GuestSession {
 }
 
 impl GuestSession {
+    /// Whether cloud-init authorized `key` for `user`.
+    fn authorized(&self, user: &str, key: &PublicKey) -> bool {
+        self.slot
+            .vm()
+            .as_ref()
+            .is_some_and(|vm| vm.authorizes(user, key))
+    }
+
     fn finish(
         &mut self,
         channel: ChannelId,
@@ -154,6 +163,29 @@ impl russh::server::Handler for GuestSession {
             Ok(Auth::Accept)
         } else {
             Ok(Auth::reject())
+        }
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        // Refused before the client signs, as sshd does for unknown keys.
+        match self.authorized(user, offer.public_key) {
+            true => Ok(Auth::Accept),
+            false => Ok(Auth::reject()),
+        }
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        match self.authorized(user, key.public_key) {
+            true => Ok(Auth::Accept),
+            false => Ok(Auth::reject()),
         }
     }
 

@@ -27,6 +27,10 @@ mod update;
 mod vm;
 mod work;
 
+// The PAGW guests read their VM's config the way Proxmox wrote it.
+pub(crate) use http::percent_decode;
+pub(crate) use props::NetDevice;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
