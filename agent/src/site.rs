@@ -14,10 +14,10 @@ use crate::drivers::host_keys::HostKeyPins;
 use crate::drivers::hypervisor::Hypervisor;
 use crate::drivers::idrac::{Idrac, IdracConfig};
 use crate::drivers::pagw::{Credential, Pagw, PagwConfig};
-use crate::inventory::GatewayAccess;
 use crate::drivers::proxmox::{parse_fingerprint, ProxmoxConfig, ProxmoxDriver, PveTrust};
 use crate::drivers::retry::RetryPolicy;
 use crate::error::ApiError;
+use crate::inventory::GatewayAccess;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]

@@ -264,7 +264,9 @@ impl From<Mac> for String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParseError {
     /// Another format: an older or newer gateway tool.
-    Format { found: u64 },
+    Format {
+        found: u64,
+    },
     Invalid(String),
 }
 
@@ -437,11 +439,25 @@ pub(crate) mod tests {
         assert_eq!(cidr.netmask(), Ipv4Addr::new(255, 255, 255, 0));
         assert!(cidr.host(Ipv4Addr::new(203, 0, 113, 1)));
         assert!(!cidr.host(Ipv4Addr::new(203, 0, 113, 255)));
-        for bad in ["203.0.113.10", "203.0.113.10/33", "203.0.113.10/+4", "x/24", "1.2.3.4/"] {
+        for bad in [
+            "203.0.113.10",
+            "203.0.113.10/33",
+            "203.0.113.10/+4",
+            "x/24",
+            "1.2.3.4/",
+        ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
-        assert_eq!("BC:24:11:0a:00:01".parse::<Mac>().unwrap().to_string(), "bc:24:11:0a:00:01");
-        for bad in ["bc:24:11:0a:00", "bc:24:11:0a:00:01:02", "bc-24-11-0a-00-01", "bc:24:11:0a:00:1"] {
+        assert_eq!(
+            "BC:24:11:0a:00:01".parse::<Mac>().unwrap().to_string(),
+            "bc:24:11:0a:00:01"
+        );
+        for bad in [
+            "bc:24:11:0a:00",
+            "bc:24:11:0a:00:01:02",
+            "bc-24-11-0a-00-01",
+            "bc:24:11:0a:00:1",
+        ] {
             assert!(bad.parse::<Mac>().is_err(), "{bad}");
         }
     }

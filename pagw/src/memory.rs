@@ -39,7 +39,12 @@ impl MemorySystem {
     /// A (re)boot with these NICs: the live state is what the kernel and
     /// cloud-init make of them (the WAN NIC with `wan` and `gateway`);
     /// the stored document and the WireGuard key survive.
-    pub fn boot(&mut self, nics: &[(String, Mac)], wan_mac: Option<Mac>, wan: Option<(Cidr, Option<std::net::Ipv4Addr>)>) {
+    pub fn boot(
+        &mut self,
+        nics: &[(String, Mac)],
+        wan_mac: Option<Mac>,
+        wan: Option<(Cidr, Option<std::net::Ipv4Addr>)>,
+    ) {
         self.live = Observed::default();
         self.set_nics(nics);
         if let (Some(mac), Some((address, gateway))) = (wan_mac, wan) {
@@ -55,7 +60,9 @@ impl MemorySystem {
     /// NICs hot-plugged or unplugged: new ones appear down-free and
     /// unconfigured, gone ones vanish with their bridge membership.
     pub fn set_nics(&mut self, nics: &[(String, Mac)]) {
-        self.live.links.retain(|link| link.mac.is_none() || link.bridge || nics.iter().any(|(_, mac)| link.mac == Some(*mac)));
+        self.live.links.retain(|link| {
+            link.mac.is_none() || link.bridge || nics.iter().any(|(_, mac)| link.mac == Some(*mac))
+        });
         for (name, mac) in nics {
             if self.live.link_by_mac(*mac).is_none() {
                 self.live.links.push(Link::nic(name.clone(), *mac));
@@ -66,7 +73,10 @@ impl MemorySystem {
     /// The private key's public half, in the shape `wg` prints. A stand-in
     /// for Curve25519: stable, well-formed, revealing nothing.
     fn public_key(private: &[u8; 32]) -> String {
-        let public = Sha256::new().chain_update(b"giif wg0 public key").chain_update(private).finalize();
+        let public = Sha256::new()
+            .chain_update(b"giif wg0 public key")
+            .chain_update(private)
+            .finalize();
         base64::engine::general_purpose::STANDARD.encode(public)
     }
 }
@@ -103,7 +113,9 @@ impl System for MemorySystem {
                 link.master = Some(BRIDGE.into());
                 link.up = true;
             }
-            Step::Release { link } => live.link_mut(link).ok_or_else(|| missing(link))?.master = None,
+            Step::Release { link } => {
+                live.link_mut(link).ok_or_else(|| missing(link))?.master = None
+            }
             Step::Addresses { link, add, remove } => {
                 let link = live.link_mut(link).ok_or_else(|| missing(link))?;
                 link.addresses.retain(|a| !remove.contains(a));
@@ -186,8 +198,19 @@ mod tests {
 
     fn gateway() -> MemorySystem {
         let mut system = MemorySystem::new("pagw-test");
-        let nics = [("ens18".to_string(), mac(1)), ("ens19".to_string(), mac(2)), ("ens20".to_string(), mac(3))];
-        system.boot(&nics, Some(mac(2)), Some(("203.0.113.10/24".parse().unwrap(), Some("203.0.113.1".parse().unwrap()))));
+        let nics = [
+            ("ens18".to_string(), mac(1)),
+            ("ens19".to_string(), mac(2)),
+            ("ens20".to_string(), mac(3)),
+        ];
+        system.boot(
+            &nics,
+            Some(mac(2)),
+            Some((
+                "203.0.113.10/24".parse().unwrap(),
+                Some("203.0.113.1".parse().unwrap()),
+            )),
+        );
         system
     }
 
@@ -204,15 +227,27 @@ mod tests {
         assert_eq!(first["changed"], true);
         assert!(first["wireguard_public_key"].is_string());
         let changes = first["changes"].to_string();
-        for expected in ["ens18: enslaved to br0 (lan)", "ens20: enslaved to br0 (server segment, VLAN 3001)", "ens19: added address 203.0.113.50/32", "nftables: added DNAT 203.0.113.50 -> 192.168.212.130", "wg0: added peer alice"] {
+        for expected in [
+            "ens18: enslaved to br0 (lan)",
+            "ens20: enslaved to br0 (server segment, VLAN 3001)",
+            "ens19: added address 203.0.113.50/32",
+            "nftables: added DNAT 203.0.113.50 -> 192.168.212.130",
+            "wg0: added peer alice",
+        ] {
             assert!(changes.contains(expected), "{expected} in {changes}");
         }
         let second = json(&apply(&mut system, text.as_bytes(), Some(&sha)));
         assert_eq!(second["changed"], false);
-        assert_eq!(second["wireguard_public_key"], first["wireguard_public_key"]);
+        assert_eq!(
+            second["wireguard_public_key"],
+            first["wireguard_public_key"]
+        );
         let shown = json(&show(&mut system));
         assert_eq!(shown["in_sync"], true);
-        assert_eq!(shown["live"], serde_json::to_value(document().canonical()).unwrap());
+        assert_eq!(
+            shown["live"],
+            serde_json::to_value(document().canonical()).unwrap()
+        );
     }
 
     #[test]
@@ -221,14 +256,18 @@ mod tests {
         let (text, _) = document().render();
         json(&apply(&mut system, text.as_bytes(), None));
         if let Some(nat) = &mut system.live.nat {
-            nat.foreign.push("rule `tcp dport 22 accept` in chain prerouting".into());
+            nat.foreign
+                .push("rule `tcp dport 22 accept` in chain prerouting".into());
         }
         system.live.dhcp = None;
         let shown = json(&show(&mut system));
         assert_eq!(shown["in_sync"], false);
         assert_eq!(shown["live"]["dhcp"], serde_json::Value::Null);
         let drift = shown["drift"].to_string();
-        assert!(drift.contains("not written by giif") && drift.contains("dnsmasq"), "{drift}");
+        assert!(
+            drift.contains("not written by giif") && drift.contains("dnsmasq"),
+            "{drift}"
+        );
         let repaired = json(&apply(&mut system, text.as_bytes(), None));
         assert_eq!(repaired["changed"], true);
         assert_eq!(json(&show(&mut system))["in_sync"], true);
@@ -242,7 +281,13 @@ mod tests {
         other.wan.address = "203.0.113.11/24".parse().unwrap();
         let refused = apply(&mut system, other.render().0.as_bytes(), None);
         assert_eq!(refused.status, EXIT_INVALID, "{}", refused.stderr);
-        assert!(refused.stderr.contains("not this gateway's address 203.0.113.10/24"), "{}", refused.stderr);
+        assert!(
+            refused
+                .stderr
+                .contains("not this gateway's address 203.0.113.10/24"),
+            "{}",
+            refused.stderr
+        );
         let mut hot_plugged = document();
         hot_plugged.nics.servers[0].mac = mac(9);
         let later = apply(&mut system, hot_plugged.render().0.as_bytes(), None);
@@ -251,7 +296,11 @@ mod tests {
         let mut pptp = document();
         pptp.pptp = true;
         let lacking = apply(&mut system, pptp.render().0.as_bytes(), None);
-        assert!(lacking.stderr.contains("pptp: pptpd is not installed"), "{}", lacking.stderr);
+        assert!(
+            lacking.stderr.contains("pptp: pptpd is not installed"),
+            "{}",
+            lacking.stderr
+        );
         assert_eq!(system.live, before);
         assert_eq!(system.stored, None);
     }

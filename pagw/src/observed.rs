@@ -90,7 +90,9 @@ impl Observed {
     }
 
     pub fn link_by_mac(&self, mac: Mac) -> Option<&Link> {
-        self.links.iter().find(|link| link.mac == Some(mac) && !link.bridge)
+        self.links
+            .iter()
+            .find(|link| link.mac == Some(mac) && !link.bridge)
     }
 
     /// The address cloud-init gave the NIC with `mac` (its first address

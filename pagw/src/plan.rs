@@ -13,24 +13,51 @@ use crate::observed::*;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     IpForward,
-    SetUp { link: String },
+    SetUp {
+        link: String,
+    },
     CreateBridge,
-    Enslave { link: String, role: String },
-    Release { link: String },
-    Addresses { link: String, add: Vec<Cidr>, remove: Vec<Cidr> },
-    DefaultRoute { via: Ipv4Addr, link: String },
+    Enslave {
+        link: String,
+        role: String,
+    },
+    Release {
+        link: String,
+    },
+    Addresses {
+        link: String,
+        add: Vec<Cidr>,
+        remove: Vec<Cidr>,
+    },
+    DefaultRoute {
+        via: Ipv4Addr,
+        link: String,
+    },
     /// Replace table `inet giif` (atomically) with `nat`.
-    Nat { nat: Nat, changes: Vec<String> },
+    Nat {
+        nat: Nat,
+        changes: Vec<String>,
+    },
     /// (Re)start dnsmasq with this configuration.
-    StartDhcp { conf: String },
+    StartDhcp {
+        conf: String,
+    },
     StopDhcp,
     /// Make wg0 exist with its key pair, this port, address and peers.
-    WireGuard { config: WireGuard, remove_peers: Vec<String>, changes: Vec<String> },
+    WireGuard {
+        config: WireGuard,
+        remove_peers: Vec<String>,
+        changes: Vec<String>,
+    },
     RemoveWireGuard,
-    StartPptp { conf: String },
+    StartPptp {
+        conf: String,
+    },
     StopPptp,
     /// Write the toolbox account's `authorized_keys` (`None`: remove it).
-    Toolbox { authorized_keys: Option<String> },
+    Toolbox {
+        authorized_keys: Option<String>,
+    },
 }
 
 impl Step {
@@ -45,17 +72,29 @@ impl Step {
             Self::Addresses { link, add, remove } => add
                 .iter()
                 .map(|a| format!("{link}: added address {a}"))
-                .chain(remove.iter().map(|a| format!("{link}: removed address {a}")))
+                .chain(
+                    remove
+                        .iter()
+                        .map(|a| format!("{link}: removed address {a}")),
+                )
                 .collect(),
-            Self::DefaultRoute { via, link } => vec![format!("route: default via {via} dev {link}")],
+            Self::DefaultRoute { via, link } => {
+                vec![format!("route: default via {via} dev {link}")]
+            }
             Self::Nat { changes, .. } | Self::WireGuard { changes, .. } => changes.clone(),
-            Self::StartDhcp { .. } => vec!["dnsmasq: (re)started with the DHCP range and DNS servers".into()],
+            Self::StartDhcp { .. } => {
+                vec!["dnsmasq: (re)started with the DHCP range and DNS servers".into()]
+            }
             Self::StopDhcp => vec!["dnsmasq: stopped (DHCP off)".into()],
             Self::RemoveWireGuard => vec![format!("{WIREGUARD_DEVICE}: removed (WireGuard off)")],
             Self::StartPptp { .. } => vec!["pptpd: (re)started".into()],
             Self::StopPptp => vec!["pptpd: stopped (PPTP off)".into()],
-            Self::Toolbox { authorized_keys: Some(_) } => vec![format!("{TOOLBOX_USER}: wrote the toolbox keys")],
-            Self::Toolbox { authorized_keys: None } => vec![format!("{TOOLBOX_USER}: removed the toolbox keys")],
+            Self::Toolbox {
+                authorized_keys: Some(_),
+            } => vec![format!("{TOOLBOX_USER}: wrote the toolbox keys")],
+            Self::Toolbox {
+                authorized_keys: None,
+            } => vec![format!("{TOOLBOX_USER}: removed the toolbox keys")],
         }
     }
 }
@@ -77,7 +116,11 @@ pub fn dnsmasq_conf(doc: &Document, dhcp: &Dhcp, leases: &str) -> String {
         true => String::new(),
         false => format!(
             "dhcp-option=option:dns-server,{}\n",
-            dhcp.dns_servers.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+            dhcp.dns_servers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
         ),
     };
     format!(
@@ -111,7 +154,11 @@ pub fn dhcp_of_conf(conf: &str) -> Option<Dhcp> {
         }
     }
     let (first, last) = range?;
-    Some(Dhcp { first, last, dns_servers })
+    Some(Dhcp {
+        first,
+        last,
+        dns_servers,
+    })
 }
 
 /// Where the toolbox account's keys may only run the toolbox.
@@ -120,9 +167,12 @@ pub const TOOLBOX_COMMAND: &str = "/usr/sbin/giif-pagw-toolbox";
 /// The toolbox account's `authorized_keys`: every key restricted to the
 /// toolbox command (no forwarding, no other command).
 pub fn toolbox_authorized_keys(toolbox: &Toolbox) -> String {
-    let mut text = String::from("# Written by giif-pagw-apply from /etc/giif/pagw.json; edits are drift.\n");
+    let mut text =
+        String::from("# Written by giif-pagw-apply from /etc/giif/pagw.json; edits are drift.\n");
     for key in &toolbox.authorized_keys {
-        text.push_str(&format!("restrict,pty,command=\"{TOOLBOX_COMMAND}\" {key}\n"));
+        text.push_str(&format!(
+            "restrict,pty,command=\"{TOOLBOX_COMMAND}\" {key}\n"
+        ));
     }
     text
 }
@@ -149,7 +199,11 @@ pub fn expected_nat(doc: &Document, wan: &str) -> Nat {
             false => Vec::new(),
         },
         dnat: doc.dnat.iter().map(|r| (r.public, r.private)).collect(),
-        snat: doc.dnat.iter().map(|r| (r.private, (r.public, wan.to_string()))).collect(),
+        snat: doc
+            .dnat
+            .iter()
+            .map(|r| (r.private, (r.public, wan.to_string())))
+            .collect(),
         foreign: Vec::new(),
     }
 }
@@ -165,10 +219,14 @@ pub fn nft_script(nat: &Nat) -> String {
     }
     let mut postrouting = String::new();
     for (private, (public, wan)) in &nat.snat {
-        postrouting.push_str(&format!("    ip saddr {private} oifname \"{wan}\" snat ip to {public}\n"));
+        postrouting.push_str(&format!(
+            "    ip saddr {private} oifname \"{wan}\" snat ip to {public}\n"
+        ));
     }
     for (net, wan) in &nat.masquerade {
-        postrouting.push_str(&format!("    ip saddr {net} oifname \"{wan}\" masquerade\n"));
+        postrouting.push_str(&format!(
+            "    ip saddr {net} oifname \"{wan}\" masquerade\n"
+        ));
     }
     format!(
         "table inet giif\n\
@@ -190,15 +248,18 @@ fn nat_changes(live: Option<&Nat>, want: &Nat) -> Vec<String> {
     if had.masquerade != want.masquerade {
         out.push(match want.masquerade.is_empty() {
             true => "nftables: SNAT (masquerade) off".into(),
-            false => format!("nftables: masquerade {} behind the WAN address", want.masquerade[0].0),
+            false => format!(
+                "nftables: masquerade {} behind the WAN address",
+                want.masquerade[0].0
+            ),
         });
     }
     for (public, private) in &want.dnat {
         match had.dnat.get(public) {
             None => out.push(format!("nftables: added DNAT {public} -> {private}")),
-            Some(before) if before != private => {
-                out.push(format!("nftables: re-pointed DNAT {public} from {before} to {private}"))
-            }
+            Some(before) if before != private => out.push(format!(
+                "nftables: re-pointed DNAT {public} from {before} to {private}"
+            )),
             Some(_) if had.snat.get(private) != want.snat.get(private) => {
                 out.push(format!("nftables: restored SNAT {private} -> {public}"))
             }
@@ -246,7 +307,9 @@ pub fn plan(live: &Observed, want: &Document, leases: &str) -> Result<Vec<Step>,
     }
     let up = |steps: &mut Vec<Step>, name: &str| {
         if live.link(name).is_some_and(|link| !link.up) {
-            steps.push(Step::SetUp { link: name.to_string() });
+            steps.push(Step::SetUp {
+                link: name.to_string(),
+            });
         }
     };
     up(&mut steps, &wan);
@@ -256,30 +319,48 @@ pub fn plan(live: &Observed, want: &Document, leases: &str) -> Result<Vec<Step>,
     if bridge.is_none() {
         steps.push(Step::CreateBridge);
     }
-    push_addresses(&mut steps, BRIDGE, bridge.map(|b| b.addresses.as_slice()).unwrap_or(&[]), &[want.lan.address]);
+    push_addresses(
+        &mut steps,
+        BRIDGE,
+        bridge.map(|b| b.addresses.as_slice()).unwrap_or(&[]),
+        &[want.lan.address],
+    );
     if bridge.is_none_or(|b| !b.up) {
-        steps.push(Step::SetUp { link: BRIDGE.into() });
+        steps.push(Step::SetUp {
+            link: BRIDGE.into(),
+        });
     }
     let member_names: BTreeSet<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
     for (name, role) in &members {
         let link = live.link(name);
         if link.and_then(|l| l.master.as_deref()) != Some(BRIDGE) || link.is_some_and(|l| !l.up) {
-            steps.push(Step::Enslave { link: name.clone(), role: role.clone() });
+            steps.push(Step::Enslave {
+                link: name.clone(),
+                role: role.clone(),
+            });
         }
     }
     for link in &live.links {
         if link.master.as_deref() == Some(BRIDGE) && !member_names.contains(link.name.as_str()) {
-            steps.push(Step::Release { link: link.name.clone() });
+            steps.push(Step::Release {
+                link: link.name.clone(),
+            });
         }
     }
 
     // The WAN side: its address, the floating IPs, the default route.
     let mut wan_want = vec![want.wan.address];
     wan_want.extend(want.dnat.iter().map(|rule| Cidr::new(rule.public, 32)));
-    let wan_has = live.link(&wan).map(|l| l.addresses.clone()).unwrap_or_default();
+    let wan_has = live
+        .link(&wan)
+        .map(|l| l.addresses.clone())
+        .unwrap_or_default();
     push_addresses(&mut steps, &wan, &wan_has, &wan_want);
     if live.default_route != Some((want.wan.gateway, wan.clone())) {
-        steps.push(Step::DefaultRoute { via: want.wan.gateway, link: wan.clone() });
+        steps.push(Step::DefaultRoute {
+            via: want.wan.gateway,
+            link: wan.clone(),
+        });
     }
 
     let nat = expected_nat(want, &wan);
@@ -322,7 +403,9 @@ pub fn plan(live: &Observed, want: &Document, leases: &str) -> Result<Vec<Step>,
 
     let keys = want.toolbox.as_ref().map(toolbox_authorized_keys);
     if keys != live.toolbox {
-        steps.push(Step::Toolbox { authorized_keys: keys });
+        steps.push(Step::Toolbox {
+            authorized_keys: keys,
+        });
     }
     Ok(steps)
 }
@@ -331,19 +414,36 @@ fn push_addresses(steps: &mut Vec<Step>, link: &str, has: &[Cidr], want: &[Cidr]
     let add: Vec<Cidr> = want.iter().filter(|a| !has.contains(a)).copied().collect();
     let remove: Vec<Cidr> = has.iter().filter(|a| !want.contains(a)).copied().collect();
     if !add.is_empty() || !remove.is_empty() {
-        steps.push(Step::Addresses { link: link.to_string(), add, remove });
+        steps.push(Step::Addresses {
+            link: link.to_string(),
+            add,
+            remove,
+        });
     }
 }
 
-fn wireguard_step(live: &Observed, config: &WireGuard, device: Option<&WireGuardDevice>) -> Option<Step> {
+fn wireguard_step(
+    live: &Observed,
+    config: &WireGuard,
+    device: Option<&WireGuardDevice>,
+) -> Option<Step> {
     let mut changes = Vec::new();
-    let address = live.link(WIREGUARD_DEVICE).map(|l| l.addresses.clone()).unwrap_or_default();
+    let address = live
+        .link(WIREGUARD_DEVICE)
+        .map(|l| l.addresses.clone())
+        .unwrap_or_default();
     let up = live.link(WIREGUARD_DEVICE).is_some_and(|l| l.up);
     match device {
-        None => changes.push(format!("{WIREGUARD_DEVICE}: created, listening on {}", config.listen_port)),
+        None => changes.push(format!(
+            "{WIREGUARD_DEVICE}: created, listening on {}",
+            config.listen_port
+        )),
         Some(device) => {
             if device.listen_port != config.listen_port {
-                changes.push(format!("{WIREGUARD_DEVICE}: listening on {}", config.listen_port));
+                changes.push(format!(
+                    "{WIREGUARD_DEVICE}: listening on {}",
+                    config.listen_port
+                ));
             }
             if device.public_key.is_none() {
                 changes.push(format!("{WIREGUARD_DEVICE}: set its private key"));
@@ -354,22 +454,40 @@ fn wireguard_step(live: &Observed, config: &WireGuard, device: Option<&WireGuard
         changes.push(format!("{WIREGUARD_DEVICE}: address {}", config.address));
     }
     let had = device.map(|d| d.peers.clone()).unwrap_or_default();
-    let want: BTreeMap<&str, Vec<Cidr>> =
-        config.peers.iter().map(|p| (p.public_key.as_str(), vec![Cidr::new(p.address, 32)])).collect();
+    let want: BTreeMap<&str, Vec<Cidr>> = config
+        .peers
+        .iter()
+        .map(|p| (p.public_key.as_str(), vec![Cidr::new(p.address, 32)]))
+        .collect();
     for peer in &config.peers {
         match had.get(&peer.public_key) {
-            None => changes.push(format!("{WIREGUARD_DEVICE}: added peer {} ({})", peer.name, peer.address)),
-            Some(allowed) if *allowed != want[peer.public_key.as_str()] => {
-                changes.push(format!("{WIREGUARD_DEVICE}: peer {} now at {}", peer.name, peer.address))
-            }
+            None => changes.push(format!(
+                "{WIREGUARD_DEVICE}: added peer {} ({})",
+                peer.name, peer.address
+            )),
+            Some(allowed) if *allowed != want[peer.public_key.as_str()] => changes.push(format!(
+                "{WIREGUARD_DEVICE}: peer {} now at {}",
+                peer.name, peer.address
+            )),
             Some(_) => {}
         }
     }
-    let remove_peers: Vec<String> = had.keys().filter(|k| !want.contains_key(k.as_str())).cloned().collect();
+    let remove_peers: Vec<String> = had
+        .keys()
+        .filter(|k| !want.contains_key(k.as_str()))
+        .cloned()
+        .collect();
     for key in &remove_peers {
-        changes.push(format!("{WIREGUARD_DEVICE}: removed peer {}", short_key(key)));
+        changes.push(format!(
+            "{WIREGUARD_DEVICE}: removed peer {}",
+            short_key(key)
+        ));
     }
-    (!changes.is_empty()).then(|| Step::WireGuard { config: config.clone(), remove_peers, changes })
+    (!changes.is_empty()).then(|| Step::WireGuard {
+        config: config.clone(),
+        remove_peers,
+        changes,
+    })
 }
 
 fn short_key(key: &str) -> String {
@@ -384,7 +502,8 @@ fn short_key(key: &str) -> String {
 pub fn live_document(live: &Observed, frame: &Document) -> Document {
     let mut doc = frame.clone();
     doc.nics.servers.retain(|nic| {
-        live.link_by_mac(nic.mac).is_some_and(|link| link.master.as_deref() == Some(BRIDGE))
+        live.link_by_mac(nic.mac)
+            .is_some_and(|link| link.master.as_deref() == Some(BRIDGE))
     });
     let wan = live.link_by_mac(frame.nics.wan);
     if let Some(identity) = live.identity(frame.nics.wan) {
@@ -400,17 +519,27 @@ pub fn live_document(live: &Observed, frame: &Document) -> Document {
     let wan_name = wan.map(|l| l.name.as_str()).unwrap_or_default();
     let lan_net = Cidr::new(doc.lan.address.network(), doc.lan.address.prefix);
     let nat = live.nat.clone().unwrap_or_default();
-    doc.snat = nat.masquerade.iter().any(|(net, via)| *net == lan_net && via == wan_name);
+    doc.snat = nat
+        .masquerade
+        .iter()
+        .any(|(net, via)| *net == lan_net && via == wan_name);
     // A floating IP works only with its DNAT rule, its SNAT rule and its
     // address on the WAN NIC.
-    let on_wan = |public: Ipv4Addr| wan.is_some_and(|l| l.addresses.contains(&Cidr::new(public, 32)));
+    let on_wan =
+        |public: Ipv4Addr| wan.is_some_and(|l| l.addresses.contains(&Cidr::new(public, 32)));
     doc.dnat = nat
         .dnat
         .iter()
         .filter(|(public, private)| {
-            nat.snat.get(private).is_some_and(|(p, via)| p == *public && via == wan_name) && on_wan(**public)
+            nat.snat
+                .get(private)
+                .is_some_and(|(p, via)| p == *public && via == wan_name)
+                && on_wan(**public)
         })
-        .map(|(public, private)| Dnat { public: *public, private: *private })
+        .map(|(public, private)| Dnat {
+            public: *public,
+            private: *private,
+        })
         .collect();
     doc.wireguard = live.wireguard.as_ref().map(|device| {
         let names: BTreeMap<&str, &str> = frame
@@ -429,11 +558,23 @@ pub fn live_document(live: &Observed, frame: &Document) -> Document {
                 .peers
                 .iter()
                 .map(|(key, allowed)| Peer {
-                    name: names.get(key.as_str()).map(|n| n.to_string()).unwrap_or_else(|| {
-                        format!("unknown-{}", key.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect::<String>())
-                    }),
+                    name: names
+                        .get(key.as_str())
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| {
+                            format!(
+                                "unknown-{}",
+                                key.chars()
+                                    .filter(|c| c.is_ascii_alphanumeric())
+                                    .take(8)
+                                    .collect::<String>()
+                            )
+                        }),
                     public_key: key.clone(),
-                    address: allowed.first().map(|a| a.address).unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    address: allowed
+                        .first()
+                        .map(|a| a.address)
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED),
                 })
                 .collect(),
         }
@@ -442,7 +583,9 @@ pub fn live_document(live: &Observed, frame: &Document) -> Document {
     doc.toolbox = live.toolbox.as_deref().map(|text| Toolbox {
         authorized_keys: text
             .lines()
-            .filter_map(|line| line.strip_prefix(&format!("restrict,pty,command=\"{TOOLBOX_COMMAND}\" ")))
+            .filter_map(|line| {
+                line.strip_prefix(&format!("restrict,pty,command=\"{TOOLBOX_COMMAND}\" "))
+            })
             .map(str::to_string)
             .collect(),
     });

@@ -63,7 +63,11 @@ pub struct Output {
 
 impl Output {
     pub fn ok(stdout: String) -> Self {
-        Self { status: 0, stdout, stderr: String::new() }
+        Self {
+            status: 0,
+            stdout,
+            stderr: String::new(),
+        }
     }
 
     pub fn fail(status: u32, stderr: impl Into<String>) -> Self {
@@ -71,7 +75,11 @@ impl Output {
         if !stderr.ends_with('\n') {
             stderr.push('\n');
         }
-        Self { status, stdout: String::new(), stderr }
+        Self {
+            status,
+            stdout: String::new(),
+            stderr,
+        }
     }
 }
 
@@ -105,7 +113,10 @@ pub fn apply(system: &mut dyn System, input: &[u8], expect_sha256: Option<&str>)
         Ok(document) => document.canonical(),
         Err(err @ ParseError::Format { .. }) => return refused([err.to_string()]),
         Err(ParseError::Invalid(reason)) => {
-            return Output::fail(EXIT_INVALID, format!("{APPLY}: invalid configuration: {reason}; nothing changed"))
+            return Output::fail(
+                EXIT_INVALID,
+                format!("{APPLY}: invalid configuration: {reason}; nothing changed"),
+            )
         }
     };
     let problems = document.problems();
@@ -124,7 +135,10 @@ pub fn apply(system: &mut dyn System, input: &[u8], expect_sha256: Option<&str>)
         Ok(steps) => steps,
         Err(PlanError::Refused(problems)) => return refused(problems),
         Err(PlanError::NotYet(reason)) => {
-            return Output::fail(EXIT_TEMPFAIL, format!("{APPLY}: {reason}; nothing changed, try again"))
+            return Output::fail(
+                EXIT_TEMPFAIL,
+                format!("{APPLY}: {reason}; nothing changed, try again"),
+            )
         }
     };
     let mut changes = Vec::new();
@@ -134,7 +148,13 @@ pub fn apply(system: &mut dyn System, input: &[u8], expect_sha256: Option<&str>)
                 true => "nothing changed before it".to_string(),
                 false => format!("already done: {}", changes.join("; ")),
             };
-            return Output::fail(EXIT_FAILED, format!("{APPLY}: {} failed: {err}; {done}", step.describe().join(", ")));
+            return Output::fail(
+                EXIT_FAILED,
+                format!(
+                    "{APPLY}: {} failed: {err}; {done}",
+                    step.describe().join(", ")
+                ),
+            );
         }
         changes.extend(step.describe());
     }
@@ -158,10 +178,20 @@ pub fn apply(system: &mut dyn System, input: &[u8], expect_sha256: Option<&str>)
         Ok(left) if left.is_empty() => {}
         Ok(left) => {
             let left: Vec<String> = left.iter().flat_map(Step::describe).collect();
-            return Output::fail(EXIT_FAILED, format!("{APPLY}: the gateway did not converge; still to do: {}", left.join("; ")));
+            return Output::fail(
+                EXIT_FAILED,
+                format!(
+                    "{APPLY}: the gateway did not converge; still to do: {}",
+                    left.join("; ")
+                ),
+            );
         }
-        Err(PlanError::Refused(reasons)) => return Output::fail(EXIT_FAILED, format!("{APPLY}: {}", reasons.join("; "))),
-        Err(PlanError::NotYet(reason)) => return Output::fail(EXIT_FAILED, format!("{APPLY}: {reason}")),
+        Err(PlanError::Refused(reasons)) => {
+            return Output::fail(EXIT_FAILED, format!("{APPLY}: {}", reasons.join("; ")))
+        }
+        Err(PlanError::NotYet(reason)) => {
+            return Output::fail(EXIT_FAILED, format!("{APPLY}: {reason}"))
+        }
     }
     let result = json!({
         "format": FORMAT,
@@ -178,15 +208,23 @@ pub fn apply(system: &mut dyn System, input: &[u8], expect_sha256: Option<&str>)
 pub fn reapply_stored(system: &mut dyn System) -> Output {
     match system.stored() {
         Ok(Some(text)) => apply(system, text.as_bytes(), None),
-        Ok(None) => Output::fail(1, format!("{APPLY}: {CONFIG_PATH}: No such file or directory")),
+        Ok(None) => Output::fail(
+            1,
+            format!("{APPLY}: {CONFIG_PATH}: No such file or directory"),
+        ),
         Err(err) => system_failure(err, "reading the stored configuration"),
     }
 }
 
 fn system_failure(err: SystemError, doing: &str) -> Output {
     match err {
-        SystemError::Busy(reason) => Output::fail(EXIT_TEMPFAIL, format!("{APPLY}: busy {doing}: {reason}; try again")),
-        SystemError::Failed(reason) => Output::fail(EXIT_FAILED, format!("{APPLY}: failed {doing}: {reason}")),
+        SystemError::Busy(reason) => Output::fail(
+            EXIT_TEMPFAIL,
+            format!("{APPLY}: busy {doing}: {reason}; try again"),
+        ),
+        SystemError::Failed(reason) => {
+            Output::fail(EXIT_FAILED, format!("{APPLY}: failed {doing}: {reason}"))
+        }
     }
 }
 
@@ -195,15 +233,24 @@ pub fn show(system: &mut dyn System) -> Output {
     let live = match system.observe() {
         Ok(live) => live,
         Err(err) => {
-            let status = if matches!(err, SystemError::Busy(_)) { EXIT_TEMPFAIL } else { EXIT_FAILED };
-            return Output::fail(status, format!("giif-pagw-show: reading the live state: {err}"));
+            let status = if matches!(err, SystemError::Busy(_)) {
+                EXIT_TEMPFAIL
+            } else {
+                EXIT_FAILED
+            };
+            return Output::fail(
+                status,
+                format!("giif-pagw-show: reading the live state: {err}"),
+            );
         }
     };
     let stored_text = match system.stored() {
         Ok(text) => text,
         Err(err) => return Output::fail(EXIT_FAILED, format!("giif-pagw-show: {err}")),
     };
-    let stored = stored_text.as_deref().and_then(|text| Document::parse(text.as_bytes()).ok());
+    let stored = stored_text
+        .as_deref()
+        .and_then(|text| Document::parse(text.as_bytes()).ok());
     let config_file = stored_text
         .as_deref()
         .map(|text| json!({ "path": CONFIG_PATH, "sha256": sha256_hex(text.as_bytes()) }));

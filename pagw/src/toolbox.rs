@@ -25,7 +25,9 @@ pub fn run(command: &str, inputs: &Inputs) -> String {
         "scan" => scan(inputs),
         "wireguard" => wireguard(inputs),
         "pptp" => match inputs.document.as_ref().map(|d| d.pptp) {
-            Some(true) => "PPTP is on: connect to this gateway's public address, port 1723.\n".into(),
+            Some(true) => {
+                "PPTP is on: connect to this gateway's public address, port 1723.\n".into()
+            }
             _ => "PPTP is off on this gateway.\n".into(),
         },
         _ => USAGE.into(),
@@ -33,7 +35,8 @@ pub fn run(command: &str, inputs: &Inputs) -> String {
 }
 
 fn scan(inputs: &Inputs) -> String {
-    let mut out = String::from("Hosts on the project segment\n\nDHCP leases (address, MAC, name):\n");
+    let mut out =
+        String::from("Hosts on the project segment\n\nDHCP leases (address, MAC, name):\n");
     let mut any = false;
     for line in inputs.leases.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -50,7 +53,11 @@ fn scan(inputs: &Inputs) -> String {
     for line in inputs.neighbours.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         if let Some(ip) = fields.first() {
-            let mac = fields.iter().position(|f| *f == "lladdr").and_then(|i| fields.get(i + 1)).unwrap_or(&"-");
+            let mac = fields
+                .iter()
+                .position(|f| *f == "lladdr")
+                .and_then(|i| fields.get(i + 1))
+                .unwrap_or(&"-");
             let state = fields.last().unwrap_or(&"");
             out.push_str(&format!("  {ip:<16} {mac}  {state}\n"));
             any = true;
@@ -69,7 +76,10 @@ fn wireguard(inputs: &Inputs) -> String {
     let Some(wg) = &doc.wireguard else {
         return "WireGuard is off on this gateway.\n".into();
     };
-    let key = inputs.wireguard_public_key.as_deref().unwrap_or("(not generated yet)");
+    let key = inputs
+        .wireguard_public_key
+        .as_deref()
+        .unwrap_or("(not generated yet)");
     let mut out = format!(
         "WireGuard on {}:{}\nServer public key: {key}\n\nPeers (name, address):\n",
         doc.wan.address.address, wg.listen_port
@@ -95,7 +105,8 @@ mod tests {
     fn inputs() -> Inputs {
         Inputs {
             document: Some(document()),
-            leases: "1796361665 bc:24:11:aa:00:01 192.168.212.90 student-pc 01:bc:24:11:aa:00:01\n".into(),
+            leases: "1796361665 bc:24:11:aa:00:01 192.168.212.90 student-pc 01:bc:24:11:aa:00:01\n"
+                .into(),
             neighbours: "192.168.212.130 lladdr bc:24:11:00:00:09 REACHABLE\n".into(),
             wireguard_public_key: Some("kRY3yZ7NRhi+p9djWWxMf14KG0iJFRQtCs7eb6m8vHc=".into()),
         }
@@ -104,8 +115,14 @@ mod tests {
     #[test]
     fn scan_lists_leases_and_neighbours() {
         let out = run("scan", &inputs());
-        assert!(out.contains("192.168.212.90   bc:24:11:aa:00:01  student-pc"), "{out}");
-        assert!(out.contains("192.168.212.130  bc:24:11:00:00:09  REACHABLE"), "{out}");
+        assert!(
+            out.contains("192.168.212.90   bc:24:11:aa:00:01  student-pc"),
+            "{out}"
+        );
+        assert!(
+            out.contains("192.168.212.130  bc:24:11:00:00:09  REACHABLE"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -114,7 +131,10 @@ mod tests {
         assert!(out.contains("Endpoint = 203.0.113.10:51820"), "{out}");
         assert!(out.contains("AllowedIPs = 192.168.212.0/23"), "{out}");
         assert!(out.contains("alice"), "{out}");
-        assert!(out.contains("PrivateKey = <the client's private key>"), "{out}");
+        assert!(
+            out.contains("PrivateKey = <the client's private key>"),
+            "{out}"
+        );
         assert_eq!(run("rm -rf /", &inputs()), USAGE);
     }
 }

@@ -31,10 +31,16 @@ impl Document {
         let mut bad = |field: String, message: String| out.push(FieldProblem { field, message });
 
         if self.format != FORMAT {
-            bad("format".into(), format!("{} is not format {FORMAT}", self.format));
+            bad(
+                "format".into(),
+                format!("{} is not format {FORMAT}", self.format),
+            );
         }
         if !(1..=4094).contains(&self.project_vlan) {
-            bad("project_vlan".into(), format!("{} is not a VLAN id (1-4094)", self.project_vlan));
+            bad(
+                "project_vlan".into(),
+                format!("{} is not a VLAN id (1-4094)", self.project_vlan),
+            );
         }
 
         let mut macs = BTreeSet::new();
@@ -47,61 +53,97 @@ impl Document {
         for nic in &self.nics.servers {
             let field = format!("nics.servers[{}]", nic.vlan);
             if !(1..=4094).contains(&nic.vlan) {
-                bad(field.clone(), format!("{} is not a VLAN id (1-4094)", nic.vlan));
+                bad(
+                    field.clone(),
+                    format!("{} is not a VLAN id (1-4094)", nic.vlan),
+                );
             }
             if nic.vlan == self.project_vlan {
-                bad(field.clone(), format!("{} is the project VLAN itself", nic.vlan));
+                bad(
+                    field.clone(),
+                    format!("{} is the project VLAN itself", nic.vlan),
+                );
             }
             if !vlans.insert(nic.vlan) {
                 bad(field.clone(), format!("VLAN {} is listed twice", nic.vlan));
             }
             if !macs.insert(nic.mac) {
-                bad(format!("{field}.mac"), format!("{} is another NIC's MAC", nic.mac));
+                bad(
+                    format!("{field}.mac"),
+                    format!("{} is another NIC's MAC", nic.mac),
+                );
             }
         }
         for mac in &macs {
             if mac.0[0] & 1 == 1 {
-                bad("nics".into(), format!("{mac} is a multicast MAC, not a NIC's"));
+                bad(
+                    "nics".into(),
+                    format!("{mac} is a multicast MAC, not a NIC's"),
+                );
             }
         }
 
         let wan = self.wan.address;
         if !(8..=30).contains(&wan.prefix) || !wan.host(wan.address) || !unicast(wan.address) {
-            bad("wan.address".into(), format!("{wan} is not a host address in a /8-/30 subnet"));
+            bad(
+                "wan.address".into(),
+                format!("{wan} is not a host address in a /8-/30 subnet"),
+            );
         }
         if LAN.contains(wan.address) || WIREGUARD.contains(wan.address) {
-            bad("wan.address".into(), format!("{} is inside the project's private subnets", wan.address));
+            bad(
+                "wan.address".into(),
+                format!("{} is inside the project's private subnets", wan.address),
+            );
         }
         if !wan.host(self.wan.gateway) || self.wan.gateway == wan.address {
             bad(
                 "wan.gateway".into(),
-                format!("{} is not another host in {}", self.wan.gateway, Cidr::new(wan.network(), wan.prefix)),
+                format!(
+                    "{} is not another host in {}",
+                    self.wan.gateway,
+                    Cidr::new(wan.network(), wan.prefix)
+                ),
             );
         }
 
         let lan = self.lan.address;
         if lan.prefix != LAN.prefix || !LAN.host(lan.address) {
-            bad("lan.address".into(), format!("{lan} is not a host address in {LAN}"));
+            bad(
+                "lan.address".into(),
+                format!("{lan} is not a host address in {LAN}"),
+            );
         }
 
         let pool = self.dhcp.as_ref().map(|dhcp| (dhcp.first, dhcp.last));
         let in_pool = |a: Ipv4Addr| {
-            pool.is_some_and(|(first, last)| (u32::from(first)..=u32::from(last)).contains(&u32::from(a)))
+            pool.is_some_and(|(first, last)| {
+                (u32::from(first)..=u32::from(last)).contains(&u32::from(a))
+            })
         };
         if let Some(dhcp) = &self.dhcp {
             let (first, last) = (dhcp.first, dhcp.last);
             for (field, address) in [("dhcp.first", first), ("dhcp.last", last)] {
                 if !LAN.host(address) {
-                    bad(field.into(), format!("{address} is not a host address in {LAN}"));
+                    bad(
+                        field.into(),
+                        format!("{address} is not a host address in {LAN}"),
+                    );
                 }
             }
             if u32::from(first) > u32::from(last) {
-                bad("dhcp.last".into(), format!("{last} is before dhcp.first {first}"));
+                bad(
+                    "dhcp.last".into(),
+                    format!("{last} is before dhcp.first {first}"),
+                );
             }
             if in_pool(lan.address) {
                 bad(
                     "dhcp".into(),
-                    format!("the range {first}-{last} contains the gateway's own address {}", lan.address),
+                    format!(
+                        "the range {first}-{last} contains the gateway's own address {}",
+                        lan.address
+                    ),
                 );
             }
             let mut seen = BTreeSet::new();
@@ -122,19 +164,32 @@ impl Document {
         let (mut publics, mut privates) = (BTreeSet::new(), BTreeSet::new());
         for rule in &self.dnat {
             let field = |f: &str| format!("dnat[{}].{f}", rule.public);
-            if !unicast(rule.public) || LAN.contains(rule.public) || WIREGUARD.contains(rule.public) {
-                bad(field("public"), format!("{} is not a public unicast address", rule.public));
+            if !unicast(rule.public) || LAN.contains(rule.public) || WIREGUARD.contains(rule.public)
+            {
+                bad(
+                    field("public"),
+                    format!("{} is not a public unicast address", rule.public),
+                );
             }
             if rule.public == wan.address {
-                bad(field("public"), "is the gateway's own public address".into());
+                bad(
+                    field("public"),
+                    "is the gateway's own public address".into(),
+                );
             }
             if !publics.insert(rule.public) {
                 bad(field("public"), "has two rules".into());
             }
             if !LAN.host(rule.private) {
-                bad(field("private"), format!("{} is not a host address in {LAN}", rule.private));
+                bad(
+                    field("private"),
+                    format!("{} is not a host address in {LAN}", rule.private),
+                );
             } else if rule.private == lan.address {
-                bad(field("private"), format!("{} is the gateway itself", rule.private));
+                bad(
+                    field("private"),
+                    format!("{} is the gateway itself", rule.private),
+                );
             } else if in_pool(rule.private) {
                 bad(
                     field("private"),
@@ -145,7 +200,13 @@ impl Document {
                 );
             }
             if !privates.insert(rule.private) {
-                bad(field("private"), format!("{} is already the target of another floating IP", rule.private));
+                bad(
+                    field("private"),
+                    format!(
+                        "{} is already the target of another floating IP",
+                        rule.private
+                    ),
+                );
             }
         }
 
@@ -154,19 +215,29 @@ impl Document {
                 bad("wireguard.listen_port".into(), "0 is not a port".into());
             }
             if wg.address.prefix != WIREGUARD.prefix || !WIREGUARD.host(wg.address.address) {
-                bad("wireguard.address".into(), format!("{} is not a host address in {WIREGUARD}", wg.address));
+                bad(
+                    "wireguard.address".into(),
+                    format!("{} is not a host address in {WIREGUARD}", wg.address),
+                );
             }
-            let (mut names, mut keys, mut addresses) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+            let (mut names, mut keys, mut addresses) =
+                (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
             for peer in &wg.peers {
                 let field = |f: &str| format!("wireguard.peers[{}].{f}", peer.name);
                 if !peer_name_ok(&peer.name) {
-                    bad(field("name"), "use 1-32 letters, digits, '.', '_' or '-'".into());
+                    bad(
+                        field("name"),
+                        "use 1-32 letters, digits, '.', '_' or '-'".into(),
+                    );
                 }
                 if !names.insert(peer.name.as_str()) {
                     bad(field("name"), "is listed twice".into());
                 }
                 if !wireguard_key_ok(&peer.public_key) {
-                    bad(field("public_key"), "is not a WireGuard public key (base64 of 32 bytes)".into());
+                    bad(
+                        field("public_key"),
+                        "is not a WireGuard public key (base64 of 32 bytes)".into(),
+                    );
                 }
                 if !keys.insert(peer.public_key.as_str()) {
                     bad(field("public_key"), "is used by another peer".into());
@@ -174,11 +245,17 @@ impl Document {
                 if !WIREGUARD.host(peer.address) || peer.address == wg.address.address {
                     bad(
                         field("address"),
-                        format!("{} is not a client address in {WIREGUARD} (not the server's)", peer.address),
+                        format!(
+                            "{} is not a client address in {WIREGUARD} (not the server's)",
+                            peer.address
+                        ),
                     );
                 }
                 if !addresses.insert(peer.address) {
-                    bad(field("address"), format!("{} is used by another peer", peer.address));
+                    bad(
+                        field("address"),
+                        format!("{} is used by another peer", peer.address),
+                    );
                 }
             }
         }
@@ -187,7 +264,11 @@ impl Document {
             for (i, key) in toolbox.authorized_keys.iter().enumerate() {
                 let field = format!("toolbox.authorized_keys[{i}]");
                 if !public_key_ok(key) {
-                    bad(field.clone(), "is not one OpenSSH public key line (type, base64, optional comment)".into());
+                    bad(
+                        field.clone(),
+                        "is not one OpenSSH public key line (type, base64, optional comment)"
+                            .into(),
+                    );
                 }
                 if !seen.insert(key.split_whitespace().nth(1).unwrap_or_default()) {
                     bad(field, "is listed twice".into());
@@ -200,13 +281,22 @@ impl Document {
 
 /// One `authorized_keys` key without options: the gateway adds its own.
 fn public_key_ok(line: &str) -> bool {
-    const TYPES: [&str; 5] =
-        ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
+    const TYPES: [&str; 5] = [
+        "ssh-ed25519",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "ssh-rsa",
+    ];
     let mut words = line.split(' ');
-    let (Some(kind), Some(blob)) = (words.next(), words.next()) else { return false };
+    let (Some(kind), Some(blob)) = (words.next(), words.next()) else {
+        return false;
+    };
     !line.contains(['\n', '\r', '"'])
         && TYPES.contains(&kind)
-        && base64::engine::general_purpose::STANDARD.decode(blob).is_ok_and(|b| b.len() > 16)
+        && base64::engine::general_purpose::STANDARD
+            .decode(blob)
+            .is_ok_and(|b| b.len() > 16)
 }
 
 fn unicast(a: Ipv4Addr) -> bool {
@@ -214,7 +304,10 @@ fn unicast(a: Ipv4Addr) -> bool {
 }
 
 fn peer_name_ok(name: &str) -> bool {
-    (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// Base64 of 32 bytes, as `wg` prints keys.
@@ -241,12 +334,21 @@ mod tests {
     #[test]
     fn each_problem_names_its_field() {
         let mut bad = document();
-        bad.dnat.push(Dnat { public: Ipv4Addr::new(203, 0, 113, 51), private: Ipv4Addr::new(192, 168, 212, 1) });
-        bad.dnat.push(Dnat { public: Ipv4Addr::new(203, 0, 113, 52), private: Ipv4Addr::new(192, 168, 212, 50) });
+        bad.dnat.push(Dnat {
+            public: Ipv4Addr::new(203, 0, 113, 51),
+            private: Ipv4Addr::new(192, 168, 212, 1),
+        });
+        bad.dnat.push(Dnat {
+            public: Ipv4Addr::new(203, 0, 113, 52),
+            private: Ipv4Addr::new(192, 168, 212, 50),
+        });
         if let Some(dhcp) = &mut bad.dhcp {
             dhcp.dns_servers.push(Ipv4Addr::new(224, 0, 0, 1));
         }
-        bad.nics.servers.push(ServerNic { vlan: 101, mac: mac(1) });
+        bad.nics.servers.push(ServerNic {
+            vlan: 101,
+            mac: mac(1),
+        });
         bad.wan.address.prefix = 31;
         if let Some(wg) = &mut bad.wireguard {
             wg.peers[0].address = Ipv4Addr::new(192, 168, 213, 1);
@@ -266,16 +368,32 @@ mod tests {
                 "wireguard.peers[alice].address",
             ]
         );
-        let text = bad.problems().iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n");
-        assert!(text.contains("dnat[203.0.113.52].private: 192.168.212.50 is in the DHCP range"), "{text}");
+        let text = bad
+            .problems()
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            text.contains("dnat[203.0.113.52].private: 192.168.212.50 is in the DHCP range"),
+            "{text}"
+        );
     }
 
     #[test]
     fn toolbox_keys_are_plain_public_keys() {
         let mut doc = document();
-        let key = format!("ssh-ed25519 {} toolbox", base64::engine::general_purpose::STANDARD.encode([1u8; 51]));
-        doc.toolbox = Some(Toolbox { authorized_keys: vec![key.clone(), format!("command=\"sh\" {key}"), key] });
-        assert_eq!(fields(&doc), ["toolbox.authorized_keys[1]", "toolbox.authorized_keys[2]"]);
+        let key = format!(
+            "ssh-ed25519 {} toolbox",
+            base64::engine::general_purpose::STANDARD.encode([1u8; 51])
+        );
+        doc.toolbox = Some(Toolbox {
+            authorized_keys: vec![key.clone(), format!("command=\"sh\" {key}"), key],
+        });
+        assert_eq!(
+            fields(&doc),
+            ["toolbox.authorized_keys[1]", "toolbox.authorized_keys[2]"]
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod agent;
+pub mod gateway_lab;
 pub mod guacamole_db;
+pub mod netns;
 mod pg_server;
 pub mod postgres;
 mod server_process;
@@ -38,6 +40,14 @@ pub fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
 }
 
 /// A TCP port free right now on 127.0.0.1.

@@ -83,9 +83,11 @@ impl Gateways {
         let project = self.store.project_by_id(&row.project_id).await?;
         let public_key = match slot.ssh.key {
             None => None,
-            Some(_) => crate::site::gateway_credential(&slot.ssh, &format!("pagw slot {}", slot.public_ip))
-                .map_err(|e| ApiError::precondition(e.to_string()))?
-                .public_key(),
+            Some(_) => {
+                crate::site::gateway_credential(&slot.ssh, &format!("pagw slot {}", slot.public_ip))
+                    .map_err(|e| ApiError::precondition(e.to_string()))?
+                    .public_key()
+            }
         };
         Ok(Parts {
             public_key,
@@ -202,7 +204,11 @@ impl Gateways {
             .collect();
         vlans.extend(self.idle_vlans(row, &inventory).await?);
         let mut dnat = Vec::new();
-        for (public, private) in self.store.floating_rules_of_project(&row.project_id).await? {
+        for (public, private) in self
+            .store
+            .floating_rules_of_project(&row.project_id)
+            .await?
+        {
             if let (Ok(public), Ok(private)) = (public.parse(), private.parse()) {
                 dnat.push((public, private));
             }

@@ -83,8 +83,16 @@ pub fn doc_from_config(requested_ip: Option<String>, config: &GatewayConfig) -> 
         requested_ip,
         // No DHCP server running reads as an empty range, which differs
         // from any desired one: the plan shows it and the apply restarts it.
-        dhcp_first: config.dhcp.as_ref().map(|d| d.first.to_string()).unwrap_or_default(),
-        dhcp_last: config.dhcp.as_ref().map(|d| d.last.to_string()).unwrap_or_default(),
+        dhcp_first: config
+            .dhcp
+            .as_ref()
+            .map(|d| d.first.to_string())
+            .unwrap_or_default(),
+        dhcp_last: config
+            .dhcp
+            .as_ref()
+            .map(|d| d.last.to_string())
+            .unwrap_or_default(),
         dns_servers: config
             .dhcp
             .iter()

@@ -142,7 +142,14 @@ fn gateway_access(
     field: &str,
     problems: &mut Problems,
 ) {
-    login(&access.address, access.port, &access.user, span, field, problems);
+    login(
+        &access.address,
+        access.port,
+        &access.user,
+        span,
+        field,
+        problems,
+    );
     match (&access.key, &access.password) {
         (Some(_), None) | (None, Some(_)) => {}
         (None, None) => problems.add(
@@ -164,7 +171,14 @@ fn ssh_access(
     field: &str,
     problems: &mut Problems,
 ) {
-    login(&access.address, access.port, &access.user, span, field, problems);
+    login(
+        &access.address,
+        access.port,
+        &access.user,
+        span,
+        field,
+        problems,
+    );
 }
 
 /// Where and as whom to log in over SSH.
@@ -469,7 +483,11 @@ pub(super) fn secrets(
     for slot in slots {
         let ssh = &slot.get_ref().ssh;
         let toolbox = &slot.get_ref().toolbox_key;
-        for (name, secret) in [("ssh.key", &ssh.key), ("ssh.password", &ssh.password), ("toolbox_key", toolbox)] {
+        for (name, secret) in [
+            ("ssh.key", &ssh.key),
+            ("ssh.password", &ssh.password),
+            ("toolbox_key", toolbox),
+        ] {
             if let Some(secret) = secret {
                 let field = format!("pagw_slots[{}].{name}", slot.get_ref().public_ip);
                 readable(secret, &slot.span(), &field, problems);

@@ -11,8 +11,8 @@ use toml::Spanned;
 
 use crate::store::VlanPoolSpec;
 pub use model::{
-    Bms, FloatingIps, GatewayAccess, Guacamole, IdracAccess, IsoImage, PagwSlot, Proxmox, ProxmoxNode, SshAccess,
-    Template,
+    Bms, FloatingIps, GatewayAccess, Guacamole, IdracAccess, IsoImage, PagwSlot, Proxmox,
+    ProxmoxNode, SshAccess, Template,
 };
 
 #[derive(Debug, Deserialize)]

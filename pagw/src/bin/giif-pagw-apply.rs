@@ -14,8 +14,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = match args.as_slice() {
-        ["--sha256", hex, "-"] => with_lock(|system| read_stdin().map_or_else(|o| o, |input| tool::apply(system, &input, Some(hex)))),
-        ["-"] => with_lock(|system| read_stdin().map_or_else(|o| o, |input| tool::apply(system, &input, None))),
+        ["--sha256", hex, "-"] => with_lock(|system| {
+            read_stdin().map_or_else(|o| o, |input| tool::apply(system, &input, Some(hex)))
+        }),
+        ["-"] => with_lock(|system| {
+            read_stdin().map_or_else(|o| o, |input| tool::apply(system, &input, None))
+        }),
         [path] if *path == CONFIG_PATH => with_lock(|system| tool::reapply_stored(system)),
         _ => Output::fail(EXIT_INVALID, USAGE),
     };
@@ -27,14 +31,20 @@ fn read_stdin() -> Result<Vec<u8>, Output> {
     let limit = (MAX_CONFIG_BYTES + 1) as u64;
     match std::io::stdin().take(limit).read_to_end(&mut input) {
         Ok(_) => Ok(input),
-        Err(e) => Err(Output::fail(EXIT_INVALID, format!("giif-pagw-apply: reading stdin: {e}"))),
+        Err(e) => Err(Output::fail(
+            EXIT_INVALID,
+            format!("giif-pagw-apply: reading stdin: {e}"),
+        )),
     }
 }
 
 fn with_lock(work: impl FnOnce(&mut LinuxSystem) -> Output) -> Output {
     match LinuxSystem::lock() {
         Ok(_held) => work(&mut LinuxSystem),
-        Err(err) => Output::fail(tool::EXIT_TEMPFAIL, format!("giif-pagw-apply: {err}; nothing changed, try again")),
+        Err(err) => Output::fail(
+            tool::EXIT_TEMPFAIL,
+            format!("giif-pagw-apply: {err}; nothing changed, try again"),
+        ),
     }
 }
 

@@ -10,7 +10,12 @@ use giif_pagw::tool::{self, Output, EXIT_INVALID};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let output = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let output = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["--json"] => tool::show(&mut LinuxSystem),
         _ => Output::fail(EXIT_INVALID, "usage: giif-pagw-show --json"),
     };

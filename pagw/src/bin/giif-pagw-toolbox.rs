@@ -22,7 +22,8 @@ fn main() {
         document: Document::parse(read(CONFIG_PATH).as_bytes()).ok(),
         leases: read(giif_pagw::linux::LEASES),
         neighbours,
-        wireguard_public_key: Some(read(WIREGUARD_PUBLIC_KEY).trim().to_string()).filter(|k| !k.is_empty()),
+        wireguard_public_key: Some(read(WIREGUARD_PUBLIC_KEY).trim().to_string())
+            .filter(|k| !k.is_empty()),
     };
     let _ = std::io::stdout().write_all(run(&command, &inputs).as_bytes());
 }

@@ -36,7 +36,14 @@ pub const TOOLBOX_KEYS: &str = "/etc/giif/toolbox_authorized_keys";
 /// Held while applying, so two applies never interleave.
 pub const LOCK_PATH: &str = "/run/giif-pagw.lock";
 /// Where sudo looks for programs (its secure_path).
-const PATH: [&str; 6] = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+const PATH: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
 
 /// What the document needs that `has` says is missing, one line each.
 pub fn missing_programs(doc: &Document, has: impl Fn(&str) -> bool) -> Vec<String> {
@@ -60,7 +67,9 @@ pub fn missing_programs(doc: &Document, has: impl Fn(&str) -> bool) -> Vec<Strin
 }
 
 fn find_program(program: &str) -> Option<String> {
-    PATH.iter().map(|dir| format!("{dir}/{program}")).find(|path| Path::new(path).is_file())
+    PATH.iter()
+        .map(|dir| format!("{dir}/{program}"))
+        .find(|path| Path::new(path).is_file())
 }
 
 #[derive(Debug, Default)]
@@ -79,10 +88,12 @@ impl LinuxSystem {
             .map_err(|e| SystemError::Failed(format!("{LOCK_PATH}: {e}")))?;
         match file.try_lock() {
             Ok(()) => Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(SystemError::Busy("another giif-pagw-apply is running".into()))
+            Err(std::fs::TryLockError::WouldBlock) => Err(SystemError::Busy(
+                "another giif-pagw-apply is running".into(),
+            )),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(SystemError::Failed(format!("{LOCK_PATH}: {e}")))
             }
-            Err(std::fs::TryLockError::Error(e)) => Err(SystemError::Failed(format!("{LOCK_PATH}: {e}"))),
         }
     }
 }
@@ -91,24 +102,34 @@ impl LinuxSystem {
 fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, SystemError> {
     let mut child = Command::new(program)
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| SystemError::Failed(format!("{program}: {e}")))?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(|e| SystemError::Failed(format!("{program}: {e}")))?;
+        pipe.write_all(text.as_bytes())
+            .map_err(|e| SystemError::Failed(format!("{program}: {e}")))?;
     }
-    let output = child.wait_with_output().map_err(|e| SystemError::Failed(format!("{program}: {e}")))?;
+    let output = child
+        .wait_with_output()
+        .map_err(|e| SystemError::Failed(format!("{program}: {e}")))?;
     match output.status.success() {
         true => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
         false => {
             let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
             let message = format!("{program} {}: {stderr}", args.join(" "));
-            Err(match stderr.contains("Resource busy") || stderr.contains("Device or resource busy") {
-                true => SystemError::Busy(message),
-                false => SystemError::Failed(message),
-            })
+            Err(
+                match stderr.contains("Resource busy") || stderr.contains("Device or resource busy")
+                {
+                    true => SystemError::Busy(message),
+                    false => SystemError::Failed(message),
+                },
+            )
         }
     }
 }
@@ -131,12 +152,16 @@ fn running(pid_file: &str, program: &str, marker: &str) -> Option<u32> {
 }
 
 fn stop(pid_file: &str, program: &str, marker: &str) -> Result<(), SystemError> {
-    let Some(pid) = running(pid_file, program, marker) else { return Ok(()) };
+    let Some(pid) = running(pid_file, program, marker) else {
+        return Ok(());
+    };
     run("kill", &[&pid.to_string()], None)?;
     let deadline = Instant::now() + Duration::from_secs(5);
     while running(pid_file, program, marker).is_some() {
         if Instant::now() > deadline {
-            return Err(SystemError::Failed(format!("{program} (pid {pid}) did not stop")));
+            return Err(SystemError::Failed(format!(
+                "{program} (pid {pid}) did not stop"
+            )));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -147,15 +172,30 @@ fn stop(pid_file: &str, program: &str, marker: &str) -> Result<(), SystemError> 
 /// Starts a daemon detached from this tool: under systemd as a transient
 /// unit (so it outlives the SSH session cleanly), else as a plain daemon.
 /// Its output never goes to the caller, whose SSH channel would stay open.
-fn start_daemon(unit: &str, program: &str, args: &[&str], foreground_args: &[&str]) -> Result<(), SystemError> {
+fn start_daemon(
+    unit: &str,
+    program: &str,
+    args: &[&str],
+    foreground_args: &[&str],
+) -> Result<(), SystemError> {
     let status = if Path::new("/run/systemd/system").is_dir() {
         let unit_arg = format!("--unit={unit}");
         let mut all = vec![unit_arg.as_str(), "--collect", "--quiet", "--", program];
         all.extend(foreground_args);
         all.extend(args);
-        Command::new("systemd-run").args(&all).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).output()
+        Command::new("systemd-run")
+            .args(&all)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
     } else {
-        Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).output()
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
     }
     .map_err(failed(program))?;
     match status.status.success() {
@@ -206,7 +246,10 @@ fn set_addresses(link: &str, add: &[Cidr], remove: &[Cidr]) -> Result<(), System
     Ok(())
 }
 
-fn wireguard(step_config: &crate::document::WireGuard, remove_peers: &[String]) -> Result<(), SystemError> {
+fn wireguard(
+    step_config: &crate::document::WireGuard,
+    remove_peers: &[String],
+) -> Result<(), SystemError> {
     if ip(&["link", "show", "dev", WIREGUARD_DEVICE]).is_err()
         && ip(&["link", "add", WIREGUARD_DEVICE, "type", "wireguard"]).is_err()
     {
@@ -216,7 +259,12 @@ fn wireguard(step_config: &crate::document::WireGuard, remove_peers: &[String]) 
                 "the kernel has no WireGuard and wireguard-go is not installed (apt install wireguard-go)".into(),
             ));
         }
-        start_daemon("giif-pagw-wg0", "wireguard-go", &[WIREGUARD_DEVICE], &["-f"])?;
+        start_daemon(
+            "giif-pagw-wg0",
+            "wireguard-go",
+            &[WIREGUARD_DEVICE],
+            &["-f"],
+        )?;
         wait_for_link(WIREGUARD_DEVICE)?;
     }
     if !Path::new(WIREGUARD_KEY).exists() {
@@ -229,17 +277,47 @@ fn wireguard(step_config: &crate::document::WireGuard, remove_peers: &[String]) 
         write_file(WIREGUARD_PUBLIC_KEY, &public, 0o644)?;
     }
     let port = step_config.listen_port.to_string();
-    run("wg", &["set", WIREGUARD_DEVICE, "listen-port", &port, "private-key", WIREGUARD_KEY], None)?;
+    run(
+        "wg",
+        &[
+            "set",
+            WIREGUARD_DEVICE,
+            "listen-port",
+            &port,
+            "private-key",
+            WIREGUARD_KEY,
+        ],
+        None,
+    )?;
     for key in remove_peers {
-        run("wg", &["set", WIREGUARD_DEVICE, "peer", key, "remove"], None)?;
+        run(
+            "wg",
+            &["set", WIREGUARD_DEVICE, "peer", key, "remove"],
+            None,
+        )?;
     }
     for peer in &step_config.peers {
         let allowed = Cidr::new(peer.address, 32).to_string();
-        run("wg", &["set", WIREGUARD_DEVICE, "peer", &peer.public_key, "allowed-ips", &allowed], None)?;
+        run(
+            "wg",
+            &[
+                "set",
+                WIREGUARD_DEVICE,
+                "peer",
+                &peer.public_key,
+                "allowed-ips",
+                &allowed,
+            ],
+            None,
+        )?;
     }
-    let has = parse::links(&ip(&["-j", "addr", "show", "dev", WIREGUARD_DEVICE])?).map_err(SystemError::Failed)?;
+    let has = parse::links(&ip(&["-j", "addr", "show", "dev", WIREGUARD_DEVICE])?)
+        .map_err(SystemError::Failed)?;
     let current: Vec<Cidr> = has.first().map(|l| l.addresses.clone()).unwrap_or_default();
-    let remove: Vec<Cidr> = current.into_iter().filter(|a| *a != step_config.address).collect();
+    let remove: Vec<Cidr> = current
+        .into_iter()
+        .filter(|a| *a != step_config.address)
+        .collect();
     set_addresses(WIREGUARD_DEVICE, &[step_config.address], &remove)?;
     ip(&["link", "set", "dev", WIREGUARD_DEVICE, "up"])?;
     Ok(())
@@ -247,7 +325,9 @@ fn wireguard(step_config: &crate::document::WireGuard, remove_peers: &[String]) 
 
 impl System for LinuxSystem {
     fn hostname(&self) -> String {
-        fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+        fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default()
     }
 
     fn leases_path(&self) -> &str {
@@ -255,18 +335,28 @@ impl System for LinuxSystem {
     }
 
     fn observe(&mut self) -> Result<Observed, SystemError> {
-        let links = parse::links(&ip(&["-d", "-j", "addr", "show"])?).map_err(SystemError::Failed)?;
-        let default_route =
-            parse::default_route(&ip(&["-4", "-j", "route", "show", "default"])?).map_err(SystemError::Failed)?;
-        let ip_forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").map_err(failed("ip_forward"))?.trim() == "1";
+        let links =
+            parse::links(&ip(&["-d", "-j", "addr", "show"])?).map_err(SystemError::Failed)?;
+        let default_route = parse::default_route(&ip(&["-4", "-j", "route", "show", "default"])?)
+            .map_err(SystemError::Failed)?;
+        let ip_forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .map_err(failed("ip_forward"))?
+            .trim()
+            == "1";
         let nat = match run("nft", &["-j", "list", "table", "inet", "giif"], None) {
             Ok(json) => Some(parse::nat(&json).map_err(SystemError::Failed)?),
-            Err(SystemError::Failed(message)) if message.contains("No such file or directory") => None,
+            Err(SystemError::Failed(message)) if message.contains("No such file or directory") => {
+                None
+            }
             Err(err) => return Err(err),
         };
-        let dhcp = running(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF).and_then(|_| fs::read_to_string(DNSMASQ_CONF).ok());
-        let pptp = running(PPTPD_PID, "pptpd", PPTPD_CONF).and_then(|_| fs::read_to_string(PPTPD_CONF).ok());
-        let wireguard = match links.iter().any(|l| l.name == WIREGUARD_DEVICE) && find_program("wg").is_some() {
+        let dhcp = running(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF)
+            .and_then(|_| fs::read_to_string(DNSMASQ_CONF).ok());
+        let pptp = running(PPTPD_PID, "pptpd", PPTPD_CONF)
+            .and_then(|_| fs::read_to_string(PPTPD_CONF).ok());
+        let wireguard = match links.iter().any(|l| l.name == WIREGUARD_DEVICE)
+            && find_program("wg").is_some()
+        {
             false => None,
             true => {
                 let port = run("wg", &["show", WIREGUARD_DEVICE, "listen-port"], None)?;
@@ -274,26 +364,48 @@ impl System for LinuxSystem {
                 let peers = run("wg", &["show", WIREGUARD_DEVICE, "allowed-ips"], None)?;
                 Some(WireGuardDevice {
                     listen_port: port.trim().parse().unwrap_or(0),
-                    public_key: Some(public.trim().to_string()).filter(|k| !k.is_empty() && k != "(none)"),
+                    public_key: Some(public.trim().to_string())
+                        .filter(|k| !k.is_empty() && k != "(none)"),
                     peers: parse::wireguard_peers(&peers),
                 })
             }
         };
         let toolbox = fs::read_to_string(TOOLBOX_KEYS).ok();
-        Ok(Observed { links, default_route, ip_forward, nat, dhcp, wireguard, pptp, toolbox })
+        Ok(Observed {
+            links,
+            default_route,
+            ip_forward,
+            nat,
+            dhcp,
+            wireguard,
+            pptp,
+            toolbox,
+        })
     }
 
     fn run(&mut self, step: &Step) -> Result<(), SystemError> {
         match step {
-            Step::IpForward => fs::write("/proc/sys/net/ipv4/ip_forward", "1\n").map_err(failed("ip_forward")),
+            Step::IpForward => {
+                fs::write("/proc/sys/net/ipv4/ip_forward", "1\n").map_err(failed("ip_forward"))
+            }
             Step::SetUp { link } => ip(&["link", "set", "dev", link, "up"]).map(drop),
             Step::CreateBridge => ip(&["link", "add", BRIDGE, "type", "bridge"]).map(drop),
-            Step::Enslave { link, .. } => ip(&["link", "set", "dev", link, "master", BRIDGE, "up"]).map(drop),
+            Step::Enslave { link, .. } => {
+                ip(&["link", "set", "dev", link, "master", BRIDGE, "up"]).map(drop)
+            }
             Step::Release { link } => ip(&["link", "set", "dev", link, "nomaster"]).map(drop),
             Step::Addresses { link, add, remove } => set_addresses(link, add, remove),
-            Step::DefaultRoute { via, link } => {
-                ip(&["-4", "route", "replace", "default", "via", &via.to_string(), "dev", link]).map(drop)
-            }
+            Step::DefaultRoute { via, link } => ip(&[
+                "-4",
+                "route",
+                "replace",
+                "default",
+                "via",
+                &via.to_string(),
+                "dev",
+                link,
+            ])
+            .map(drop),
             Step::Nat { nat, .. } => run("nft", &["-f", "-"], Some(&nft_script(nat))).map(drop),
             Step::StartDhcp { conf } => {
                 stop(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF)?;
@@ -304,22 +416,42 @@ impl System for LinuxSystem {
                 write_file(DNSMASQ_CONF, conf, 0o644)?;
                 let conf_arg = format!("--conf-file={DNSMASQ_CONF}");
                 let pid_arg = format!("--pid-file={DNSMASQ_PID}");
-                start_daemon("giif-pagw-dnsmasq", "dnsmasq", &[&conf_arg, &pid_arg], &["--keep-in-foreground"])?;
+                start_daemon(
+                    "giif-pagw-dnsmasq",
+                    "dnsmasq",
+                    &[&conf_arg, &pid_arg],
+                    &["--keep-in-foreground"],
+                )?;
                 wait_running(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF)
             }
             Step::StopDhcp => stop(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF),
-            Step::WireGuard { config, remove_peers, .. } => wireguard(config, remove_peers),
+            Step::WireGuard {
+                config,
+                remove_peers,
+                ..
+            } => wireguard(config, remove_peers),
             Step::RemoveWireGuard => ip(&["link", "del", "dev", WIREGUARD_DEVICE]).map(drop),
             Step::StartPptp { conf } => {
                 stop(PPTPD_PID, "pptpd", PPTPD_CONF)?;
                 write_file(PPTPD_CONF, conf, 0o644)?;
-                start_daemon("giif-pagw-pptpd", "pptpd", &["--conf", PPTPD_CONF, "--pidfile", PPTPD_PID], &["--fg"])?;
+                start_daemon(
+                    "giif-pagw-pptpd",
+                    "pptpd",
+                    &["--conf", PPTPD_CONF, "--pidfile", PPTPD_PID],
+                    &["--fg"],
+                )?;
                 wait_running(PPTPD_PID, "pptpd", PPTPD_CONF)
             }
             Step::StopPptp => stop(PPTPD_PID, "pptpd", PPTPD_CONF),
-            Step::Toolbox { authorized_keys: Some(text) } => write_file(TOOLBOX_KEYS, text, 0o644),
-            Step::Toolbox { authorized_keys: None } => match fs::remove_file(TOOLBOX_KEYS) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(SystemError::Failed(format!("{TOOLBOX_KEYS}: {e}"))),
+            Step::Toolbox {
+                authorized_keys: Some(text),
+            } => write_file(TOOLBOX_KEYS, text, 0o644),
+            Step::Toolbox {
+                authorized_keys: None,
+            } => match fs::remove_file(TOOLBOX_KEYS) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(SystemError::Failed(format!("{TOOLBOX_KEYS}: {e}")))
+                }
                 _ => Ok(()),
             },
         }
@@ -347,7 +479,9 @@ fn wait_running(pid_file: &str, program: &str, marker: &str) -> Result<(), Syste
     let deadline = Instant::now() + Duration::from_secs(5);
     while running(pid_file, program, marker).is_none() {
         if Instant::now() > deadline {
-            return Err(SystemError::Failed(format!("{program} did not come up (no live pid in {pid_file})")));
+            return Err(SystemError::Failed(format!(
+                "{program} did not come up (no live pid in {pid_file})"
+            )));
         }
         std::thread::sleep(Duration::from_millis(50));
     }

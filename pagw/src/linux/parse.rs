@@ -14,22 +14,36 @@ pub fn links(json: &str) -> Result<Vec<Link>, String> {
     let entries: Vec<Value> = serde_json::from_str(json).map_err(|e| format!("ip -j addr: {e}"))?;
     let mut out = Vec::new();
     for entry in entries {
-        let Some(name) = entry["ifname"].as_str() else { continue };
+        let Some(name) = entry["ifname"].as_str() else {
+            continue;
+        };
         if name == "lo" {
             continue;
         }
         let ether = entry["link_type"].as_str() == Some("ether");
-        let flags: Vec<&str> = entry["flags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let flags: Vec<&str> = entry["flags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         let addresses = entry["addr_info"]
             .as_array()
             .into_iter()
             .flatten()
             .filter(|a| a["family"].as_str() == Some("inet"))
-            .filter_map(|a| Some(Cidr::new(a["local"].as_str()?.parse().ok()?, a["prefixlen"].as_u64()? as u8)))
+            .filter_map(|a| {
+                Some(Cidr::new(
+                    a["local"].as_str()?.parse().ok()?,
+                    a["prefixlen"].as_u64()? as u8,
+                ))
+            })
             .collect();
         out.push(Link {
             name: name.to_string(),
-            mac: ether.then(|| entry["address"].as_str().and_then(|m| m.parse().ok())).flatten(),
+            mac: ether
+                .then(|| entry["address"].as_str().and_then(|m| m.parse().ok()))
+                .flatten(),
             master: entry["master"].as_str().map(str::to_string),
             up: flags.contains(&"UP"),
             addresses,
@@ -43,7 +57,10 @@ pub fn links(json: &str) -> Result<Vec<Link>, String> {
 pub fn default_route(json: &str) -> Result<Option<(Ipv4Addr, String)>, String> {
     let routes: Vec<Value> = serde_json::from_str(json).map_err(|e| format!("ip -j route: {e}"))?;
     Ok(routes.iter().find_map(|route| {
-        Some((route["gateway"].as_str()?.parse().ok()?, route["dev"].as_str()?.to_string()))
+        Some((
+            route["gateway"].as_str()?.parse().ok()?,
+            route["dev"].as_str()?.to_string(),
+        ))
     }))
 }
 
@@ -73,14 +90,19 @@ pub fn nat(json: &str) -> Result<Nat, String> {
                     "prerouting" => dnat_rule(&expr).map(|(p, q)| nat.dnat.insert(p, q).is_none()),
                     _ => snat_rule(&expr)
                         .map(|(q, p, via)| nat.snat.insert(q, (p, via)).is_none())
-                        .or_else(|| masquerade_rule(&expr).map(|m| {
-                            nat.masquerade.push(m);
-                            true
-                        })),
+                        .or_else(|| {
+                            masquerade_rule(&expr).map(|m| {
+                                nat.masquerade.push(m);
+                                true
+                            })
+                        }),
                 }
                 .unwrap_or(false);
             if !known {
-                nat.foreign.push(format!("rule in chain {chain} ({})", brief(&Value::Array(expr))));
+                nat.foreign.push(format!(
+                    "rule in chain {chain} ({})",
+                    brief(&Value::Array(expr))
+                ));
             }
         }
     }
@@ -106,13 +128,16 @@ fn brief(value: &Value) -> String {
 /// `{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": F}}, "right": R}}`
 fn ip_match<'a>(expr: &'a Value, field: &str) -> Option<&'a Value> {
     let m = expr.get("match")?;
-    (m["op"] == "==" && m["left"]["payload"]["protocol"] == "ip" && m["left"]["payload"]["field"] == field)
+    (m["op"] == "=="
+        && m["left"]["payload"]["protocol"] == "ip"
+        && m["left"]["payload"]["field"] == field)
         .then_some(&m["right"])
 }
 
 fn oifname(expr: &Value) -> Option<String> {
     let m = expr.get("match")?;
-    (m["op"] == "==" && m["left"]["meta"]["key"] == "oifname").then(|| m["right"].as_str().map(str::to_string))?
+    (m["op"] == "==" && m["left"]["meta"]["key"] == "oifname")
+        .then(|| m["right"].as_str().map(str::to_string))?
 }
 
 fn addr(value: &Value) -> Option<Ipv4Addr> {
@@ -122,7 +147,10 @@ fn addr(value: &Value) -> Option<Ipv4Addr> {
 fn dnat_rule(expr: &[Value]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     match expr {
         [daddr, dnat] if dnat["dnat"]["family"] == "ip" && dnat["dnat"].as_object()?.len() == 2 => {
-            Some((addr(ip_match(daddr, "daddr")?)?, addr(&dnat["dnat"]["addr"])?))
+            Some((
+                addr(ip_match(daddr, "daddr")?)?,
+                addr(&dnat["dnat"]["addr"])?,
+            ))
         }
         _ => None,
     }
@@ -130,8 +158,14 @@ fn dnat_rule(expr: &[Value]) -> Option<(Ipv4Addr, Ipv4Addr)> {
 
 fn snat_rule(expr: &[Value]) -> Option<(Ipv4Addr, Ipv4Addr, String)> {
     match expr {
-        [saddr, oif, snat] if snat["snat"]["family"] == "ip" && snat["snat"].as_object()?.len() == 2 => {
-            Some((addr(ip_match(saddr, "saddr")?)?, addr(&snat["snat"]["addr"])?, oifname(oif)?))
+        [saddr, oif, snat]
+            if snat["snat"]["family"] == "ip" && snat["snat"].as_object()?.len() == 2 =>
+        {
+            Some((
+                addr(ip_match(saddr, "saddr")?)?,
+                addr(&snat["snat"]["addr"])?,
+                oifname(oif)?,
+            ))
         }
         _ => None,
     }
@@ -153,7 +187,10 @@ pub fn wireguard_peers(text: &str) -> BTreeMap<String, Vec<Cidr>> {
     text.lines()
         .filter_map(|line| {
             let (key, allowed) = line.split_once('\t')?;
-            let allowed = allowed.split_whitespace().filter_map(|a| a.parse().ok()).collect();
+            let allowed = allowed
+                .split_whitespace()
+                .filter_map(|a| a.parse().ok())
+                .collect();
             Some((key.to_string(), allowed))
         })
         .collect()
@@ -170,14 +207,24 @@ mod tests {
     #[test]
     fn nft_json_reads_back_as_the_rules_giif_wrote_plus_the_rest() {
         let nat = nat(NFT).unwrap();
-        assert_eq!(nat.dnat.get(&Ipv4Addr::new(203, 0, 113, 50)), Some(&Ipv4Addr::new(192, 168, 212, 130)));
+        assert_eq!(
+            nat.dnat.get(&Ipv4Addr::new(203, 0, 113, 50)),
+            Some(&Ipv4Addr::new(192, 168, 212, 130))
+        );
         assert_eq!(
             nat.snat.get(&Ipv4Addr::new(192, 168, 212, 130)),
             Some(&(Ipv4Addr::new(203, 0, 113, 50), "ens19".to_string()))
         );
-        assert_eq!(nat.masquerade, [("192.168.212.0/24".parse().unwrap(), "ens19".to_string())]);
+        assert_eq!(
+            nat.masquerade,
+            [("192.168.212.0/24".parse().unwrap(), "ens19".to_string())]
+        );
         assert_eq!(nat.foreign.len(), 1);
-        assert!(nat.foreign[0].starts_with("rule in chain prerouting"), "{:?}", nat.foreign);
+        assert!(
+            nat.foreign[0].starts_with("rule in chain prerouting"),
+            "{:?}",
+            nat.foreign
+        );
     }
 
     #[test]
@@ -193,7 +240,10 @@ mod tests {
         assert_eq!(links[1].addresses, ["192.168.212.1/24".parse().unwrap()]);
         assert_eq!(links[2].mac, None);
         assert_eq!(
-            default_route(r#"[{"dst":"default","gateway":"203.0.113.1","dev":"ens19","flags":[]}]"#).unwrap(),
+            default_route(
+                r#"[{"dst":"default","gateway":"203.0.113.1","dev":"ens19","flags":[]}]"#
+            )
+            .unwrap(),
             Some((Ipv4Addr::new(203, 0, 113, 1), "ens19".to_string()))
         );
     }

@@ -291,7 +291,9 @@ mod tests {
         if let Some(dhcp) = &mut live.dhcp {
             dhcp.last = Ipv4Addr::new(192, 168, 212, 100);
         }
-        live.nics.servers.insert(3001, Mac([0xbc, 0x24, 0x11, 0, 0, 3]));
+        live.nics
+            .servers
+            .insert(3001, Mac([0xbc, 0x24, 0x11, 0, 0, 3]));
         let lines: Vec<String> = drift(&desired, Some(&live))
             .iter()
             .map(|d| d.to_string())

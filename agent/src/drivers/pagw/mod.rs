@@ -19,12 +19,12 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
-pub use ssh::Credential;
 use crate::drivers::error::{DriverError, ErrorClass};
 use crate::drivers::gateway::{ApplyReport, Gateway, GatewayConfig, LiveGateway};
 use crate::drivers::host_keys::HostKeyPins;
 use crate::drivers::observe::observed;
 use crate::drivers::retry::{retry, RetryPolicy};
+pub use ssh::Credential;
 
 /// How to reach one gateway.
 #[derive(Clone, Debug)]

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client;
-use russh::keys::{decode_secret_key, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{
+    decode_secret_key, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate,
+};
 use russh::ChannelMsg;
 
 use crate::credentials::Secret;
@@ -165,12 +167,17 @@ impl Session {
         let auth = async {
             match login.credential {
                 Credential::Password(password) => {
-                    handle.authenticate_password(login.user, password.expose()).await
+                    handle
+                        .authenticate_password(login.user, password.expose())
+                        .await
                 }
                 Credential::Key(key) => {
                     let hash = handle.best_supported_rsa_hash().await?.flatten();
                     handle
-                        .authenticate_publickey(login.user, PrivateKeyWithHashAlg::new(key.clone(), hash))
+                        .authenticate_publickey(
+                            login.user,
+                            PrivateKeyWithHashAlg::new(key.clone(), hash),
+                        )
                         .await
                 }
             }

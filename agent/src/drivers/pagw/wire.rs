@@ -56,7 +56,10 @@ pub fn document(config: &GatewayConfig) -> Document {
             .nics
             .servers
             .iter()
-            .map(|(vlan, mac)| ServerNic { vlan: *vlan, mac: *mac })
+            .map(|(vlan, mac)| ServerNic {
+                vlan: *vlan,
+                mac: *mac,
+            })
             .collect(),
     };
     let wan = Wan {
@@ -76,7 +79,10 @@ pub fn document(config: &GatewayConfig) -> Document {
     doc.dnat = config
         .dnat
         .iter()
-        .map(|rule| Dnat { public: rule.public, private: rule.private })
+        .map(|rule| Dnat {
+            public: rule.public,
+            private: rule.private,
+        })
         .collect();
     doc.wireguard = config.wireguard.as_ref().map(|wg| WireGuard {
         listen_port: wg.listen_port,
@@ -112,7 +118,12 @@ pub fn to_config(live: serde_json::Value) -> Result<GatewayConfig, String> {
         nics: GatewayNics {
             lan: document.nics.lan,
             wan: document.nics.wan,
-            servers: document.nics.servers.iter().map(|nic| (nic.vlan, nic.mac)).collect(),
+            servers: document
+                .nics
+                .servers
+                .iter()
+                .map(|nic| (nic.vlan, nic.mac))
+                .collect(),
         },
         public: PublicAddress {
             address: document.wan.address.address,
@@ -129,7 +140,10 @@ pub fn to_config(live: serde_json::Value) -> Result<GatewayConfig, String> {
         dnat: document
             .dnat
             .iter()
-            .map(|rule| DnatRule { public: rule.public, private: rule.private })
+            .map(|rule| DnatRule {
+                public: rule.public,
+                private: rule.private,
+            })
             .collect(),
         wireguard: document.wireguard.map(|wg| WireGuardConfig {
             listen_port: wg.listen_port,
@@ -145,7 +159,10 @@ pub fn to_config(live: serde_json::Value) -> Result<GatewayConfig, String> {
                 .collect(),
         }),
         pptp: document.pptp,
-        toolbox_keys: document.toolbox.map(|t| t.authorized_keys).unwrap_or_default(),
+        toolbox_keys: document
+            .toolbox
+            .map(|t| t.authorized_keys)
+            .unwrap_or_default(),
     };
     Ok(config.canonical())
 }
