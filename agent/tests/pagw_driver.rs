@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use giif_agent::credentials::Secret;
 use giif_agent::drivers::gateway::{
-    drift, DnatRule, Gateway, GatewayConfig, PublicAddress, WireGuardConfig, WireGuardPeer,
+    drift, DhcpConfig, DnatRule, Gateway, GatewayConfig, GatewayNics, Mac, PublicAddress,
+    WireGuardConfig, WireGuardPeer,
 };
 use giif_agent::drivers::host_keys::{HostKeyPins, MemoryPins};
-use giif_agent::drivers::pagw::{Pagw, PagwConfig};
+use giif_agent::drivers::pagw::{Credential, Pagw, PagwConfig};
 use giif_agent::drivers::retry::RetryPolicy;
 use giif_agent::drivers::ErrorClass;
 use giif_sim::events::{self, VmEvent, VmEvents};
@@ -98,7 +99,7 @@ fn driver_config(endpoint: &PagwEndpoint) -> PagwConfig {
         endpoint.addr.ip().to_string(),
         endpoint.addr.port(),
         endpoint.user.clone(),
-        Secret::new(endpoint.password.clone()),
+        Credential::Password(Secret::new(endpoint.password.clone())),
     );
     config.retry = RetryPolicy::quick();
     config
@@ -132,16 +133,24 @@ fn ip(text: &str) -> Ipv4Addr {
 
 /// DHCP, DNS, SNAT, two floating IPs, WireGuard with two peers, one BMS.
 fn full_config() -> GatewayConfig {
+    let nics = GatewayNics {
+        lan: Mac([0xbc, 0x24, 0x11, 0, 0, 1]),
+        wan: Mac([0xbc, 0x24, 0x11, 0, 0, 2]),
+        servers: [(3001, Mac([0xbc, 0x24, 0x11, 0, 0, 3]))].into(),
+    };
     let mut config = GatewayConfig::new(
         101,
+        nics,
         PublicAddress {
             address: ip(IP),
             netmask: ip("255.255.255.0"),
             gateway: ip("203.0.113.1"),
         },
     );
-    config.dhcp.dns_servers = vec![ip("9.9.9.9"), ip("192.168.212.1")];
-    config.bms_vlans.insert(3001);
+    config.dhcp = Some(DhcpConfig {
+        dns_servers: vec![ip("9.9.9.9"), ip("192.168.212.1")],
+        ..DhcpConfig::default()
+    });
     config.dnat = vec![
         DnatRule {
             public: ip("203.0.113.50"),
@@ -254,15 +263,15 @@ async fn in_place_changes_converge() {
     if let Some(wireguard) = &mut desired.wireguard {
         wireguard.peers.retain(|peer| peer.name != "bob");
     }
-    desired.bms_vlans.clear();
+    desired.nics.servers.clear();
     desired.pptp = true;
     let report = pagw.apply(&desired).await.unwrap();
     assert!(report.changed);
     for expected in [
         "nftables: re-pointed DNAT 203.0.113.51 from 192.168.212.131 to 192.168.212.140",
         "wg0: removed peer bob",
-        "br0: released BMS VLAN 3001",
-        "pptpd: started",
+        "ens20: released from br0",
+        "pptpd: (re)started",
     ] {
         assert!(
             report.changes.iter().any(|c| c == expected),
@@ -280,7 +289,10 @@ async fn in_place_changes_converge() {
     desired.wireguard = None;
     let report = pagw.apply(&desired).await.unwrap();
     assert_eq!(report.wireguard_public_key, None);
-    assert!(report.changes.iter().any(|c| c == "wg0: removed"));
+    assert!(report
+        .changes
+        .iter()
+        .any(|c| c == "wg0: removed (WireGuard off)"));
 }
 
 #[tokio::test]
@@ -525,7 +537,7 @@ async fn no_secret_in_errors_or_debug_output() {
     }
 
     let mut wrong = driver_config(&site.endpoint);
-    wrong.password = Secret::new("hunter2-wrong-password");
+    wrong.credential = Credential::Password(Secret::new("hunter2-wrong-password"));
     let refused = Pagw::new(wrong, Arc::new(MemoryPins::default()));
     let error = refused.read().await.unwrap_err();
     assert_eq!(error.class, ErrorClass::Permanent);

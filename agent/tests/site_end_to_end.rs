@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use giif_agent::check::check_site;
-use giif_agent::drivers::gateway::{GatewayConfig, PublicAddress};
+use giif_agent::drivers::gateway::{GatewayConfig, GatewayNics, Mac, PublicAddress};
 use giif_agent::drivers::hypervisor::{CloneSpec, CloudInitUpdate, IpConfig, Nic, VmRef, VmUpdate};
+use giif_agent::drivers::pagw::Credential;
 use giif_agent::site::Site;
 use giif_agent::store::Store;
 use giif_sim::site::SiteDescription;
@@ -121,9 +122,11 @@ async fn inventory_drivers_and_a_gateway_lifecycle() {
         &vm,
         &VmUpdate {
             nics,
+            // As the gateway operation does: the agent's key for the admin user.
             cloud_init: Some(CloudInitUpdate {
+                user: Some("giif".into()),
+                ssh_keys: Some(vec![agent_public_key(&sim)]),
                 ip,
-                ..Default::default()
             }),
             ..Default::default()
         },
@@ -142,23 +145,37 @@ async fn inventory_drivers_and_a_gateway_lifecycle() {
         live.config.is_none(),
         "a fresh gateway has no configuration yet"
     );
+    let mac = |state: &giif_agent::drivers::hypervisor::VmState, slot: u32| {
+        Mac(state.nics[&slot].mac.expect("Proxmox gave the NIC a MAC").0)
+    };
+    let state = pve.read_vm(&vm).await.unwrap();
+    let nics = GatewayNics {
+        lan: mac(&state, 0),
+        wan: mac(&state, 1),
+        servers: BTreeMap::new(),
+    };
     let mut desired = GatewayConfig::new(
         120,
+        nics,
         PublicAddress {
             address: "203.0.113.10".parse().unwrap(),
             netmask: "255.255.255.0".parse().unwrap(),
             gateway: "203.0.113.1".parse().unwrap(),
         },
     );
-    desired.bms_vlans.insert(3001);
     let report = gateway.apply(&desired).await.unwrap();
     assert!(report.changed);
     assert!(gateway.drift(&desired).await.unwrap().is_empty());
 
-    // A server's VLAN hot-plugged into the running gateway shows as a NIC.
+    // A server's VLAN hot-plugged into the running gateway shows as a NIC,
+    // which the gateway bridges once the configuration names its MAC.
     pve.plug_nic(&vm, 2, &Nic::virtio("vmbr1", Some(3001)))
         .await
         .unwrap();
+    let state = pve.read_vm(&vm).await.unwrap();
+    desired.nics.servers.insert(3001, mac(&state, 2));
+    assert!(gateway.apply(&desired).await.unwrap().changed);
+    assert!(gateway.drift(&desired).await.unwrap().is_empty());
     let state = sim.pagw.state_json();
     let text = state.to_string();
     assert!(
@@ -191,4 +208,10 @@ async fn inventory_drivers_and_a_gateway_lifecycle() {
         );
         assert!(request["params"].is_object());
     }
+}
+
+/// The public half of the key the simulated site's file gives the agent.
+fn agent_public_key(sim: &giif_sim::RunningSite) -> String {
+    let key = giif_agent::credentials::Secret::new(sim.pagw.endpoints()[0].agent_key.clone());
+    Credential::key(&key).unwrap().public_key().unwrap()
 }

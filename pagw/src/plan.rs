@@ -279,7 +279,13 @@ fn nat_changes(live: Option<&Nat>, want: &Nat) -> Vec<String> {
 }
 
 /// The steps from `live` to `want` (a validated document), in order.
-pub fn plan(live: &Observed, want: &Document, leases: &str) -> Result<Vec<Step>, PlanError> {
+/// `previous`, the stored document, only names what is being removed.
+pub fn plan(
+    live: &Observed,
+    want: &Document,
+    previous: Option<&Document>,
+    leases: &str,
+) -> Result<Vec<Step>, PlanError> {
     let mut steps = Vec::new();
     let name_of = |mac: Mac, field: String| {
         live.link_by_mac(mac)
@@ -382,7 +388,7 @@ pub fn plan(live: &Observed, want: &Document, leases: &str) -> Result<Vec<Step>,
 
     match (&want.wireguard, &live.wireguard) {
         (Some(config), device) => {
-            if let Some(step) = wireguard_step(live, config, device.as_ref()) {
+            if let Some(step) = wireguard_step(live, config, device.as_ref(), previous) {
                 steps.push(step);
             }
         }
@@ -426,6 +432,7 @@ fn wireguard_step(
     live: &Observed,
     config: &WireGuard,
     device: Option<&WireGuardDevice>,
+    previous: Option<&Document>,
 ) -> Option<Step> {
     let mut changes = Vec::new();
     let address = live
@@ -477,11 +484,17 @@ fn wireguard_step(
         .filter(|k| !want.contains_key(k.as_str()))
         .cloned()
         .collect();
+    let known = previous
+        .and_then(|doc| doc.wireguard.as_ref())
+        .map(|wg| wg.peers.as_slice())
+        .unwrap_or_default();
     for key in &remove_peers {
-        changes.push(format!(
-            "{WIREGUARD_DEVICE}: removed peer {}",
-            short_key(key)
-        ));
+        let name = known
+            .iter()
+            .find(|p| &p.public_key == key)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| short_key(key));
+        changes.push(format!("{WIREGUARD_DEVICE}: removed peer {name}"));
     }
     (!changes.is_empty()).then(|| Step::WireGuard {
         config: config.clone(),

@@ -131,7 +131,11 @@ pub fn apply(system: &mut dyn System, input: &[u8], expect_sha256: Option<&str>)
         Ok(live) => live,
         Err(err) => return system_failure(err, "reading the live state"),
     };
-    let steps = match plan(&live, &document, system.leases_path()) {
+    let previous = match system.stored() {
+        Ok(text) => text.and_then(|text| Document::parse(text.as_bytes()).ok()),
+        Err(err) => return system_failure(err, "reading the stored configuration"),
+    };
+    let steps = match plan(&live, &document, previous.as_ref(), system.leases_path()) {
         Ok(steps) => steps,
         Err(PlanError::Refused(problems)) => return refused(problems),
         Err(PlanError::NotYet(reason)) => {
@@ -174,7 +178,7 @@ pub fn apply(system: &mut dyn System, input: &[u8], expect_sha256: Option<&str>)
         Ok(after) => after,
         Err(err) => return system_failure(err, "reading the live state back"),
     };
-    match plan(&after, &document, system.leases_path()) {
+    match plan(&after, &document, None, system.leases_path()) {
         Ok(left) if left.is_empty() => {}
         Ok(left) => {
             let left: Vec<String> = left.iter().flat_map(Step::describe).collect();
@@ -257,7 +261,7 @@ pub fn show(system: &mut dyn System) -> Output {
     let (live_doc, drift) = match &stored {
         None => (None, Vec::new()),
         Some(frame) => {
-            let drift = match plan(&live, frame, system.leases_path()) {
+            let drift = match plan(&live, frame, Some(frame), system.leases_path()) {
                 Ok(steps) => steps.iter().flat_map(Step::describe).collect(),
                 Err(PlanError::Refused(reasons)) => reasons,
                 Err(PlanError::NotYet(reason)) => vec![reason],

@@ -43,6 +43,16 @@ struct SshAccess {
     password: SecretFile,
 }
 
+/// How the agent logs in to a gateway: with its key, which cloud-init
+/// installs on every gateway VM.
+#[derive(Serialize)]
+struct GatewayLogin {
+    address: String,
+    port: u16,
+    user: String,
+    key: SecretFile,
+}
+
 #[derive(Serialize)]
 struct Bms {
     name: String,
@@ -90,7 +100,8 @@ struct Slot {
     storage: String,
     template: u32,
     default_project: bool,
-    ssh: SshAccess,
+    ssh: GatewayLogin,
+    toolbox_key: SecretFile,
 }
 
 #[derive(Serialize)]
@@ -215,15 +226,13 @@ pub fn write(site: &RunningSite, dir: &Path) -> Result<PathBuf, SimError> {
                 storage: first_storage(node),
                 template: pagw_template,
                 default_project: slot.default_project,
-                ssh: SshAccess {
+                ssh: GatewayLogin {
                     address: endpoint.addr.ip().to_string(),
                     port: endpoint.addr.port(),
                     user: endpoint.user.clone(),
-                    password: secret(
-                        &format!("pagw-{}.password", slot.public_ip),
-                        &endpoint.password,
-                    )?,
+                    key: secret("pagw-agent.key", &endpoint.agent_key)?,
                 },
+                toolbox_key: secret("pagw-toolbox.key", &endpoint.toolbox_key)?,
             })
         })
         .collect::<Result<Vec<_>, SimError>>()?;

@@ -87,20 +87,22 @@ fn power(site: &TestSite, name: &str) -> String {
     idrac(site, name)["power"].to_string().to_lowercase()
 }
 
-/// The VLANs the gateway in slot `ip` bridges, as its live state says.
+/// The VLANs of the server NICs the gateway in slot `ip` has enslaved to
+/// its LAN bridge, as its live state says.
 fn bridged(site: &TestSite, ip: &str) -> String {
-    fn find(value: &serde_json::Value) -> Option<String> {
-        match value {
-            serde_json::Value::Object(map) => match map.get("bms_vlans") {
-                Some(vlans) => Some(vlans.to_string()),
-                None => map.values().find_map(find),
-            },
-            serde_json::Value::Array(items) => items.iter().find_map(find),
-            _ => None,
-        }
-    }
     let body = site.admin("GET", &format!("/pagw/{ip}"), None).1;
-    find(&serde_json::from_str(&body).unwrap()).unwrap_or_default()
+    let state: serde_json::Value = serde_json::from_str(&body).unwrap();
+    server_vlans(&state)
+}
+
+fn server_vlans(state: &serde_json::Value) -> String {
+    state["gateway"]["live"]["nics"]["servers"]
+        .as_array()
+        .map(|nics| {
+            let vlans: Vec<String> = nics.iter().map(|nic| nic["vlan"].to_string()).collect();
+            vlans.join(",")
+        })
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -486,7 +488,7 @@ resource "giif_pagw" "lab" {
     assert!(!lab(&site).contains("tag=3001"), "{}", lab(&site));
     let state: serde_json::Value = serde_json::from_str(&idle(&site)).unwrap();
     assert!(state.to_string().contains("tag=3001"), "{state}");
-    let bridged = state["gateway"]["live"]["bridge"]["bms_vlans"].to_string();
+    let bridged = server_vlans(&state);
     assert!(
         bridged.contains("3001"),
         "the idle gateway bridges the server: {state}"

@@ -34,11 +34,29 @@ pub struct PagwEndpoint {
     pub password: String,
     /// SHA-256 fingerprint of the SSH host key, as `ssh-keygen -l` prints it (`SHA256:...`).
     pub host_key_fingerprint: String,
+    /// The agent's private key (OpenSSH) for the site file; the guest
+    /// accepts it once cloud-init installs its public half.
+    pub agent_key: String,
+    /// The toolbox's private key (OpenSSH) for the site file.
+    pub toolbox_key: String,
 }
 
 pub struct PagwFleet {
     slots: Arc<Vec<Arc<Slot>>>,
     faults: Faults,
+}
+
+/// A private key (OpenSSH format) for the site file: the agent's login
+/// (`agent`) or the toolbox's (`toolbox`). Derived from the site's seed
+/// when it has one (a site file written twice names the same keys).
+fn login_key(purpose: &str) -> String {
+    let seed = crate::identity::derive(&format!("pagw:{purpose}-key"));
+    let key = russh::keys::PrivateKey::from(
+        russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed),
+    );
+    key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
+        .map(|text| text.to_string())
+        .unwrap_or_default()
 }
 
 /// The admin user the PAGW template ships with.
@@ -53,6 +71,7 @@ impl PagwFleet {
     ) -> Result<Self, SimError> {
         // Subscribe first: a VM may start as soon as this returns.
         let receiver = events.subscribe();
+        let (agent_key, toolbox_key) = (login_key("agent"), login_key("toolbox"));
         let mut started = Vec::new();
         for spec in slots {
             if spec.public_ip.parse::<Ipv4Addr>().is_err() {
@@ -79,6 +98,8 @@ impl PagwFleet {
                 user: ADMIN_USER.to_string(),
                 password: crate::identity::password(&format!("pagw:{}:password", spec.public_ip)),
                 host_key_fingerprint,
+                agent_key: agent_key.clone(),
+                toolbox_key: toolbox_key.clone(),
             };
             let slot = Arc::new(Slot::new(spec, endpoint));
             ssh::serve(
