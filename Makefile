@@ -6,7 +6,7 @@
 CARGO ?= cargo
 TERRAFORM ?= terraform
 
-.PHONY: all build test test-guacamole lint docs demo demo-down bench clean
+.PHONY: all build test test-guacamole test-gateway package-gateway lint docs demo demo-down bench clean
 
 all: build
 
@@ -29,6 +29,21 @@ test-guacamole: build
 		$(CARGO) test -p giif-tests --no-fail-fast \
 			$$(for f in tests/tests/guacamole_*.rs; do n=$${f##*/}; printf -- '--test %s ' "$${n%.rs}"; done); \
 	fi
+
+# Only the real-gateway tests: the giif-pagw package in network namespaces,
+# real packets through real dnsmasq, nftables and wireguard-go (needs root).
+test-gateway: build
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run -p giif-tests --test gateway_packets --no-fail-fast; \
+	else \
+		$(CARGO) test -p giif-tests --test gateway_packets --no-fail-fast; \
+	fi
+
+# The gateway's Debian package (giif-pagw), for the PAGW template:
+# target/debian/giif-pagw_<version>_<arch>.deb. See docs/gateway-template.md.
+package-gateway:
+	$(CARGO) build --release -p giif-pagw --bins
+	./scripts/build-pagw-deb.sh target/release target/debian
 
 lint:
 	$(CARGO) fmt --all -- --check

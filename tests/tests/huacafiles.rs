@@ -59,6 +59,9 @@ fn readers_of_connection(db: &GuacamoleDb, name: &str) -> Vec<String> {
     names
 }
 
+/// A student's WireGuard public key (made on the student's machine).
+const STUDENT_WG_KEY: &str = "hJ1bJ2mwH3n4xqvQkK2RZ1n3gq0bq2Jm3H4n5p6q7r8=";
+
 fn empty_after(ws: &Workspace, what: &str) {
     let (empty, plan) = ws.plan_is_empty();
     assert!(empty, "plan after {what}:\n{}", plan.all());
@@ -86,6 +89,9 @@ module "lab" {{
   instructor = "prof.curie"
   assistants = ["ta.joliot"]
   students   = [{students}]
+  vpn_clients = {{
+    student01 = {{ public_key = "{student_key}", address = "192.168.213.10" }}
+  }}
 }}
 
 module "rental" {{
@@ -107,6 +113,7 @@ output "rental" {{
 "#,
             lab = module_source("class-lab"),
             rental = module_source("bare-metal-rental"),
+            student_key = STUDENT_WG_KEY,
         )
     };
     let ws = Workspace::new(&site.agent, &config(r#""student01", "student02""#));
@@ -124,6 +131,21 @@ output "rental" {{
         );
     }
     assert_eq!(lab["web_public_ip"], "203.0.113.100");
+    // The student's ready wg-quick file: the gateway's key and endpoint.
+    let vpn = lab["vpn_client_configs"]["student01"].as_str().unwrap();
+    let gateway_ip = lab["gateway_public_ip"].as_str().unwrap();
+    for line in [
+        format!("Endpoint = {gateway_ip}:51820"),
+        "AllowedIPs = 192.168.212.0/23".to_string(),
+        "Address = 192.168.213.10/23".to_string(),
+    ] {
+        assert!(vpn.contains(&line), "{line} in {vpn}");
+    }
+    let server_key = vpn
+        .lines()
+        .find_map(|l| l.strip_prefix("PublicKey = "))
+        .unwrap();
+    assert_eq!(server_key.len(), 44, "{vpn}");
     // A student sees their own desktop; the instructor and assistant see all.
     assert_eq!(
         readers_of_connection(&db, "student01 desktop"),

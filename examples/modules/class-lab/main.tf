@@ -13,6 +13,16 @@ resource "giif_project" "lab" {
 
 resource "giif_pagw" "lab" {
   project_id = giif_project.lab.id
+
+  # The VPN, when any student brings a WireGuard key (made on the student's
+  # own machine: only its public half is here).
+  wireguard = length(var.vpn_clients) == 0 ? null : {
+    peers = [for name, client in var.vpn_clients : {
+      name       = name
+      public_key = client.public_key
+      address    = client.address
+    }]
+  }
 }
 
 resource "giif_vm" "student" {

@@ -27,3 +27,20 @@ output "console_group_id" {
   description = "The lab's Guacamole connection group."
   value       = giif_project.lab.connection_group_id
 }
+
+output "vpn_client_configs" {
+  description = "A ready wg-quick file for each VPN client, by name: the student puts in the private key that never left the student's machine."
+  value = {
+    for name, client in var.vpn_clients : name => <<-EOT
+      [Interface]
+      PrivateKey = <the private key made with this public key>
+      Address = ${client.address}/23
+
+      [Peer]
+      PublicKey = ${giif_pagw.lab.wireguard_public_key}
+      Endpoint = ${giif_pagw.lab.wireguard_endpoint}
+      AllowedIPs = ${giif_pagw.lab.wireguard_allowed_ips}
+      PersistentKeepalive = 25
+    EOT
+  }
+}

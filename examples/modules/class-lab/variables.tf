@@ -57,3 +57,12 @@ variable "web_server_ip" {
   type        = string
   default     = "192.168.212.140"
 }
+
+variable "vpn_clients" {
+  description = "WireGuard clients by name: each student's public key (from `wg pubkey` on the student's machine) and VPN address in 192.168.213.2-254. Empty: no VPN."
+  type = map(object({
+    public_key = string
+    address    = string
+  }))
+  default = {}
+}

@@ -132,6 +132,16 @@ pub static PAGW_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
             .computed()
             .volatile()
             .describe("The gateway's WireGuard public key, for the clients' configuration."),
+        Attribute::string("wireguard_endpoint")
+            .computed()
+            .volatile()
+            .describe("Where WireGuard clients connect, `public_ip:51820`, while WireGuard is on: a client's `Endpoint`."),
+        Attribute::string("wireguard_allowed_ips")
+            .computed()
+            .volatile()
+            .describe("What a WireGuard client routes through the gateway, `192.168.212.0/23` (the project segment and \
+                the VPN subnet), while WireGuard is on: a client's `AllowedIPs`; give the client its peer `address` \
+                with the same `/23`."),
         Attribute::string("status")
             .computed()
             .volatile()
@@ -202,9 +212,16 @@ fn state_from(gateway: &api::Gateway, shape: &Value) -> Value {
         ("id", Value::string(&gateway.id)),
         ("project_id", Value::string(&spec.project_id)),
         ("public_ip", Value::string(&gateway.public_ip)),
+        // The agent reports a gateway whose DHCP server is not running with
+        // an empty range, which the plan shows as a change back.
         (
             "dhcp_range",
-            Value::string(format!("{}-{}", spec.dhcp_first, spec.dhcp_last)),
+            Value::string(
+                match spec.dhcp_first.is_empty() && spec.dhcp_last.is_empty() {
+                    true => String::new(),
+                    false => format!("{}-{}", spec.dhcp_first, spec.dhcp_last),
+                },
+            ),
         ),
         (
             "dns_servers",
@@ -218,6 +235,23 @@ fn state_from(gateway: &api::Gateway, shape: &Value) -> Value {
         (
             "wireguard_public_key",
             Value::opt_string(Some(gateway.wireguard_public_key.clone()).filter(|k| !k.is_empty())),
+        ),
+        (
+            "wireguard_endpoint",
+            Value::opt_string((spec.wireguard && !gateway.public_ip.is_empty()).then(|| {
+                format!(
+                    "{}:{}",
+                    gateway.public_ip,
+                    giif_pagw::DEFAULT_WIREGUARD_PORT
+                )
+            })),
+        ),
+        (
+            "wireguard_allowed_ips",
+            Value::opt_string(
+                spec.wireguard
+                    .then(|| giif_pagw::VPN_ALLOWED_IPS.to_string()),
+            ),
         ),
         ("status", Value::string(&gateway.status)),
     ]);
