@@ -30,13 +30,14 @@ test-guacamole: build
 			$$(for f in tests/tests/guacamole_*.rs; do n=$${f##*/}; printf -- '--test %s ' "$${n%.rs}"; done); \
 	fi
 
-# Only the real-gateway tests: the giif-pagw package in network namespaces,
-# real packets through real dnsmasq, nftables and wireguard-go (needs root).
+# Only the real-gateway tests (every test binary named gateway_*): the
+# giif-pagw package in network namespaces, real packets through real
+# dnsmasq, nftables and wireguard-go, and terraform driving it (needs root).
 test-gateway: build
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run -p giif-tests --test gateway_packets --no-fail-fast; \
+		$(CARGO) nextest run -p giif-tests -E 'binary(/^gateway_/)' --no-fail-fast; \
 	else \
-		$(CARGO) test -p giif-tests --test gateway_packets --no-fail-fast; \
+		$(CARGO) test -p giif-tests --test gateway_packets --test gateway_terraform --no-fail-fast; \
 	fi
 
 # The gateway's Debian package (giif-pagw), for the PAGW template:

@@ -222,6 +222,27 @@ impl GatewayLab {
         )
     }
 
+    /// Lets another key log in as the admin user (as cloud-init would
+    /// install the key of the agent that made the VM).
+    pub fn authorize(&self, public_key: &str) {
+        self.lab.sh(
+            &self.gateway,
+            &format!(
+                "echo '{}' >> /var/lib/{ADMIN}/.ssh/authorized_keys",
+                public_key.trim()
+            ),
+        );
+    }
+
+    /// Gives the gateway's NIC `link` the MAC address `mac` (what Proxmox
+    /// gave the vNIC it stands for).
+    pub fn set_mac(&self, link: &str, mac: &str) {
+        self.lab.sh(
+            &self.gateway,
+            &format!("ip link set dev {link} down && ip link set dev {link} address {mac} && ip link set dev {link} up"),
+        );
+    }
+
     /// The public half of the toolbox key.
     pub fn toolbox_public_key(&self) -> String {
         std::fs::read_to_string(self.toolbox_key.with_extension("pub"))

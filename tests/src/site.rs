@@ -88,6 +88,15 @@ impl TestSite {
         self.agent.import(&self.site_file);
     }
 
+    /// The directory of the agent's site file (secret references in it are
+    /// relative to it).
+    pub fn site_dir(&self) -> PathBuf {
+        self.site_file
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default()
+    }
+
     /// Calls the simulator's admin API; returns the status code and body.
     pub fn admin(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         http(&self.admin, method, path, body)
