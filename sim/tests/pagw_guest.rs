@@ -171,6 +171,19 @@ fn start_event(vmid: u32, template: Option<u32>, ipconfig1: &str) -> VmEvent {
 
 /// The PAGW VM's configuration as Proxmox shows it: the project NIC, the
 /// public NIC and one server's segment.
+/// Starts gateway VM 300 with `config` and waits for its sshd.
+async fn boot_with(site: &Site, config: BTreeMap<String, String>) -> Ssh {
+    site.events
+        .send(VmEvent::Started {
+            node: "pve1".into(),
+            vmid: 300,
+            template: Some(TEMPLATE),
+            config,
+        })
+        .expect("the fleet listens");
+    wait_up(&site.endpoint).await
+}
+
 fn vm_config(ipconfig1: &str) -> BTreeMap<String, String> {
     let mut config = BTreeMap::new();
     config.insert(
@@ -987,15 +1000,7 @@ async fn keys_from_cloud_init_log_in_as_the_admin_user() {
         .join("\n");
     let mut config = vm_config("ip=203.0.113.10/24,gw=203.0.113.1");
     config.insert("sshkeys".to_string(), pve_urlencode(&authorized));
-    site.events
-        .send(VmEvent::Started {
-            node: "pve1".into(),
-            vmid: 300,
-            template: Some(TEMPLATE),
-            config,
-        })
-        .unwrap();
-    let _ssh = wait_up(&site.endpoint).await;
+    let _ssh = boot_with(&site, config).await;
 
     assert!(login_with_key(&site.endpoint, "giif", user_key(2)).await);
     assert!(
@@ -1049,15 +1054,7 @@ async fn the_keys_belong_to_cloud_inits_user() {
     let authorized = user_key(1).public_key().to_openssh().unwrap();
     config.insert("sshkeys".to_string(), pve_urlencode(&authorized));
     config.insert("ciuser".to_string(), "ops".to_string());
-    site.events
-        .send(VmEvent::Started {
-            node: "pve1".into(),
-            vmid: 300,
-            template: Some(TEMPLATE),
-            config,
-        })
-        .unwrap();
-    let _ssh = wait_up(&site.endpoint).await;
+    let _ssh = boot_with(&site, config).await;
     assert!(login_with_key(&site.endpoint, "ops", user_key(1)).await);
     assert!(!login_with_key(&site.endpoint, "giif", user_key(1)).await);
 }

@@ -35,16 +35,9 @@ const PROGRAMS: &[(&str, &str)] = &[
 ];
 
 fn on_path(program: &str) -> bool {
-    [
-        "/usr/local/sbin",
-        "/usr/local/bin",
-        "/usr/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/bin",
-    ]
-    .iter()
-    .any(|dir| Path::new(dir).join(program).is_file())
+    giif_pagw::linux::SECURE_PATH
+        .iter()
+        .any(|dir| Path::new(dir).join(program).is_file())
         || std::env::var_os("PATH")
             .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
@@ -78,6 +71,7 @@ pub fn lab() -> Option<Lab> {
             .tempdir()
             .expect("a lab directory"),
         hosts: Vec::new(),
+        daemons: Vec::new(),
         forwarders: Vec::new(),
     })
 }
@@ -92,6 +86,8 @@ pub struct Host {
 pub struct Lab {
     dir: tempfile::TempDir,
     hosts: Vec<(Child, u32)>,
+    /// Processes started with [`Lab::spawn`].
+    daemons: Vec<Child>,
     forwarders: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -186,15 +182,17 @@ impl Lab {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    /// Starts a daemon on `host`; it dies with the host.
-    pub fn spawn(&self, host: &Host, args: &[&str]) {
-        self.enter(host)
+    /// Starts a daemon on `host`; it is killed and reaped with the lab.
+    pub fn spawn(&mut self, host: &Host, args: &[&str]) {
+        let child = self
+            .enter(host)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("nsenter runs");
+        self.daemons.push(child);
     }
 
     /// A veth pair: `a_name` on `a`, `b_name` on `b`, both up, with the
@@ -293,6 +291,10 @@ impl Drop for Lab {
     fn drop(&mut self) {
         for forwarder in &self.forwarders {
             forwarder.abort();
+        }
+        for daemon in &mut self.daemons {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
         }
         for (child, pid) in &mut self.hosts {
             // The init of a PID namespace takes every process in it along.

@@ -227,6 +227,22 @@ async fn hand_edits_are_drift_the_next_apply_repairs_them_and_refusals_change_no
     );
     assert_eq!(rules_before, rules_after);
 
+    // A reboot: the kernel forgets everything; the boot unit's command
+    // brings back the stored document.
+    lab.lab.sh(
+        &lab.gateway,
+        "kill $(cat /run/giif/dnsmasq.pid); nft delete table inet giif; ip link del br0; ip addr flush dev ens19 scope global; ip addr add 203.0.113.10/24 dev ens19",
+    );
+    assert!(!gateway.read().await.unwrap().matches_stored);
+    lab.lab
+        .sh(&lab.gateway, "giif-pagw-apply /etc/giif/pagw.json");
+    let rebooted = gateway.read().await.unwrap();
+    assert!(
+        rebooted.matches_stored && rebooted.drift.is_empty(),
+        "{rebooted:?}"
+    );
+    assert_eq!(rebooted.config, Some(config.clone().canonical()));
+
     // The toolbox account runs the toolbox and nothing else.
     let key = lab.toolbox_key.display().to_string();
     let ssh = |command: &str| {
@@ -263,4 +279,41 @@ async fn hand_edits_are_drift_the_next_apply_repairs_them_and_refusals_change_no
         String::from_utf8_lossy(&escape.stdout),
         giif_pagw::toolbox::USAGE
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_with_an_older_package_is_named_as_such() {
+    let Some(lab) = GatewayLab::start().await else {
+        return;
+    };
+    // What giif-pagw of document format 1 answers.
+    lab.lab.sh(
+        &lab.gateway,
+        r#"cat > /usr/sbin/giif-pagw-apply <<'OLD'
+#!/bin/sh
+cat >/dev/null
+echo "giif-pagw-apply: invalid configuration: format: 2 is not supported (this gateway reads format 1); nothing changed" >&2
+exit 2
+OLD
+cat > /usr/sbin/giif-pagw-show <<'OLD'
+#!/bin/sh
+echo '{"format":1,"hostname":"pagw","config_file":null,"in_sync":false,"live":null,"wireguard_public_key":null,"interfaces":[]}'
+OLD"#,
+    );
+    let gateway = lab.driver();
+    for error in [
+        gateway.apply(&lab.config()).await.unwrap_err(),
+        gateway.read().await.unwrap_err(),
+    ] {
+        assert_eq!(error.class, ErrorClass::Permanent, "{error}");
+        assert!(
+            error
+                .message
+                .contains("does not speak this agent's document format 2")
+                && error
+                    .message
+                    .contains("install the giif-pagw package of this release"),
+            "{error}"
+        );
+    }
 }

@@ -7,9 +7,7 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::model::{
-    Bms, FloatingIps, GatewayAccess, Guacamole, IsoImage, PagwSlot, Proxmox, SshAccess,
-};
+use super::model::{Bms, FloatingIps, GatewayAccess, Guacamole, IsoImage, PagwSlot, Proxmox};
 use super::{Problems, ProjectVlans};
 use crate::credentials::SecretRef;
 use crate::store::VlanPoolSpec;
@@ -125,7 +123,15 @@ pub(super) fn bms(servers: &[Spanned<Bms>], project_pool: &VlanPoolSpec, problem
                 );
             }
         }
-        ssh_access(&server.idrac.ssh(), &span, &field("idrac"), problems);
+        let idrac = server.idrac.ssh();
+        login(
+            &idrac.address,
+            idrac.port,
+            &idrac.user,
+            &span,
+            &field("idrac"),
+            problems,
+        );
         if server.idrac.vnc_port == 0 {
             problems.add(
                 &span,
@@ -163,22 +169,6 @@ fn gateway_access(
             "give key or password, not both (the agent logs in with the key)",
         ),
     }
-}
-
-fn ssh_access(
-    access: &SshAccess,
-    span: &std::ops::Range<usize>,
-    field: &str,
-    problems: &mut Problems,
-) {
-    login(
-        &access.address,
-        access.port,
-        &access.user,
-        span,
-        field,
-        problems,
-    );
 }
 
 /// Where and as whom to log in over SSH.

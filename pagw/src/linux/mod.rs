@@ -36,7 +36,7 @@ pub const TOOLBOX_KEYS: &str = "/etc/giif/toolbox_authorized_keys";
 /// Held while applying, so two applies never interleave.
 pub const LOCK_PATH: &str = "/run/giif-pagw.lock";
 /// Where sudo looks for programs (its secure_path).
-const PATH: [&str; 6] = [
+pub const SECURE_PATH: [&str; 6] = [
     "/usr/local/sbin",
     "/usr/local/bin",
     "/usr/sbin",
@@ -67,7 +67,8 @@ pub fn missing_programs(doc: &Document, has: impl Fn(&str) -> bool) -> Vec<Strin
 }
 
 fn find_program(program: &str) -> Option<String> {
-    PATH.iter()
+    SECURE_PATH
+        .iter()
         .map(|dir| format!("{dir}/{program}"))
         .find(|path| Path::new(path).is_file())
 }
