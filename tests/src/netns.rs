@@ -32,6 +32,7 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("nsenter", "util-linux"),
     ("dpkg-deb", "dpkg"),
     ("python3", "python3"),
+    ("pptpd", "pptpd"),
 ];
 
 fn on_path(program: &str) -> bool {

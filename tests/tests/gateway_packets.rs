@@ -163,6 +163,21 @@ async fn a_wireguard_client_reaches_the_project_until_its_peer_is_removed() {
         None,
         "a removed peer reaches nothing"
     );
+
+    // PPTP on: pptpd listens on 1723 with giif's configuration; off: it stops.
+    let listening = |lab: &GatewayLab| {
+        lab.lab
+            .sh(&lab.gateway, "ss -Hltn 'sport = :1723'")
+            .contains("1723")
+    };
+    config.pptp = true;
+    let on = gateway.apply(&config).await.unwrap();
+    assert!(on.changes.iter().any(|c| c.starts_with("pptpd:")), "{on:?}");
+    assert!(listening(&lab), "pptpd listens");
+    assert!(gateway.read().await.unwrap().config.unwrap().pptp);
+    config.pptp = false;
+    gateway.apply(&config).await.unwrap();
+    assert!(!listening(&lab), "pptpd stopped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
