@@ -26,8 +26,7 @@ fn check_target(target: &str) -> Result<Ipv4Addr, ApiError> {
             .hint("Point it at a static address of the project, by convention 192.168.212.130-230.")
     };
     let address: Ipv4Addr = target.parse().map_err(|_| bad())?;
-    let octets = address.octets();
-    if octets[..3] != [192, 168, 212] || matches!(octets[3], 0 | 1 | 255) {
+    if !giif_pagw::LAN.host(address) || address == giif_pagw::DEFAULT_LAN_ADDRESS {
         return Err(bad());
     }
     Ok(address)

@@ -57,8 +57,8 @@ impl MemorySystem {
         }
     }
 
-    /// NICs hot-plugged or unplugged: new ones appear down-free and
-    /// unconfigured, gone ones vanish with their bridge membership.
+    /// NICs hot-plugged or unplugged: new ones appear unconfigured, gone
+    /// ones vanish with their bridge membership.
     pub fn set_nics(&mut self, nics: &[(String, Mac)]) {
         self.live.links.retain(|link| {
             link.mac.is_none() || link.bridge || nics.iter().any(|(_, mac)| link.mac == Some(*mac))

@@ -25,7 +25,7 @@ pub fn static_address(text: &str) -> Result<Ipv4Addr, String> {
             "{text:?} must have the prefix /24 of the project subnet; {fix}"
         ));
     }
-    if address.octets()[..3] != [192, 168, 212] {
+    if !giif_pagw::LAN.contains(address) {
         return Err(format!(
             "{text:?} is outside the project subnet 192.168.212.0/24; {fix}"
         ));

@@ -18,8 +18,8 @@ const TARGET: Validator = Validator {
             return Ok(());
         };
         match text.parse::<Ipv4Addr>() {
-            Ok(a) if a.octets()[..3] == [192, 168, 212] && !matches!(a.octets()[3], 0 | 1 | 255) => Ok(()),
-            Ok(a) if a.octets()[..3] == [192, 168, 212] => Err(format!(
+            Ok(a) if giif_pagw::LAN.host(a) && a != giif_pagw::DEFAULT_LAN_ADDRESS => Ok(()),
+            Ok(a) if giif_pagw::LAN.contains(a) => Err(format!(
                 "{text} is the project subnet's network, gateway or broadcast address; point it at a host, such as 192.168.212.140"
             )),
             Ok(_) => Err(format!("{text} is outside the project subnet 192.168.212.0/24; point it at a host of the project, such as 192.168.212.140")),

@@ -15,11 +15,9 @@ use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
 use crate::tfvalue::{Type, Value};
 
-const DEFAULT_DHCP_RANGE: &str = "192.168.212.20-192.168.212.120";
-
 fn lan_address(text: &str) -> Option<Ipv4Addr> {
     let address: Ipv4Addr = text.trim().parse().ok()?;
-    (address.octets()[..3] == [192, 168, 212]).then_some(address)
+    giif_pagw::LAN.contains(address).then_some(address)
 }
 
 const DHCP_RANGE: Validator = Validator {
@@ -40,7 +38,7 @@ const DHCP_RANGE: Validator = Validator {
         if first > last {
             return Err(format!("{text:?} ends before it starts; {fix}"));
         }
-        if (first..=last).contains(&Ipv4Addr::new(192, 168, 212, 1))
+        if (first..=last).contains(&giif_pagw::DEFAULT_LAN_ADDRESS)
             || first.octets()[3] == 0
             || last.octets()[3] == 255
         {
@@ -70,7 +68,7 @@ const WIREGUARD_ADDRESS: Validator = Validator {
     check: |value| {
         match value.as_str().map(|t| t.parse::<Ipv4Addr>()) {
         None => Ok(()),
-        Some(Ok(a)) if a.octets()[..3] == [192, 168, 213] && !matches!(a.octets()[3], 0 | 1 | 255) => Ok(()),
+        Some(Ok(a)) if giif_pagw::WIREGUARD.host(a) && a != giif_pagw::DEFAULT_WIREGUARD_ADDRESS => Ok(()),
         Some(_) => Err(format!(
             "{:?} is not a client address of 192.168.213.0/24 (the gateway is .1); use for example \"192.168.213.10\"",
             value.as_str().unwrap_or_default()
@@ -97,7 +95,11 @@ pub static PAGW_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
             .force_new()
             .describe("A specific PAGW slot (its public IP); else a free slot is allocated. Changing it replaces the gateway."),
         Attribute::string("dhcp_range")
-            .default(Value::string(DEFAULT_DHCP_RANGE))
+            .default(Value::string(format!(
+                "{}-{}",
+                giif_pagw::DEFAULT_DHCP_FIRST,
+                giif_pagw::DEFAULT_DHCP_LAST
+            )))
             .describe("The DHCP pool, `first-last`. Keep static addresses out of it (by convention `.130`-`.230`).")
             .validate(DHCP_RANGE),
         Attribute::new("dns_servers", Type::list(Type::String))

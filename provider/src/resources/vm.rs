@@ -27,7 +27,7 @@ fn ip_problem(text: &str) -> Option<String> {
     let Ok(address) = address.parse::<Ipv4Addr>() else {
         return Some(format!("{text:?} is not an IPv4 address; {fix}"));
     };
-    if prefix != "24" || address.octets()[..3] != [192, 168, 212] {
+    if prefix != "24" || !giif_pagw::LAN.contains(address) {
         return Some(format!(
             "{text:?} is outside the project subnet 192.168.212.0/24; {fix}"
         ));
