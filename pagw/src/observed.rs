@@ -66,8 +66,24 @@ pub struct Nat {
     pub dnat: BTreeMap<Ipv4Addr, Ipv4Addr>,
     /// `ip saddr PRIVATE oifname IF snat ip to PUBLIC`: PRIVATE -> (PUBLIC, IF).
     pub snat: BTreeMap<Ipv4Addr, (Ipv4Addr, String)>,
+    /// The `forward` filter chain's rules giif writes, in order:
+    /// `established`, `dnat` (forwarded because a floating IP's DNAT let
+    /// it in) and `drop from IF` (anything else new from the WAN).
+    pub forward: Vec<ForwardRule>,
     /// Chains and rules giif does not write, described for people.
     pub foreign: Vec<String>,
+}
+
+/// A rule of the `forward` chain: the WAN reaches the project only
+/// through floating IPs (and answers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForwardRule {
+    /// `ct state established,related accept`
+    Established,
+    /// `ct status dnat accept`
+    Dnat,
+    /// `iifname IF drop`
+    DropFrom(String),
 }
 
 /// wg0 as `wg show` reports it (never its private key).

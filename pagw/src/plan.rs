@@ -37,6 +37,9 @@ pub enum Step {
     Nat {
         nat: Nat,
         changes: Vec<String>,
+        /// Floating IPs whose rules went or changed: their tracked
+        /// connections are forgotten, so no old flow keeps its old NAT.
+        forget: Vec<Ipv4Addr>,
     },
     /// (Re)start dnsmasq with this configuration.
     StartDhcp {
@@ -204,6 +207,11 @@ pub fn expected_nat(doc: &Document, wan: &str) -> Nat {
             .iter()
             .map(|r| (r.private, (r.public, wan.to_string())))
             .collect(),
+        forward: vec![
+            ForwardRule::Established,
+            ForwardRule::Dnat,
+            ForwardRule::DropFrom(wan.to_string()),
+        ],
         foreign: Vec::new(),
     }
 }
@@ -228,12 +236,21 @@ pub fn nft_script(nat: &Nat) -> String {
             "    ip saddr {net} oifname \"{wan}\" masquerade\n"
         ));
     }
+    let mut forward = String::new();
+    for rule in &nat.forward {
+        forward.push_str(&match rule {
+            ForwardRule::Established => "    ct state established,related accept\n".to_string(),
+            ForwardRule::Dnat => "    ct status dnat accept\n".to_string(),
+            ForwardRule::DropFrom(wan) => format!("    iifname \"{wan}\" drop\n"),
+        });
+    }
     format!(
         "table inet giif\n\
          delete table inet giif\n\
          table inet giif {{\n\
          \x20 chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n{prerouting}  }}\n\
          \x20 chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n{postrouting}  }}\n\
+         \x20 chain forward {{\n    type filter hook forward priority filter; policy accept;\n{forward}  }}\n\
          }}\n"
     )
 }
@@ -244,6 +261,9 @@ fn nat_changes(live: Option<&Nat>, want: &Nat) -> Vec<String> {
     let mut out = Vec::new();
     if live.is_none() {
         out.push("nftables: created table inet giif".into());
+    }
+    if had.forward != want.forward {
+        out.push("nftables: the WAN reaches the project only through floating IPs".into());
     }
     if had.masquerade != want.masquerade {
         out.push(match want.masquerade.is_empty() {
@@ -346,6 +366,13 @@ pub fn plan(
             });
         }
     }
+    // A bridge port carries no address of its own (cloud-init may have put
+    // one there at boot); the bridge has the LAN address.
+    for (name, _) in &members {
+        if let Some(link) = live.link(name).filter(|l| !l.addresses.is_empty()) {
+            push_addresses(&mut steps, name, &link.addresses, &[]);
+        }
+    }
     for link in &live.links {
         if link.master.as_deref() == Some(BRIDGE) && !member_names.contains(link.name.as_str()) {
             steps.push(Step::Release {
@@ -372,13 +399,29 @@ pub fn plan(
     let nat = expected_nat(want, &wan);
     if live.nat.as_ref() != Some(&nat) {
         let changes = nat_changes(live.nat.as_ref(), &nat);
-        steps.push(Step::Nat { nat, changes });
+        let had = live
+            .nat
+            .as_ref()
+            .map(|n| n.dnat.clone())
+            .unwrap_or_default();
+        let forget = had
+            .iter()
+            .filter(|(public, private)| nat.dnat.get(public) != Some(private))
+            .map(|(public, _)| *public)
+            .collect();
+        steps.push(Step::Nat {
+            nat,
+            changes,
+            forget,
+        });
     }
 
     match (&want.dhcp, &live.dhcp) {
         (Some(dhcp), running) => {
             let conf = dnsmasq_conf(want, dhcp, leases);
-            if running.as_ref() != Some(&conf) {
+            // dnsmasq stays bound to a br0 that was deleted and made again.
+            let new_bridge = steps.contains(&Step::CreateBridge);
+            if running.as_ref() != Some(&conf) || new_bridge {
                 steps.push(Step::StartDhcp { conf });
             }
         }

@@ -52,12 +52,13 @@ fn scan(inputs: &Inputs) -> String {
     let mut any = false;
     for line in inputs.neighbours.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        if let Some(ip) = fields.first() {
-            let mac = fields
-                .iter()
-                .position(|f| *f == "lladdr")
-                .and_then(|i| fields.get(i + 1))
-                .unwrap_or(&"-");
+        // Only hosts that answered: an entry without a link-layer address
+        // (FAILED, INCOMPLETE) is an address nobody has.
+        let mac = fields
+            .iter()
+            .position(|f| *f == "lladdr")
+            .and_then(|i| fields.get(i + 1));
+        if let (Some(ip), Some(mac)) = (fields.first(), mac) {
             let state = fields.last().unwrap_or(&"");
             out.push_str(&format!("  {ip:<16} {mac}  {state}\n"));
             any = true;
@@ -107,7 +108,9 @@ mod tests {
             document: Some(document()),
             leases: "1796361665 bc:24:11:aa:00:01 192.168.212.90 student-pc 01:bc:24:11:aa:00:01\n"
                 .into(),
-            neighbours: "192.168.212.130 lladdr bc:24:11:00:00:09 REACHABLE\n".into(),
+            neighbours:
+                "192.168.212.130 lladdr bc:24:11:00:00:09 REACHABLE\n192.168.212.77  FAILED\n"
+                    .into(),
             wireguard_public_key: Some("kRY3yZ7NRhi+p9djWWxMf14KG0iJFRQtCs7eb6m8vHc=".into()),
         }
     }
@@ -123,6 +126,7 @@ mod tests {
             out.contains("192.168.212.130  bc:24:11:00:00:09  REACHABLE"),
             "{out}"
         );
+        assert!(!out.contains("192.168.212.77"), "{out}");
     }
 
     #[test]

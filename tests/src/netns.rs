@@ -33,6 +33,7 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("dpkg-deb", "dpkg"),
     ("python3", "python3"),
     ("pptpd", "pptpd"),
+    ("conntrack", "conntrack"),
 ];
 
 fn on_path(program: &str) -> bool {
@@ -77,6 +78,9 @@ pub fn lab() -> Option<Lab> {
     })
 }
 
+/// A PID namespace's init: reap whatever dies, forever.
+const REAPER: &str = "import os, time\nwhile True:\n    try:\n        os.wait()\n    except ChildProcessError:\n        time.sleep(0.2)";
+
 /// One host: the init of its namespaces.
 #[derive(Clone, Debug)]
 pub struct Host {
@@ -112,7 +116,9 @@ impl Lab {
                 work = layer.join("work").display(),
             ));
         }
-        script.push_str(&format!("hostname {name}\nexec sleep infinity\n"));
+        // The namespaces' init reaps every orphan (daemons that forked away
+        // from the commands that started them).
+        script.push_str(&format!("hostname {name}\nexec python3 -c '{REAPER}'\n"));
         let child = Command::new("unshare")
             .args([
                 "--net",
@@ -129,7 +135,7 @@ impl Lab {
             .spawn()
             .expect("unshare runs");
         let unshare = child.id();
-        // The forked child is the namespaces' init; wait until it is `sleep`.
+        // The forked child is the namespaces' init; wait until it is the reaper.
         let deadline = Instant::now() + Duration::from_secs(10);
         let pid = loop {
             let children =
@@ -141,7 +147,7 @@ impl Lab {
                 .and_then(|p| p.parse::<u32>().ok())
             {
                 let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-                if comm.trim() == "sleep" {
+                if comm.trim().starts_with("python") {
                     break pid;
                 }
             }

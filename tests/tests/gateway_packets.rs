@@ -74,6 +74,23 @@ async fn dhcp_snat_and_a_floating_ip_carry_packets_until_it_is_removed() {
         "the server's traffic leaves as its floating IP"
     );
 
+    // The WAN reaches the project only through floating IPs: a router that
+    // routes the project subnet to the gateway gets nowhere.
+    lab.lab.sh(
+        &lab.internet,
+        &format!("ip route add 192.168.212.0/24 via {PUBLIC_IP}"),
+    );
+    assert_eq!(
+        lab.who_am_i(&lab.internet, SERVER_IP, SERVER_PORT),
+        None,
+        "no way in but floating IPs"
+    );
+    assert_eq!(
+        lab.who_am_i(&lab.internet, FLOATING_IP, SERVER_PORT)
+            .as_deref(),
+        Some("203.0.113.1")
+    );
+
     // The same document again changes nothing, and the live state is the same.
     let before = gateway.read().await.unwrap();
     let again = gateway.apply(&config).await.unwrap();
@@ -83,7 +100,18 @@ async fn dhcp_snat_and_a_floating_ip_carry_packets_until_it_is_removed() {
     assert!(after.matches_stored && after.drift.is_empty(), "{after:?}");
     assert_eq!(after.config, Some(config.clone().canonical()));
 
-    // Removing the floating IP stops its packets, both ways.
+    // Removing the floating IP stops its packets, both ways, and forgets
+    // its tracked connections.
+    let tracked = |lab: &GatewayLab| {
+        lab.lab.sh(
+            &lab.gateway,
+            &format!("conntrack -L --orig-dst {FLOATING_IP} 2>/dev/null"),
+        )
+    };
+    assert!(
+        tracked(&lab).contains(SERVER_IP),
+        "the floating IP's connections are tracked"
+    );
     config.dnat.clear();
     let removed = gateway.apply(&config).await.unwrap();
     assert!(
@@ -98,6 +126,7 @@ async fn dhcp_snat_and_a_floating_ip_carry_packets_until_it_is_removed() {
         None,
         "the floating IP no longer leads anywhere"
     );
+    assert!(!tracked(&lab).contains(SERVER_IP), "{}", tracked(&lab));
     let seen = lab.who_am_i(&lab.server, FAR_SERVICE.0, FAR_SERVICE.1);
     assert_eq!(
         seen.as_deref(),
@@ -289,6 +318,8 @@ async fn hand_edits_are_drift_the_next_apply_repairs_them_and_refusals_change_no
         scan.status.success() && scan_text.contains("DHCP leases"),
         "{scan:?}"
     );
+    // The scan probes the segment: the server, which never spoke first, answers.
+    assert!(scan_text.contains(SERVER_IP), "{scan_text}");
     let escape = tokio::task::block_in_place(|| ssh("cat /etc/giif/wg0.key; id"));
     assert_eq!(
         String::from_utf8_lossy(&escape.stdout),
@@ -301,13 +332,14 @@ async fn a_gateway_with_an_older_package_is_named_as_such() {
     let Some(lab) = GatewayLab::start().await else {
         return;
     };
-    // What giif-pagw of document format 1 answers.
+    // What the gateway tool of document format 1 answers (its parser
+    // checks fields before the format).
     lab.lab.sh(
         &lab.gateway,
         r#"cat > /usr/sbin/giif-pagw-apply <<'OLD'
 #!/bin/sh
 cat >/dev/null
-echo "giif-pagw-apply: invalid configuration: format: 2 is not supported (this gateway reads format 1); nothing changed" >&2
+echo 'giif-pagw-apply: invalid configuration: unknown field `nics`, expected one of `format`, `project_vlan`, `wan`, `lan`, `dhcp`, `snat`, `bridge`, `dnat`, `wireguard`, `pptp` at line 4 column 8; nothing changed' >&2
 exit 2
 OLD
 cat > /usr/sbin/giif-pagw-show <<'OLD'

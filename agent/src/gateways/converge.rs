@@ -140,6 +140,20 @@ impl Gateways {
             )),
         );
         let mut ip = BTreeMap::new();
+        // Without ipconfig0 cloud-init runs a DHCP client on the project
+        // NIC, where any host could answer; the LAN address instead, which
+        // the gateway moves to its bridge.
+        ip.insert(
+            0,
+            Some(IpConfig::Static {
+                address: format!(
+                    "{}/{}",
+                    crate::drivers::gateway::DEFAULT_LAN_ADDRESS,
+                    giif_pagw::LAN.prefix
+                ),
+                gateway: None,
+            }),
+        );
         ip.insert(
             1,
             Some(IpConfig::Static {

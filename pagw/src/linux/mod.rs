@@ -1,7 +1,9 @@
 //! The real gateway: a stock Debian 12 guest driven with iproute2, nft,
-//! dnsmasq, wg (and wireguard-go where the kernel has no WireGuard) and
-//! pptpd. Everything is read back from the running system, never from
-//! files this tool wrote, except what the running daemons were started with.
+//! conntrack, dnsmasq, wg (and wireguard-go where the kernel has no
+//! WireGuard) and pptpd. What carries packets is read back from the running
+//! system; of the files this tool writes, only the running daemons'
+//! configurations (what they were started with) and the toolbox's keys
+//! (what sshd reads) are read back.
 
 mod parse;
 
@@ -16,8 +18,6 @@ use crate::document::{Cidr, Document};
 use crate::observed::*;
 use crate::plan::{nft_script, Step};
 use crate::tool::{System, SystemError, CONFIG_PATH};
-
-pub use parse::nat as parse_nat;
 
 /// Runtime files: the running daemons' configurations and pid files.
 const RUN_DIR: &str = "/run/giif";
@@ -47,7 +47,11 @@ pub const SECURE_PATH: [&str; 6] = [
 
 /// What the document needs that `has` says is missing, one line each.
 pub fn missing_programs(doc: &Document, has: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut needs = vec![("nics", "ip", "iproute2"), ("dnat", "nft", "nftables")];
+    let mut needs = vec![
+        ("nics", "ip", "iproute2"),
+        ("dnat", "nft", "nftables"),
+        ("dnat", "conntrack", "conntrack"),
+    ];
     if doc.dhcp.is_some() {
         needs.push(("dhcp", "dnsmasq", "dnsmasq-base"));
     }
@@ -152,61 +156,99 @@ fn running(pid_file: &str, program: &str, marker: &str) -> Option<u32> {
     (cmdline.contains(program) && cmdline.contains(marker)).then_some(pid)
 }
 
-fn stop(pid_file: &str, program: &str, marker: &str) -> Result<(), SystemError> {
-    let Some(pid) = running(pid_file, program, marker) else {
-        return Ok(());
-    };
-    run("kill", &[&pid.to_string()], None)?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while running(pid_file, program, marker).is_some() {
-        if Instant::now() > deadline {
-            return Err(SystemError::Failed(format!(
-                "{program} (pid {pid}) did not stop"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = fs::remove_file(pid_file);
-    Ok(())
+/// A daemon giif starts and stops: under systemd a transient unit (so it
+/// outlives the SSH session cleanly and `systemctl stop` waits for it),
+/// else a plain daemon. Either way it writes its pid file, and its output
+/// never goes to the caller, whose SSH channel would stay open.
+struct Daemon<'a> {
+    unit: &'a str,
+    program: &'a str,
+    pid_file: &'a str,
+    /// What its command line carries (its configuration file).
+    marker: &'a str,
 }
 
-/// Starts a daemon detached from this tool: under systemd as a transient
-/// unit (so it outlives the SSH session cleanly), else as a plain daemon.
-/// Its output never goes to the caller, whose SSH channel would stay open.
-fn start_daemon(
-    unit: &str,
-    program: &str,
-    args: &[&str],
-    foreground_args: &[&str],
-) -> Result<(), SystemError> {
-    let status = if Path::new("/run/systemd/system").is_dir() {
-        let unit_arg = format!("--unit={unit}");
-        let mut all = vec![unit_arg.as_str(), "--collect", "--quiet", "--", program];
-        all.extend(foreground_args);
-        all.extend(args);
-        Command::new("systemd-run")
-            .args(&all)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-    } else {
-        Command::new(program)
+fn under_systemd() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+impl Daemon<'_> {
+    fn start(&self, args: &[&str]) -> Result<(), SystemError> {
+        let mut command = match under_systemd() {
+            true => {
+                let mut command = Command::new("systemd-run");
+                command.args([&format!("--unit={}", self.unit), "--collect", "--quiet"]);
+                command.args([
+                    "-p",
+                    "Type=forking",
+                    "-p",
+                    &format!("PIDFile={}", self.pid_file),
+                ]);
+                command.arg("--").arg(self.program);
+                command
+            }
+            false => Command::new(self.program),
+        };
+        let output = command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output()
+            .map_err(failed(self.program))?;
+        if !output.status.success() {
+            return Err(SystemError::Failed(format!(
+                "{} did not start: {}",
+                self.program,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        wait_running(self.pid_file, self.program, self.marker)
     }
-    .map_err(failed(program))?;
-    match status.status.success() {
-        true => Ok(()),
-        false => Err(SystemError::Failed(format!(
-            "{program} did not start: {}",
-            String::from_utf8_lossy(&status.stderr).trim()
-        ))),
+
+    fn stop(&self) -> Result<(), SystemError> {
+        if under_systemd() {
+            // Waits for the process; a unit that is not loaded is fine.
+            let _ = Command::new("systemctl")
+                .args(["stop", &format!("{}.service", self.unit)])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let Some(pid) = running(self.pid_file, self.program, self.marker) else {
+            let _ = fs::remove_file(self.pid_file);
+            return Ok(());
+        };
+        run("kill", &[&pid.to_string()], None)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while running(self.pid_file, self.program, self.marker).is_some() {
+            if Instant::now() > deadline {
+                return Err(SystemError::Failed(format!(
+                    "{} (pid {pid}) did not stop",
+                    self.program
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = fs::remove_file(self.pid_file);
+        Ok(())
     }
 }
+
+const DNSMASQ: Daemon = Daemon {
+    unit: "giif-pagw-dnsmasq",
+    program: "dnsmasq",
+    pid_file: DNSMASQ_PID,
+    marker: DNSMASQ_CONF,
+};
+
+const PPTPD: Daemon = Daemon {
+    unit: "giif-pagw-pptpd",
+    program: "pptpd",
+    pid_file: PPTPD_PID,
+    marker: PPTPD_CONF,
+};
 
 fn write_file(path: &str, text: &str, mode: u32) -> Result<(), SystemError> {
     if let Some(dir) = Path::new(path).parent() {
@@ -260,12 +302,36 @@ fn wireguard(
                 "the kernel has no WireGuard and wireguard-go is not installed (apt install wireguard-go)".into(),
             ));
         }
-        start_daemon(
-            "giif-pagw-wg0",
-            "wireguard-go",
-            &[WIREGUARD_DEVICE],
-            &["-f"],
-        )?;
+        // It has no pid file; the device is its trace. Under systemd it runs
+        // in the foreground of its own unit, else it daemonizes itself.
+        let mut command = match under_systemd() {
+            true => {
+                let mut command = Command::new("systemd-run");
+                command.args([
+                    "--unit=giif-pagw-wg0",
+                    "--collect",
+                    "--quiet",
+                    "--",
+                    "wireguard-go",
+                    "-f",
+                ]);
+                command
+            }
+            false => Command::new("wireguard-go"),
+        };
+        let output = command
+            .arg(WIREGUARD_DEVICE)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(failed("wireguard-go"))?;
+        if !output.status.success() {
+            return Err(SystemError::Failed(format!(
+                "wireguard-go did not start: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
         wait_for_link(WIREGUARD_DEVICE)?;
     }
     if !Path::new(WIREGUARD_KEY).exists() {
@@ -407,9 +473,12 @@ impl System for LinuxSystem {
                 link,
             ])
             .map(drop),
-            Step::Nat { nat, .. } => run("nft", &["-f", "-"], Some(&nft_script(nat))).map(drop),
+            Step::Nat { nat, forget, .. } => {
+                run("nft", &["-f", "-"], Some(&nft_script(nat)))?;
+                forget_connections(forget)
+            }
             Step::StartDhcp { conf } => {
-                stop(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF)?;
+                DNSMASQ.stop()?;
                 fs::create_dir_all(RUN_DIR).map_err(failed(RUN_DIR))?;
                 if let Some(dir) = Path::new(LEASES).parent() {
                     fs::create_dir_all(dir).map_err(failed(LEASES))?;
@@ -417,15 +486,9 @@ impl System for LinuxSystem {
                 write_file(DNSMASQ_CONF, conf, 0o644)?;
                 let conf_arg = format!("--conf-file={DNSMASQ_CONF}");
                 let pid_arg = format!("--pid-file={DNSMASQ_PID}");
-                start_daemon(
-                    "giif-pagw-dnsmasq",
-                    "dnsmasq",
-                    &[&conf_arg, &pid_arg],
-                    &["--keep-in-foreground"],
-                )?;
-                wait_running(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF)
+                DNSMASQ.start(&[&conf_arg, &pid_arg])
             }
-            Step::StopDhcp => stop(DNSMASQ_PID, "dnsmasq", DNSMASQ_CONF),
+            Step::StopDhcp => DNSMASQ.stop(),
             Step::WireGuard {
                 config,
                 remove_peers,
@@ -433,17 +496,11 @@ impl System for LinuxSystem {
             } => wireguard(config, remove_peers),
             Step::RemoveWireGuard => ip(&["link", "del", "dev", WIREGUARD_DEVICE]).map(drop),
             Step::StartPptp { conf } => {
-                stop(PPTPD_PID, "pptpd", PPTPD_CONF)?;
+                PPTPD.stop()?;
                 write_file(PPTPD_CONF, conf, 0o644)?;
-                start_daemon(
-                    "giif-pagw-pptpd",
-                    "pptpd",
-                    &["--conf", PPTPD_CONF, "--pidfile", PPTPD_PID],
-                    &["--fg"],
-                )?;
-                wait_running(PPTPD_PID, "pptpd", PPTPD_CONF)
+                PPTPD.start(&["--conf", PPTPD_CONF, "--pidfile", PPTPD_PID])
             }
-            Step::StopPptp => stop(PPTPD_PID, "pptpd", PPTPD_CONF),
+            Step::StopPptp => PPTPD.stop(),
             Step::Toolbox {
                 authorized_keys: Some(text),
             } => write_file(TOOLBOX_KEYS, text, 0o644),
@@ -473,6 +530,23 @@ impl System for LinuxSystem {
     fn missing(&self, doc: &Document) -> Vec<String> {
         missing_programs(doc, |program| find_program(program).is_some())
     }
+}
+
+/// Drops the tracked connections to and from `publics` (their NAT was
+/// removed or re-pointed); no entry to drop is fine.
+fn forget_connections(publics: &[std::net::Ipv4Addr]) -> Result<(), SystemError> {
+    for public in publics {
+        let address = public.to_string();
+        for direction in ["--orig-dst", "--reply-dst"] {
+            match run("conntrack", &["-D", direction, &address], None) {
+                Err(SystemError::Failed(message)) if !message.contains("0 flow entries") => {
+                    return Err(SystemError::Failed(message))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Waits until a daemon started with `marker` has written its pid file.

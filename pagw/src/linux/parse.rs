@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use serde_json::Value;
 
 use crate::document::Cidr;
-use crate::observed::{Link, Nat};
+use crate::observed::{ForwardRule, Link, Nat};
 
 /// `ip -j addr show`: every link with its IPv4 addresses.
 pub fn links(json: &str) -> Result<Vec<Link>, String> {
@@ -74,8 +74,9 @@ pub fn nat(json: &str) -> Result<Nat, String> {
         if let Some(chain) = item.get("chain") {
             let name = chain["name"].as_str().unwrap_or_default().to_string();
             let ours = match name.as_str() {
-                "prerouting" => chain_is(chain, "prerouting", -100),
-                "postrouting" => chain_is(chain, "postrouting", 100),
+                "prerouting" => chain_is(chain, "nat", "prerouting", -100),
+                "postrouting" => chain_is(chain, "nat", "postrouting", 100),
+                "forward" => chain_is(chain, "filter", "forward", 0),
                 _ => false,
             };
             if !ours {
@@ -88,6 +89,10 @@ pub fn nat(json: &str) -> Result<Nat, String> {
             let known = chains.get(chain).copied().unwrap_or(false)
                 && match chain {
                     "prerouting" => dnat_rule(&expr).map(|(p, q)| nat.dnat.insert(p, q).is_none()),
+                    "forward" => forward_rule(&expr).map(|rule| {
+                        nat.forward.push(rule);
+                        true
+                    }),
                     _ => snat_rule(&expr)
                         .map(|(q, p, via)| nat.snat.insert(q, (p, via)).is_none())
                         .or_else(|| {
@@ -109,8 +114,8 @@ pub fn nat(json: &str) -> Result<Nat, String> {
     Ok(nat)
 }
 
-fn chain_is(chain: &Value, hook: &str, priority: i64) -> bool {
-    chain["type"].as_str() == Some("nat")
+fn chain_is(chain: &Value, kind: &str, hook: &str, priority: i64) -> bool {
+    chain["type"].as_str() == Some(kind)
         && chain["hook"].as_str() == Some(hook)
         && chain["prio"].as_i64() == Some(priority)
         && chain["policy"].as_str() == Some("accept")
@@ -182,6 +187,34 @@ fn masquerade_rule(expr: &[Value]) -> Option<(Cidr, String)> {
     }
 }
 
+fn forward_rule(expr: &[Value]) -> Option<ForwardRule> {
+    let [matched, verdict] = expr else {
+        return None;
+    };
+    let m = matched.get("match")?;
+    let accept = verdict.get("accept").is_some_and(Value::is_null);
+    let drop = verdict.get("drop").is_some_and(Value::is_null);
+    match (
+        m["left"]["ct"]["key"].as_str(),
+        m["left"]["meta"]["key"].as_str(),
+    ) {
+        (Some("state"), _)
+            if accept
+                && m["op"] == "in"
+                && m["right"] == serde_json::json!(["established", "related"]) =>
+        {
+            Some(ForwardRule::Established)
+        }
+        (Some("status"), _) if accept && m["op"] == "in" && m["right"] == "dnat" => {
+            Some(ForwardRule::Dnat)
+        }
+        (_, Some("iifname")) if drop && m["op"] == "==" => {
+            Some(ForwardRule::DropFrom(m["right"].as_str()?.to_string()))
+        }
+        _ => None,
+    }
+}
+
 /// `wg show wg0 allowed-ips`: one `KEY<TAB>A/N A/N` line per peer.
 pub fn wireguard_peers(text: &str) -> BTreeMap<String, Vec<Cidr>> {
     text.lines()
@@ -202,7 +235,7 @@ mod tests {
 
     // What nft 1.0.6 (Debian 12) prints for the table nft_script writes,
     // after a hand-added rule.
-    const NFT: &str = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "giif", "handle": 2}}, {"chain": {"family": "inet", "table": "giif", "name": "prerouting", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}}, {"chain": {"family": "inet", "table": "giif", "name": "postrouting", "handle": 2, "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}, {"rule": {"family": "inet", "table": "giif", "chain": "prerouting", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "203.0.113.50"}}, {"dnat": {"family": "ip", "addr": "192.168.212.130"}}]}}, {"rule": {"family": "inet", "table": "giif", "chain": "postrouting", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "192.168.212.130"}}, {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "ens19"}}, {"snat": {"family": "ip", "addr": "203.0.113.50"}}]}}, {"rule": {"family": "inet", "table": "giif", "chain": "postrouting", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "192.168.212.0", "len": 24}}}}, {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "ens19"}}, {"masquerade": null}]}}, {"rule": {"family": "inet", "table": "giif", "chain": "prerouting", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}]}}]}"#;
+    const NFT: &str = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "giif", "handle": 2}}, {"chain": {"family": "inet", "table": "giif", "name": "prerouting", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}}, {"chain": {"family": "inet", "table": "giif", "name": "postrouting", "handle": 2, "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}, {"rule": {"family": "inet", "table": "giif", "chain": "prerouting", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "203.0.113.50"}}, {"dnat": {"family": "ip", "addr": "192.168.212.130"}}]}}, {"rule": {"family": "inet", "table": "giif", "chain": "postrouting", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "192.168.212.130"}}, {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "ens19"}}, {"snat": {"family": "ip", "addr": "203.0.113.50"}}]}}, {"rule": {"family": "inet", "table": "giif", "chain": "postrouting", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "192.168.212.0", "len": 24}}}}, {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "ens19"}}, {"masquerade": null}]}}, {"rule": {"family": "inet", "table": "giif", "chain": "prerouting", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}]}}, {"chain": {"family": "inet", "table": "giif", "name": "forward", "handle": 7, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}}, {"rule": {"family": "inet", "table": "giif", "chain": "forward", "handle": 8, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "giif", "chain": "forward", "handle": 9, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "giif", "chain": "forward", "handle": 10, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "ens19"}}, {"drop": null}]}}]}"#;
 
     #[test]
     fn nft_json_reads_back_as_the_rules_giif_wrote_plus_the_rest() {
@@ -218,6 +251,14 @@ mod tests {
         assert_eq!(
             nat.masquerade,
             [("192.168.212.0/24".parse().unwrap(), "ens19".to_string())]
+        );
+        assert_eq!(
+            nat.forward,
+            [
+                ForwardRule::Established,
+                ForwardRule::Dnat,
+                ForwardRule::DropFrom("ens19".into())
+            ]
         );
         assert_eq!(nat.foreign.len(), 1);
         assert!(

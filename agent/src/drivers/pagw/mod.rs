@@ -178,7 +178,11 @@ impl Pagw {
             true => format!("exit status {}", output.status),
             false => output.stderr.clone(),
         };
-        if message.contains("is not supported (this gateway reads format") {
+        // A gateway of another format refuses by the format, or (format 1,
+        // which checks fields first) by the field format 2 added.
+        if message.contains("is not supported (this gateway reads format")
+            || message.contains("unknown field `nics`")
+        {
             return DriverError::permanent(&self.target, action, old_gateway(&message));
         }
         match output.status {
