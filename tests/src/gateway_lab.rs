@@ -85,9 +85,17 @@ impl GatewayLab {
         )
         .arg(crate::bin_dir())
         .arg(dir.join("debian")));
-        for name in ["agent_key", "toolbox_key"] {
+        // The agent's key as the template guide makes it, and the toolbox's
+        // as guacd takes it everywhere (RSA in PEM form).
+        let keys = [
+            ("agent_key", &["-t", "ed25519"][..]),
+            ("toolbox_key", &["-t", "rsa", "-b", "2048", "-m", "PEM"][..]),
+        ];
+        for (name, kind) in keys {
             run(std::process::Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+                .args(["-q", "-N", "", "-C", name])
+                .args(kind)
+                .arg("-f")
                 .arg(dir.join(name)));
         }
         std::fs::write(dir.join("who.py"), WHO).expect("write who.py");
@@ -244,11 +252,14 @@ impl GatewayLab {
     }
 
     /// The public half of the toolbox key.
+    /// The public half of the toolbox key, as the agent derives it from
+    /// the private key the site file names.
     pub fn toolbox_public_key(&self) -> String {
-        std::fs::read_to_string(self.toolbox_key.with_extension("pub"))
-            .expect("toolbox_key.pub")
-            .trim()
-            .to_string()
+        let private = std::fs::read_to_string(&self.toolbox_key).expect("toolbox_key");
+        Credential::key(&Secret::new(private))
+            .expect("an RSA key in PEM form")
+            .public_key()
+            .expect("its public half")
     }
 
     /// A DHCP lease for `host`'s eth0 from whatever serves its segment.
