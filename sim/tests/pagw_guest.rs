@@ -169,8 +169,11 @@ fn start_event(vmid: u32, template: Option<u32>, ipconfig1: &str) -> VmEvent {
     }
 }
 
-/// The PAGW VM's configuration as Proxmox shows it: the project NIC, the
-/// public NIC and one server's segment.
+/// Starts gateway VM 300 on the slot's address and waits for its sshd.
+async fn boot(site: &Site) -> Ssh {
+    boot_with(site, vm_config("ip=203.0.113.10/24,gw=203.0.113.1")).await
+}
+
 /// Starts gateway VM 300 with `config` and waits for its sshd.
 async fn boot_with(site: &Site, config: BTreeMap<String, String>) -> Ssh {
     site.events
@@ -184,6 +187,8 @@ async fn boot_with(site: &Site, config: BTreeMap<String, String>) -> Ssh {
     wait_up(&site.endpoint).await
 }
 
+/// The PAGW VM's configuration as Proxmox shows it: the project NIC, the
+/// public NIC and one server's segment.
 fn vm_config(ipconfig1: &str) -> BTreeMap<String, String> {
     let mut config = BTreeMap::new();
     config.insert(
@@ -279,14 +284,7 @@ async fn the_gateway_appears_only_with_its_vm() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(login(&site.endpoint).await.is_err());
 
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let ssh = wait_up(&site.endpoint).await;
+    let ssh = boot(&site).await;
     let fresh = show(&ssh).await;
     assert_eq!(
         fresh["live"],
@@ -333,14 +331,7 @@ async fn the_guest_takes_its_boot_time() {
 #[tokio::test]
 async fn apply_and_show_round_trip_idempotently() {
     let site = site().await;
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let ssh = wait_up(&site.endpoint).await;
+    let ssh = boot(&site).await;
 
     let first = apply(&ssh, &document()).await;
     assert_eq!(first.status, Some(0), "{}", first.stderr);
@@ -420,14 +411,7 @@ async fn apply_and_show_round_trip_idempotently() {
 #[tokio::test]
 async fn malformed_input_is_refused_and_changes_nothing() {
     let site = site().await;
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let ssh = wait_up(&site.endpoint).await;
+    let ssh = boot(&site).await;
     assert_eq!(apply(&ssh, &document()).await.status, Some(0));
     let before = show(&ssh).await;
 
@@ -511,14 +495,7 @@ async fn malformed_input_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn out_of_band_changes_show_until_reboot() {
     let site = site().await;
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let ssh = wait_up(&site.endpoint).await;
+    let ssh = boot(&site).await;
     assert_eq!(apply(&ssh, &document()).await.status, Some(0));
 
     let admin = &site.admin;
@@ -620,14 +597,7 @@ async fn out_of_band_changes_show_until_reboot() {
 #[tokio::test]
 async fn stop_and_start_keep_the_disk_and_delete_drops_it() {
     let site = site().await;
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let ssh = wait_up(&site.endpoint).await;
+    let ssh = boot(&site).await;
     let applied = apply(&ssh, &document()).await.json();
 
     site.events.send(VmEvent::Stopped { vmid: 300 }).unwrap();
@@ -636,14 +606,7 @@ async fn stop_and_start_keep_the_disk_and_delete_drops_it() {
     assert_eq!(open, None, "a stopped gateway ends open sessions");
     assert_eq!(site.fleet.state_json()[IP]["gateway"]["running"], false);
 
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let ssh = wait_up(&site.endpoint).await;
+    let ssh = boot(&site).await;
     let restarted = show(&ssh).await;
     assert_eq!(
         restarted["live"],
@@ -700,14 +663,7 @@ async fn exec_or_drop(ssh: &Ssh) -> Option<u32> {
 #[tokio::test]
 async fn faults_fail_or_drop_one_command() {
     let site = site().await;
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let ssh = wait_up(&site.endpoint).await;
+    let ssh = boot(&site).await;
     site.faults.set(
         &format!("pagw:{IP}"),
         FaultKnobs {
@@ -787,14 +743,7 @@ async fn admin_send(
 #[tokio::test]
 async fn hand_edits_show_as_drift_until_the_next_apply() {
     let site = site().await;
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let ssh = wait_up(&site.endpoint).await;
+    let ssh = boot(&site).await;
     assert_eq!(apply(&ssh, &document()).await.status, Some(0));
     let reapply = "sudo giif-pagw-apply /etc/giif/pagw.json";
 
@@ -870,14 +819,7 @@ async fn hand_edits_show_as_drift_until_the_next_apply() {
 #[tokio::test]
 async fn hot_plugged_nics_come_and_go_with_the_vm_config() {
     let site = site().await;
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let ssh = wait_up(&site.endpoint).await;
+    let ssh = boot(&site).await;
     assert_eq!(apply(&ssh, &document()).await.status, Some(0));
 
     // The server's NIC unplugged: the live document loses it.
