@@ -313,14 +313,7 @@ async fn the_guest_takes_its_boot_time() {
         },
     );
     let started = Instant::now();
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let _ssh = wait_up(&site.endpoint).await;
+    let _ssh = boot(&site).await;
     assert!(
         started.elapsed() >= Duration::from_millis(400),
         "up after {:?}",
@@ -705,14 +698,7 @@ async fn faults_fail_or_drop_one_command() {
 #[tokio::test]
 async fn the_wrong_password_is_refused() {
     let site = site().await;
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let _ssh = wait_up(&site.endpoint).await;
+    let _ssh = boot(&site).await;
     let mut handle = client::connect(
         Arc::new(client::Config::default()),
         site.endpoint.addr,
@@ -978,14 +964,7 @@ async fn keys_from_cloud_init_log_in_as_the_admin_user() {
 #[tokio::test]
 async fn without_sshkeys_no_key_logs_in() {
     let site = site().await;
-    site.events
-        .send(start_event(
-            300,
-            Some(TEMPLATE),
-            "ip=203.0.113.10/24,gw=203.0.113.1",
-        ))
-        .unwrap();
-    let _ssh = wait_up(&site.endpoint).await;
+    let _ssh = boot(&site).await;
     assert!(!login_with_key(&site.endpoint, "giif", user_key(1)).await);
 }
 

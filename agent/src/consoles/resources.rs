@@ -7,6 +7,7 @@ use super::{console_error, owner, ConsoleState, Consoles, Registry};
 use crate::credentials::Secret;
 use crate::drivers::console::{ConnectionSpec, DependentUpdate, ObjectId, ObjectRef, Parent};
 use crate::error::ApiError;
+use crate::inventory::PagwSlot;
 use crate::store::{BmsRow, GatewayRow, VmRow};
 
 /// QEMU serves display N on port 5900 + N; the agent uses the VM id.
@@ -18,8 +19,15 @@ pub fn vm_vnc_display(vmid: u32) -> Option<u32> {
 }
 
 /// The toolbox a gateway offers its project: name, owner suffix, and the
-/// command the gateway's `giif-pagw-toolbox` runs for it.
-fn toolbox(gateway: &GatewayRow) -> Vec<(&'static str, &'static str, &'static str)> {
+/// command the gateway's `giif-pagw-toolbox` runs for it. Without a toolbox
+/// key in its slot the gateway has no toolbox account to log in to.
+fn toolbox(
+    gateway: &GatewayRow,
+    slot: &PagwSlot,
+) -> Vec<(&'static str, &'static str, &'static str)> {
+    if slot.toolbox_key.is_none() {
+        return Vec::new();
+    }
     let mut tools = vec![("ARP scan", "arp-scan", "scan")];
     if gateway.doc.wireguard {
         tools.push(("WireGuard", "wireguard", "wireguard"));
@@ -302,12 +310,7 @@ impl Consoles {
             };
             let project = self.store.project_by_id(&gateway.project_id).await?;
             let groups = self.project_groups(&registry, &project).await?;
-            let slot = self.slot_of(gateway).await?;
-            // Without a toolbox key the gateway has no toolbox account to log in to.
-            let wanted = match slot.toolbox_key {
-                Some(_) => toolbox(gateway),
-                None => Vec::new(),
-            };
+            let wanted = toolbox(gateway, &self.slot_of(gateway).await?);
             let mut made = Vec::new();
             for (name, tool, command) in &wanted {
                 let spec = self
@@ -343,7 +346,7 @@ impl Consoles {
     }
 
     /// The gateway's PAGW slot, from the inventory.
-    async fn slot_of(&self, gateway: &GatewayRow) -> Result<crate::inventory::PagwSlot, ApiError> {
+    async fn slot_of(&self, gateway: &GatewayRow) -> Result<PagwSlot, ApiError> {
         self.store
             .pagw_slot_inventory()
             .await?
@@ -408,12 +411,7 @@ impl Consoles {
         let Some(registry) = self.registry().await? else {
             return Ok(ConsoleState::Absent);
         };
-        let slot = self.slot_of(gateway).await?;
-        let tools = match slot.toolbox_key {
-            Some(_) => toolbox(gateway),
-            None => Vec::new(),
-        };
-        for (name, tool, command) in tools {
+        for (name, tool, command) in toolbox(gateway, &self.slot_of(gateway).await?) {
             let spec = self
                 .tool_spec(&registry, gateway, name, command, false)
                 .await?;

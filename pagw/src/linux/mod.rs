@@ -172,37 +172,46 @@ fn under_systemd() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
+/// The command that starts `program` apart from this tool: under systemd in
+/// the transient unit `unit` (with `properties`, and `systemd_args` for the
+/// program), else the program itself.
+fn detached(unit: &str, properties: &[&str], program: &str, systemd_args: &[&str]) -> Command {
+    if !under_systemd() {
+        return Command::new(program);
+    }
+    let mut command = Command::new("systemd-run");
+    command.args([&format!("--unit={unit}"), "--collect", "--quiet"]);
+    for property in properties {
+        command.args(["-p", property]);
+    }
+    command.arg("--").arg(program).args(systemd_args);
+    command
+}
+
+/// Runs a `detached` command with `args`; its output never goes to the
+/// caller, whose SSH channel would stay open.
+fn launch(mut command: Command, program: &str, args: &[&str]) -> Result<(), SystemError> {
+    let output = command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(failed(program))?;
+    match output.status.success() {
+        true => Ok(()),
+        false => Err(SystemError::Failed(format!(
+            "{program} did not start: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))),
+    }
+}
+
 impl Daemon<'_> {
     fn start(&self, args: &[&str]) -> Result<(), SystemError> {
-        let mut command = match under_systemd() {
-            true => {
-                let mut command = Command::new("systemd-run");
-                command.args([&format!("--unit={}", self.unit), "--collect", "--quiet"]);
-                command.args([
-                    "-p",
-                    "Type=forking",
-                    "-p",
-                    &format!("PIDFile={}", self.pid_file),
-                ]);
-                command.arg("--").arg(self.program);
-                command
-            }
-            false => Command::new(self.program),
-        };
-        let output = command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(failed(self.program))?;
-        if !output.status.success() {
-            return Err(SystemError::Failed(format!(
-                "{} did not start: {}",
-                self.program,
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
+        let pid_file = format!("PIDFile={}", self.pid_file);
+        let command = detached(self.unit, &["Type=forking", &pid_file], self.program, &[]);
+        launch(command, self.program, args)?;
         wait_running(self.pid_file, self.program, self.marker)
     }
 
@@ -304,34 +313,8 @@ fn wireguard(
         }
         // It has no pid file; the device is its trace. Under systemd it runs
         // in the foreground of its own unit, else it daemonizes itself.
-        let mut command = match under_systemd() {
-            true => {
-                let mut command = Command::new("systemd-run");
-                command.args([
-                    "--unit=giif-pagw-wg0",
-                    "--collect",
-                    "--quiet",
-                    "--",
-                    "wireguard-go",
-                    "-f",
-                ]);
-                command
-            }
-            false => Command::new("wireguard-go"),
-        };
-        let output = command
-            .arg(WIREGUARD_DEVICE)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(failed("wireguard-go"))?;
-        if !output.status.success() {
-            return Err(SystemError::Failed(format!(
-                "wireguard-go did not start: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
+        let command = detached("giif-pagw-wg0", &[], "wireguard-go", &["-f"]);
+        launch(command, "wireguard-go", &[WIREGUARD_DEVICE])?;
         wait_for_link(WIREGUARD_DEVICE)?;
     }
     if !Path::new(WIREGUARD_KEY).exists() {
