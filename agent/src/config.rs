@@ -14,6 +14,13 @@ pub struct AgentConfig {
     /// of a PostgreSQL URL may come from `GIIF_STORE_PASSWORD` instead.
     pub store: String,
     pub tls: TlsFiles,
+    /// Certificates' lifetime, the longest project lifetime users may set,
+    /// users' default quota.
+    #[serde(default)]
+    pub tenancy: crate::tenancy::TenancySettings,
+    /// How long the audit trail is kept.
+    #[serde(default)]
+    pub audit: crate::tenancy::settings::AuditSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

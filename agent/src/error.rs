@@ -45,6 +45,15 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Reason::Internal, message)
     }
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(Reason::PermissionDenied, message)
+    }
+    pub fn quota_exceeded(message: impl Into<String>) -> Self {
+        Self::new(Reason::QuotaExceeded, message)
+    }
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(Reason::Unauthenticated, message)
+    }
     pub fn field(mut self, field: &str) -> Self {
         self.field = field.to_string();
         self
@@ -72,6 +81,9 @@ impl From<ApiError> for tonic::Status {
             Reason::PreconditionFailed => tonic::Code::FailedPrecondition,
             Reason::InvalidArgument => tonic::Code::InvalidArgument,
             Reason::Transient => tonic::Code::Unavailable,
+            Reason::PermissionDenied => tonic::Code::PermissionDenied,
+            Reason::QuotaExceeded => tonic::Code::ResourceExhausted,
+            Reason::Unauthenticated => tonic::Code::Unauthenticated,
             Reason::Internal | Reason::Unspecified => tonic::Code::Internal,
         };
         let detail = ErrorDetail {

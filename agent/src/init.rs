@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{AgentConfig, TlsFiles};
+use crate::error::ApiError;
 use crate::pki::{generate_ca, issue_client_cert, issue_server_cert, CaHandle, Pem, PkiError};
+use crate::store::{Store, StoreError};
+use crate::tenancy::{Role, TenancySettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -19,6 +22,12 @@ pub enum InitError {
     Pki(#[from] PkiError),
     #[error("cannot write agent.toml: {0}")]
     Config(#[from] toml::ser::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot record the identity: {0}")]
+    Record(#[from] ApiError),
+    #[error("{0}")]
+    Name(String),
 }
 
 pub struct InitOptions {
@@ -40,7 +49,9 @@ pub struct Initialised {
     pub endpoint: String,
 }
 
-pub fn init(options: &InitOptions) -> Result<Initialised, InitError> {
+/// Makes the state directory and records the `operator` principal in the
+/// store (which it creates), so the first identity works at once.
+pub async fn init(options: &InitOptions) -> Result<Initialised, InitError> {
     let dir = &options.dir;
     let create = |path: &Path| {
         std::fs::create_dir_all(path).map_err(|source| InitError::Create {
@@ -74,10 +85,6 @@ pub fn init(options: &InitOptions) -> Result<Initialised, InitError> {
     let server = issue_server_cert(&ca, &hosts)?;
     Pem::from_certified(&server).write(&dir.join("server.pem"), &dir.join("server-key.pem"))?;
 
-    let clients = dir.join("clients");
-    create(&clients)?;
-    let (client_cert, client_key) = issue_identity(&ca, "operator", &clients)?;
-
     let store = options
         .store
         .clone()
@@ -91,7 +98,21 @@ pub fn init(options: &InitOptions) -> Result<Initialised, InitError> {
             server_cert: "server.pem".into(),
             server_key: "server-key.pem".into(),
         },
+        tenancy: TenancySettings::default(),
+        audit: Default::default(),
     };
+    let clients = dir.join("clients");
+    create(&clients)?;
+    let registry = Store::open(&config.store_url()).await?;
+    let operator = issue_identity(
+        &ca,
+        &registry,
+        "operator",
+        Role::Operator,
+        config.tenancy.certificate_days,
+        &clients,
+    )
+    .await?;
     let config_path = dir.join("agent.toml");
     std::fs::write(&config_path, toml::to_string_pretty(&config)?).map_err(|source| {
         InitError::Create {
@@ -107,22 +128,60 @@ pub fn init(options: &InitOptions) -> Result<Initialised, InitError> {
         config_path,
         ca_fingerprint: ca.fingerprint(),
         ca_cert,
-        client_cert,
-        client_key,
+        client_cert: operator.cert,
+        client_key: operator.key,
         endpoint,
     })
 }
 
-/// Issues a client identity `name` into `dir`: `<name>.pem` and `<name>-key.pem`.
-pub fn issue_identity(
+/// An identity written to disk and recorded in the store.
+pub struct IssuedIdentity {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub serial: String,
+    pub expires_at: String,
+}
+
+/// Issues a client identity `name` with `role` into `dir` (`<name>.pem`
+/// and `<name>-key.pem`) and records its serial, so calls with it are
+/// served until it expires or is revoked.
+pub async fn issue_identity(
     ca: &CaHandle,
+    store: &Store,
     name: &str,
+    role: Role,
+    days: u32,
     dir: &Path,
-) -> Result<(PathBuf, PathBuf), InitError> {
+) -> Result<IssuedIdentity, InitError> {
+    if let Some(problem) = crate::tenancy::principal::name_problem(name) {
+        return Err(InitError::Name(problem));
+    }
+    if let Some(current) = store.principal_role(name).await? {
+        if current != role {
+            return Err(InitError::Name(format!(
+                "{name} is a principal with role {current}; issue with --role {current}"
+            )));
+        }
+    }
+    let certified = issue_client_cert(ca, name, days)?;
+    let (serial, _) = crate::tenancy::authenticate::serial_and_name(certified.cert.der())
+        .ok_or_else(|| InitError::Name("the new certificate is unreadable".into()))?;
+    let expires_at = (time::OffsetDateTime::now_utc()
+        + time::Duration::days(i64::from(days.max(1))))
+    .format(&time::format_description::well_known::Rfc3339)
+    .unwrap_or_default();
     let cert = dir.join(format!("{name}.pem"));
     let key = dir.join(format!("{name}-key.pem"));
-    Pem::from_certified(&issue_client_cert(ca, name)?).write(&cert, &key)?;
-    Ok((cert, key))
+    Pem::from_certified(&certified).write(&cert, &key)?;
+    store
+        .record_certificate(name, role, &serial, &expires_at)
+        .await?;
+    Ok(IssuedIdentity {
+        cert,
+        key,
+        serial,
+        expires_at,
+    })
 }
 
 impl Initialised {

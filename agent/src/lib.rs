@@ -1,6 +1,7 @@
 //! The giif on-site agent: inventory, allocations and the hardware
 //! drivers, behind the agent API served over mTLS.
 
+pub mod audit;
 pub mod bare_metal;
 pub mod check;
 pub mod config;
@@ -21,4 +22,5 @@ pub mod service;
 pub mod site;
 pub mod site_cache;
 pub mod store;
+pub mod tenancy;
 pub mod vms;

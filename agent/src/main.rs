@@ -6,11 +6,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+mod tenancy_cli;
 use giif_agent::config::AgentConfig;
-use giif_agent::init::{init, issue_identity, InitOptions};
-use giif_agent::pki::CaHandle;
+use giif_agent::init::{init, InitOptions};
 use giif_agent::server::BoundAgent;
 use giif_agent::store::Store;
+use tenancy_cli as cli;
 
 #[derive(Parser)]
 #[command(name = "giif-agent", version, about = "The giif on-site agent")]
@@ -56,10 +58,29 @@ enum Command {
         #[command(subcommand)]
         command: HostKeysCommand,
     },
-    /// Client identities issued by the agent's CA.
+    /// Client identities issued by the agent's CA: the principals.
     Identity {
         #[command(subcommand)]
         command: IdentityCommand,
+    },
+    /// Principals' quotas.
+    Quota {
+        #[command(subcommand)]
+        command: QuotaCommand,
+    },
+    /// The audit trail: who changed what, and what the devices were asked.
+    Audit {
+        /// Only this project's records (its id).
+        #[arg(long)]
+        project: Option<String>,
+        /// Only this principal's records.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only records at or after this time (RFC 3339, or YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
     },
 }
 
@@ -110,11 +131,57 @@ enum HostKeysCommand {
 
 #[derive(Subcommand)]
 enum IdentityCommand {
-    /// Issue a client certificate and key for NAME into the directory OUT.
+    /// Issue a client certificate and key for NAME (their Guacamole user
+    /// name) into the directory OUT, making NAME a principal if new.
     Issue {
         name: String,
         #[arg(long)]
         out: PathBuf,
+        /// operator or user; an existing principal keeps its role.
+        #[arg(long)]
+        role: Option<String>,
+        /// Validity in days (default: [tenancy] certificate_days).
+        #[arg(long)]
+        days: Option<u32>,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+    /// Show the principals and their certificates.
+    List {
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+    /// Revoke every certificate of NAME: their next call is refused.
+    Revoke {
+        name: String,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuotaCommand {
+    /// Set NAME's quota; a limit left out takes [tenancy.default_quota].
+    Set {
+        name: String,
+        #[arg(long)]
+        projects: Option<u64>,
+        #[arg(long)]
+        vms: Option<u64>,
+        #[arg(long)]
+        vcpus: Option<u64>,
+        #[arg(long = "memory-gb")]
+        memory_gb: Option<u64>,
+        #[arg(long)]
+        servers: Option<u64>,
+        #[arg(long = "floating-ips")]
+        floating_ips: Option<u64>,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+    /// Show NAME's quota and what their projects use.
+    Show {
+        name: String,
         #[arg(long, env = "GIIF_AGENT_CONFIG")]
         config: PathBuf,
     },
@@ -142,7 +209,8 @@ async fn main() -> anyhow::Result<()> {
                 listen,
                 hosts,
                 store,
-            })?;
+            })
+            .await?;
             println!(
                 "Initialised the agent state in {}.",
                 made.config_path
@@ -231,17 +299,65 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Identity {
-            command: IdentityCommand::Issue { name, out, config },
+            command:
+                IdentityCommand::Issue {
+                    name,
+                    out,
+                    role,
+                    days,
+                    config,
+                },
         } => {
-            let config = AgentConfig::load(&config)?;
-            let ca = CaHandle::load(&config.tls.ca_cert, &config.tls.ca_key)?;
-            std::fs::create_dir_all(&out)?;
-            let (cert, key) = issue_identity(&ca, &name, &out)?;
-            println!(
-                "Issued identity {name:?}:\n  certificate: {}\n  key:         {}",
-                cert.display(),
-                key.display()
-            );
+            let role = role
+                .map(|r| r.parse())
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            print!("{}", cli::issue(&config, &name, role, days, &out).await?);
+        }
+        Command::Identity {
+            command: IdentityCommand::List { config },
+        } => print!("{}", cli::list(&config).await?),
+        Command::Identity {
+            command: IdentityCommand::Revoke { name, config },
+        } => print!("{}", cli::revoke(&config, &name).await?),
+        Command::Quota {
+            command:
+                QuotaCommand::Set {
+                    name,
+                    projects,
+                    vms,
+                    vcpus,
+                    memory_gb,
+                    servers,
+                    floating_ips,
+                    config,
+                },
+        } => {
+            let quota = giif_agent::tenancy::Quota {
+                projects,
+                vms,
+                vcpus,
+                memory_gb,
+                servers,
+                floating_ips,
+            };
+            print!("{}", cli::set_quota(&config, &name, &quota).await?);
+        }
+        Command::Quota {
+            command: QuotaCommand::Show { name, config },
+        } => print!("{}", cli::show_quota(&config, &name).await?),
+        Command::Audit {
+            project,
+            principal,
+            since,
+            config,
+        } => {
+            let filter = giif_agent::store::audit::AuditFilter {
+                project_id: project,
+                principal,
+                since,
+            };
+            print!("{}", cli::audit(&config, &filter).await?);
         }
     }
     Ok(())

@@ -40,14 +40,19 @@ pub fn run_in_background<Op, OpFut, Rec, RecFut>(
     Rec: FnOnce(String, ApiError) -> RecFut + Send + 'static,
     RecFut: Future<Output = ()> + Send,
 {
-    tokio::spawn(async move {
+    let run = async move {
         let lock = locks.of(&id).await;
         let _held = lock.lock().await;
         if let Err(err) = operation(id.clone()).await {
             tracing::warn!(object = %id, error = %err.message, "operation failed");
             record_failure(id, err).await;
         }
-    });
+    };
+    // The device actions of the operation belong to the call that started it.
+    match crate::audit::AuditScope::current() {
+        Some(scope) => tokio::spawn(scope.run(run)),
+        None => tokio::spawn(run),
+    };
 }
 
 /// Waits until the object's `status` is `ready` or `failed` and no operation

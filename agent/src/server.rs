@@ -17,6 +17,7 @@ use crate::pki::{read_pem_file, server_tls_config, PkiError};
 use crate::service::AgentService;
 use crate::site_cache::SiteCache;
 use crate::store::{Store, StoreError};
+use crate::tenancy::Gate;
 use crate::vms::Vms;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,7 @@ pub struct BoundAgent {
     listener: TcpListener,
     tls: rustls::ServerConfig,
     store: Store,
+    gate: Gate,
 }
 
 impl BoundAgent {
@@ -49,10 +51,16 @@ impl BoundAgent {
             &read_pem_file(&config.tls.server_cert)?,
             &read_pem_file(&config.tls.server_key)?,
         )?;
-        let store = Store::open(&config.store_url()).await?;
+        let store = Store::open(&config.store_url())
+            .await?
+            .with_default_quota(config.tenancy.default_quota);
         if let Ok(pruned) = store.prune_request_log(7).await {
             tracing::debug!(pruned, "pruned the request log");
         }
+        if let Ok(pruned) = store.prune_audit(config.audit.keep_days).await {
+            tracing::debug!(pruned, "pruned the audit trail");
+        }
+        let gate = Gate::new(store.clone(), config.tenancy.clone());
         let listener =
             TcpListener::bind(&config.listen)
                 .await
@@ -64,6 +72,7 @@ impl BoundAgent {
             listener,
             tls,
             store,
+            gate,
         })
     }
 
@@ -86,6 +95,7 @@ impl BoundAgent {
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_service(AgentServer::new(AgentService::new(
                 self.store.clone(),
+                self.gate,
                 consoles,
                 gateways,
                 vms,

@@ -3,7 +3,6 @@
 
 use giif_proto::agent as api;
 use giif_proto::agent::agent_server::Agent;
-use giif_proto::tls_incoming::PeerCertificates;
 use tonic::{Request, Response, Status};
 
 use crate::bare_metal::Servers;
@@ -12,10 +11,13 @@ use crate::error::ApiError;
 use crate::floating::FloatingIps;
 use crate::gateways::Gateways;
 use crate::store::Store;
+use crate::tenancy::policy::hidden;
+use crate::tenancy::{Gate, Rpc};
 use crate::vms::Vms;
 
 pub struct AgentService {
     store: Store,
+    gate: Gate,
     consoles: Consoles,
     gateways: Gateways,
     floating: FloatingIps,
@@ -26,6 +28,7 @@ pub struct AgentService {
 impl AgentService {
     pub fn new(
         store: Store,
+        gate: Gate,
         consoles: Consoles,
         gateways: Gateways,
         vms: Vms,
@@ -34,6 +37,7 @@ impl AgentService {
         let floating = FloatingIps::new(store.clone(), gateways.clone());
         Self {
             store,
+            gate,
             consoles,
             gateways,
             floating,
@@ -46,16 +50,6 @@ impl AgentService {
 /// A client's wait, capped: long operations continue after the answer.
 fn wait(seconds: u32) -> std::time::Duration {
     std::time::Duration::from_secs(u64::from(seconds.min(3600)))
-}
-
-/// The caller's identity: its client certificate's common name.
-fn caller<T>(request: &Request<T>) -> String {
-    request
-        .extensions()
-        .get::<PeerCertificates>()
-        .and_then(|certs| certs.0.first())
-        .and_then(|cert| crate::pki::client_identity(cert.as_ref()))
-        .unwrap_or_else(|| "unknown".to_string())
 }
 
 fn validate_spec(spec: Option<&api::ProjectSpec>) -> Result<&api::ProjectSpec, ApiError> {
@@ -118,37 +112,83 @@ const MAX_PROJECTS_PER_GET: usize = 1000;
 
 type Reply<T> = Result<Response<T>, Status>;
 
+/// The project an object belongs to, from its answer.
+macro_rules! project_of {
+    ($object:expr) => {
+        $object
+            .spec
+            .as_ref()
+            .map(|spec| spec.project_id.clone())
+            .unwrap_or_default()
+    };
+}
+
 #[tonic::async_trait]
 impl Agent for AgentService {
     async fn get_agent_info(
         &self,
         request: Request<api::GetAgentInfoRequest>,
     ) -> Reply<api::AgentInfo> {
+        let caller = self.gate.caller(&request).await?;
+        self.gate.on_site(&caller, Rpc::GetAgentInfo)?;
         Ok(Response::new(api::AgentInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             store_backend: self.store.backend().name().to_string(),
-            caller_identity: caller(&request),
+            caller_identity: caller.name().to_string(),
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn create_project(
         &self,
         request: Request<api::CreateProjectRequest>,
     ) -> Reply<api::Project> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let spec = validate_spec(request.spec.as_ref())?;
-        self.consoles.check_project_users(spec).await?;
-        let project = self.store.create_project(&request.request_id, spec).await?;
+        let rpc = Rpc::CreateProject;
+        let project = self
+            .gate
+            .audited(&caller, rpc, &request.request_id, "", &spec.name, async {
+                self.gate.on_site(&caller, rpc)?;
+                crate::tenancy::access::check_project_change(&caller, None, spec)?;
+                self.gate.expiry(&caller, None, spec.expires_on.as_deref())?;
+                self.consoles.check_project_users(spec).await?;
+                match self
+                    .store
+                    .create_project(&request.request_id, spec, caller.name())
+                    .await
+                {
+                    // Another tenant's project name is taken, but its id is not theirs to learn.
+                    Err(error) if error.reason == api::error_detail::Reason::AlreadyExists => {
+                        let visible = self.gate.visible(&caller).await?;
+                        Err(if visible.contains(&error.subject) {
+                            error
+                        } else {
+                            ApiError::already_exists(format!(
+                                "a project named {:?} already exists; project names are unique on the site",
+                                spec.name
+                            ))
+                            .field("spec.name")
+                            .hint("Choose another name.")
+                        })
+                    }
+                    other => other,
+                }
+            })
+            .await?;
         let console = self.consoles.ensure_project(&project).await;
         Ok(Response::new(with_console(project, &console)))
     }
 
     async fn get_project(&self, request: Request<api::GetProjectRequest>) -> Reply<api::Project> {
-        let project = match request.into_inner().key {
-            Some(api::get_project_request::Key::Id(id)) => self.store.project_by_id(&id).await?,
+        let caller = self.gate.caller(&request).await?;
+        let (project, reference) = match request.into_inner().key {
+            Some(api::get_project_request::Key::Id(id)) => {
+                (self.store.project_by_id(&id).await, id)
+            }
             Some(api::get_project_request::Key::Name(name)) => {
-                self.store.project_by_name(&name).await?
+                (self.store.project_by_name(&name).await, name)
             }
             None => {
                 return Err(ApiError::invalid("give an id or a name")
@@ -156,6 +196,10 @@ impl Agent for AgentService {
                     .into())
             }
         };
+        let project = project.map_err(|_| hidden(&reference))?;
+        self.gate
+            .readable(&caller, Rpc::GetProject, &project.id, &reference)
+            .await?;
         let console = self.consoles.project_state(&project).await;
         Ok(Response::new(with_console(project, &console)))
     }
@@ -164,6 +208,8 @@ impl Agent for AgentService {
         &self,
         request: Request<api::GetProjectsRequest>,
     ) -> Reply<api::GetProjectsResponse> {
+        let caller = self.gate.caller(&request).await?;
+        self.gate.on_site(&caller, Rpc::GetProjects)?;
         let ids = request.into_inner().ids;
         if ids.len() > MAX_PROJECTS_PER_GET {
             return Err(ApiError::invalid(format!(
@@ -180,7 +226,14 @@ impl Agent for AgentService {
                     .into(),
             );
         }
-        let projects = self.store.projects_by_ids(&ids).await?;
+        let visible = self.gate.visible(&caller).await?;
+        let projects: Vec<_> = self
+            .store
+            .projects_by_ids(&ids)
+            .await?
+            .into_iter()
+            .filter(|project| visible.contains(&project.id))
+            .collect();
         let consoles = self.consoles.project_states(&projects).await;
         Ok(Response::new(api::GetProjectsResponse {
             projects: projects
@@ -193,47 +246,73 @@ impl Agent for AgentService {
 
     async fn list_projects(
         &self,
-        _: Request<api::ListProjectsRequest>,
+        request: Request<api::ListProjectsRequest>,
     ) -> Reply<api::ListProjectsResponse> {
-        Ok(Response::new(api::ListProjectsResponse {
-            projects: self.store.list_projects().await?,
-        }))
+        let caller = self.gate.caller(&request).await?;
+        self.gate.on_site(&caller, Rpc::ListProjects)?;
+        let visible = self.gate.visible(&caller).await?;
+        let mut projects = self.store.list_projects().await?;
+        projects.retain(|project| visible.contains(&project.id));
+        Ok(Response::new(api::ListProjectsResponse { projects }))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn update_project(
         &self,
         request: Request<api::UpdateProjectRequest>,
     ) -> Reply<api::Project> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let spec = validate_spec(request.spec.as_ref())?;
         let id = required_id(&request.id)?;
-        self.consoles.check_project_users(spec).await?;
+        let rpc = Rpc::UpdateProject;
         let project = self
-            .store
-            .update_project(&request.request_id, id, spec)
+            .gate
+            .audited(&caller, rpc, &request.request_id, id, id, async {
+                let access = self.gate.on_project(&caller, rpc, id).await?;
+                crate::tenancy::access::check_project_change(&caller, access.as_ref(), spec)?;
+                let before = self.store.project_by_id(id).await?;
+                let before_expiry = before.spec.as_ref().and_then(|s| s.expires_on.as_deref());
+                self.gate
+                    .expiry(&caller, Some(before_expiry), spec.expires_on.as_deref())?;
+                self.consoles.check_project_users(spec).await?;
+                self.store
+                    .update_project(&request.request_id, id, spec)
+                    .await
+            })
             .await?;
         let console = self.consoles.ensure_project(&project).await;
         Ok(Response::new(with_console(project, &console)))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn delete_project(
         &self,
         request: Request<api::DeleteProjectRequest>,
     ) -> Reply<api::DeleteProjectResponse> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        let existed = self.store.delete_project(&request.request_id, id).await?;
-        // Also when the row was already gone: a retry finishes the removal.
-        self.consoles.remove_project(id).await?;
+        let rpc = Rpc::DeleteProject;
+        let existed = self
+            .gate
+            .audited(&caller, rpc, &request.request_id, id, id, async {
+                self.gate.on_project(&caller, rpc, id).await?;
+                let existed = self.store.delete_project(&request.request_id, id).await?;
+                // Also when the row was already gone: a retry finishes the removal.
+                self.consoles.remove_project(id).await?;
+                Ok(existed)
+            })
+            .await?;
         Ok(Response::new(api::DeleteProjectResponse { existed }))
     }
 
     async fn list_vlan_pools(
         &self,
-        _: Request<api::ListVlanPoolsRequest>,
+        request: Request<api::ListVlanPoolsRequest>,
     ) -> Reply<api::ListVlanPoolsResponse> {
+        let caller = self.gate.caller(&request).await?;
+        self.gate.on_site(&caller, Rpc::ListVlanPools)?;
         let pools = self
             .store
             .vlan_pools()
@@ -251,115 +330,231 @@ impl Agent for AgentService {
         Ok(Response::new(api::ListVlanPoolsResponse { pools }))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn create_gateway(
         &self,
         request: Request<api::CreateGatewayRequest>,
     ) -> Reply<api::Gateway> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let spec = request
-            .spec
-            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let spec = required_spec(request.spec)?;
+        let rpc = Rpc::CreateGateway;
+        let project = spec.project_id.clone();
         let gateway = self
-            .gateways
-            .create(&request.request_id, &spec, wait(request.wait_seconds))
+            .gate
+            .audited(
+                &caller,
+                rpc,
+                &request.request_id,
+                &project,
+                &project,
+                async {
+                    self.gate.on_project(&caller, rpc, &project).await?;
+                    self.gateways
+                        .create(&request.request_id, &spec, wait(request.wait_seconds))
+                        .await
+                },
+            )
             .await?;
         Ok(Response::new(gateway))
     }
 
     async fn get_gateway(&self, request: Request<api::GetGatewayRequest>) -> Reply<api::Gateway> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        Ok(Response::new(
-            self.gateways.get(&request.reference, request.live).await?,
-        ))
+        let stored = self
+            .gateways
+            .get(&request.reference, false)
+            .await
+            .map_err(|_| hidden(&request.reference))?;
+        self.gate
+            .readable(
+                &caller,
+                Rpc::GetGateway,
+                &project_of!(stored),
+                &request.reference,
+            )
+            .await?;
+        let gateway = match request.live {
+            true => self.gateways.get(&stored.id, true).await?,
+            false => stored,
+        };
+        Ok(Response::new(gateway))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn update_gateway(
         &self,
         request: Request<api::UpdateGatewayRequest>,
     ) -> Reply<api::Gateway> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let spec = request
-            .spec
-            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let spec = required_spec(request.spec)?;
         let id = required_id(&request.id)?;
+        let rpc = Rpc::UpdateGateway;
+        let current = self.gateways.get(id, false).await?;
+        let project = project_of!(current);
         let gateway = self
-            .gateways
-            .update(&request.request_id, id, &spec, wait(request.wait_seconds))
+            .gate
+            .audited(&caller, rpc, &request.request_id, &project, id, async {
+                self.gate
+                    .on_projects(&caller, rpc, &project, &spec.project_id)
+                    .await?;
+                self.gateways
+                    .update(&request.request_id, id, &spec, wait(request.wait_seconds))
+                    .await
+            })
             .await?;
         Ok(Response::new(gateway))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn delete_gateway(
         &self,
         request: Request<api::DeleteGatewayRequest>,
     ) -> Reply<api::DeleteGatewayResponse> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        let existed = self.gateways.delete(&request.request_id, id).await?;
+        let rpc = Rpc::DeleteGateway;
+        let project = match self.gateways.get(id, false).await {
+            Ok(current) => project_of!(current),
+            Err(_) => return Ok(Response::new(api::DeleteGatewayResponse { existed: false })),
+        };
+        let existed = self
+            .gate
+            .audited(&caller, rpc, &request.request_id, &project, id, async {
+                self.gate.on_project(&caller, rpc, &project).await?;
+                self.gateways.delete(&request.request_id, id).await
+            })
+            .await?;
         Ok(Response::new(api::DeleteGatewayResponse { existed }))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn create_floating_ip(
         &self,
         request: Request<api::CreateFloatingIpRequest>,
     ) -> Reply<api::FloatingIp> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let spec = request
-            .spec
-            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
-        Ok(Response::new(
-            self.floating.create(&request.request_id, &spec).await?,
-        ))
+        let spec = required_spec(request.spec)?;
+        let rpc = Rpc::CreateFloatingIp;
+        let project = spec.project_id.clone();
+        let floating = self
+            .gate
+            .audited(
+                &caller,
+                rpc,
+                &request.request_id,
+                &project,
+                &project,
+                async {
+                    self.gate.on_project(&caller, rpc, &project).await?;
+                    self.floating.create(&request.request_id, &spec).await
+                },
+            )
+            .await?;
+        Ok(Response::new(floating))
     }
 
     async fn get_floating_ip(
         &self,
         request: Request<api::GetFloatingIpRequest>,
     ) -> Reply<api::FloatingIp> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        Ok(Response::new(
-            self.floating.get(&request.reference, request.live).await?,
-        ))
+        let stored = self
+            .floating
+            .get(&request.reference, false)
+            .await
+            .map_err(|_| hidden(&request.reference))?;
+        self.gate
+            .readable(
+                &caller,
+                Rpc::GetFloatingIp,
+                &stored.project_id,
+                &request.reference,
+            )
+            .await?;
+        let floating = match request.live {
+            true => self.floating.get(&stored.id, true).await?,
+            false => stored,
+        };
+        Ok(Response::new(floating))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn update_floating_ip(
         &self,
         request: Request<api::UpdateFloatingIpRequest>,
     ) -> Reply<api::FloatingIp> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let spec = request
-            .spec
-            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let spec = required_spec(request.spec)?;
         let id = required_id(&request.id)?;
-        Ok(Response::new(self.floating.update(id, &spec).await?))
+        let rpc = Rpc::UpdateFloatingIp;
+        let project = self.floating.get(id, false).await?.project_id;
+        let floating = self
+            .gate
+            .audited(&caller, rpc, &request.request_id, &project, id, async {
+                self.gate
+                    .on_projects(&caller, rpc, &project, &spec.project_id)
+                    .await?;
+                self.floating.update(id, &spec).await
+            })
+            .await?;
+        Ok(Response::new(floating))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn delete_floating_ip(
         &self,
         request: Request<api::DeleteFloatingIpRequest>,
     ) -> Reply<api::DeleteFloatingIpResponse> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        let existed = self.floating.delete(id).await?;
+        let rpc = Rpc::DeleteFloatingIp;
+        let project = match self.floating.get(id, false).await {
+            Ok(current) => current.project_id,
+            Err(_) => {
+                return Ok(Response::new(api::DeleteFloatingIpResponse {
+                    existed: false,
+                }))
+            }
+        };
+        let existed = self
+            .gate
+            .audited(&caller, rpc, &request.request_id, &project, id, async {
+                self.gate.on_project(&caller, rpc, &project).await?;
+                self.floating.delete(id).await
+            })
+            .await?;
         Ok(Response::new(api::DeleteFloatingIpResponse { existed }))
     }
 
     async fn list_pagw_slots(
         &self,
-        _: Request<api::ListPagwSlotsRequest>,
+        request: Request<api::ListPagwSlotsRequest>,
     ) -> Reply<api::ListPagwSlotsResponse> {
+        let caller = self.gate.caller(&request).await?;
+        self.gate.on_site(&caller, Rpc::ListPagwSlots)?;
+        let visible = self.gate.visible(&caller).await?;
         let mut slots = Vec::new();
         for slot in self.store.pagw_slot_inventory().await? {
             let holder = self
                 .store
                 .gateway_in_slot(&slot.public_ip.to_string())
                 .await?;
+            // A slot another tenant holds is not listed: it is neither free
+            // nor theirs.
+            if holder
+                .as_ref()
+                .is_some_and(|g| !visible.contains(&g.project_id))
+            {
+                continue;
+            }
             slots.push(api::PagwSlot {
                 public_ip: slot.public_ip.to_string(),
                 netmask: slot.netmask.to_string(),
@@ -378,8 +573,10 @@ impl Agent for AgentService {
 
     async fn list_iso_images(
         &self,
-        _: Request<api::ListIsoImagesRequest>,
+        request: Request<api::ListIsoImagesRequest>,
     ) -> Reply<api::ListIsoImagesResponse> {
+        let caller = self.gate.caller(&request).await?;
+        self.gate.on_site(&caller, Rpc::ListIsoImages)?;
         let library = self.store.iso_library().await?;
         let images = library
             .images()
@@ -394,63 +591,125 @@ impl Agent for AgentService {
         Ok(Response::new(api::ListIsoImagesResponse { images }))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn create_vm(&self, request: Request<api::CreateVmRequest>) -> Reply<api::Vm> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let spec = request
-            .spec
-            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let spec = required_spec(request.spec)?;
+        let rpc = Rpc::CreateVm;
+        let project = spec.project_id.clone();
         let vm = self
-            .vms
-            .create(&request.request_id, &spec, wait(request.wait_seconds))
+            .gate
+            .audited(
+                &caller,
+                rpc,
+                &request.request_id,
+                &project,
+                &spec.name,
+                async {
+                    self.gate.on_project(&caller, rpc, &project).await?;
+                    self.vms
+                        .create(&request.request_id, &spec, wait(request.wait_seconds))
+                        .await
+                },
+            )
             .await?;
         Ok(Response::new(vm))
     }
 
     async fn get_vm(&self, request: Request<api::GetVmRequest>) -> Reply<api::Vm> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        Ok(Response::new(
-            self.vms.get(&request.reference, request.live).await?,
-        ))
+        let stored = self
+            .vms
+            .get(&request.reference, false)
+            .await
+            .map_err(|_| hidden(&request.reference))?;
+        self.gate
+            .readable(
+                &caller,
+                Rpc::GetVm,
+                &project_of!(stored),
+                &request.reference,
+            )
+            .await?;
+        let vm = match request.live {
+            true => self.vms.get(&stored.id, true).await?,
+            false => stored,
+        };
+        Ok(Response::new(vm))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn update_vm(&self, request: Request<api::UpdateVmRequest>) -> Reply<api::Vm> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let spec = request
-            .spec
-            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let spec = required_spec(request.spec)?;
         let id = required_id(&request.id)?;
+        let rpc = Rpc::UpdateVm;
+        let project = project_of!(self.vms.get(id, false).await?);
         let vm = self
-            .vms
-            .update(&request.request_id, id, &spec, wait(request.wait_seconds))
+            .gate
+            .audited(&caller, rpc, &request.request_id, &project, id, async {
+                self.gate
+                    .on_projects(&caller, rpc, &project, &spec.project_id)
+                    .await?;
+                self.vms
+                    .update(&request.request_id, id, &spec, wait(request.wait_seconds))
+                    .await
+            })
             .await?;
         Ok(Response::new(vm))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn delete_vm(
         &self,
         request: Request<api::DeleteVmRequest>,
     ) -> Reply<api::DeleteVmResponse> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        let existed = self.vms.delete(&request.request_id, id).await?;
+        let rpc = Rpc::DeleteVm;
+        let project = match self.vms.get(id, false).await {
+            Ok(current) => project_of!(current),
+            Err(_) => return Ok(Response::new(api::DeleteVmResponse { existed: false })),
+        };
+        let existed = self
+            .gate
+            .audited(&caller, rpc, &request.request_id, &project, id, async {
+                self.gate.on_project(&caller, rpc, &project).await?;
+                self.vms.delete(&request.request_id, id).await
+            })
+            .await?;
         Ok(Response::new(api::DeleteVmResponse { existed }))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn create_bms_assignment(
         &self,
         request: Request<api::CreateBmsAssignmentRequest>,
     ) -> Reply<api::BmsAssignment> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let spec = request
-            .spec
-            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let spec = required_spec(request.spec)?;
+        let rpc = Rpc::CreateBmsAssignment;
+        let project = spec.project_id.clone();
         let assignment = self
-            .servers
-            .create(&request.request_id, &spec, wait(request.wait_seconds))
+            .gate
+            .audited(
+                &caller,
+                rpc,
+                &request.request_id,
+                &project,
+                &spec.bms,
+                async {
+                    self.gate.on_project(&caller, rpc, &project).await?;
+                    self.servers
+                        .create(&request.request_id, &spec, wait(request.wait_seconds))
+                        .await
+                },
+            )
             .await?;
         Ok(Response::new(assignment))
     }
@@ -459,37 +718,79 @@ impl Agent for AgentService {
         &self,
         request: Request<api::GetBmsAssignmentRequest>,
     ) -> Reply<api::BmsAssignment> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        Ok(Response::new(
-            self.servers.get(&request.reference, request.live).await?,
-        ))
+        let stored = self
+            .servers
+            .get(&request.reference, false)
+            .await
+            .map_err(|_| hidden(&request.reference))?;
+        self.gate
+            .readable(
+                &caller,
+                Rpc::GetBmsAssignment,
+                &project_of!(stored),
+                &request.reference,
+            )
+            .await?;
+        let assignment = match request.live {
+            true => self.servers.get(&stored.id, true).await?,
+            false => stored,
+        };
+        Ok(Response::new(assignment))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn update_bms_assignment(
         &self,
         request: Request<api::UpdateBmsAssignmentRequest>,
     ) -> Reply<api::BmsAssignment> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let spec = request
-            .spec
-            .ok_or_else(|| ApiError::invalid("spec is required").field("spec"))?;
+        let spec = required_spec(request.spec)?;
         let id = required_id(&request.id)?;
+        let rpc = Rpc::UpdateBmsAssignment;
+        let project = project_of!(self.servers.get(id, false).await?);
         let assignment = self
-            .servers
-            .update(&request.request_id, id, &spec, wait(request.wait_seconds))
+            .gate
+            .audited(&caller, rpc, &request.request_id, &project, id, async {
+                // Moving a server needs rights on both projects.
+                self.gate
+                    .on_projects(&caller, rpc, &project, &spec.project_id)
+                    .await?;
+                self.servers
+                    .update(&request.request_id, id, &spec, wait(request.wait_seconds))
+                    .await
+            })
             .await?;
         Ok(Response::new(assignment))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn delete_bms_assignment(
         &self,
         request: Request<api::DeleteBmsAssignmentRequest>,
     ) -> Reply<api::DeleteBmsAssignmentResponse> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        let (existed, warning) = self.servers.delete(&request.request_id, id).await?;
+        let rpc = Rpc::DeleteBmsAssignment;
+        let project = match self.servers.get(id, false).await {
+            Ok(current) => project_of!(current),
+            Err(_) => {
+                return Ok(Response::new(api::DeleteBmsAssignmentResponse {
+                    existed: false,
+                    warning: String::new(),
+                }))
+            }
+        };
+        let (existed, warning) = self
+            .gate
+            .audited(&caller, rpc, &request.request_id, &project, id, async {
+                self.gate.on_project(&caller, rpc, &project).await?;
+                self.servers.delete(&request.request_id, id).await
+            })
+            .await?;
         Ok(Response::new(api::DeleteBmsAssignmentResponse {
             existed,
             warning,
@@ -497,60 +798,139 @@ impl Agent for AgentService {
     }
 
     async fn list_bms(&self, request: Request<api::ListBmsRequest>) -> Reply<api::ListBmsResponse> {
+        let caller = self.gate.caller(&request).await?;
+        self.gate.on_site(&caller, Rpc::ListBms)?;
+        let visible = self.gate.visible(&caller).await?;
         let request = request.into_inner();
-        Ok(Response::new(api::ListBmsResponse {
-            servers: self.servers.list(&request.state, &request.tag).await?,
-        }))
+        let mut servers = self.servers.list(&request.state, &request.tag).await?;
+        servers.retain(|s| s.project_id.is_empty() || visible.contains(&s.project_id));
+        Ok(Response::new(api::ListBmsResponse { servers }))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn create_guacamole_connection(
         &self,
         request: Request<api::CreateGuacamoleConnectionRequest>,
     ) -> Reply<api::GuacamoleConnection> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
-        Ok(Response::new(
-            self.consoles
-                .create_connection(&request.request_id, &spec)
-                .await?,
-        ))
+        let rpc = Rpc::CreateGuacamoleConnection;
+        let project = spec.project_id.clone();
+        let connection = self
+            .gate
+            .audited(
+                &caller,
+                rpc,
+                &request.request_id,
+                &project,
+                &spec.name,
+                async {
+                    self.connection_allowed(&caller, rpc, &spec).await?;
+                    self.consoles
+                        .create_connection(&request.request_id, &spec)
+                        .await
+                },
+            )
+            .await?;
+        Ok(Response::new(connection))
     }
 
     async fn get_guacamole_connection(
         &self,
         request: Request<api::GetGuacamoleConnectionRequest>,
     ) -> Reply<api::GuacamoleConnection> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        Ok(Response::new(self.consoles.get_connection(id).await?))
+        let connection = self.consoles.get_connection(id).await?;
+        self.gate
+            .readable(
+                &caller,
+                Rpc::GetGuacamoleConnection,
+                &project_of!(connection),
+                id,
+            )
+            .await?;
+        Ok(Response::new(connection))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn update_guacamole_connection(
         &self,
         request: Request<api::UpdateGuacamoleConnectionRequest>,
     ) -> Reply<api::GuacamoleConnection> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
         let id = required_id(&request.id)?;
-        Ok(Response::new(
-            self.consoles
-                .update_connection(id, &spec, request.set_password)
-                .await?,
-        ))
+        let rpc = Rpc::UpdateGuacamoleConnection;
+        let project = project_of!(self.consoles.get_connection(id).await?);
+        let connection = self
+            .gate
+            .audited(&caller, rpc, &request.request_id, &project, id, async {
+                self.gate.on_project(&caller, rpc, &project).await?;
+                self.connection_allowed(&caller, rpc, &spec).await?;
+                self.consoles
+                    .update_connection(id, &spec, request.set_password)
+                    .await
+            })
+            .await?;
+        Ok(Response::new(connection))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %caller(&request)))]
+    #[tracing::instrument(skip_all)]
     async fn delete_guacamole_connection(
         &self,
         request: Request<api::DeleteGuacamoleConnectionRequest>,
     ) -> Reply<api::DeleteGuacamoleConnectionResponse> {
+        let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        let existed = self.consoles.delete_connection(id).await?;
+        let rpc = Rpc::DeleteGuacamoleConnection;
+        let project = match self.consoles.get_connection(id).await {
+            Ok(current) => project_of!(current),
+            Err(error) if error.reason == api::error_detail::Reason::NotFound => {
+                return Ok(Response::new(api::DeleteGuacamoleConnectionResponse {
+                    existed: false,
+                }))
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let existed = self
+            .gate
+            .audited(&caller, rpc, &request.request_id, &project, id, async {
+                self.gate.on_project(&caller, rpc, &project).await?;
+                self.consoles.delete_connection(id).await
+            })
+            .await?;
         Ok(Response::new(api::DeleteGuacamoleConnectionResponse {
             existed,
         }))
+    }
+}
+
+impl AgentService {
+    /// A connection goes into a project the caller manages and, unless they
+    /// are an operator, targets only that project's resources or subnet.
+    async fn connection_allowed(
+        &self,
+        caller: &crate::tenancy::Caller,
+        rpc: Rpc,
+        spec: &api::GuacamoleConnectionSpec,
+    ) -> Result<(), ApiError> {
+        if !spec.project_id.is_empty() {
+            self.gate.on_project(caller, rpc, &spec.project_id).await?;
+        }
+        let resource_project = if spec.resource_id.is_empty() || caller.is_operator() {
+            None
+        } else if let Ok(vm) = self.vms.get(&spec.resource_id, false).await {
+            Some(project_of!(vm))
+        } else if let Ok(assignment) = self.servers.get(&spec.resource_id, false).await {
+            Some(project_of!(assignment))
+        } else {
+            None
+        };
+        crate::tenancy::access::check_connection_target(caller, spec, resource_project.as_deref())
     }
 }

@@ -41,13 +41,12 @@ impl TestAgent {
     }
 
     fn start_in(dir: tempfile::TempDir, site: &Path, store: Option<String>) -> Self {
-        let made = init(&InitOptions {
+        let made = initialise(InitOptions {
             dir: dir.path().join("agent"),
             listen: format!("127.0.0.1:{}", free_port()),
             hosts: vec![],
             store,
-        })
-        .expect("giif-agent init");
+        });
         import(&made.config_path, site);
         let log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
         let process = Command::new(binary("giif-agent"))
@@ -146,6 +145,83 @@ impl TestAgent {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
+}
+
+/// A client identity `giif-agent identity issue` wrote.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub name: String,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+impl TestAgent {
+    /// Runs `giif-agent ARGS --config <this agent's>`: its output, whatever
+    /// the exit status.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(binary("giif-agent"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.made.config_path)
+            .output()
+            .expect("run giif-agent")
+    }
+
+    /// `giif-agent identity issue NAME --role ROLE`, which must succeed.
+    pub fn issue_identity(&self, name: &str, role: &str) -> Identity {
+        let out = self.dir.path().join("identities");
+        let out_text = out.display().to_string();
+        let done = self.cli(&[
+            "identity", "issue", name, "--role", role, "--out", &out_text,
+        ]);
+        assert!(
+            done.status.success(),
+            "identity issue {name} failed: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        Identity {
+            name: name.to_string(),
+            cert: out.join(format!("{name}.pem")),
+            key: out.join(format!("{name}-key.pem")),
+        }
+    }
+
+    /// Environment for terraform acting as `identity`.
+    pub fn env_as(&self, identity: &Identity) -> Vec<(String, String)> {
+        vec![
+            ("GIIF_ENDPOINT".into(), self.made.endpoint.clone()),
+            ("GIIF_CA_CERT".into(), path_string(&self.made.ca_cert)),
+            ("GIIF_CLIENT_CERT".into(), path_string(&identity.cert)),
+            ("GIIF_CLIENT_KEY".into(), path_string(&identity.key)),
+        ]
+    }
+
+    /// An agent API client acting as `identity`.
+    pub async fn client_as(&self, identity: &Identity) -> AgentClient {
+        let settings = AgentSettings {
+            client_cert_pem: std::fs::read_to_string(&identity.cert).unwrap(),
+            client_key_pem: std::fs::read_to_string(&identity.key).unwrap(),
+            ..self.settings()
+        };
+        AgentClient::connect(&settings)
+            .await
+            .expect("connect to the agent")
+    }
+}
+
+/// `giif-agent init` as a library call: it opens the store, so it runs on
+/// a runtime of its own, from sync tests and async ones alike.
+pub fn initialise(options: InitOptions) -> Initialised {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(init(&options))
+            .expect("giif-agent init")
+    })
+    .join()
+    .expect("init thread")
 }
 
 fn path_string(path: &Path) -> String {

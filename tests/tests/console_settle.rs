@@ -50,7 +50,7 @@ async fn a_write_from_an_old_version_of_the_project_does_not_undo_a_change() {
 
     // Version 1: "alpha" with alice and bob, and its groups.
     let old = store
-        .create_project("create", &spec("alpha", &["alice", "bob"]))
+        .create_project("create", &spec("alpha", &["alice", "bob"]), "operator")
         .await
         .unwrap();
     let ConsoleState::Present { id: group, .. } = consoles.ensure_project(&old).await else {

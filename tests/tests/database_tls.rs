@@ -96,6 +96,7 @@ async fn store_and_guacamole_over_verified_tls() {
                 name: "encrypted".into(),
                 ..Default::default()
             },
+            "operator",
         )
         .await
         .unwrap();

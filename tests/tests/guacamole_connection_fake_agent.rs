@@ -191,6 +191,7 @@ async fn serve(fake: FakeAgent) -> (Vec<(String, String)>, tempfile::TempDir) {
         hosts: vec![],
         store: None,
     })
+    .await
     .unwrap();
     let config = giif_agent::config::AgentConfig::load(&made.config_path).unwrap();
     let tls = server_tls_config(

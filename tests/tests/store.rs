@@ -30,7 +30,7 @@ fn pool(first: u32, last: u32, reserved: Vec<u32>) -> VlanPoolSpec {
 async fn suite(store: Store) {
     // Without a pool there is nothing to allocate from.
     let err = store
-        .create_project("r0", &spec("early"))
+        .create_project("r0", &spec("early"), "operator")
         .await
         .unwrap_err();
     assert_eq!(err.reason, Reason::PreconditionFailed);
@@ -42,9 +42,15 @@ async fn suite(store: Store) {
         .unwrap();
 
     // A create, and the same request again: one project, the same answer.
-    let alpha = store.create_project("r1", &spec("Alpha")).await.unwrap();
+    let alpha = store
+        .create_project("r1", &spec("Alpha"), "operator")
+        .await
+        .unwrap();
     assert_eq!(alpha.vlan, 10);
-    let again = store.create_project("r1", &spec("Alpha")).await.unwrap();
+    let again = store
+        .create_project("r1", &spec("Alpha"), "operator")
+        .await
+        .unwrap();
     assert_eq!(again, alpha);
     assert_eq!(store.list_projects().await.unwrap().len(), 1);
 
@@ -58,7 +64,7 @@ async fn suite(store: Store) {
 
     // Names are unique regardless of case; the error says how to import.
     let err = store
-        .create_project("r2", &spec("alpha"))
+        .create_project("r2", &spec("alpha"), "operator")
         .await
         .unwrap_err();
     assert_eq!(err.reason, Reason::AlreadyExists);
@@ -66,10 +72,13 @@ async fn suite(store: Store) {
     assert!(err.hint.contains(&alpha.id), "{}", err.hint);
 
     // The reserved VLAN is skipped; then the pool is exhausted, by name.
-    let beta = store.create_project("r3", &spec("beta")).await.unwrap();
+    let beta = store
+        .create_project("r3", &spec("beta"), "operator")
+        .await
+        .unwrap();
     assert_eq!(beta.vlan, 12);
     let err = store
-        .create_project("r4", &spec("gamma"))
+        .create_project("r4", &spec("gamma"), "operator")
         .await
         .unwrap_err();
     assert_eq!(err.reason, Reason::PoolExhausted);
@@ -117,7 +126,10 @@ async fn suite(store: Store) {
         store.delete_project("r7", &alpha.id).await.unwrap(),
         "a replayed delete answers as the first did"
     );
-    let gamma = store.create_project("r9", &spec("gamma")).await.unwrap();
+    let gamma = store
+        .create_project("r9", &spec("gamma"), "operator")
+        .await
+        .unwrap();
     assert_eq!(gamma.vlan, 10);
     store.delete_project("r10", &gamma.id).await.unwrap();
     store.delete_project("r11", &beta.id).await.unwrap();
@@ -133,7 +145,7 @@ async fn suite(store: Store) {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .create_project(&format!("c{i}"), &spec(&format!("p{i}")))
+                    .create_project(&format!("c{i}"), &spec(&format!("p{i}")), "operator")
                     .await
             })
         })
@@ -145,7 +157,10 @@ async fn suite(store: Store) {
     assert_eq!(vlans.len(), 40);
     assert_eq!(vlans.iter().min(), Some(&100));
     assert_eq!(vlans.iter().max(), Some(&139));
-    let err = store.create_project("c40", &spec("p40")).await.unwrap_err();
+    let err = store
+        .create_project("c40", &spec("p40"), "operator")
+        .await
+        .unwrap_err();
     assert_eq!(err.reason, Reason::PoolExhausted);
     assert_eq!(store.vlan_pools().await.unwrap()[0].allocated, 40);
 }

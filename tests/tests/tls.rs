@@ -35,7 +35,7 @@ async fn talk(agent: &TestAgent, config: rustls::ClientConfig) -> Result<(), Str
 fn other_ca_identity() -> (String, String, String) {
     let ca = giif_agent::pki::generate_ca("impostor CA").unwrap();
     let handle = giif_agent::pki::CaHandle::from_certified(ca);
-    let client = giif_agent::pki::issue_client_cert(&handle, "mallory").unwrap();
+    let client = giif_agent::pki::issue_client_cert(&handle, "mallory", 30).unwrap();
     (
         handle.cert_pem().to_string(),
         client.cert.pem(),

@@ -21,7 +21,6 @@ use giif_proto::agent_tls::{fingerprint_sha256, load_certs_from, PkiError};
 
 const CA_VALIDITY_DAYS: i64 = 10 * 365;
 const SERVER_VALIDITY_DAYS: i64 = 2 * 365;
-const CLIENT_VALIDITY_DAYS: i64 = 365;
 /// Tolerates modest clock skew between the agent and its peers.
 const BACKDATE: Duration = Duration::hours(1);
 /// Name put in the agent's server certificate subject (peers check SANs, not this).
@@ -142,15 +141,20 @@ pub fn issue_server_cert(ca: &CaHandle, hosts: &[String]) -> Result<CertifiedKey
     issue_leaf(ca, params, "server certificate")
 }
 
-/// A client certificate whose common name carries the caller's identity.
-pub fn issue_client_cert(ca: &CaHandle, identity: &str) -> Result<CertifiedKey, PkiError> {
+/// A client certificate whose common name carries the caller's identity,
+/// valid for `days` (short-lived: a lost key expires on its own too).
+pub fn issue_client_cert(
+    ca: &CaHandle,
+    identity: &str,
+    days: u32,
+) -> Result<CertifiedKey, PkiError> {
     if identity.trim().is_empty() {
         return Err(PkiError::Generate {
             what: "client certificate".to_owned(),
             reason: "the identity (common name) is empty".to_owned(),
         });
     }
-    let mut params = base_params(identity, CLIENT_VALIDITY_DAYS)?;
+    let mut params = base_params(identity, i64::from(days.max(1)))?;
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     issue_leaf(ca, params, "client certificate")
 }

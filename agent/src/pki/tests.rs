@@ -35,7 +35,7 @@ fn agent(name: &str) -> Agent {
 }
 
 fn client_pem(ca: &CaHandle, identity: &str) -> Pem {
-    Pem::from_certified(&issue_client_cert(ca, identity).expect("client cert"))
+    Pem::from_certified(&issue_client_cert(ca, identity, 30).expect("client cert"))
 }
 
 fn server_config(agent: &Agent) -> ServerConfig {

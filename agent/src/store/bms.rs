@@ -155,6 +155,11 @@ impl Store {
                 }
             }
             None => {
+                let one = crate::tenancy::Usage {
+                    servers: 1,
+                    ..Default::default()
+                };
+                super::quotas::enforce_on_project(self, &mut tx, project_id, one).await?;
                 let id = format!("bms-{}", uuid::Uuid::new_v4().simple());
                 sqlx::query(
                     "INSERT INTO bms_assignments (bms, id, project_id, spec, status, created_at, updated_at) \
@@ -231,6 +236,18 @@ impl Store {
             .is_some()
         {
             return Ok(false);
+        }
+        let current: Option<(String,)> =
+            sqlx::query_as("SELECT project_id FROM bms_assignments WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if current.is_some_and(|(current,)| current != project_id) {
+            let one = crate::tenancy::Usage {
+                servers: 1,
+                ..Default::default()
+            };
+            super::quotas::enforce_on_project(self, &mut tx, project_id, one).await?;
         }
         let updated = sqlx::query(
             "UPDATE bms_assignments SET spec = $1, project_id = $2, updated_at = $3 WHERE id = $4",

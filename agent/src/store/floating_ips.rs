@@ -77,8 +77,9 @@ impl Store {
                         .field("spec.address")
                         .hint("Leave address out to get any free one, or pick one of the pool's addresses (`giif-agent inventory list`)."));
                 }
-                if let Some((_, owner)) = taken.iter().find(|(a, _)| a == &wanted.to_string()) {
-                    return Err(ApiError::already_exists(format!("the floating IP {wanted} is held by project {owner}"))
+                if taken.iter().any(|(a, _)| a == &wanted.to_string()) {
+                    // Which project holds it is not the caller's to know.
+                    return Err(ApiError::already_exists(format!("the floating IP {wanted} is held by a project"))
                         .field("spec.address")
                         .subject(wanted.to_string())
                         .hint("Leave address out to get any free one."));
@@ -94,6 +95,11 @@ impl Store {
                         .hint("Release floating IPs you no longer need, or add addresses to [floating_ips] in the site inventory and run `giif-agent inventory import <file>`.")
                 })?,
         };
+        let one = crate::tenancy::Usage {
+            floating_ips: 1,
+            ..Default::default()
+        };
+        super::quotas::enforce_on_project(self, &mut tx, project_id, one).await?;
         let id = format!("fip-{}", uuid::Uuid::new_v4().simple());
         let now = now_rfc3339();
         sqlx::query("INSERT INTO floating_ips (address, id, project_id, target_ip, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")

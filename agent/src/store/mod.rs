@@ -8,14 +8,17 @@
 //! holds across several agent replicas. Allocation then reads a stable view;
 //! unique keys remain the last line of defence.
 
+pub mod audit;
 mod bms;
 mod devices;
 mod floating_ips;
 mod gateways;
 mod host_keys;
 mod inventory;
+mod principals;
 mod project_resources;
 mod projects;
+mod quotas;
 mod requests;
 mod vms;
 
@@ -23,6 +26,8 @@ pub use bms::{BmsDoc, BmsRow, ReleaseDoc};
 pub use floating_ips::FloatingRow;
 pub use gateways::{Allocated, GatewayDoc, GatewayRow, SlotChoice};
 pub use inventory::{PoolUsage, VlanPoolSpec};
+pub use principals::{CertificateRow, CertificateStanding};
+pub use quotas::vm_demand;
 pub use vms::{VmAllocation, VmCloudInitDoc, VmDoc, VmRow};
 
 use sqlx::any::AnyPoolOptions;
@@ -63,6 +68,8 @@ const WRITE_LOCK_KEY: i64 = 0x6769_6966;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Users' quota where an operator set none (agent.toml).
+    default_quota: crate::tenancy::Quota,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -119,7 +126,11 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            default_quota: crate::tenancy::Quota::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -78,14 +78,17 @@ fn members_json(spec: &api::ProjectSpec) -> String {
 }
 
 impl Store {
+    /// Creates a project made by the principal `created_by`, who owns it
+    /// unless the spec names another owner; its owner's quota counts it.
     pub async fn create_project(
         &self,
         request_id: &str,
         spec: &api::ProjectSpec,
+        created_by: &str,
     ) -> Result<api::Project, ApiError> {
         let mut attempt = 0;
         loop {
-            match self.try_create_project(request_id, spec).await {
+            match self.try_create_project(request_id, spec, created_by).await {
                 Err(Conflict::Retry) if attempt < CONFLICT_RETRIES => attempt += 1,
                 Err(Conflict::Retry) => {
                     return Err(
@@ -102,6 +105,7 @@ impl Store {
         &self,
         request_id: &str,
         spec: &api::ProjectSpec,
+        created_by: &str,
     ) -> Result<api::Project, Conflict> {
         let mut tx = self.begin_write().await?;
         if let Some(done) = replay::<api::Project>(&mut tx, request_id, "CreateProject").await? {
@@ -110,6 +114,12 @@ impl Store {
         if let Some(existing) = project_by_name(&mut tx, &spec.name).await? {
             return Err(Conflict::Fail(already_exists(&existing)));
         }
+        let one = crate::tenancy::Usage {
+            projects: 1,
+            ..Default::default()
+        };
+        let owner = spec.owner.as_deref().unwrap_or(created_by);
+        super::quotas::enforce_on_owner(self, &mut tx, owner, one).await?;
         let (pool, vlan) = allocate_project_vlan(&mut tx).await?;
         let id = format!("prj-{}", uuid::Uuid::new_v4().simple());
         let now = now_rfc3339();
@@ -120,8 +130,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO projects (id, name, name_key, description, owner, expires_on, members, vlan_pool, vlan, connection_group_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11)",
+            "INSERT INTO projects (id, name, name_key, description, owner, expires_on, members, vlan_pool, vlan, connection_group_id, created_at, updated_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12)",
         )
         .bind(&id)
         .bind(&spec.name)
@@ -134,6 +144,7 @@ impl Store {
         .bind(i64::from(vlan))
         .bind(&now)
         .bind(&now)
+        .bind(created_by)
         .execute(&mut *tx)
         .await?;
         let project = api::Project {
@@ -394,5 +405,41 @@ impl From<sqlx::Error> for Conflict {
         } else {
             Conflict::Fail(error.into())
         }
+    }
+}
+
+/// Who holds which project, for authorization.
+impl Store {
+    /// The project's owner and members; `None` when there is no such project.
+    pub async fn project_access(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::tenancy::ProjectAccess>, ApiError> {
+        let row: Option<(String, Option<String>, Option<String>, String)> =
+            sqlx::query_as("SELECT id, owner, created_by, members FROM projects WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(access_from_row))
+    }
+
+    /// Every project's owner and members.
+    pub async fn project_accesses(&self) -> Result<Vec<crate::tenancy::ProjectAccess>, ApiError> {
+        let rows: Vec<(String, Option<String>, Option<String>, String)> =
+            sqlx::query_as("SELECT id, owner, created_by, members FROM projects")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(access_from_row).collect())
+    }
+}
+
+fn access_from_row(
+    (id, owner, created_by, members): (String, Option<String>, Option<String>, String),
+) -> crate::tenancy::ProjectAccess {
+    let members: Vec<Member> = serde_json::from_str(&members).unwrap_or_default();
+    crate::tenancy::ProjectAccess {
+        id,
+        owner: owner.or(created_by),
+        members: members.into_iter().map(|m| (m.user, m.role)).collect(),
     }
 }

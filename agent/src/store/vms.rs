@@ -128,6 +128,8 @@ impl Store {
                 .subject(&row.id)
                 .hint("Import it, or give the new VM another name."));
             }
+            let demand = super::quotas::vm_demand(Some(&row.doc), wanted.doc);
+            super::quotas::enforce_on_project(self, &mut tx, wanted.project_id, demand).await?;
             sqlx::query("UPDATE vms SET spec = $1, updated_at = $2 WHERE id = $3")
                 .bind(&spec)
                 .bind(now_rfc3339())
@@ -139,6 +141,8 @@ impl Store {
                 ..row
             }
         } else {
+            let demand = super::quotas::vm_demand(None, wanted.doc);
+            super::quotas::enforce_on_project(self, &mut tx, wanted.project_id, demand).await?;
             self.insert_vm(&mut tx, wanted, &spec).await?
         };
         let answer = giif_proto::agent::Vm {
@@ -260,6 +264,16 @@ impl Store {
             .is_some()
         {
             return Ok(());
+        }
+        let before: Option<(String, String)> =
+            sqlx::query_as("SELECT project_id, spec FROM vms WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((project_id, before)) = before {
+            let before: VmDoc = serde_json::from_str(&before).unwrap_or_default();
+            let demand = super::quotas::vm_demand(Some(&before), doc);
+            super::quotas::enforce_on_project(self, &mut tx, &project_id, demand).await?;
         }
         let spec = serde_json::to_string(doc).map_err(|e| ApiError::internal(e.to_string()))?;
         let updated = sqlx::query("UPDATE vms SET spec = $1, updated_at = $2 WHERE id = $3")
