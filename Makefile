@@ -53,6 +53,7 @@ lint:
 
 docs:
 	$(CARGO) run -q -p terraform-provider-giif --bin gen-docs
+	$(CARGO) run -q -p giif-agent -- permissions > docs/design/permissions.md
 
 # Release builds of the provider, the agent and the simulator, then
 # giif-bench: prints the figures and writes them to docs/benchmarks.md.

@@ -63,6 +63,8 @@ enum Command {
         #[command(subcommand)]
         command: IdentityCommand,
     },
+    /// Print the permission matrix (docs/design/permissions.md).
+    Permissions,
     /// Principals' quotas.
     Quota {
         #[command(subcommand)]
@@ -342,6 +344,9 @@ async fn main() -> anyhow::Result<()> {
                 floating_ips,
             };
             print!("{}", cli::set_quota(&config, &name, &quota).await?);
+        }
+        Command::Permissions => {
+            print!("{}", giif_agent::tenancy::policy::permissions_document())
         }
         Command::Quota {
             command: QuotaCommand::Show { name, config },

@@ -41,3 +41,22 @@ where
     }
     result
 }
+
+/// The same for an action that changes the device: it also goes into the
+/// audit trail of the call that caused it.
+pub async fn observed_change<T, Fut>(
+    target: &str,
+    action: &str,
+    work: Fut,
+) -> Result<T, DriverError>
+where
+    Fut: Future<Output = Result<T, DriverError>>,
+{
+    let result = observed(target, action, work).await;
+    let outcome = match &result {
+        Ok(_) => "ok".to_string(),
+        Err(error) => format!("{:?}: {}", error.class, error.message),
+    };
+    crate::audit::device_action(target, action, &outcome).await;
+    result
+}

@@ -176,6 +176,21 @@ fn refused(caller: &Caller, rpc: Rpc, need: Need, place: &str, standing: Standin
     ))
 }
 
+/// `docs/design/permissions.md`: the matrix with what it means.
+pub fn permissions_document() -> String {
+    format!(
+        "# Permissions\n\n\
+         <!-- Generated from agent/src/tenancy/policy.rs by `make docs` (giif-agent permissions); do not edit. -->\n\n\
+         Every call to the agent names a principal (its client certificate) and passes one table of rules. \
+         *Owner* is the project's `owner`, or whoever created it when the spec names none; *manager* and \
+         *member* are the project's `members` roles. \"not found\" means the project and everything in it \
+         do not exist for that caller (see [tenancy](tenancy.md) for why); \"—\" is a refusal that names \
+         who can grant the call. Members also use the project's consoles in Guacamole, where the agent grants \
+         them READ on the project's connections.\n\n{}",
+        matrix_markdown()
+    )
+}
+
 /// The permission matrix as Markdown, generated from [`POLICY`].
 pub fn matrix_markdown() -> String {
     let mark = |yes: bool| if yes { "yes" } else { "—" };
@@ -202,4 +217,87 @@ pub fn matrix_markdown() -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenancy::{Principal, Role};
+
+    fn caller(role: Role) -> Caller {
+        Caller {
+            principal: Principal {
+                name: "bob".into(),
+                role,
+            },
+            serial: "01".into(),
+        }
+    }
+
+    #[test]
+    fn the_permission_matrix_in_the_docs_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/design/permissions.md");
+        let written = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            written == permissions_document(),
+            "docs/design/permissions.md is stale: run `make docs`"
+        );
+    }
+
+    #[test]
+    fn outsiders_are_told_nothing_exists_and_members_who_can_grant() {
+        let user = caller(Role::User);
+        let outsider = authorize(&user, Rpc::GetVm, Some(("prj-1", Standing::None))).unwrap_err();
+        assert_eq!(
+            outsider.reason,
+            giif_proto::agent::error_detail::Reason::NotFound
+        );
+        assert!(!outsider.message.contains("permission"));
+        let member =
+            authorize(&user, Rpc::DeleteVm, Some(("prj-1", Standing::Member))).unwrap_err();
+        assert_eq!(
+            member.reason,
+            giif_proto::agent::error_detail::Reason::PermissionDenied
+        );
+        assert!(
+            member.message.starts_with(
+                "bob (user) may not delete a VM (DeleteVm) in project prj-1 as its member"
+            ),
+            "{}",
+            member.message
+        );
+        assert!(member
+            .hint
+            .contains("owner, its managers and the operators"));
+        assert!(authorize(&user, Rpc::GetVm, Some(("prj-1", Standing::Member))).is_ok());
+        assert!(authorize(&user, Rpc::DeleteVm, Some(("prj-1", Standing::Manager))).is_ok());
+        assert!(authorize(
+            &user,
+            Rpc::DeleteProject,
+            Some(("prj-1", Standing::Manager))
+        )
+        .is_err());
+        assert!(authorize(&user, Rpc::ListVlanPools, None).is_err());
+        assert!(authorize(
+            &caller(Role::Operator),
+            Rpc::DeleteProject,
+            Some(("prj-1", Standing::None))
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn every_rpc_of_the_api_has_exactly_one_rule() {
+        let proto = include_str!("../../../proto/proto/giif/agent/v1/agent.proto");
+        let rpcs: Vec<&str> = proto
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("rpc "))
+            .filter_map(|rest| rest.split('(').next())
+            .collect();
+        let ruled: Vec<&str> = POLICY.iter().map(|(rpc, ..)| rpc.name()).collect();
+        assert_eq!(
+            rpcs, ruled,
+            "the policy must list every RPC of agent.proto, in order"
+        );
+    }
 }

@@ -102,6 +102,17 @@ impl AgentError {
     /// A diagnostic whose summary names what went wrong and whose detail
     /// says what to do; pointed at the attribute when the agent named one.
     pub fn to_diagnostic(&self, summary: impl Into<String>) -> Diagnostic {
+        let mut summary = summary.into();
+        // A refusal says so first: no retry or change of configuration helps,
+        // only someone granting a role, a quota or a new identity.
+        match self.reason {
+            Reason::PermissionDenied => summary.push_str(": permission denied"),
+            Reason::QuotaExceeded => summary.push_str(": quota exceeded"),
+            Reason::Unauthenticated => {
+                summary.push_str(": the agent does not accept this identity")
+            }
+            _ => {}
+        }
         let mut detail = self.message.clone();
         if !self.hint.is_empty() {
             detail.push_str("\n\n");
@@ -132,6 +143,31 @@ mod tests {
         let diagnostic = err.to_diagnostic("Cannot create the Guacamole connection");
         assert!(diagnostic.detail.contains("Upgrade giif-agent"));
         assert_eq!(diagnostic.path, None);
+    }
+
+    #[test]
+    fn a_refusal_names_the_principal_the_action_and_who_can_grant_it() {
+        let detail = ErrorDetail {
+            reason: Reason::PermissionDenied as i32,
+            hint: "Only the project's owner, its managers and the operators may.".into(),
+            ..Default::default()
+        };
+        let status = tonic::Status::with_details(
+            tonic::Code::PermissionDenied,
+            "bob (user) may not delete a VM (DeleteVm) in project prj-1 as its member",
+            detail.encode_to_vec().into(),
+        );
+        let error = AgentError::from_status(&status);
+        assert!(!error.retryable);
+        let diagnostic = error.to_diagnostic("Cannot delete the VM");
+        assert_eq!(
+            diagnostic.summary,
+            "Cannot delete the VM: permission denied"
+        );
+        assert!(diagnostic.detail.contains("bob (user) may not delete a VM"));
+        assert!(diagnostic
+            .detail
+            .contains("owner, its managers and the operators"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::drivers::bmc::{
     SystemInfo, VncSettings,
 };
 use crate::drivers::error::DriverError;
-use crate::drivers::observe::observed;
+use crate::drivers::observe::{observed, observed_change};
 use crate::drivers::retry::{retry, RetryPolicy};
 
 /// How long to wait for an iDRAC to come back after a reset, at least.
@@ -41,7 +41,7 @@ impl Bmc for Idrac {
             PowerAction::Cycle => "power cycle",
             PowerAction::HardReset => "hard reset",
         };
-        observed(&self.target, name, self.power_action(name, action)).await
+        observed_change(&self.target, name, self.power_action(name, action)).await
     }
 
     async fn media_status(&self) -> Result<MediaStatus, DriverError> {
@@ -54,11 +54,11 @@ impl Bmc for Idrac {
     }
 
     async fn attach_media(&self, source: &MediaSource) -> Result<(), DriverError> {
-        observed(&self.target, "attach media", self.attach(source)).await
+        observed_change(&self.target, "attach media", self.attach(source)).await
     }
 
     async fn detach_media(&self) -> Result<(), DriverError> {
-        observed(&self.target, "detach media", self.detach("detach media")).await
+        observed_change(&self.target, "detach media", self.detach("detach media")).await
     }
 
     async fn console_settings(&self) -> Result<VncSettings, DriverError> {
@@ -71,7 +71,7 @@ impl Bmc for Idrac {
     }
 
     async fn set_console_settings(&self, settings: &VncSettings) -> Result<(), DriverError> {
-        observed(
+        observed_change(
             &self.target,
             "set console settings",
             self.write_vnc(settings),
@@ -90,12 +90,12 @@ impl Bmc for Idrac {
     }
 
     async fn reset_bmc(&self) -> Result<(), DriverError> {
-        observed(&self.target, "reset bmc", self.reset()).await
+        observed_change(&self.target, "reset bmc", self.reset()).await
     }
 
     async fn export_profile(&self, to: &ProfileLocation) -> Result<JobId, DriverError> {
         const ACTION: &str = "export profile";
-        observed(&self.target, ACTION, async {
+        observed_change(&self.target, ACTION, async {
             let command = self.profile_command(ACTION, "get", to)?;
             // A repeated export only writes the same file again.
             let text = self.call(ACTION, &command, Repeat::Safe).await?;
@@ -107,7 +107,7 @@ impl Bmc for Idrac {
 
     async fn import_profile(&self, from: &ProfileLocation) -> Result<JobId, DriverError> {
         const ACTION: &str = "import profile";
-        observed(&self.target, ACTION, async {
+        observed_change(&self.target, ACTION, async {
             let command = self.profile_command(ACTION, "set", from)?;
             let text = self.call(ACTION, &command, Repeat::Unsafe).await?;
             parse::job_started(&text, "RAC977")

@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 use crate::drivers::error::{DriverError, ErrorClass};
 use crate::drivers::gateway::{ApplyReport, Gateway, GatewayConfig, LiveGateway};
 use crate::drivers::host_keys::HostKeyPins;
-use crate::drivers::observe::observed;
+use crate::drivers::observe::{observed, observed_change};
 use crate::drivers::retry::{retry, RetryPolicy};
 pub use ssh::Credential;
 
@@ -324,7 +324,7 @@ impl Gateway for Pagw {
     }
 
     async fn apply(&self, desired: &GatewayConfig) -> Result<ApplyReport, DriverError> {
-        observed(&self.target, APPLY, async {
+        observed_change(&self.target, APPLY, async {
             let _action = self.action.lock().await;
             self.apply_settled(desired).await
         })

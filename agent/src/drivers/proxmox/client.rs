@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::classify;
 use crate::drivers::error::{DriverError, ErrorClass};
-use crate::drivers::observe::observed;
+use crate::drivers::observe::{observed, observed_change};
 use crate::drivers::retry::{retry, RetryPolicy};
 
 pub type Params = Vec<(String, String)>;
@@ -58,12 +58,12 @@ impl PveClient {
     ) -> Result<Value, DriverError> {
         let target = target_of(path);
         let action = format!("{method} {path}");
-        observed(
-            &target,
-            &action,
-            retry(self.retry, || self.once(&method, path, params)),
-        )
-        .await
+        let work = retry(self.retry, || self.once(&method, path, params));
+        if method == Method::GET {
+            observed(&target, &action, work).await
+        } else {
+            observed_change(&target, &action, work).await
+        }
     }
 
     /// One attempt: the answer's `data`, or a classified error.

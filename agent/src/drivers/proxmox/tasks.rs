@@ -13,7 +13,7 @@ use super::client::{target_of, Params, PveClient};
 use super::vmconfig::encode_segment;
 use super::TaskPoll;
 use crate::drivers::error::{DriverError, ErrorClass};
-use crate::drivers::observe::observed;
+use crate::drivers::observe::observed_change;
 use crate::drivers::retry::retry;
 
 /// How many log lines a task failure quotes.
@@ -57,7 +57,7 @@ pub async fn run(
             wait(client, poll, upid, path).await
         }
     });
-    let result = observed(&target, &action, work).await;
+    let result = observed_change(&target, &action, work).await;
     (attempts, result)
 }
 
