@@ -27,26 +27,41 @@ impl TestAgent {
             format!("[project_vlans]\nname = \"test-pool\"\nfirst = {first}\nlast = {last}\n"),
         )
         .unwrap();
-        Self::start_in(dir, &site, store)
+        Self::start_in(dir, &site, store, "")
     }
 
     /// An agent on SQLite whose inventory is the site file `site`.
     pub fn start_with_inventory(site: &Path) -> Self {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), site, None)
+        Self::start_configured(site, None, "")
     }
 
-    /// The same on the store at `store` (a PostgreSQL URL).
-    pub fn start_with_inventory_on(site: &Path, store: String) -> Self {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), site, Some(store))
+    /// An agent whose inventory is `site`, on the store at `store` (a
+    /// PostgreSQL URL) or SQLite, with `agent_toml` appended to its
+    /// configuration before it starts.
+    pub fn start_configured(site: &Path, store: Option<String>, agent_toml: &str) -> Self {
+        Self::start_in(
+            tempfile::tempdir().expect("temp dir"),
+            site,
+            store,
+            agent_toml,
+        )
     }
 
-    fn start_in(dir: tempfile::TempDir, site: &Path, store: Option<String>) -> Self {
+    fn start_in(
+        dir: tempfile::TempDir,
+        site: &Path,
+        store: Option<String>,
+        agent_toml: &str,
+    ) -> Self {
         let made = initialise(InitOptions {
             dir: dir.path().join("agent"),
             listen: format!("127.0.0.1:{}", free_port()),
             hosts: vec![],
             store,
         });
+        if !agent_toml.is_empty() {
+            merge_config(&made.config_path, agent_toml);
+        }
         import(&made.config_path, site);
         let log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
         let process = Command::new(binary("giif-agent"))
@@ -207,6 +222,27 @@ impl TestAgent {
             .await
             .expect("connect to the agent")
     }
+}
+
+/// Merges the TOML `extra` into the agent configuration at `path`, table
+/// by table (init writes `[tenancy]` already; a test adds keys to it).
+fn merge_config(path: &Path, extra: &str) {
+    fn merge(into: &mut toml::Table, from: toml::Table) {
+        for (key, value) in from {
+            match (into.get_mut(&key), value) {
+                (Some(toml::Value::Table(into)), toml::Value::Table(from)) => merge(into, from),
+                (_, value) => {
+                    into.insert(key, value);
+                }
+            }
+        }
+    }
+    let mut config: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    merge(
+        &mut config,
+        extra.parse().expect("the test's agent.toml additions"),
+    );
+    std::fs::write(path, toml::to_string(&config).unwrap()).unwrap();
 }
 
 /// `giif-agent init` as a library call: it opens the store, so it runs on

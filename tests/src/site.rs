@@ -23,22 +23,34 @@ impl TestSite {
     /// Starts `giif-sim` with the site description `site` (TOML), then an
     /// agent on SQLite with the simulator's inventory imported.
     pub fn start(site: &str) -> Self {
-        Self::start_with(site, None, None)
+        Self::start_with(site, None, None, "")
+    }
+
+    /// Like [`TestSite::start`], with consoles in the Guacamole database at
+    /// `guacamole_url` when given, and `agent_toml` appended to the agent's
+    /// configuration before it starts (sections such as `[tenancy]`).
+    pub fn start_configured(site: &str, guacamole_url: Option<&str>, agent_toml: &str) -> Self {
+        Self::start_with(site, guacamole_url, None, agent_toml)
     }
 
     /// Like [`TestSite::start`], with the agent's store at `store` (a
     /// PostgreSQL URL) instead of SQLite.
     pub fn start_on_store(site: &str, store: String) -> Self {
-        Self::start_with(site, None, Some(store))
+        Self::start_with(site, None, Some(store), "")
     }
 
     /// Like [`TestSite::start`], with consoles in the Guacamole database at
     /// `guacamole_url` (the site file's `[guacamole]` section).
     pub fn start_with_guacamole(site: &str, guacamole_url: &str) -> Self {
-        Self::start_with(site, Some(guacamole_url), None)
+        Self::start_with(site, Some(guacamole_url), None, "")
     }
 
-    fn start_with(site: &str, guacamole_url: Option<&str>, store: Option<String>) -> Self {
+    fn start_with(
+        site: &str,
+        guacamole_url: Option<&str>,
+        store: Option<String>,
+        agent_toml: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let site_file = dir.path().join("site.toml");
         std::fs::write(&site_file, site).expect("write the site description");
@@ -67,10 +79,7 @@ impl TestSite {
         if let Some(url) = guacamole_url {
             add_guacamole(&site_toml, url);
         }
-        let agent = match store {
-            Some(store) => TestAgent::start_with_inventory_on(&site_toml, store),
-            None => TestAgent::start_with_inventory(&site_toml),
-        };
+        let agent = TestAgent::start_configured(&site_toml, store, agent_toml);
         Self {
             agent,
             admin,

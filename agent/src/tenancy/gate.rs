@@ -172,16 +172,18 @@ impl Gate {
                 _ => format!("failed: {}", error.message),
             },
         };
+        let made = result.as_ref().ok().and_then(AuditedOutcome::object_id);
+        // A new project is its own project.
+        let project_id = match (&made, rpc) {
+            (Some(id), Rpc::CreateProject) => id.clone(),
+            _ => project_id.to_string(),
+        };
         let record = AuditRecord {
             principal: caller.name().to_string(),
             serial: caller.serial.clone(),
             rpc: rpc.name().to_string(),
-            object: result
-                .as_ref()
-                .ok()
-                .and_then(AuditedOutcome::object_id)
-                .unwrap_or_else(|| object.to_string()),
-            project_id: project_id.to_string(),
+            object: made.unwrap_or_else(|| object.to_string()),
+            project_id,
             request_id: request_id.to_string(),
             outcome,
         };
