@@ -64,9 +64,9 @@ pub fn project_attributes(presence: Presence) -> Vec<Attribute> {
         name,
         user_set(Attribute::string("description")).describe("What the project is for."),
         user_set(Attribute::string("owner"))
-            .describe("The Guacamole user name of the project's owner."),
+            .describe("The Guacamole user name of the project's owner. Left out, the principal who created the project owns it. Only the owner or an operator changes it; a user creating a project may name only themselves."),
         user_set(Attribute::string("expires_on"))
-            .describe("The date (YYYY-MM-DD) the project ends. On expiry the agent notifies the operators and changes nothing; extending it is an in-place update.")
+            .describe("The date (YYYY-MM-DD) the project ends. On expiry the agent notifies the operators and changes nothing; extending it is an in-place update. A user must set it, at most the site's maximum (`[tenancy] max_project_days`) from today, when the site has one; operators may go beyond.")
             .validate(validators::ISO_DATE),
         user_set(Attribute::nested(
             "members",
