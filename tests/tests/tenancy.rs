@@ -240,6 +240,44 @@ output "slots" { value = [for s in data.giif_pagw_slots.all.slots : s.public_ip]
     let intruded = failed(intrude.run(&["apply", "-auto-approve", "-input=false"]));
     assert!(intruded.contains("is visible to you"), "{intruded}");
 
+    // ...nor point a console of his own project at her VM or outside his subnet.
+    let consoles = Workspace::with_env(
+        agent.env_as(&bob),
+        &format!(
+            r#"
+resource "giif_project" "beta" {{
+  name       = "beta"
+  expires_on = "{expires}"
+}}
+
+resource "giif_guacamole_connection" "theirs" {{
+  name        = "their vm"
+  project_id  = giif_project.beta.id
+  protocol    = "vnc"
+  resource_id = "{vm}"
+}}
+
+resource "giif_guacamole_connection" "outside" {{
+  name       = "outside"
+  project_id = giif_project.beta.id
+  protocol   = "ssh"
+  hostname   = "10.20.30.40"
+}}
+"#,
+            expires = date_in(30),
+            vm = ids["vm"].as_str().unwrap(),
+        ),
+    );
+    let targets = failed(consoles.run(&["apply", "-auto-approve", "-input=false"]));
+    assert!(
+        targets.contains("it is not one of the project's VMs or servers"),
+        "{targets}"
+    );
+    assert!(
+        targets.contains("users reach only addresses in the project subnet 192.168.212.0/24"),
+        "{targets}"
+    );
+
     // ...and with a copy of her state, he neither changes nor destroys anything,
     // nor learns her project's id from the name clash.
     let stolen = copy_of(
@@ -381,8 +419,17 @@ output "slots" { value = [for s in data.giif_pagw_slots.all.slots : s.public_ip]
 }
 
 #[test]
-fn a_quota_holds_under_parallel_applies() {
-    let site = TestSite::start(SITE);
+fn a_quota_holds_under_parallel_applies_on_sqlite() {
+    quota_under_parallel_applies(&TestSite::start(SITE));
+}
+
+#[test]
+fn a_quota_holds_under_parallel_applies_on_postgres() {
+    let postgres = giif_tests::postgres::TestPostgres::start();
+    quota_under_parallel_applies(&TestSite::start_on_store(SITE, postgres.database("quotas")));
+}
+
+fn quota_under_parallel_applies(site: &TestSite) {
     let agent = &site.agent;
     let alice = agent.issue_identity("alice", "user");
     let set = agent.cli(&["quota", "set", "alice", "--projects", "5", "--vcpus", "4"]);

@@ -199,3 +199,135 @@ pub fn check_connection_target(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenancy::{Principal, Role};
+
+    fn caller(name: &str, role: Role) -> Caller {
+        Caller {
+            principal: Principal {
+                name: name.into(),
+                role,
+            },
+            serial: "01".into(),
+        }
+    }
+
+    fn alpha() -> ProjectAccess {
+        ProjectAccess {
+            id: "prj-1".into(),
+            owner: Some("alice".into()),
+            members: vec![
+                ("carol".into(), "member".into()),
+                ("dave".into(), "manager".into()),
+            ],
+        }
+    }
+
+    fn spec(owner: Option<&str>, members: &[(&str, &str)]) -> api::ProjectSpec {
+        api::ProjectSpec {
+            name: "alpha".into(),
+            owner: owner.map(str::to_string),
+            members: members
+                .iter()
+                .map(|(user, role)| api::ProjectMember {
+                    user: user.to_string(),
+                    role: role.to_string(),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_manager_adds_members_but_neither_hands_over_nor_promotes_himself() {
+        let dave = caller("dave", Role::User);
+        let more = spec(
+            None,
+            &[("carol", "member"), ("dave", "manager"), ("erin", "member")],
+        );
+        assert!(check_project_change(&dave, Some(&alpha()), &more).is_ok());
+        let takeover = spec(Some("dave"), &[("dave", "manager")]);
+        let error = check_project_change(&dave, Some(&alpha()), &takeover).unwrap_err();
+        assert_eq!(error.field, "spec.owner");
+        let carol = caller("carol", Role::User);
+        let promoted = spec(None, &[("carol", "manager"), ("dave", "manager")]);
+        let error = check_project_change(&carol, Some(&alpha()), &promoted).unwrap_err();
+        assert!(
+            error.message.contains("may not raise their own role"),
+            "{}",
+            error.message
+        );
+        let alice = caller("alice", Role::User);
+        assert!(check_project_change(&alice, Some(&alpha()), &takeover).is_ok());
+    }
+
+    #[test]
+    fn a_user_creates_projects_only_for_themselves() {
+        let bob = caller("bob", Role::User);
+        assert!(check_project_change(&bob, None, &spec(None, &[])).is_ok());
+        assert!(check_project_change(&bob, None, &spec(Some("bob"), &[])).is_ok());
+        assert!(check_project_change(&bob, None, &spec(Some("alice"), &[])).is_err());
+        let operator = caller("operator", Role::Operator);
+        assert!(check_project_change(&operator, None, &spec(Some("alice"), &[])).is_ok());
+    }
+
+    #[test]
+    fn users_keep_projects_up_to_the_site_maximum_and_must_give_a_date() {
+        let bob = caller("bob", Role::User);
+        let today = time::macros::date!(2026 - 12 - 04);
+        let limit = Some(30);
+        assert!(check_expiry(&bob, None, Some("2027-01-03"), limit, today).is_ok());
+        let late = check_expiry(&bob, None, Some("2027-01-04"), limit, today).unwrap_err();
+        assert!(
+            late.message
+                .contains("at most 30 days from today (2027-01-03)"),
+            "{}",
+            late.message
+        );
+        assert!(check_expiry(&bob, None, None, limit, today).is_err());
+        // An unchanged date was allowed when it was set; no limit, no rule.
+        assert!(check_expiry(
+            &bob,
+            Some(Some("2030-01-01")),
+            Some("2030-01-01"),
+            limit,
+            today
+        )
+        .is_ok());
+        assert!(check_expiry(&bob, Some(None), None, limit, today).is_ok());
+        assert!(check_expiry(&bob, None, None, None, today).is_ok());
+        let operator = caller("operator", Role::Operator);
+        assert!(check_expiry(&operator, None, Some("2030-01-01"), limit, today).is_ok());
+    }
+
+    #[test]
+    fn a_users_connection_targets_only_its_project() {
+        let bob = caller("bob", Role::User);
+        let connection = |resource: &str, host: &str, group: &str| api::GuacamoleConnectionSpec {
+            name: "c".into(),
+            project_id: if group.is_empty() {
+                "prj-2".into()
+            } else {
+                String::new()
+            },
+            parent_group_id: group.into(),
+            resource_id: resource.into(),
+            hostname: host.into(),
+            ..Default::default()
+        };
+        assert!(check_connection_target(&bob, &connection("vm-1", "", ""), Some("prj-2")).is_ok());
+        assert!(check_connection_target(&bob, &connection("vm-1", "", ""), Some("prj-1")).is_err());
+        assert!(check_connection_target(&bob, &connection("vm-x", "", ""), None).is_err());
+        assert!(check_connection_target(&bob, &connection("", "192.168.212.9", ""), None).is_ok());
+        assert!(check_connection_target(&bob, &connection("", "192.168.213.9", ""), None).is_err());
+        assert!(check_connection_target(&bob, &connection("", "jump.example", ""), None).is_err());
+        assert!(
+            check_connection_target(&bob, &connection("", "192.168.212.9", "7"), None).is_err()
+        );
+        let operator = caller("operator", Role::Operator);
+        assert!(check_connection_target(&operator, &connection("", "10.0.0.1", "7"), None).is_ok());
+    }
+}
