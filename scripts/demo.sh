@@ -43,6 +43,10 @@ if [ ! -f "$agent_dir/agent.toml" ]; then
   cat "$demo/init.txt"
 fi
 
+# A state made before the agent kept principals: record its operator certificate (a no-op after that).
+"$bin/giif-agent" identity adopt "$agent_dir/clients/operator.pem" --role operator \
+  --config "$agent_dir/agent.toml" >/dev/null
+
 say "Starting the demo's Guacamole database (PostgreSQL in .demo/guacamole-db)"
 guac_url=$("$root/scripts/demo-guacamole.sh")
 (umask 077 && printf '%s' "$guac_url" >"$sim_dir/guacamole-db-url")
@@ -120,6 +124,9 @@ SQL
 echo
 echo "The simulated site's state: curl -s http://127.0.0.1:${GIIF_DEMO_SIM_ADMIN_PORT:-7480}/state"
 echo "Proxmox API requests so far: $(wc -l <"$demo/pve-requests.jsonl") (in .demo/pve-requests.jsonl)"
+echo
+echo "Who changed what (giif-agent audit; the first lines):"
+"$bin/giif-agent" audit --config "$agent_dir/agent.toml" | head -n 12 | cut -c1-160
 
 say "A second plan must show no changes"
 if terraform plan -detailed-exitcode -input=false -no-color >"$demo/plan.txt" 2>&1; then

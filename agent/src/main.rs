@@ -148,6 +148,17 @@ enum IdentityCommand {
         #[arg(long, env = "GIIF_AGENT_CONFIG")]
         config: PathBuf,
     },
+    /// Record a certificate the CA issued before the agent kept principals
+    /// (an upgraded agent refuses it until then), as NAME's, its common name.
+    Adopt {
+        /// The certificate's PEM file.
+        cert: PathBuf,
+        /// operator or user; an existing principal keeps its role.
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
     /// Show the principals and their certificates.
     List {
         #[arg(long, env = "GIIF_AGENT_CONFIG")]
@@ -315,6 +326,15 @@ async fn main() -> anyhow::Result<()> {
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
             print!("{}", cli::issue(&config, &name, role, days, &out).await?);
+        }
+        Command::Identity {
+            command: IdentityCommand::Adopt { cert, role, config },
+        } => {
+            let role = role
+                .map(|r| r.parse())
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            print!("{}", cli::adopt(&config, &cert, role).await?);
         }
         Command::Identity {
             command: IdentityCommand::List { config },

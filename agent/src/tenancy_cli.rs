@@ -8,7 +8,8 @@ use giif_agent::config::AgentConfig;
 use giif_agent::init::issue_identity;
 use giif_agent::pki::CaHandle;
 use giif_agent::store::audit::AuditFilter;
-use giif_agent::store::Store;
+use giif_agent::store::{CertificateStanding, Store};
+use giif_agent::tenancy::authenticate::serial_and_name;
 use giif_agent::tenancy::quota::{Quota, QuotaKind};
 use giif_agent::tenancy::Role;
 
@@ -44,6 +45,46 @@ pub async fn issue(
         issued.expires_at,
         issued.cert.display(),
         issued.key.display()
+    ))
+}
+
+/// `identity adopt`: records a certificate the CA issued earlier.
+pub async fn adopt(config: &Path, cert: &Path, role: Option<Role>) -> Result<String> {
+    let (config, store) = open(config).await?;
+    let pem = giif_agent::pki::read_pem_file(cert)?;
+    let ca = giif_agent::pki::read_pem_file(&config.tls.ca_cert)?;
+    let der = giif_agent::pki::verify_client_cert(&ca, &pem)?;
+    let (serial, name) = serial_and_name(der.as_ref()).ok_or_else(|| {
+        anyhow::anyhow!("{} has no readable serial and common name", cert.display())
+    })?;
+    if let Some(problem) = giif_agent::tenancy::principal::name_problem(&name) {
+        anyhow::bail!("{}: {problem}", cert.display());
+    }
+    let existing = store.principal_role(&name).await?;
+    let role = role.or(existing).unwrap_or(Role::User);
+    match store.certificate_standing(&serial).await? {
+        CertificateStanding::Valid(principal) if principal.name == name => {
+            return Ok(format!(
+                "{name}'s certificate {serial} is already recorded.\n"
+            ));
+        }
+        CertificateStanding::Revoked { .. } => {
+            anyhow::bail!("certificate {serial} of {name} was revoked; issue a new identity")
+        }
+        _ => {}
+    }
+    let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?;
+    let expires_at = parsed
+        .validity()
+        .not_after
+        .to_datetime()
+        .format(&time::format_description::well_known::Rfc3339)?;
+    store
+        .record_certificate(&name, role, &serial, &expires_at)
+        .await?;
+    Ok(format!(
+        "Adopted {name}'s certificate {serial} ({role}, valid until {expires_at}).\n"
     ))
 }
 

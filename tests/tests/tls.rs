@@ -144,3 +144,63 @@ async fn provider_refuses_an_agent_that_does_not_match_its_ca() {
         run.flat()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_of_the_ca_serves_only_once_recorded() {
+    let agent = TestAgent::start(100, 110, None);
+    // A certificate signed with the CA's key outside `identity issue`, as an
+    // agent before principals made them.
+    let ca =
+        giif_agent::pki::CaHandle::load(&agent.made.ca_cert, &agent.state_dir().join("ca-key.pem"))
+            .unwrap();
+    let legacy = giif_agent::pki::issue_client_cert(&ca, "legacy", 30).unwrap();
+    let dir = agent.dir.path().join("legacy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let identity = giif_tests::agent::Identity {
+        name: "legacy".into(),
+        cert: dir.join("legacy.pem"),
+        key: dir.join("legacy-key.pem"),
+    };
+    giif_agent::pki::Pem::from_certified(&legacy)
+        .write(&identity.cert, &identity.key)
+        .unwrap();
+    let refused = agent
+        .client_as(&identity)
+        .await
+        .agent_info()
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .message
+            .contains("was not issued by this agent's identity registry"),
+        "{refused:?}"
+    );
+
+    let adopt = |cert: &std::path::Path| {
+        agent.cli(&[
+            "identity",
+            "adopt",
+            cert.to_str().unwrap(),
+            "--role",
+            "user",
+        ])
+    };
+    let done = adopt(&identity.cert);
+    assert!(done.status.success(), "{done:?}");
+    let info = agent.client_as(&identity).await.agent_info().await.unwrap();
+    assert_eq!(info.caller_identity, "legacy");
+    assert!(String::from_utf8_lossy(&adopt(&identity.cert).stdout).contains("already recorded"));
+
+    // Another CA's certificate is not adopted.
+    let (_, foreign, _) = other_ca_identity();
+    let foreign_file = dir.join("foreign.pem");
+    std::fs::write(&foreign_file, foreign).unwrap();
+    let refused = adopt(&foreign_file);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("not a valid client certificate of this agent's CA"),
+        "{refused:?}"
+    );
+}

@@ -27,7 +27,7 @@ pub use giif_proto::agent_tls::{
     parse_fingerprint, AgentTrust, PkiError,
 };
 pub use rcgen::CertifiedKey;
-pub use server::server_tls_config;
+pub use server::{server_tls_config, verify_client_cert};
 
 /// A certificate and its private key, both PEM-encoded.
 #[derive(Clone, PartialEq, Eq)]

@@ -50,3 +50,33 @@ pub fn server_tls_config(
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(config)
 }
+
+/// Whether `cert_pem` is a client certificate the CA issued and still valid
+/// now: the same check the TLS handshake makes. Its DER on success.
+pub fn verify_client_cert(
+    ca_cert_pem: &str,
+    cert_pem: &str,
+) -> Result<rustls::pki_types::CertificateDer<'static>, PkiError> {
+    let ca_certs = load_certs_from(ca_cert_pem, "CA certificate")?;
+    let roots = Arc::new(root_store(&ca_certs, "CA certificate")?);
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, crypto_provider())
+        .build()
+        .map_err(|e| PkiError::Verifier {
+            what: "client certificates".to_owned(),
+            reason: e.to_string(),
+        })?;
+    let cert = load_certs_from(cert_pem, "client certificate")?
+        .into_iter()
+        .next()
+        .ok_or_else(|| PkiError::Verifier {
+            what: "client certificate".to_owned(),
+            reason: "the file holds no certificate".to_owned(),
+        })?;
+    verifier
+        .verify_client_cert(&cert, &[], rustls::pki_types::UnixTime::now())
+        .map_err(|e| PkiError::Verifier {
+            what: "client certificate".to_owned(),
+            reason: format!("it is not a valid client certificate of this agent's CA: {e}"),
+        })?;
+    Ok(cert)
+}
