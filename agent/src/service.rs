@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::floating::FloatingIps;
 use crate::gateways::Gateways;
 use crate::store::Store;
-use crate::tenancy::policy::hidden;
+use crate::tenancy::gate::{hide_not_found, ProjectObject};
 use crate::tenancy::{Gate, Rpc};
 use crate::vms::Vms;
 
@@ -112,17 +112,6 @@ const MAX_PROJECTS_PER_GET: usize = 1000;
 
 type Reply<T> = Result<Response<T>, Status>;
 
-/// The project an object belongs to, from its answer.
-macro_rules! project_of {
-    ($object:expr) => {
-        $object
-            .spec
-            .as_ref()
-            .map(|spec| spec.project_id.clone())
-            .unwrap_or_default()
-    };
-}
-
 #[tonic::async_trait]
 impl Agent for AgentService {
     async fn get_agent_info(
@@ -196,7 +185,7 @@ impl Agent for AgentService {
                     .into())
             }
         };
-        let project = project.map_err(|_| hidden(&reference))?;
+        let project = project.map_err(|error| hide_not_found(error, &reference))?;
         self.gate
             .readable(&caller, Rpc::GetProject, &project.id, &reference)
             .await?;
@@ -338,23 +327,12 @@ impl Agent for AgentService {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
+        let (id, project) = (&request.request_id, &spec.project_id);
+        let work = self.gateways.create(id, &spec, wait(request.wait_seconds));
         let rpc = Rpc::CreateGateway;
-        let project = spec.project_id.clone();
         let gateway = self
             .gate
-            .audited(
-                &caller,
-                rpc,
-                &request.request_id,
-                &project,
-                &project,
-                async {
-                    self.gate.on_project(&caller, rpc, &project).await?;
-                    self.gateways
-                        .create(&request.request_id, &spec, wait(request.wait_seconds))
-                        .await
-                },
-            )
+            .change(&caller, rpc, id, project, "", project, work)
             .await?;
         Ok(Response::new(gateway))
     }
@@ -362,23 +340,13 @@ impl Agent for AgentService {
     async fn get_gateway(&self, request: Request<api::GetGatewayRequest>) -> Reply<api::Gateway> {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let stored = self
-            .gateways
-            .get(&request.reference, false)
-            .await
-            .map_err(|_| hidden(&request.reference))?;
-        self.gate
-            .readable(
-                &caller,
-                Rpc::GetGateway,
-                &project_of!(stored),
-                &request.reference,
-            )
+        let get =
+            |reference: String, live| async move { self.gateways.get(&reference, live).await };
+        let rpc = Rpc::GetGateway;
+        let gateway = self
+            .gate
+            .read(&caller, rpc, &request.reference, request.live, get)
             .await?;
-        let gateway = match request.live {
-            true => self.gateways.get(&stored.id, true).await?,
-            false => stored,
-        };
         Ok(Response::new(gateway))
     }
 
@@ -391,19 +359,22 @@ impl Agent for AgentService {
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
         let id = required_id(&request.id)?;
-        let rpc = Rpc::UpdateGateway;
         let current = self.gateways.get(id, false).await?;
-        let project = project_of!(current);
+        let work = self
+            .gateways
+            .update(&request.request_id, id, &spec, wait(request.wait_seconds));
+        let (rpc, project) = (Rpc::UpdateGateway, current.project_id());
         let gateway = self
             .gate
-            .audited(&caller, rpc, &request.request_id, &project, id, async {
-                self.gate
-                    .on_projects(&caller, rpc, &project, &spec.project_id)
-                    .await?;
-                self.gateways
-                    .update(&request.request_id, id, &spec, wait(request.wait_seconds))
-                    .await
-            })
+            .change(
+                &caller,
+                rpc,
+                &request.request_id,
+                project,
+                &spec.project_id,
+                id,
+                work,
+            )
             .await?;
         Ok(Response::new(gateway))
     }
@@ -416,19 +387,22 @@ impl Agent for AgentService {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        let rpc = Rpc::DeleteGateway;
-        let project = match self.gateways.get(id, false).await {
-            Ok(current) => project_of!(current),
-            Err(_) => return Ok(Response::new(api::DeleteGatewayResponse { existed: false })),
-        };
+        let get = |id: String| async move { self.gateways.get(&id, false).await };
+        let work = self.gateways.delete(&request.request_id, id);
         let existed = self
             .gate
-            .audited(&caller, rpc, &request.request_id, &project, id, async {
-                self.gate.on_project(&caller, rpc, &project).await?;
-                self.gateways.delete(&request.request_id, id).await
-            })
+            .delete(
+                &caller,
+                Rpc::DeleteGateway,
+                &request.request_id,
+                id,
+                get,
+                work,
+            )
             .await?;
-        Ok(Response::new(api::DeleteGatewayResponse { existed }))
+        Ok(Response::new(api::DeleteGatewayResponse {
+            existed: existed.unwrap_or(false),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -439,21 +413,12 @@ impl Agent for AgentService {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
+        let (id, project) = (&request.request_id, &spec.project_id);
+        let work = self.floating.create(id, &spec);
         let rpc = Rpc::CreateFloatingIp;
-        let project = spec.project_id.clone();
         let floating = self
             .gate
-            .audited(
-                &caller,
-                rpc,
-                &request.request_id,
-                &project,
-                &project,
-                async {
-                    self.gate.on_project(&caller, rpc, &project).await?;
-                    self.floating.create(&request.request_id, &spec).await
-                },
-            )
+            .change(&caller, rpc, id, project, "", project, work)
             .await?;
         Ok(Response::new(floating))
     }
@@ -464,23 +429,13 @@ impl Agent for AgentService {
     ) -> Reply<api::FloatingIp> {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let stored = self
-            .floating
-            .get(&request.reference, false)
-            .await
-            .map_err(|_| hidden(&request.reference))?;
-        self.gate
-            .readable(
-                &caller,
-                Rpc::GetFloatingIp,
-                &stored.project_id,
-                &request.reference,
-            )
+        let get =
+            |reference: String, live| async move { self.floating.get(&reference, live).await };
+        let rpc = Rpc::GetFloatingIp;
+        let floating = self
+            .gate
+            .read(&caller, rpc, &request.reference, request.live, get)
             .await?;
-        let floating = match request.live {
-            true => self.floating.get(&stored.id, true).await?,
-            false => stored,
-        };
         Ok(Response::new(floating))
     }
 
@@ -493,16 +448,20 @@ impl Agent for AgentService {
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
         let id = required_id(&request.id)?;
-        let rpc = Rpc::UpdateFloatingIp;
-        let project = self.floating.get(id, false).await?.project_id;
+        let current = self.floating.get(id, false).await?;
+        let work = self.floating.update(id, &spec);
+        let (rpc, project) = (Rpc::UpdateFloatingIp, current.project_id());
         let floating = self
             .gate
-            .audited(&caller, rpc, &request.request_id, &project, id, async {
-                self.gate
-                    .on_projects(&caller, rpc, &project, &spec.project_id)
-                    .await?;
-                self.floating.update(id, &spec).await
-            })
+            .change(
+                &caller,
+                rpc,
+                &request.request_id,
+                project,
+                &spec.project_id,
+                id,
+                work,
+            )
             .await?;
         Ok(Response::new(floating))
     }
@@ -515,23 +474,22 @@ impl Agent for AgentService {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        let rpc = Rpc::DeleteFloatingIp;
-        let project = match self.floating.get(id, false).await {
-            Ok(current) => current.project_id,
-            Err(_) => {
-                return Ok(Response::new(api::DeleteFloatingIpResponse {
-                    existed: false,
-                }))
-            }
-        };
+        let get = |id: String| async move { self.floating.get(&id, false).await };
+        let work = self.floating.delete(id);
         let existed = self
             .gate
-            .audited(&caller, rpc, &request.request_id, &project, id, async {
-                self.gate.on_project(&caller, rpc, &project).await?;
-                self.floating.delete(id).await
-            })
+            .delete(
+                &caller,
+                Rpc::DeleteFloatingIp,
+                &request.request_id,
+                id,
+                get,
+                work,
+            )
             .await?;
-        Ok(Response::new(api::DeleteFloatingIpResponse { existed }))
+        Ok(Response::new(api::DeleteFloatingIpResponse {
+            existed: existed.unwrap_or(false),
+        }))
     }
 
     async fn list_pagw_slots(
@@ -596,23 +554,12 @@ impl Agent for AgentService {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
+        let (id, project) = (&request.request_id, &spec.project_id);
+        let work = self.vms.create(id, &spec, wait(request.wait_seconds));
         let rpc = Rpc::CreateVm;
-        let project = spec.project_id.clone();
         let vm = self
             .gate
-            .audited(
-                &caller,
-                rpc,
-                &request.request_id,
-                &project,
-                &spec.name,
-                async {
-                    self.gate.on_project(&caller, rpc, &project).await?;
-                    self.vms
-                        .create(&request.request_id, &spec, wait(request.wait_seconds))
-                        .await
-                },
-            )
+            .change(&caller, rpc, id, project, "", &spec.name, work)
             .await?;
         Ok(Response::new(vm))
     }
@@ -620,23 +567,11 @@ impl Agent for AgentService {
     async fn get_vm(&self, request: Request<api::GetVmRequest>) -> Reply<api::Vm> {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let stored = self
-            .vms
-            .get(&request.reference, false)
-            .await
-            .map_err(|_| hidden(&request.reference))?;
-        self.gate
-            .readable(
-                &caller,
-                Rpc::GetVm,
-                &project_of!(stored),
-                &request.reference,
-            )
+        let get = |reference: String, live| async move { self.vms.get(&reference, live).await };
+        let vm = self
+            .gate
+            .read(&caller, Rpc::GetVm, &request.reference, request.live, get)
             .await?;
-        let vm = match request.live {
-            true => self.vms.get(&stored.id, true).await?,
-            false => stored,
-        };
         Ok(Response::new(vm))
     }
 
@@ -646,18 +581,22 @@ impl Agent for AgentService {
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
         let id = required_id(&request.id)?;
-        let rpc = Rpc::UpdateVm;
-        let project = project_of!(self.vms.get(id, false).await?);
+        let current = self.vms.get(id, false).await?;
+        let work = self
+            .vms
+            .update(&request.request_id, id, &spec, wait(request.wait_seconds));
+        let (rpc, project) = (Rpc::UpdateVm, current.project_id());
         let vm = self
             .gate
-            .audited(&caller, rpc, &request.request_id, &project, id, async {
-                self.gate
-                    .on_projects(&caller, rpc, &project, &spec.project_id)
-                    .await?;
-                self.vms
-                    .update(&request.request_id, id, &spec, wait(request.wait_seconds))
-                    .await
-            })
+            .change(
+                &caller,
+                rpc,
+                &request.request_id,
+                project,
+                &spec.project_id,
+                id,
+                work,
+            )
             .await?;
         Ok(Response::new(vm))
     }
@@ -670,19 +609,15 @@ impl Agent for AgentService {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        let rpc = Rpc::DeleteVm;
-        let project = match self.vms.get(id, false).await {
-            Ok(current) => project_of!(current),
-            Err(_) => return Ok(Response::new(api::DeleteVmResponse { existed: false })),
-        };
+        let get = |id: String| async move { self.vms.get(&id, false).await };
+        let work = self.vms.delete(&request.request_id, id);
         let existed = self
             .gate
-            .audited(&caller, rpc, &request.request_id, &project, id, async {
-                self.gate.on_project(&caller, rpc, &project).await?;
-                self.vms.delete(&request.request_id, id).await
-            })
+            .delete(&caller, Rpc::DeleteVm, &request.request_id, id, get, work)
             .await?;
-        Ok(Response::new(api::DeleteVmResponse { existed }))
+        Ok(Response::new(api::DeleteVmResponse {
+            existed: existed.unwrap_or(false),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -693,23 +628,12 @@ impl Agent for AgentService {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
+        let (id, project) = (&request.request_id, &spec.project_id);
+        let work = self.servers.create(id, &spec, wait(request.wait_seconds));
         let rpc = Rpc::CreateBmsAssignment;
-        let project = spec.project_id.clone();
         let assignment = self
             .gate
-            .audited(
-                &caller,
-                rpc,
-                &request.request_id,
-                &project,
-                &spec.bms,
-                async {
-                    self.gate.on_project(&caller, rpc, &project).await?;
-                    self.servers
-                        .create(&request.request_id, &spec, wait(request.wait_seconds))
-                        .await
-                },
-            )
+            .change(&caller, rpc, id, project, "", &spec.bms, work)
             .await?;
         Ok(Response::new(assignment))
     }
@@ -720,26 +644,16 @@ impl Agent for AgentService {
     ) -> Reply<api::BmsAssignment> {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
-        let stored = self
-            .servers
-            .get(&request.reference, false)
-            .await
-            .map_err(|_| hidden(&request.reference))?;
-        self.gate
-            .readable(
-                &caller,
-                Rpc::GetBmsAssignment,
-                &project_of!(stored),
-                &request.reference,
-            )
+        let get = |reference: String, live| async move { self.servers.get(&reference, live).await };
+        let rpc = Rpc::GetBmsAssignment;
+        let assignment = self
+            .gate
+            .read(&caller, rpc, &request.reference, request.live, get)
             .await?;
-        let assignment = match request.live {
-            true => self.servers.get(&stored.id, true).await?,
-            false => stored,
-        };
         Ok(Response::new(assignment))
     }
 
+    /// Moving a server to another project needs rights on both.
     #[tracing::instrument(skip_all)]
     async fn update_bms_assignment(
         &self,
@@ -749,19 +663,22 @@ impl Agent for AgentService {
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
         let id = required_id(&request.id)?;
-        let rpc = Rpc::UpdateBmsAssignment;
-        let project = project_of!(self.servers.get(id, false).await?);
+        let current = self.servers.get(id, false).await?;
+        let work = self
+            .servers
+            .update(&request.request_id, id, &spec, wait(request.wait_seconds));
+        let (rpc, project) = (Rpc::UpdateBmsAssignment, current.project_id());
         let assignment = self
             .gate
-            .audited(&caller, rpc, &request.request_id, &project, id, async {
-                // Moving a server needs rights on both projects.
-                self.gate
-                    .on_projects(&caller, rpc, &project, &spec.project_id)
-                    .await?;
-                self.servers
-                    .update(&request.request_id, id, &spec, wait(request.wait_seconds))
-                    .await
-            })
+            .change(
+                &caller,
+                rpc,
+                &request.request_id,
+                project,
+                &spec.project_id,
+                id,
+                work,
+            )
             .await?;
         Ok(Response::new(assignment))
     }
@@ -774,23 +691,14 @@ impl Agent for AgentService {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
+        let get = |id: String| async move { self.servers.get(&id, false).await };
+        let work = self.servers.delete(&request.request_id, id);
         let rpc = Rpc::DeleteBmsAssignment;
-        let project = match self.servers.get(id, false).await {
-            Ok(current) => project_of!(current),
-            Err(_) => {
-                return Ok(Response::new(api::DeleteBmsAssignmentResponse {
-                    existed: false,
-                    warning: String::new(),
-                }))
-            }
-        };
         let (existed, warning) = self
             .gate
-            .audited(&caller, rpc, &request.request_id, &project, id, async {
-                self.gate.on_project(&caller, rpc, &project).await?;
-                self.servers.delete(&request.request_id, id).await
-            })
-            .await?;
+            .delete(&caller, rpc, &request.request_id, id, get, work)
+            .await?
+            .unwrap_or_default();
         Ok(Response::new(api::DeleteBmsAssignmentResponse {
             existed,
             warning,
@@ -816,22 +724,14 @@ impl Agent for AgentService {
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
         let rpc = Rpc::CreateGuacamoleConnection;
-        let project = spec.project_id.clone();
+        let (id, project) = (&request.request_id, &spec.project_id);
+        let work = async {
+            self.connection_allowed(&caller, &spec).await?;
+            self.consoles.create_connection(id, &spec).await
+        };
         let connection = self
             .gate
-            .audited(
-                &caller,
-                rpc,
-                &request.request_id,
-                &project,
-                &spec.name,
-                async {
-                    self.connection_allowed(&caller, rpc, &spec).await?;
-                    self.consoles
-                        .create_connection(&request.request_id, &spec)
-                        .await
-                },
-            )
+            .change(&caller, rpc, id, project, "", &spec.name, work)
             .await?;
         Ok(Response::new(connection))
     }
@@ -843,15 +743,9 @@ impl Agent for AgentService {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
-        let connection = self.consoles.get_connection(id).await?;
-        self.gate
-            .readable(
-                &caller,
-                Rpc::GetGuacamoleConnection,
-                &project_of!(connection),
-                id,
-            )
-            .await?;
+        let get = |id: String, _| async move { self.consoles.get_connection(&id).await };
+        let rpc = Rpc::GetGuacamoleConnection;
+        let connection = self.gate.read(&caller, rpc, id, false, get).await?;
         Ok(Response::new(connection))
     }
 
@@ -864,17 +758,26 @@ impl Agent for AgentService {
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
         let id = required_id(&request.id)?;
+        let current = self.consoles.get_connection(id).await?;
         let rpc = Rpc::UpdateGuacamoleConnection;
-        let project = project_of!(self.consoles.get_connection(id).await?);
+        let work = async {
+            self.connection_allowed(&caller, &spec).await?;
+            self.consoles
+                .update_connection(id, &spec, request.set_password)
+                .await
+        };
+        let project = current.project_id();
         let connection = self
             .gate
-            .audited(&caller, rpc, &request.request_id, &project, id, async {
-                self.gate.on_project(&caller, rpc, &project).await?;
-                self.connection_allowed(&caller, rpc, &spec).await?;
-                self.consoles
-                    .update_connection(id, &spec, request.set_password)
-                    .await
-            })
+            .change(
+                &caller,
+                rpc,
+                &request.request_id,
+                project,
+                &spec.project_id,
+                id,
+                work,
+            )
             .await?;
         Ok(Response::new(connection))
     }
@@ -887,25 +790,15 @@ impl Agent for AgentService {
         let caller = self.gate.caller(&request).await?;
         let request = request.into_inner();
         let id = required_id(&request.id)?;
+        let get = |id: String| async move { self.consoles.get_connection(&id).await };
+        let work = self.consoles.delete_connection(id);
         let rpc = Rpc::DeleteGuacamoleConnection;
-        let project = match self.consoles.get_connection(id).await {
-            Ok(current) => project_of!(current),
-            Err(error) if error.reason == api::error_detail::Reason::NotFound => {
-                return Ok(Response::new(api::DeleteGuacamoleConnectionResponse {
-                    existed: false,
-                }))
-            }
-            Err(error) => return Err(error.into()),
-        };
         let existed = self
             .gate
-            .audited(&caller, rpc, &request.request_id, &project, id, async {
-                self.gate.on_project(&caller, rpc, &project).await?;
-                self.consoles.delete_connection(id).await
-            })
+            .delete(&caller, rpc, &request.request_id, id, get, work)
             .await?;
         Ok(Response::new(api::DeleteGuacamoleConnectionResponse {
-            existed,
+            existed: existed.unwrap_or(false),
         }))
     }
 }
@@ -916,18 +809,14 @@ impl AgentService {
     async fn connection_allowed(
         &self,
         caller: &crate::tenancy::Caller,
-        rpc: Rpc,
         spec: &api::GuacamoleConnectionSpec,
     ) -> Result<(), ApiError> {
-        if !spec.project_id.is_empty() {
-            self.gate.on_project(caller, rpc, &spec.project_id).await?;
-        }
         let resource_project = if spec.resource_id.is_empty() || caller.is_operator() {
             None
         } else if let Ok(vm) = self.vms.get(&spec.resource_id, false).await {
-            Some(project_of!(vm))
+            Some(vm.project_id().to_string())
         } else if let Ok(assignment) = self.servers.get(&spec.resource_id, false).await {
-            Some(project_of!(assignment))
+            Some(assignment.project_id().to_string())
         } else {
             None
         };

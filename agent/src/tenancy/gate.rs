@@ -75,6 +75,10 @@ impl Gate {
         rpc: Rpc,
         project_id: &str,
     ) -> Result<Option<ProjectAccess>, ApiError> {
+        if project_id.is_empty() {
+            // An object outside projects (a connection in an explicit group).
+            return authorize(caller, rpc, None).map(|()| None);
+        }
         let access = self.store.project_access(project_id).await?;
         match &access {
             Some(access) => authorize(
@@ -113,10 +117,8 @@ impl Gate {
         reference: &str,
     ) -> Result<(), ApiError> {
         match self.on_project(caller, rpc, project_id).await {
-            Err(error) if error.reason == giif_proto::agent::error_detail::Reason::NotFound => {
-                Err(hidden(reference))
-            }
-            other => other.map(|_| ()),
+            Err(error) => Err(hide_not_found(error, reference)),
+            Ok(_) => Ok(()),
         }
     }
 
@@ -194,6 +196,132 @@ impl Gate {
             }
         }
         result
+    }
+}
+
+/// An object of a project, as the API answers it.
+pub trait ProjectObject {
+    fn object_id(&self) -> &str;
+    fn project_id(&self) -> &str;
+}
+
+impl Gate {
+    /// Reads an object by `reference` for a caller who may read its
+    /// project; to anyone else it does not exist. With `live` a second read
+    /// asks the devices, only once the caller passed.
+    pub async fn read<T, Get, Fut>(
+        &self,
+        caller: &Caller,
+        rpc: Rpc,
+        reference: &str,
+        live: bool,
+        get: Get,
+    ) -> Result<T, ApiError>
+    where
+        T: ProjectObject,
+        Get: Fn(String, bool) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let stored = get(reference.to_string(), false)
+            .await
+            .map_err(|error| hide_not_found(error, reference))?;
+        self.readable(caller, rpc, stored.project_id(), reference)
+            .await?;
+        match live {
+            true => get(stored.object_id().to_string(), true).await,
+            false => Ok(stored),
+        }
+    }
+
+    /// Runs a create or update of an object of `project` (moving it to
+    /// `wanted`, when that is another project), audited, for a caller who
+    /// may make the change in both.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn change<T: AuditedOutcome>(
+        &self,
+        caller: &Caller,
+        rpc: Rpc,
+        request_id: &str,
+        project: &str,
+        wanted: &str,
+        object: &str,
+        work: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        self.audited(caller, rpc, request_id, project, object, async {
+            self.on_projects(caller, rpc, project, wanted).await?;
+            work.await
+        })
+        .await
+    }
+
+    /// Deletes the object `id`, audited, for a caller who may change its
+    /// project. `None` when it was already gone.
+    pub async fn delete<T, R, Get, GetFut>(
+        &self,
+        caller: &Caller,
+        rpc: Rpc,
+        request_id: &str,
+        id: &str,
+        get: Get,
+        delete: impl Future<Output = Result<R, ApiError>>,
+    ) -> Result<Option<R>, ApiError>
+    where
+        T: ProjectObject,
+        R: AuditedOutcome,
+        Get: FnOnce(String) -> GetFut,
+        GetFut: Future<Output = Result<T, ApiError>>,
+    {
+        let project = match get(id.to_string()).await {
+            Ok(current) => current.project_id().to_string(),
+            Err(error) if is_not_found(&error) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        self.change(caller, rpc, request_id, &project, "", id, delete)
+            .await
+            .map(Some)
+    }
+}
+
+fn is_not_found(error: &ApiError) -> bool {
+    error.reason == giif_proto::agent::error_detail::Reason::NotFound
+}
+
+/// "Not found" in the words an outsider hears; other failures as they are
+/// (a busy store must not read as a deleted object).
+pub fn hide_not_found(error: ApiError, reference: &str) -> ApiError {
+    if is_not_found(&error) {
+        hidden(reference)
+    } else {
+        error
+    }
+}
+
+macro_rules! in_project_by_spec {
+    ($($type:ty),*) => {
+        $(impl ProjectObject for $type {
+            fn object_id(&self) -> &str {
+                &self.id
+            }
+            fn project_id(&self) -> &str {
+                self.spec.as_ref().map_or("", |spec| spec.project_id.as_str())
+            }
+        })*
+    };
+}
+
+in_project_by_spec!(
+    giif_proto::agent::Gateway,
+    giif_proto::agent::Vm,
+    giif_proto::agent::BmsAssignment,
+    giif_proto::agent::GuacamoleConnection
+);
+
+impl ProjectObject for giif_proto::agent::FloatingIp {
+    fn object_id(&self) -> &str {
+        &self.id
+    }
+    fn project_id(&self) -> &str {
+        &self.project_id
     }
 }
 
