@@ -33,14 +33,9 @@ impl Store {
         expires_at: &str,
     ) -> Result<(), ApiError> {
         let mut tx = self.begin_write().await?;
-        let existing: Option<(String,)> =
-            sqlx::query_as("SELECT role FROM principals WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
         let now = now_rfc3339();
-        match existing {
-            Some((current,)) if current != role.as_str() => {
+        match role_in(&mut tx, name).await? {
+            Some(current) if current != role => {
                 return Err(ApiError::precondition(format!(
                     "{name} is a principal with role {current}, not {role}"
                 ))
@@ -71,11 +66,8 @@ impl Store {
 
     /// The role of an existing principal.
     pub async fn principal_role(&self, name: &str) -> Result<Option<Role>, ApiError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT role FROM principals WHERE name = $1")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.and_then(|(role,)| role.parse().ok()))
+        let mut tx = self.pool().begin().await?;
+        role_in(&mut tx, name).await
     }
 
     /// Who a certificate serial belongs to, and whether it still counts.
@@ -134,12 +126,7 @@ impl Store {
     /// `None` when there is no such principal.
     pub async fn revoke_principal(&self, name: &str) -> Result<Option<u64>, ApiError> {
         let mut tx = self.begin_write().await?;
-        let exists: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM principals WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
+        if role_in(&mut tx, name).await?.is_none() {
             return Ok(None);
         }
         let done = sqlx::query(
@@ -152,4 +139,16 @@ impl Store {
         tx.commit().await?;
         Ok(Some(done.rows_affected()))
     }
+}
+
+/// The role of the principal `name` as `tx` sees it; `None` when there is none.
+pub(super) async fn role_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    name: &str,
+) -> Result<Option<Role>, ApiError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT role FROM principals WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.and_then(|(role,)| role.parse().ok()))
 }

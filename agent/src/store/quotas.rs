@@ -4,6 +4,7 @@
 
 use sqlx::{Any, Transaction};
 
+use super::principals::role_in;
 use super::vms::VmDoc;
 use super::Store;
 use crate::error::ApiError;
@@ -17,12 +18,7 @@ impl Store {
     /// Sets (replacing) the quota of `name`; unset limits take the default.
     pub async fn set_quota(&self, name: &str, quota: &Quota) -> Result<bool, ApiError> {
         let mut tx = self.begin_write().await?;
-        let exists: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM principals WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
+        if role_in(&mut tx, name).await?.is_none() {
             return Ok(false);
         }
         sqlx::query("DELETE FROM quotas WHERE principal = $1")
@@ -89,11 +85,7 @@ pub(super) async fn enforce_on_owner(
     owner: &str,
     demand: Usage,
 ) -> Result<(), ApiError> {
-    let role: Option<(String,)> = sqlx::query_as("SELECT role FROM principals WHERE name = $1")
-        .bind(owner)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if role.and_then(|(r,)| r.parse::<Role>().ok()) != Some(Role::User) {
+    if role_in(tx, owner).await? != Some(Role::User) {
         return Ok(());
     }
     let quota = quota_of(tx, owner).await?.or(store.default_quota);
