@@ -213,18 +213,39 @@ output "slots" { value = [for s in data.giif_pagw_slots.all.slots : s.public_ip]
     assert!(hidden.contains("No project named \"alpha\""), "{hidden}");
     let import = Workspace::with_env(
         agent.env_as(&bob),
-        r#"resource "giif_vm" "web" {
+        r#"
+resource "giif_project" "p" { name = "alpha" }
+resource "giif_pagw" "gw" { project_id = "x" }
+resource "giif_vm" "web" {
   project_id = "x"
   name       = "web"
   template   = "debian-12"
-}"#,
+}
+resource "giif_bms_assignment" "node" {
+  project_id = "x"
+  bms        = "bms01"
+}
+resource "giif_floating_ip" "web" { project_id = "x" }
+resource "giif_guacamole_connection" "jump" {
+  name       = "jump"
+  project_id = "x"
+  protocol   = "ssh"
+  hostname   = "192.168.212.150"
+}
+"#,
     );
-    failed(import.run(&[
-        "import",
-        "-input=false",
-        "giif_vm.web",
-        ids["vm"].as_str().unwrap(),
-    ]));
+    for (address, id) in [
+        ("giif_project.p", "project"),
+        ("giif_pagw.gw", "gateway"),
+        ("giif_vm.web", "vm"),
+        ("giif_bms_assignment.node", "server"),
+        ("giif_floating_ip.web", "fip"),
+        ("giif_guacamole_connection.jump", "jump"),
+    ] {
+        let id = ids[id].as_str().unwrap();
+        let refused = failed(import.run(&["import", "-input=false", address, id]));
+        assert!(refused.contains("Cannot import"), "{address}: {refused}");
+    }
 
     // ...he cannot put anything into it...
     let intrude = Workspace::with_env(
