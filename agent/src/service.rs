@@ -629,7 +629,18 @@ impl Agent for AgentService {
         let request = request.into_inner();
         let spec = required_spec(request.spec)?;
         let (id, project) = (&request.request_id, &spec.project_id);
-        let work = self.servers.create(id, &spec, wait(request.wait_seconds));
+        let work = async {
+            match self
+                .servers
+                .create(id, &spec, wait(request.wait_seconds))
+                .await
+            {
+                Err(error) if error.reason == api::error_detail::Reason::AlreadyExists => {
+                    Err(self.name_holder_if_visible(&caller, error).await)
+                }
+                other => other,
+            }
+        };
         let rpc = Rpc::CreateBmsAssignment;
         let assignment = self
             .gate
@@ -804,6 +815,29 @@ impl Agent for AgentService {
 }
 
 impl AgentService {
+    /// A server held elsewhere: which project holds it, for a caller who
+    /// may see that project (the message names none otherwise).
+    async fn name_holder_if_visible(
+        &self,
+        caller: &crate::tenancy::Caller,
+        mut error: ApiError,
+    ) -> ApiError {
+        let Ok(holder) = self.servers.get(&error.subject, false).await else {
+            return error;
+        };
+        let visible = self.gate.visible(caller).await;
+        if visible.is_ok_and(|visible| visible.contains(holder.project_id())) {
+            if let Ok(project) = self.store.project_by_id(holder.project_id()).await {
+                let name = project.spec.map(|spec| spec.name).unwrap_or_default();
+                error.message = format!(
+                    "{}, {name:?} ({}), as assignment {}",
+                    error.message, project.id, holder.id
+                );
+            }
+        }
+        error
+    }
+
     /// A connection goes into a project the caller manages and, unless they
     /// are an operator, targets only that project's resources or subnet.
     async fn connection_allowed(

@@ -203,6 +203,7 @@ output "slots" { value = [for s in data.giif_pagw_slots.all.slots : s.public_ip]
     let seen = outsider.outputs();
     assert_eq!(seen["servers"]["value"], serde_json::json!(["bms02"]));
     assert_eq!(seen["slots"]["value"], serde_json::json!(["203.0.113.11"]));
+    // (bob's own gateway later takes that slot, and gives it back.)
 
     // ...her project does not exist for him, by name or by id...
     let by_name = Workspace::with_env(
@@ -278,6 +279,16 @@ resource "giif_guacamole_connection" "theirs" {{
   resource_id = "{vm}"
 }}
 
+resource "giif_pagw" "beta" {{
+  project_id = giif_project.beta.id
+}}
+
+resource "giif_bms_assignment" "theirs" {{
+  project_id = giif_project.beta.id
+  bms        = "bms01"
+  depends_on = [giif_pagw.beta]
+}}
+
 resource "giif_guacamole_connection" "outside" {{
   name       = "outside"
   project_id = giif_project.beta.id
@@ -298,6 +309,15 @@ resource "giif_guacamole_connection" "outside" {{
         targets.contains("users reach only addresses in the project subnet 192.168.212.0/24"),
         "{targets}"
     );
+    assert!(
+        targets.contains("server bms01 is assigned to another project"),
+        "{targets}"
+    );
+    assert!(
+        !targets.contains("alpha"),
+        "another tenant's project is named: {targets}"
+    );
+    consoles.ok(&["destroy", "-auto-approve", "-input=false"]);
 
     // ...and with a copy of her state, he neither changes nor destroys anything,
     // nor learns her project's id from the name clash.

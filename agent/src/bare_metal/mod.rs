@@ -111,16 +111,9 @@ impl Servers {
             .map_err(|e| e.field("spec.project_id"))?;
         self.server(&spec.bms).await?;
         self.require_gateway(&spec.project_id).await?;
-        let names: BTreeMap<String, String> = self
-            .store
-            .list_projects()
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p.spec.map(|s| s.name).unwrap_or_default()))
-            .collect();
         let row = self
             .store
-            .claim_bms(request_id, &spec.project_id, &names, &spec.bms, &doc)
+            .claim_bms(request_id, &spec.project_id, &spec.bms, &doc)
             .await?;
         self.start_converging(row.id.clone());
         self.wait_for(&row.id, wait).await

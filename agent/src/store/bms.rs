@@ -89,7 +89,6 @@ impl Store {
         &self,
         request_id: &str,
         project_id: &str,
-        project_names: &std::collections::BTreeMap<String, String>,
         bms: &str,
         doc: &BmsDoc,
     ) -> Result<BmsRow, ApiError> {
@@ -130,13 +129,10 @@ impl Store {
         let now = now_rfc3339();
         let row = match existing.map(from_row) {
             Some(row) if row.project_id != project_id => {
+                // Which project holds it is not every caller's to know;
+                // operators see it in the inventory.
                 return Err(ApiError::already_exists(format!(
-                    "server {bms} is assigned to another project, {} (assignment {})",
-                    project_names
-                        .get(&row.project_id)
-                        .map(|name| format!("{name:?} ({})", row.project_id))
-                        .unwrap_or_else(|| row.project_id.clone()),
-                    row.id
+                    "server {bms} is assigned to another project"
                 ))
                 .field("spec.bms")
                 .subject(&row.id)
