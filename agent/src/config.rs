@@ -14,6 +14,9 @@ pub struct AgentConfig {
     /// of a PostgreSQL URL may come from `GIIF_STORE_PASSWORD` instead.
     pub store: String,
     pub tls: TlsFiles,
+    /// Project expiry notices to the operators; none without this section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notices: Option<crate::notices::NoticesConfig>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -37,6 +40,11 @@ pub enum ConfigError {
     Parse {
         path: PathBuf,
         source: toml::de::Error,
+    },
+    #[error("the agent configuration {path} is invalid: {source}")]
+    Notices {
+        path: PathBuf,
+        source: crate::notices::NoticesConfigError,
     },
 }
 
@@ -62,6 +70,14 @@ impl AgentConfig {
             if file.is_relative() {
                 *file = base.join(&*file);
             }
+        }
+        if let Some(notices) = &mut config.notices {
+            notices
+                .validate(base)
+                .map_err(|source| ConfigError::Notices {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
         }
         Ok(config)
     }

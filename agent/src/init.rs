@@ -91,6 +91,7 @@ pub fn init(options: &InitOptions) -> Result<Initialised, InitError> {
             server_cert: "server.pem".into(),
             server_key: "server-key.pem".into(),
         },
+        notices: None,
     };
     let config_path = dir.join("agent.toml");
     std::fs::write(&config_path, toml::to_string_pretty(&config)?).map_err(|source| {
