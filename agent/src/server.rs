@@ -13,6 +13,7 @@ use crate::config::AgentConfig;
 use crate::consoles::Consoles;
 use crate::drivers::retry::RetryPolicy;
 use crate::gateways::Gateways;
+use crate::notices::Notifier;
 use crate::pki::{read_pem_file, server_tls_config, PkiError};
 use crate::service::AgentService;
 use crate::site_cache::SiteCache;
@@ -32,6 +33,8 @@ pub enum ServeError {
     },
     #[error("the gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("cannot set up the expiry notices: {0}")]
+    Notices(#[from] crate::notices::NoticeSetupError),
 }
 
 /// A bound, not yet serving agent: lets callers (and tests) learn the
@@ -40,6 +43,7 @@ pub struct BoundAgent {
     listener: TcpListener,
     tls: rustls::ServerConfig,
     store: Store,
+    notifier: Option<Notifier>,
 }
 
 impl BoundAgent {
@@ -60,10 +64,15 @@ impl BoundAgent {
                     addr: config.listen.clone(),
                     source,
                 })?;
+        let notifier = match &config.notices {
+            Some(notices) => Some(Notifier::new(store.clone(), notices)?),
+            None => None,
+        };
         Ok(Self {
             listener,
             tls,
             store,
+            notifier,
         })
     }
 
@@ -82,7 +91,8 @@ impl BoundAgent {
         let vms = Vms::new(self.store.clone(), site.clone(), consoles.clone());
         let servers = Servers::new(self.store.clone(), site, gateways.clone(), consoles.clone());
         let incoming = tls_incoming(self.listener, self.tls);
-        tonic::transport::Server::builder()
+        let notices = self.notifier.map(Notifier::spawn);
+        let served = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_service(AgentServer::new(AgentService::new(
                 self.store.clone(),
@@ -92,7 +102,11 @@ impl BoundAgent {
                 servers,
             )))
             .serve_with_incoming_shutdown(incoming, shutdown)
-            .await?;
+            .await;
+        if let Some(notices) = notices {
+            notices.stop().await;
+        }
+        served?;
         Ok(())
     }
 }
