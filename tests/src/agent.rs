@@ -20,6 +20,17 @@ impl TestAgent {
     /// An agent whose project VLAN pool is `first..=last`, on SQLite or on
     /// the given store URL.
     pub fn start(first: u32, last: u32, store: Option<String>) -> Self {
+        Self::start_configured(first, last, store, |_| {})
+    }
+
+    /// The same, after `configure` was given the state directory (which
+    /// holds agent.toml) to add to the configuration.
+    pub fn start_configured(
+        first: u32,
+        last: u32,
+        store: Option<String>,
+        configure: impl FnOnce(&Path),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let site = dir.path().join("site.toml");
         std::fs::write(
@@ -27,20 +38,30 @@ impl TestAgent {
             format!("[project_vlans]\nname = \"test-pool\"\nfirst = {first}\nlast = {last}\n"),
         )
         .unwrap();
-        Self::start_in(dir, &site, store)
+        Self::start_in(dir, &site, store, configure)
     }
 
     /// An agent on SQLite whose inventory is the site file `site`.
     pub fn start_with_inventory(site: &Path) -> Self {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), site, None)
+        Self::start_in(tempfile::tempdir().expect("temp dir"), site, None, |_| {})
     }
 
     /// The same on the store at `store` (a PostgreSQL URL).
     pub fn start_with_inventory_on(site: &Path, store: String) -> Self {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), site, Some(store))
+        Self::start_in(
+            tempfile::tempdir().expect("temp dir"),
+            site,
+            Some(store),
+            |_| {},
+        )
     }
 
-    fn start_in(dir: tempfile::TempDir, site: &Path, store: Option<String>) -> Self {
+    fn start_in(
+        dir: tempfile::TempDir,
+        site: &Path,
+        store: Option<String>,
+        configure: impl FnOnce(&Path),
+    ) -> Self {
         let made = init(&InitOptions {
             dir: dir.path().join("agent"),
             listen: format!("127.0.0.1:{}", free_port()),
@@ -49,21 +70,20 @@ impl TestAgent {
         })
         .expect("giif-agent init");
         import(&made.config_path, site);
-        let log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
-        let process = Command::new(binary("giif-agent"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&made.config_path)
-            .env("GIIF_LOG", "info")
-            // Device failures tests inject should fail in seconds, not a minute.
-            .env("GIIF_DRIVER_RETRY_SECONDS", "4")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start giif-agent serve");
+        configure(made.config_path.parent().unwrap());
+        let process = serve(&made.config_path, &dir.path().join("agent.log"));
         let agent = Self { dir, made, process };
         agent.wait_until_listening();
         agent
+    }
+
+    /// Stops the agent with SIGTERM and starts it again on the same state;
+    /// the log goes on in the same file.
+    pub fn restart(&mut self) {
+        let status = self.terminate();
+        assert!(status.success(), "the agent stopped with {status}");
+        self.process = serve(&self.made.config_path, &self.dir.path().join("agent.log"));
+        self.wait_until_listening();
     }
 
     /// Imports the site file `site` again, as an operator does while the
@@ -157,6 +177,26 @@ impl Drop for TestAgent {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
+}
+
+/// `giif-agent serve --config CONFIG`, its log appended to `log`.
+fn serve(config: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(binary("giif-agent"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .env("GIIF_LOG", "info")
+        // Device failures tests inject should fail in seconds, not a minute.
+        .env("GIIF_DRIVER_RETRY_SECONDS", "4")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start giif-agent serve")
 }
 
 /// `giif-agent inventory import SITE --config CONFIG`, which must succeed.
