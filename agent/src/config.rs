@@ -21,6 +21,9 @@ pub struct AgentConfig {
     /// How long the audit trail is kept.
     #[serde(default)]
     pub audit: crate::tenancy::settings::AuditSettings,
+    /// Project expiry notices to the operators; none without this section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notices: Option<crate::notices::NoticesConfig>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -44,6 +47,11 @@ pub enum ConfigError {
     Parse {
         path: PathBuf,
         source: toml::de::Error,
+    },
+    #[error("the agent configuration {path} is invalid: {source}")]
+    Notices {
+        path: PathBuf,
+        source: crate::notices::NoticesConfigError,
     },
 }
 
@@ -69,6 +77,14 @@ impl AgentConfig {
             if file.is_relative() {
                 *file = base.join(&*file);
             }
+        }
+        if let Some(notices) = &mut config.notices {
+            notices
+                .validate(base)
+                .map_err(|source| ConfigError::Notices {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
         }
         Ok(config)
     }

@@ -100,6 +100,7 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, InitError> {
         },
         tenancy: TenancySettings::default(),
         audit: Default::default(),
+        notices: None,
     };
     let clients = dir.join("clients");
     create(&clients)?;

@@ -15,6 +15,7 @@ pub mod gateways;
 pub mod init;
 pub mod inventory;
 pub mod iso_library;
+pub mod notices;
 pub mod operations;
 pub mod pki;
 pub mod server;

@@ -84,6 +84,17 @@ enum Command {
         #[arg(long, env = "GIIF_AGENT_CONFIG")]
         config: PathBuf,
     },
+    /// Projects with an expiry date, and the expiry notices sent for them.
+    Projects {
+        /// Only those expiring within --days days, or already expired.
+        #[arg(long)]
+        expiring: bool,
+        /// With --expiring: how many days ahead (default: the largest of notices.days_before, else 7).
+        #[arg(long, requires = "expiring")]
+        days: Option<u32>,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -311,6 +322,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("No host key was pinned for {endpoint}.");
             }
         }
+        Command::Projects {
+            expiring,
+            days,
+            config,
+        } => list_projects(&config, expiring, days).await?,
         Command::Identity {
             command:
                 IdentityCommand::Issue {
@@ -435,6 +451,58 @@ async fn import_inventory(file: &std::path::Path, config: &std::path::Path) -> a
             "The ISO library has {} image(s).",
             inventory.iso_images.len()
         );
+    }
+    Ok(())
+}
+
+async fn list_projects(
+    config: &std::path::Path,
+    expiring: bool,
+    days: Option<u32>,
+) -> anyhow::Result<()> {
+    let config = AgentConfig::load(config)?;
+    let store = Store::open(&config.store_url()).await?;
+    let within = expiring.then(|| {
+        days.unwrap_or_else(|| {
+            config
+                .notices
+                .as_ref()
+                .map_or(7, |notices| notices.horizon_days())
+        })
+    });
+    let today = giif_agent::notices::today();
+    let projects = giif_agent::notices::listing::expiring_projects(&store, today, within).await?;
+    if projects.is_empty() {
+        match within {
+            Some(days) => println!("No project expires within {days} days or has expired."),
+            None => println!("No project has an expiry date."),
+        }
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<38} {:<16} {:<10} WHEN",
+        "PROJECT", "ID", "OWNER", "EXPIRES"
+    );
+    for listed in projects {
+        let project = &listed.project;
+        let when = match listed.days_left {
+            left if left < 0 => format!("expired {} days ago", -left),
+            0 => "expires today".to_string(),
+            left => format!("in {left} days"),
+        };
+        println!(
+            "{:<24} {:<38} {:<16} {:<10} {when}",
+            project.name,
+            project.id,
+            project.owner.as_deref().unwrap_or("-"),
+            project.expires_on
+        );
+        for notice in &listed.notices {
+            println!(
+                "    notice {:<20} {:<8} {:<10} {}",
+                notice.event, notice.channel, notice.outcome, notice.recorded_at
+            );
+        }
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::config::AgentConfig;
 use crate::consoles::Consoles;
 use crate::drivers::retry::RetryPolicy;
 use crate::gateways::Gateways;
+use crate::notices::Notifier;
 use crate::pki::{read_pem_file, server_tls_config, PkiError};
 use crate::service::AgentService;
 use crate::site_cache::SiteCache;
@@ -33,6 +34,8 @@ pub enum ServeError {
     },
     #[error("the gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("cannot set up the expiry notices: {0}")]
+    Notices(#[from] crate::notices::NoticeSetupError),
 }
 
 /// A bound, not yet serving agent: lets callers (and tests) learn the
@@ -42,6 +45,7 @@ pub struct BoundAgent {
     tls: rustls::ServerConfig,
     store: Store,
     gate: Gate,
+    notifier: Option<Notifier>,
 }
 
 impl BoundAgent {
@@ -68,11 +72,16 @@ impl BoundAgent {
                     addr: config.listen.clone(),
                     source,
                 })?;
+        let notifier = match &config.notices {
+            Some(notices) => Some(Notifier::new(store.clone(), notices)?),
+            None => None,
+        };
         Ok(Self {
             listener,
             tls,
             store,
             gate,
+            notifier,
         })
     }
 
@@ -91,7 +100,8 @@ impl BoundAgent {
         let vms = Vms::new(self.store.clone(), site.clone(), consoles.clone());
         let servers = Servers::new(self.store.clone(), site, gateways.clone(), consoles.clone());
         let incoming = tls_incoming(self.listener, self.tls);
-        tonic::transport::Server::builder()
+        let notices = self.notifier.map(Notifier::spawn);
+        let served = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_service(AgentServer::new(AgentService::new(
                 self.store.clone(),
@@ -102,7 +112,11 @@ impl BoundAgent {
                 servers,
             )))
             .serve_with_incoming_shutdown(incoming, shutdown)
-            .await?;
+            .await;
+        if let Some(notices) = notices {
+            notices.stop().await;
+        }
+        served?;
         Ok(())
     }
 }

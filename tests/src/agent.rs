@@ -20,6 +20,17 @@ impl TestAgent {
     /// An agent whose project VLAN pool is `first..=last`, on SQLite or on
     /// the given store URL.
     pub fn start(first: u32, last: u32, store: Option<String>) -> Self {
+        Self::start_with_pool(first, last, store, |_| {})
+    }
+
+    /// The same, after `configure` was given the state directory (which
+    /// holds agent.toml) to add to the configuration.
+    pub fn start_with_pool(
+        first: u32,
+        last: u32,
+        store: Option<String>,
+        configure: impl FnOnce(&Path),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let site = dir.path().join("site.toml");
         std::fs::write(
@@ -27,7 +38,7 @@ impl TestAgent {
             format!("[project_vlans]\nname = \"test-pool\"\nfirst = {first}\nlast = {last}\n"),
         )
         .unwrap();
-        Self::start_in(dir, &site, store, "")
+        Self::start_in(dir, &site, store, configure)
     }
 
     /// An agent on SQLite whose inventory is the site file `site`.
@@ -36,22 +47,22 @@ impl TestAgent {
     }
 
     /// An agent whose inventory is `site`, on the store at `store` (a
-    /// PostgreSQL URL) or SQLite, with `agent_toml` appended to its
+    /// PostgreSQL URL) or SQLite, with the TOML `agent_toml` merged into its
     /// configuration before it starts.
     pub fn start_configured(site: &Path, store: Option<String>, agent_toml: &str) -> Self {
-        Self::start_in(
-            tempfile::tempdir().expect("temp dir"),
-            site,
-            store,
-            agent_toml,
-        )
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, site, store, |state| {
+            if !agent_toml.is_empty() {
+                merge_config(&state.join("agent.toml"), agent_toml);
+            }
+        })
     }
 
     fn start_in(
         dir: tempfile::TempDir,
         site: &Path,
         store: Option<String>,
-        agent_toml: &str,
+        configure: impl FnOnce(&Path),
     ) -> Self {
         let made = initialise(InitOptions {
             dir: dir.path().join("agent"),
@@ -59,25 +70,21 @@ impl TestAgent {
             hosts: vec![],
             store,
         });
-        if !agent_toml.is_empty() {
-            merge_config(&made.config_path, agent_toml);
-        }
         import(&made.config_path, site);
-        let log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
-        let process = Command::new(binary("giif-agent"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&made.config_path)
-            .env("GIIF_LOG", "info")
-            // Device failures tests inject should fail in seconds, not a minute.
-            .env("GIIF_DRIVER_RETRY_SECONDS", "4")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start giif-agent serve");
+        configure(made.config_path.parent().unwrap());
+        let process = serve(&made.config_path, &dir.path().join("agent.log"));
         let agent = Self { dir, made, process };
         agent.wait_until_listening();
         agent
+    }
+
+    /// Stops the agent with SIGTERM and starts it again on the same state;
+    /// the log goes on in the same file.
+    pub fn restart(&mut self) {
+        let status = self.terminate();
+        assert!(status.success(), "the agent stopped with {status}");
+        self.process = serve(&self.made.config_path, &self.dir.path().join("agent.log"));
+        self.wait_until_listening();
     }
 
     /// Imports the site file `site` again, as an operator does while the
@@ -269,6 +276,26 @@ impl Drop for TestAgent {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
+}
+
+/// `giif-agent serve --config CONFIG`, its log appended to `log`.
+fn serve(config: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(binary("giif-agent"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .env("GIIF_LOG", "info")
+        // Device failures tests inject should fail in seconds, not a minute.
+        .env("GIIF_DRIVER_RETRY_SECONDS", "4")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start giif-agent serve")
 }
 
 /// `giif-agent inventory import SITE --config CONFIG`, which must succeed.
