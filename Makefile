@@ -13,8 +13,16 @@ all: build
 build:
 	$(CARGO) build --workspace --bins
 
+# Test-only Python tools in a virtualenv (aiosmtpd, the SMTP server of the
+# expiry notice test); never shipped.
+TEST_VENV := target/test-venv
+$(TEST_VENV)/ready:
+	python3 -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install -q aiosmtpd
+	touch $@
+
 # The acceptance tests run the binaries built here.
-test: build
+test: build $(TEST_VENV)/ready
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
