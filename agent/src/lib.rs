@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod iso_library;
 pub mod notices;
 pub mod operations;
+pub mod ownership;
 pub mod pki;
 pub mod server;
 pub mod service;

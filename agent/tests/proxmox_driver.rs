@@ -140,6 +140,7 @@ fn clone_spec(vmid: u32, name: &str) -> CloneSpec {
         target_node: None,
         storage: None,
         full: true,
+        description: Some(giif_agent::ownership::mark(name)),
     }
 }
 
@@ -263,8 +264,14 @@ async fn a_vm_can_be_built_without_a_template() {
                 ip: BTreeMap::from([(0, IpConfig::Dhcp)]),
             },
         )),
+        description: Some(giif_agent::ownership::mark("vm-installer")),
     };
     let vm = pve.create_vm("pve1", 200, &spec).await.unwrap();
+    // The mark is part of the create call and reads back.
+    assert_eq!(
+        giif_agent::ownership::owner(&vm.description),
+        Some("vm-installer")
+    );
     assert_eq!(
         (vm.cores, vm.memory_mb, vm.disks["scsi0"].size_gb()),
         (2, 4096, 32)
@@ -653,4 +660,130 @@ async fn the_token_secret_never_shows() {
         let shown = format!("{err} {err:?}");
         assert!(!shown.contains(&secret), "{shown}");
     }
+}
+
+/// A VM with only a name and notes, as someone would make it by hand.
+fn by_hand(name: &str, description: &str) -> VmSpec {
+    VmSpec {
+        name: name.into(),
+        cores: 1,
+        memory_mb: 512,
+        disk: None,
+        iso: None,
+        nics: BTreeMap::new(),
+        cloud_init: None,
+        description: Some(description.into()),
+    }
+}
+
+#[tokio::test]
+async fn only_vms_with_giif_mark_are_adopted_or_deleted() {
+    use giif_agent::ownership::{find_own_vm, mark, ours_to_delete, owner};
+    use giif_agent::store::{Store, VmidOwner};
+
+    let site = Site::start().await;
+    let pve = site.driver();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("agent.db").display()
+    ))
+    .await
+    .unwrap();
+    let hold = |vmid: i64, owner: &'static str| {
+        let store = store.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO vmid_allocations (vmid, owner_kind, owner_id) VALUES ($1, 'vm', $2)",
+            )
+            .bind(vmid)
+            .bind(owner)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+    };
+
+    // An operator's VM, and one forging another object's mark, sit at the
+    // ids giif holds for vm-new: it steps over both to the next free id.
+    pve.create_vm("pve1", 100, &by_hand("ops-db", "the operator's database"))
+        .await
+        .unwrap();
+    pve.create_vm("pve1", 101, &by_hand("ops-web", &mark("vm-other")))
+        .await
+        .unwrap();
+    hold(100, "vm-new").await;
+    let mut vmid = 100;
+    let found = find_own_vm(
+        &store,
+        &pve,
+        VmidOwner::Vm,
+        "vm-new",
+        "pve1",
+        &mut vmid,
+        "ops-db",
+    )
+    .await
+    .unwrap();
+    assert_eq!((found, vmid), (None, 102));
+    // Only 102 counts as giif's; 100 and 101 are never chosen again.
+    assert_eq!(store.vmid_allocation_count().await.unwrap(), 1);
+    for id in [100, 101] {
+        let vm = VmRef::new("pve1", id);
+        assert!(!ours_to_delete(&store, &pve, "vm-new", &vm, "ops-db")
+            .await
+            .unwrap());
+        assert!(pve.read_vm(&vm).await.is_ok(), "VM {id} was touched");
+    }
+
+    // Its own mark makes a VM giif's.
+    pve.create_vm("pve1", 102, &by_hand("web", &mark("vm-new")))
+        .await
+        .unwrap();
+    let mut vmid = 102;
+    let found = find_own_vm(
+        &store,
+        &pve,
+        VmidOwner::Vm,
+        "vm-new",
+        "pve1",
+        &mut vmid,
+        "web",
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.map(|state| state.vm.vmid), Some(102));
+    assert!(
+        ours_to_delete(&store, &pve, "vm-new", &VmRef::new("pve1", 102), "web")
+            .await
+            .unwrap()
+    );
+
+    // A VM an older agent made (recorded as such by the migration) is
+    // adopted by its name once, and marked.
+    sqlx::query("INSERT INTO made_before_marks (object_id) VALUES ('vm-old')")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    pve.create_vm("pve1", 110, &by_hand("legacy", "made in 2025"))
+        .await
+        .unwrap();
+    hold(110, "vm-old").await;
+    let mut vmid = 110;
+    let found = find_own_vm(
+        &store,
+        &pve,
+        VmidOwner::Vm,
+        "vm-old",
+        "pve1",
+        &mut vmid,
+        "legacy",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(vmid, 110);
+    assert_eq!(owner(&found.description), Some("vm-old"));
+    assert!(found.description.starts_with("made in 2025"));
+    assert!(!store.made_before_marks("vm-old").await.unwrap());
 }

@@ -102,6 +102,7 @@ async fn inventory_drivers_and_a_gateway_lifecycle() {
                 target_node: None,
                 storage: None,
                 full: true,
+                description: Some(giif_agent::ownership::mark("gw-physics")),
             },
         )
         .await

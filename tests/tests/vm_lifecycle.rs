@@ -298,3 +298,66 @@ resource "giif_pagw" "gw" {
     ws.apply();
     ws.ok(&["destroy", "-auto-approve"]);
 }
+
+/// VMs made by hand at the ids giif would choose: one plain, one with a
+/// forged mark of another object. Neither is adopted, changed or deleted;
+/// giif's VM and gateway take other ids.
+#[tokio::test(flavor = "multi_thread")]
+async fn vms_giif_did_not_make_are_never_adopted_or_touched() {
+    let site = TestSite::start(SITE);
+    for (vmid, description) in [
+        (100, "the operator's database"),
+        (101, "giif-owner: vm-elsewhere"),
+    ] {
+        let body = format!(
+            r#"{{"node": "pve1", "config": {{"name": "ops-{vmid}", "cores": "2", "memory": "2048", "description": "{description}"}}}}"#
+        );
+        let (status, answer) = site.admin("PUT", &format!("/pve/vms/{vmid}"), Some(&body));
+        assert_eq!(status, 200, "{answer}");
+    }
+    let ws = Workspace::new(&site.agent, &config("a", "web", ""));
+    // The clone fails, so the VM's id (102) is held with no VM; then
+    // someone makes a VM there by hand. Replacing the failed VM must not
+    // delete it.
+    let (status, answer) = site.admin(
+        "POST",
+        "/pve/fail-next-task",
+        Some(r#"{"type": "qmclone", "message": "storage full"}"#),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let failed = ws.run(&["apply", "-auto-approve"]);
+    assert!(!failed.success, "{}", failed.all());
+    let body = r#"{"node": "pve1", "config": {"name": "ops-102", "cores": "1", "memory": "512"}}"#;
+    let (status, answer) = site.admin("PUT", "/pve/vms/102", Some(body));
+    assert_eq!(status, 200, "{answer}");
+    let planted = |site: &TestSite| [sim_vm(site, 100), sim_vm(site, 101), sim_vm(site, 102)];
+    let before = planted(&site);
+
+    ws.write(&format!(
+        "{}\nresource \"giif_pagw\" \"gw\" {{\n  project_id = giif_project.a.id\n}}\n",
+        config("a", "web", "")
+    ));
+    ws.apply();
+    let made = vm(&ws)["vmid"].as_u64().unwrap();
+    assert!(made > 102, "giif's VM took a planted id: {made}");
+    let ours = sim_vm(&site, made);
+    assert!(
+        effective(&ours, "description").contains("giif-owner: vm-"),
+        "{ours}"
+    );
+    assert_eq!(planted(&site), before, "a planted VM was changed");
+    assert!(ws.plan_is_empty().0);
+
+    ws.ok(&["destroy", "-auto-approve"]);
+    assert_eq!(
+        planted(&site),
+        before,
+        "a planted VM was changed or deleted"
+    );
+    assert_eq!(sim_vms(&site).len(), 3, "{:?}", sim_vms(&site));
+    let config = giif_agent::config::AgentConfig::load(&site.agent.made.config_path).unwrap();
+    let store = giif_agent::store::Store::open(&config.store_url())
+        .await
+        .unwrap();
+    assert_eq!(store.vmid_allocation_count().await.unwrap(), 0);
+}

@@ -200,6 +200,9 @@ pub struct VmState {
     /// An opaque revision of the configuration; pass it back in
     /// [`VmUpdate::if_revision`] to refuse a change made on a stale read.
     pub revision: String,
+    /// The VM's notes; giif's ownership mark is a line of it
+    /// ([`crate::ownership`]).
+    pub description: String,
 }
 
 /// One line of a node's VM list.
@@ -224,6 +227,8 @@ pub struct VmSpec {
     pub nics: BTreeMap<u32, Nic>,
     /// Cloud-init settings and the storage for their drive.
     pub cloud_init: Option<(String, CloudInit)>,
+    /// The VM's notes, set in the create call (giif's ownership mark).
+    pub description: Option<String>,
 }
 
 /// A VM copied from a template.
@@ -237,6 +242,8 @@ pub struct CloneSpec {
     pub storage: Option<String>,
     /// A full copy, rather than one sharing the template's disks.
     pub full: bool,
+    /// The copy's notes, set in the clone call (giif's ownership mark).
+    pub description: Option<String>,
 }
 
 /// Changes to a cloud-init setup; `None` leaves a part alone.
@@ -264,6 +271,8 @@ pub struct VmUpdate {
     pub vnc_display: Option<u32>,
     /// Refuse the change if the configuration changed since this revision.
     pub if_revision: Option<String>,
+    /// New notes (marking a VM made before giif marked its VMs).
+    pub description: Option<String>,
 }
 
 impl VmUpdate {
@@ -274,6 +283,7 @@ impl VmUpdate {
             && self.cloud_init.is_none()
             && self.nics.is_empty()
             && self.vnc_display.is_none()
+            && self.description.is_none()
     }
 }
 

@@ -21,7 +21,7 @@ use crate::drivers::hypervisor::{
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
 use crate::inventory::PagwSlot;
-use crate::store::GatewayRow;
+use crate::store::{GatewayRow, VmidOwner};
 
 struct Parts {
     hypervisor: Arc<dyn Hypervisor>,
@@ -101,31 +101,36 @@ impl Gateways {
     }
 
     pub(super) async fn converge(&self, id: &str) -> Result<(), ApiError> {
-        let row = self.row(id).await?;
+        let mut row = self.row(id).await?;
         let parts = self.parts(&row).await?;
-        let vm = VmRef {
-            node: row.node.clone(),
-            vmid: row.vmid,
-        };
         let pve = &parts.hypervisor;
+        let name = vm_name(&parts.project_name);
 
         self.store.set_gateway_status(id, "creating", None).await?;
-        match pve.read_vm(&vm).await {
-            Ok(_) => {}
-            Err(err) if err.class == ErrorClass::NotFound => {
-                let spec = CloneSpec {
-                    vmid: row.vmid,
-                    name: format!("pagw-{}", parts.project_name.to_lowercase()),
-                    target_node: (parts.template.node != row.node).then(|| row.node.clone()),
-                    storage: Some(parts.slot.storage.clone()),
-                    full: true,
-                };
-                pve.clone_vm(&parts.template, &spec)
-                    .await
-                    .map_err(driver_error)?;
-            }
-            Err(err) => return Err(driver_error(err)),
+        let found = crate::ownership::find_own_vm(
+            &self.store,
+            pve.as_ref(),
+            VmidOwner::Gateway,
+            id,
+            &row.node,
+            &mut row.vmid,
+            &name,
+        )
+        .await?;
+        if found.is_none() {
+            let spec = CloneSpec {
+                vmid: row.vmid,
+                name,
+                target_node: (parts.template.node != row.node).then(|| row.node.clone()),
+                storage: Some(parts.slot.storage.clone()),
+                full: true,
+                description: Some(crate::ownership::mark(id)),
+            };
+            pve.clone_vm(&parts.template, &spec)
+                .await
+                .map_err(driver_error)?;
         }
+        let vm = VmRef::new(&row.node, row.vmid);
 
         let mut nics = BTreeMap::new();
         nics.insert(
@@ -422,19 +427,25 @@ impl Gateways {
     /// gateway's SSH host key: a new gateway in this slot has a new key.
     pub(super) async fn tear_down(&self, row: &GatewayRow) -> Result<(), ApiError> {
         let parts = self.parts(row).await?;
-        let vm = VmRef {
-            node: row.node.clone(),
-            vmid: row.vmid,
-        };
-        match parts.hypervisor.delete_vm(&vm).await {
-            Ok(()) => {}
-            Err(err) if err.class == ErrorClass::NotFound => {}
-            Err(err) => return Err(driver_error(err)),
+        let vm = VmRef::new(&row.node, row.vmid);
+        let pve = parts.hypervisor.as_ref();
+        let name = vm_name(&parts.project_name);
+        if crate::ownership::ours_to_delete(&self.store, pve, &row.id, &vm, &name).await? {
+            match pve.delete_vm(&vm).await {
+                Ok(()) => {}
+                Err(err) if err.class == ErrorClass::NotFound => {}
+                Err(err) => return Err(driver_error(err)),
+            }
         }
         let endpoint = format!("{}:{}", parts.slot.ssh.address, parts.slot.ssh.port);
         self.store.forget_ssh_host_key(&endpoint).await?;
         Ok(())
     }
+}
+
+/// The name giif gives a project's gateway VM.
+fn vm_name(project_name: &str) -> String {
+    format!("pagw-{}", project_name.to_lowercase())
 }
 
 /// The gateway VM's NICs by MAC: `net0` (project), `net1` (public) and the

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::requests::{record, replay};
+use super::vmids::{allocate_vmid, VmidOwner};
 use super::{now_rfc3339, Store};
 use crate::error::ApiError;
 
@@ -171,22 +172,9 @@ impl Store {
                         .hint("Destroy a gateway you no longer need, or add [[pagw_slots]] to the site inventory and run `giif-agent inventory import <file>`.")
                 })?,
         };
-        let used: Vec<(i64,)> = sqlx::query_as("SELECT vmid FROM vmid_allocations")
-            .fetch_all(&mut *tx)
-            .await?;
-        let used: std::collections::BTreeSet<u32> = used.into_iter().map(|(v,)| v as u32).collect();
-        let vmid = (vmid_hint.max(100)..)
-            .find(|v| !used.contains(v))
-            .unwrap_or(vmid_hint);
         let id = format!("gw-{}", uuid::Uuid::new_v4().simple());
         let now = now_rfc3339();
-        sqlx::query(
-            "INSERT INTO vmid_allocations (vmid, owner_kind, owner_id) VALUES ($1, 'gateway', $2)",
-        )
-        .bind(i64::from(vmid))
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+        let vmid = allocate_vmid(&mut tx, vmid_hint, VmidOwner::Gateway, &id).await?;
         sqlx::query(
             "INSERT INTO gateways (id, project_id, slot_ip, vmid, node, spec, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'allocated', $7, $8)",

@@ -20,6 +20,7 @@ mod project_resources;
 mod projects;
 mod quotas;
 mod requests;
+mod vmids;
 mod vms;
 
 pub use bms::{BmsDoc, BmsRow, ReleaseDoc};
@@ -28,6 +29,7 @@ pub use gateways::{Allocated, GatewayDoc, GatewayRow, SlotChoice};
 pub use inventory::{PoolUsage, VlanPoolSpec};
 pub use principals::{CertificateRow, CertificateStanding};
 pub use quotas::vm_demand;
+pub use vmids::VmidOwner;
 pub use vms::{VmAllocation, VmCloudInitDoc, VmDoc, VmRow};
 
 use sqlx::any::AnyPoolOptions;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::requests::{record, replay};
+use super::vmids::{allocate_vmid, VmidOwner};
 use super::{now_rfc3339, Store};
 use crate::error::ApiError;
 
@@ -174,22 +175,9 @@ impl Store {
             }
             None => least_loaded(tx, wanted.nodes).await?,
         };
-        let used: Vec<(i64,)> = sqlx::query_as("SELECT vmid FROM vmid_allocations")
-            .fetch_all(&mut **tx)
-            .await?;
-        let used: std::collections::BTreeSet<u32> = used.into_iter().map(|(v,)| v as u32).collect();
-        let vmid = (wanted.vmid_hint.max(100)..)
-            .find(|v| !used.contains(v))
-            .unwrap_or(wanted.vmid_hint);
         let id = format!("vm-{}", uuid::Uuid::new_v4().simple());
         let now = now_rfc3339();
-        sqlx::query(
-            "INSERT INTO vmid_allocations (vmid, owner_kind, owner_id) VALUES ($1, 'vm', $2)",
-        )
-        .bind(i64::from(vmid))
-        .bind(&id)
-        .execute(&mut **tx)
-        .await?;
+        let vmid = allocate_vmid(tx, wanted.vmid_hint, VmidOwner::Vm, &id).await?;
         sqlx::query(
             "INSERT INTO vms (id, project_id, name, name_key, node, vmid, spec, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'allocated', $8, $9)",
@@ -307,14 +295,6 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(deleted.rows_affected() > 0)
-    }
-
-    /// How many VM ids are allocated (for tests and checks).
-    pub async fn vmid_allocation_count(&self) -> Result<i64, ApiError> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM vmid_allocations")
-            .fetch_one(self.pool())
-            .await?;
-        Ok(count)
     }
 }
 

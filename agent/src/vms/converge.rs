@@ -20,7 +20,7 @@ use crate::drivers::hypervisor::{
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
 use crate::gateways::driver_error;
-use crate::store::{VmCloudInitDoc, VmRow};
+use crate::store::{VmCloudInitDoc, VmRow, VmidOwner};
 
 struct Parts {
     hypervisor: Arc<dyn Hypervisor>,
@@ -103,14 +103,24 @@ impl Vms {
         })
     }
 
-    async fn ensure_exists(&self, row: &VmRow, parts: &Parts) -> Result<VmState, ApiError> {
-        let vm = VmRef::new(&row.node, row.vmid);
+    /// The VM, made (with giif's mark) if it is not there. A VM giif did not
+    /// make at the row's VM id moves the row to another id.
+    async fn ensure_exists(&self, row: &mut VmRow, parts: &Parts) -> Result<VmState, ApiError> {
         let pve = &parts.hypervisor;
-        match pve.read_vm(&vm).await {
-            Ok(state) => return Ok(state),
-            Err(err) if err.class == ErrorClass::NotFound => {}
-            Err(err) => return Err(driver_error(err)),
+        let found = crate::ownership::find_own_vm(
+            &self.store,
+            pve.as_ref(),
+            VmidOwner::Vm,
+            &row.id,
+            &row.node,
+            &mut row.vmid,
+            &row.name,
+        )
+        .await?;
+        if let Some(state) = found {
+            return Ok(state);
         }
+        let mark = Some(crate::ownership::mark(&row.id));
         let created = match (&parts.template, &row.doc.iso) {
             (Some(template), _) => {
                 let spec = CloneSpec {
@@ -119,6 +129,7 @@ impl Vms {
                     target_node: (template.node != row.node).then(|| row.node.clone()),
                     storage: Some(parts.storage.clone()),
                     full: true,
+                    description: mark,
                 };
                 pve.clone_vm(template, &spec).await
             }
@@ -139,6 +150,7 @@ impl Vms {
                         .cloud_init
                         .as_ref()
                         .map(|ci| (parts.storage.clone(), cloud_init(ci))),
+                    description: mark,
                 };
                 pve.create_vm(&row.node, row.vmid, &spec).await
             }
@@ -147,13 +159,13 @@ impl Vms {
     }
 
     pub(super) async fn converge(&self, id: &str) -> Result<(), ApiError> {
-        let row = self.row(id).await?;
+        let mut row = self.row(id).await?;
         let parts = self.parts(&row).await?;
-        let vm = VmRef::new(&row.node, row.vmid);
         let pve = &parts.hypervisor;
         self.store.set_vm_status(id, "creating", None).await?;
 
-        let state = self.ensure_exists(&row, &parts).await?;
+        let state = self.ensure_exists(&mut row, &parts).await?;
+        let vm = VmRef::new(&row.node, row.vmid);
         let cloud_init = row.doc.cloud_init.as_ref().map(|ci| CloudInitUpdate {
             user: Some(ci.user.clone()),
             ssh_keys: Some(ci.ssh_keys.clone()),
@@ -271,6 +283,10 @@ impl Vms {
     pub(super) async fn tear_down(&self, row: &VmRow) -> Result<(), ApiError> {
         let parts = self.parts(row).await?;
         let vm = VmRef::new(&row.node, row.vmid);
+        let pve = parts.hypervisor.as_ref();
+        if !crate::ownership::ours_to_delete(&self.store, pve, &row.id, &vm, &row.name).await? {
+            return Ok(());
+        }
         for step in [true, false] {
             let done = if step {
                 parts.hypervisor.stop_vm(&vm).await

@@ -39,7 +39,7 @@ pub fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(state))
         .route("/state", get(state))
-        .route("/vms/{vmid}", delete(delete_vm))
+        .route("/vms/{vmid}", delete(delete_vm).put(create_vm))
         .route("/vms/{vmid}/stop", post(stop_vm))
         .route("/vms/{vmid}/start", post(start_vm))
         .route("/vms/{vmid}/config", put(edit_config))
@@ -52,6 +52,32 @@ pub fn routes(shared: Arc<Shared>) -> Router {
 
 async fn state(State(shared): State<Arc<Shared>>) -> Json<Value> {
     Json(shared.state_json())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    node: String,
+    #[serde(default)]
+    config: Map<String, Value>,
+}
+
+/// A VM made by hand, behind giif's back.
+async fn create_vm(
+    State(shared): State<Arc<Shared>>,
+    Path(vmid): Path<u32>,
+    Json(body): Json<CreateBody>,
+) -> Answer {
+    let made = shared.oob_create(vmid, &body.node, &body.config);
+    let answer = json!({ "created": vmid });
+    if made {
+        Ok(Json(answer))
+    } else {
+        Err((
+            StatusCode::CONFLICT,
+            Json(json!({ "error": format!("VM {vmid} exists or node {} is unknown", body.node) })),
+        ))
+    }
 }
 
 async fn delete_vm(State(shared): State<Arc<Shared>>, Path(vmid): Path<u32>) -> Answer {

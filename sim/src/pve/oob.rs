@@ -12,6 +12,26 @@ use super::work;
 use crate::events::VmEvent;
 
 impl Shared {
+    /// A VM made by hand on `node` (an operator's, not giif's); `false`
+    /// when the id is taken or the node unknown.
+    pub fn oob_create(&self, vmid: u32, node: &str, config: &Map<String, Value>) -> bool {
+        let mut state = self.lock();
+        if state.vms.contains_key(&vmid) || !state.nodes.iter().any(|n| n.name == node) {
+            return false;
+        }
+        let config = config
+            .iter()
+            .map(|(key, value)| match value {
+                Value::String(text) => (key.clone(), text.clone()),
+                other => (key.clone(), other.to_string()),
+            })
+            .collect();
+        state
+            .vms
+            .insert(vmid, super::vm::Vm::new(vmid, node, config));
+        true
+    }
+
     /// The VM disappears (announced as deleted).
     pub fn oob_delete(&self, vmid: u32) -> bool {
         let removed = self.lock().vms.remove(&vmid).is_some();

@@ -119,6 +119,9 @@ impl Hypervisor for ProxmoxDriver {
             param("ostype", "l26"),
             param("scsihw", "virtio-scsi-single"),
         ];
+        if let Some(description) = &spec.description {
+            params.push(param("description", description));
+        }
         if let Some((storage, size_gb)) = &spec.disk {
             params.push(param("scsi0", format!("{storage}:{size_gb},iothread=1")));
         }
@@ -159,6 +162,9 @@ impl Hypervisor for ProxmoxDriver {
             param("name", &spec.name),
             param("full", if spec.full { 1 } else { 0 }),
         ];
+        if let Some(description) = &spec.description {
+            params.push(param("description", description));
+        }
         if let Some(target) = &spec.target_node {
             params.push(param("target", target));
         }
@@ -234,6 +240,9 @@ impl Hypervisor for ProxmoxDriver {
         }
         if let Some(display) = update.vnc_display {
             params.push(param("args", super::vmconfig::vnc_args(display)));
+        }
+        if let Some(description) = &update.description {
+            params.push(param("description", description));
         }
         if let Some(ci) = &update.cloud_init {
             if let Some(user) = &ci.user {

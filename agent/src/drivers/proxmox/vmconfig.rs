@@ -321,6 +321,7 @@ pub fn vm_state(vm: &VmRef, config: &Value, status: &Value) -> VmState {
         cloud_init,
         uptime: Duration::from_secs(status["uptime"].as_u64().unwrap_or(0)),
         revision: get("digest").unwrap_or_default(),
+        description: get("description").unwrap_or_default(),
     }
 }
 
