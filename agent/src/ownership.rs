@@ -9,7 +9,7 @@ use crate::drivers::hypervisor::{Hypervisor, VmRef, VmState, VmUpdate};
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
 use crate::gateways::driver_error;
-use crate::store::{Store, VmidOwner};
+use crate::store::{Store, VmidChoice, VmidOwner};
 
 const PREFIX: &str = "giif-owner: ";
 
@@ -50,6 +50,19 @@ pub fn judge(state: &VmState, object_id: &str, made_before_marks: Option<&str>) 
         }
         None => Found::Foreign,
     }
+}
+
+/// Where new VM ids come from: the site's `[proxmox] vmids`, else
+/// Proxmox's next free id up (asked only then).
+pub async fn vmid_choice(
+    pve: &crate::inventory::model::Proxmox,
+    hypervisor: &dyn Hypervisor,
+) -> Result<VmidChoice, ApiError> {
+    let next_free = match pve.vmids {
+        Some(_) => 0,
+        None => hypervisor.next_free_id().await.map_err(driver_error)?,
+    };
+    Ok(VmidChoice::new(pve.vmids, next_free))
 }
 
 /// How many foreign VMs in a row an object steps over before giving up.

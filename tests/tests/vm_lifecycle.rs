@@ -355,9 +355,37 @@ async fn vms_giif_did_not_make_are_never_adopted_or_touched() {
         "a planted VM was changed or deleted"
     );
     assert_eq!(sim_vms(&site).len(), 3, "{:?}", sim_vms(&site));
-    let config = giif_agent::config::AgentConfig::load(&site.agent.made.config_path).unwrap();
-    let store = giif_agent::store::Store::open(&config.store_url())
+    let agent_config = giif_agent::config::AgentConfig::load(&site.agent.made.config_path).unwrap();
+    let store = giif_agent::store::Store::open(&agent_config.store_url())
         .await
         .unwrap();
     assert_eq!(store.vmid_allocation_count().await.unwrap(), 0);
+
+    // With a range in the site file, ids come from it, and a range used up
+    // is a diagnostic that names it.
+    site.reimport(|text| text.replace("[proxmox]\n", "[proxmox]\nvmids = [500, 501]\n"));
+    ws.write(&format!(
+        "{}\nresource \"giif_pagw\" \"gw\" {{\n  project_id = giif_project.a.id\n}}\n",
+        config("a", "web", "")
+    ));
+    ws.apply();
+    let ids: Vec<u64> = sim_vms(&site)
+        .iter()
+        .filter_map(|v| v["vmid"].as_u64())
+        .filter(|id| *id >= 500)
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.iter().all(|id| (500..=501).contains(id)), "{ids:?}");
+    ws.write(&format!(
+        "{}\nresource \"giif_pagw\" \"gw\" {{\n  project_id = giif_project.a.id\n}}\nresource \"giif_vm\" \"more\" {{\n  project_id = giif_project.a.id\n  name       = \"more\"\n  template   = \"debian-12\"\n}}\n",
+        config("a", "web", "")
+    ));
+    let full = ws.run(&["apply", "-auto-approve"]);
+    assert!(!full.success);
+    assert!(
+        full.flat()
+            .contains("every VM id of giif's range 500-501 is taken"),
+        "{}",
+        full.all()
+    );
 }

@@ -73,10 +73,14 @@ impl Gateways {
             ApiError::precondition("the site inventory has no Proxmox VE cluster")
                 .hint("Add [proxmox] to the site file.")
         })?;
-        let hint = hypervisor.next_free_id().await.map_err(driver_error)?;
+        let pve = self.store.proxmox_inventory().await?.ok_or_else(|| {
+            ApiError::precondition("the site inventory has no Proxmox VE cluster")
+                .hint("Add [proxmox] to the site file.")
+        })?;
+        let vmids = crate::ownership::vmid_choice(&pve, hypervisor.as_ref()).await?;
         let row = match self
             .store
-            .allocate_gateway(request_id, &project.id, &doc, &slots, hint)
+            .allocate_gateway(request_id, &project.id, &doc, &slots, vmids)
             .await?
         {
             Allocated::New(row) | Allocated::Existing(row) => row,

@@ -243,6 +243,26 @@ pub(super) fn proxmox(entry: &Spanned<Proxmox>, base: &Path, problems: &mut Prob
     if pve.nodes.is_empty() {
         problems.add(&span, "proxmox.nodes", "list at least one node");
     }
+    if let Some([first, last]) = pve.vmids {
+        if !(100..=999_999_999).contains(&first) || last < first || last > 999_999_999 {
+            problems.add(
+                &span,
+                "proxmox.vmids",
+                format!("[{first}, {last}] is not a range of Proxmox VM ids: give [first, last] with 100 <= first <= last <= 999999999"),
+            );
+        }
+        for template in pve
+            .templates
+            .iter()
+            .filter(|t| (first..=last).contains(&t.vmid))
+        {
+            problems.add(
+                &span,
+                "proxmox.vmids",
+                format!("the template {:?} (VM id {}) lies inside [{first}, {last}]: keep giif's range for the VMs it makes", template.name, template.vmid),
+            );
+        }
+    }
     let nodes: BTreeSet<&str> = pve.nodes.iter().map(|n| n.name.as_str()).collect();
     for template in &pve.templates {
         if !nodes.contains(template.node.as_str()) {

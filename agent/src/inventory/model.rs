@@ -125,6 +125,10 @@ pub struct Proxmox {
     pub nodes: Vec<ProxmoxNode>,
     #[serde(default)]
     pub templates: Vec<Template>,
+    /// The VM ids giif gives its VMs and gateways, `[first, last]`; absent:
+    /// any id from Proxmox's next free one up.
+    #[serde(default)]
+    pub vmids: Option<[u32; 2]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -249,3 +249,33 @@ fn iso_share_credentials_are_references_checked_at_import() {
         "{text:#?}"
     );
 }
+
+#[test]
+fn a_vmid_range_must_be_proxmox_ids_and_leave_templates_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("idrac.pw"), "calvin\n").unwrap();
+    std::fs::write(dir.path().join("pagw.pw"), "pw\n").unwrap();
+    std::env::set_var("GIIF_TEST_PVE_TOKEN", "t");
+    let with =
+        |range: &str| FULL.replace("templates = [", &format!("vmids = {range}\ntemplates = ["));
+    let good = parse("site.toml", &with("[1000, 1999]"), dir.path()).expect("valid");
+    assert_eq!(good.proxmox.unwrap().vmids, Some([1000, 1999]));
+    for (range, needle) in [
+        (
+            "[5, 50]",
+            "proxmox.vmids: [5, 50] is not a range of Proxmox VM ids",
+        ),
+        ("[300, 200]", "proxmox.vmids: [300, 200] is not a range"),
+        (
+            "[8000, 9500]",
+            "the template \"pagw\" (VM id 9000) lies inside [8000, 9500]",
+        ),
+    ] {
+        let errors = parse("site.toml", &with(range), dir.path()).expect_err("invalid");
+        let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert!(
+            text.iter().any(|t| t.contains(needle)),
+            "{range}: {text:#?}"
+        );
+    }
+}

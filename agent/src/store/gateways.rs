@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::requests::{record, replay};
-use super::vmids::{allocate_vmid, VmidOwner};
+use super::vmids::{allocate_vmid, VmidChoice, VmidOwner};
 use super::{now_rfc3339, Store};
 use crate::error::ApiError;
 
@@ -85,7 +85,7 @@ impl Store {
         project_id: &str,
         doc: &GatewayDoc,
         slots: &[SlotChoice],
-        vmid_hint: u32,
+        vmids: VmidChoice,
     ) -> Result<Allocated, ApiError> {
         let mut tx = self.begin_write().await?;
         if let Some(id) = replay::<giif_proto::agent::Gateway>(&mut tx, request_id, "CreateGateway")
@@ -174,7 +174,7 @@ impl Store {
         };
         let id = format!("gw-{}", uuid::Uuid::new_v4().simple());
         let now = now_rfc3339();
-        let vmid = allocate_vmid(&mut tx, vmid_hint, VmidOwner::Gateway, &id).await?;
+        let vmid = allocate_vmid(&mut tx, vmids, VmidOwner::Gateway, &id).await?;
         sqlx::query(
             "INSERT INTO gateways (id, project_id, slot_ip, vmid, node, spec, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'allocated', $7, $8)",

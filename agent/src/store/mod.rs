@@ -29,7 +29,7 @@ pub use gateways::{Allocated, GatewayDoc, GatewayRow, SlotChoice};
 pub use inventory::{PoolUsage, VlanPoolSpec};
 pub use principals::{CertificateRow, CertificateStanding};
 pub use quotas::vm_demand;
-pub use vmids::VmidOwner;
+pub use vmids::{VmidChoice, VmidOwner};
 pub use vms::{VmAllocation, VmCloudInitDoc, VmDoc, VmRow};
 
 use sqlx::any::AnyPoolOptions;

@@ -34,22 +34,54 @@ impl VmidOwner {
 /// it is never chosen again.
 const FOREIGN: &str = "foreign";
 
-/// Takes the lowest VM id at or above `lower_bound` (and 100, Proxmox's
-/// first) that the ledger does not hold, for `owner_id`.
+/// Where a new VM id may come from: `from` up, to `to` when the site file
+/// gives a range (`[proxmox] vmids`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmidChoice {
+    pub from: u32,
+    pub to: Option<u32>,
+}
+
+impl VmidChoice {
+    /// The site's range, else Proxmox's next free id up.
+    pub fn new(range: Option<[u32; 2]>, next_free: u32) -> Self {
+        match range {
+            Some([first, last]) => Self {
+                from: first,
+                to: Some(last),
+            },
+            None => Self {
+                from: next_free,
+                to: None,
+            },
+        }
+    }
+}
+
+/// Takes the lowest VM id of `choice` (and at least 100, Proxmox's first)
+/// that the ledger does not hold, for `owner_id`.
 pub(super) async fn allocate_vmid(
     tx: &mut Transaction<'static, Any>,
-    lower_bound: u32,
+    choice: VmidChoice,
     owner: VmidOwner,
     owner_id: &str,
 ) -> Result<u32, ApiError> {
     let used: Vec<(i64,)> = sqlx::query_as("SELECT vmid FROM vmid_allocations WHERE vmid >= $1")
-        .bind(i64::from(lower_bound))
+        .bind(i64::from(choice.from))
         .fetch_all(&mut **tx)
         .await?;
     let used: std::collections::BTreeSet<u32> = used.into_iter().map(|(v,)| v as u32).collect();
-    let vmid = (lower_bound.max(100)..)
+    let last = choice.to.unwrap_or(999_999_999);
+    let vmid = (choice.from.max(100)..=last)
         .find(|v| !used.contains(v))
-        .ok_or_else(|| ApiError::pool_exhausted("no Proxmox VM id is free"))?;
+        .ok_or_else(|| {
+            ApiError::pool_exhausted(format!(
+                "every VM id of giif's range {}-{last} is taken",
+                choice.from
+            ))
+            .subject("vmids")
+            .hint("Widen [proxmox] vmids in the site inventory and run `giif-agent inventory import <file>`, or destroy VMs you no longer need.")
+        })?;
     sqlx::query("INSERT INTO vmid_allocations (vmid, owner_kind, owner_id) VALUES ($1, $2, $3)")
         .bind(i64::from(vmid))
         .bind(owner.kind())
@@ -69,6 +101,11 @@ impl Store {
         owner_id: &str,
         taken: u32,
     ) -> Result<u32, ApiError> {
+        let range = self.proxmox_inventory().await?.and_then(|pve| pve.vmids);
+        let choice = VmidChoice {
+            from: taken + 1,
+            to: range.map(|[_, last]| last),
+        };
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE vmid_allocations SET owner_kind = $1 WHERE vmid = $2 AND owner_kind = $3 AND owner_id = $4",
@@ -79,7 +116,7 @@ impl Store {
         .bind(owner_id)
         .execute(&mut *tx)
         .await?;
-        let vmid = allocate_vmid(&mut tx, taken + 1, owner, owner_id).await?;
+        let vmid = allocate_vmid(&mut tx, choice, owner, owner_id).await?;
         sqlx::query(&format!(
             "UPDATE {} SET vmid = $1 WHERE id = $2",
             owner.table()

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::requests::{record, replay};
-use super::vmids::{allocate_vmid, VmidOwner};
+use super::vmids::{allocate_vmid, VmidChoice, VmidOwner};
 use super::{now_rfc3339, Store};
 use crate::error::ApiError;
 
@@ -82,8 +82,8 @@ pub struct VmAllocation<'a> {
     /// The nodes the agent may choose from.
     pub nodes: &'a [String],
     pub doc: &'a VmDoc,
-    /// PVE's next free id: a lower bound only.
-    pub vmid_hint: u32,
+    /// Where its VM id may come from.
+    pub vmids: VmidChoice,
 }
 
 impl Store {
@@ -177,7 +177,7 @@ impl Store {
         };
         let id = format!("vm-{}", uuid::Uuid::new_v4().simple());
         let now = now_rfc3339();
-        let vmid = allocate_vmid(tx, wanted.vmid_hint, VmidOwner::Vm, &id).await?;
+        let vmid = allocate_vmid(tx, wanted.vmids, VmidOwner::Vm, &id).await?;
         sqlx::query(
             "INSERT INTO vms (id, project_id, name, name_key, node, vmid, spec, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'allocated', $8, $9)",

@@ -10,7 +10,6 @@ use giif_proto::agent as api;
 
 use crate::consoles::Consoles;
 use crate::error::ApiError;
-use crate::gateways::driver_error;
 use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
 use crate::site_cache::SiteCache;
 use crate::store::{Store, VmAllocation, VmDoc, VmRow};
@@ -85,7 +84,7 @@ impl Vms {
             .await?
             .ok_or_else(no_cluster)?;
         let nodes: Vec<String> = pve.nodes.iter().map(|n| n.name.clone()).collect();
-        let hint = hypervisor.next_free_id().await.map_err(driver_error)?;
+        let vmids = crate::ownership::vmid_choice(&pve, hypervisor.as_ref()).await?;
         let row = self
             .store
             .allocate_vm(
@@ -96,7 +95,7 @@ impl Vms {
                     node: Some(spec.node.as_str()).filter(|n| !n.is_empty()),
                     nodes: &nodes,
                     doc: &doc,
-                    vmid_hint: hint,
+                    vmids,
                 },
             )
             .await?;
