@@ -105,9 +105,10 @@ impl FloatingIps {
         if target.is_some() {
             if let Err(err) = self.gateways.reconfigure(&row.project_id).await {
                 // A rule the gateway refuses (a target in its DHCP pool) is
-                // the caller's error: give the address back.
+                // the caller's error: it applied nothing, so the address
+                // goes straight back.
                 if err.reason == giif_proto::agent::error_detail::Reason::InvalidArgument {
-                    self.store.delete_floating_ip(&row.id).await?;
+                    self.store.finish_floating_release(&row.id).await?;
                     return Err(err.field("spec.target_ip"));
                 }
                 return Err(err);
@@ -168,8 +169,12 @@ impl FloatingIps {
         self.get(id, false).await
     }
 
+    /// Gives the floating IP back. Its address returns to the pool only
+    /// once the project's gateway applied a configuration without it; until
+    /// then a failed delete leaves it held (and its project undeletable), and
+    /// a retry finishes the release.
     pub async fn delete(&self, id: &str) -> Result<bool, ApiError> {
-        let Some(row) = self.store.delete_floating_ip(id).await? else {
+        let Some(row) = self.store.begin_floating_release(id).await? else {
             return Ok(false);
         };
         if row.target_ip.is_some()
@@ -181,6 +186,7 @@ impl FloatingIps {
         {
             self.gateways.reconfigure(&row.project_id).await?;
         }
+        self.store.finish_floating_release(id).await?;
         tracing::info!(address = %row.address, project = %row.project_id, "floating IP released");
         Ok(true)
     }

@@ -260,3 +260,48 @@ async fn an_interrupted_create_is_found_again() {
     );
     ws.ok(&["destroy", "-auto-approve"]);
 }
+
+/// A floating IP goes back to the pool only once its gateway confirmed the
+/// rule is gone: while the gateway does not answer, a destroy fails, the
+/// rule and the address stay, and the project still holds it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_returns_to_the_pool_only_after_its_rule_is_gone() {
+    let site = TestSite::start(SITE);
+    let short = "  timeouts {\n    delete = \"12s\"\n  }";
+    let ws = Workspace::new(&site.agent, &config(&fip("192.168.212.140", short)));
+    ws.apply();
+    let held = ws.outputs()["fip"]["value"].clone();
+    assert_eq!(held["address"], "203.0.113.100");
+
+    let (status, body) = site.admin(
+        "PUT",
+        "/faults/pagw:203.0.113.10",
+        Some(r#"{"failure_rate": 1.0}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    ws.write(&config(""));
+    let refused = ws.run(&["apply", "-auto-approve"]);
+    assert!(!refused.success, "{}", refused.all());
+    assert!(refused.flat().contains("Cannot release the floating IP"), "{}", refused.all());
+    assert!(
+        gateway_state(&site).contains("192.168.212.140"),
+        "the rule is still in force"
+    );
+    let client = site.agent.client().await;
+    let still = client
+        .get_floating_ip("203.0.113.100", false, std::time::Duration::from_secs(10))
+        .await
+        .expect("the address is still held");
+    assert_eq!(still.id, held["id"].as_str().unwrap());
+
+    // The gateway answers again: the same apply finishes the release, and
+    // the address is the first one handed out again.
+    let (status, body) = site.admin("PUT", "/faults/pagw:203.0.113.10", Some("{}"));
+    assert_eq!(status, 200, "{body}");
+    ws.apply();
+    assert!(!gateway_state(&site).contains("192.168.212.140"));
+    ws.write(&config(&fip("192.168.212.141", "")));
+    ws.apply();
+    assert_eq!(ws.outputs()["fip"]["value"]["address"], "203.0.113.100");
+    ws.ok(&["destroy", "-auto-approve"]);
+}

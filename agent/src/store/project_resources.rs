@@ -21,7 +21,7 @@ impl Store {
         project_id: &str,
     ) -> Result<Vec<(String, String)>, ApiError> {
         let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT address, target_ip FROM floating_ips WHERE project_id = $1 ORDER BY address",
+            "SELECT address, target_ip FROM floating_ips WHERE project_id = $1 AND releasing_since IS NULL ORDER BY address",
         )
         .bind(project_id)
         .fetch_all(self.pool())

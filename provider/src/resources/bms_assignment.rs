@@ -9,7 +9,7 @@ use giif_proto::agent as api;
 
 use super::{
     is_up, keep_console, plan_console, state_id, timeouts_block, warn_if_console_drifted,
-    CreateFailure, Ctx, Operation, Resource,
+    with_timeouts, CreateFailure, Ctx, Operation, Resource,
 };
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
@@ -130,7 +130,7 @@ fn spec_from(value: &Value) -> api::BmsAssignmentSpec {
 fn state_from(assignment: &api::BmsAssignment, shape: &Value) -> Value {
     let spec = assignment.spec.clone().unwrap_or_default();
     let nonempty = |s: &str| Value::opt_string(Some(s.to_string()).filter(|s| !s.is_empty()));
-    let mut state = Value::object([
+    let state = Value::object([
         ("id", Value::string(&assignment.id)),
         ("project_id", Value::string(&spec.project_id)),
         ("bms", Value::string(&spec.bms)),
@@ -150,10 +150,7 @@ fn state_from(assignment: &api::BmsAssignment, shape: &Value) -> Value {
         ("console_url", nonempty(&assignment.console_url)),
         ("status", Value::string(&assignment.status)),
     ]);
-    if !shape.get("timeouts").is_null() {
-        state.set("timeouts", shape.get("timeouts").clone());
-    }
-    state
+    with_timeouts(state, shape)
 }
 
 fn warn_assignment_console(ctx: &Ctx<'_>, assignment: &api::BmsAssignment) {

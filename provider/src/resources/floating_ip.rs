@@ -6,7 +6,9 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{deleted, state_id, CreateFailure, Ctx, Resource};
+use super::{
+    deleted, state_id, timeouts_block, with_timeouts, CreateFailure, Ctx, Operation, Resource,
+};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Schema, Validator};
 use crate::tfvalue::Value;
@@ -60,7 +62,7 @@ pub static FLOATING_IP_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
             .computed()
             .describe("The public IP of the project's gateway that does the NAT."),
     ],
-    blocks: vec![],
+    blocks: vec![timeouts_block(&[Operation::Create, Operation::Update, Operation::Delete])],
 }
 });
 
@@ -82,8 +84,8 @@ fn spec_from(value: &Value) -> api::FloatingIpSpec {
     }
 }
 
-fn state_from(ip: &api::FloatingIp) -> Value {
-    Value::object([
+fn state_from(ip: &api::FloatingIp, shape: &Value) -> Value {
+    let state = Value::object([
         ("id", Value::string(&ip.id)),
         ("project_id", Value::string(&ip.project_id)),
         ("address", Value::string(&ip.address)),
@@ -92,7 +94,8 @@ fn state_from(ip: &api::FloatingIp) -> Value {
             "gateway_public_ip",
             Value::opt_string(Some(ip.gateway_public_ip.clone()).filter(|g| !g.is_empty())),
         ),
-    ])
+    ]);
+    with_timeouts(state, shape)
 }
 
 #[tonic::async_trait]
@@ -115,7 +118,7 @@ impl Resource for FloatingIpResource {
             .create_floating_ip(request, ctx.timeout)
             .await
             .map_err(|err| Diagnostics::from(err.to_diagnostic("Cannot create the floating IP")))?;
-        Ok(state_from(&ip))
+        Ok(state_from(&ip, planned))
     }
 
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
@@ -124,7 +127,7 @@ impl Resource for FloatingIpResource {
             .get_floating_ip(&state_id(state), true, ctx.timeout)
             .await
         {
-            Ok(ip) => Ok(Some(state_from(&ip))),
+            Ok(ip) => Ok(Some(state_from(&ip, state))),
             Err(err) if err.is_not_found() => Ok(None),
             Err(err) => Err(err.to_diagnostic("Cannot read the floating IP").into()),
         }
@@ -146,7 +149,7 @@ impl Resource for FloatingIpResource {
             .update_floating_ip(request, ctx.timeout)
             .await
             .map_err(|err| err.to_diagnostic("Cannot re-point the floating IP"))?;
-        Ok(state_from(&ip))
+        Ok(state_from(&ip, planned))
     }
 
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
@@ -162,7 +165,7 @@ impl Resource for FloatingIpResource {
 
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
         match ctx.agent.get_floating_ip(id, true, ctx.timeout).await {
-            Ok(ip) => Ok(state_from(&ip)),
+            Ok(ip) => Ok(state_from(&ip, &Value::Null)),
             Err(err) if err.is_not_found() => Err(Diagnostic::error(
                 "Cannot import the floating IP",
                 format!("No floating IP has the id or address {id:?}."),

@@ -20,7 +20,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::Schema;
 use crate::tfvalue::Value;
 
-pub use timeouts::{timeouts_block, Operation};
+pub use timeouts::{timeouts_block, with_timeouts, Operation};
 
 /// What an operation gets besides its values.
 pub struct Ctx<'a> {

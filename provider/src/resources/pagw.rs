@@ -9,7 +9,7 @@ use giif_proto::agent as api;
 
 use super::{
     deleted, is_up, repair_console_drift, state_id, timeouts_block, warn_if_console_drifted,
-    CreateFailure, Ctx, Operation, Resource,
+    with_timeouts, CreateFailure, Ctx, Operation, Resource,
 };
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
@@ -210,7 +210,7 @@ fn state_from(gateway: &api::Gateway, shape: &Value) -> Value {
     } else {
         Value::Null
     };
-    let mut state = Value::object([
+    let state = Value::object([
         ("id", Value::string(&gateway.id)),
         ("project_id", Value::string(&spec.project_id)),
         ("public_ip", Value::string(&gateway.public_ip)),
@@ -257,10 +257,7 @@ fn state_from(gateway: &api::Gateway, shape: &Value) -> Value {
         ),
         ("status", Value::string(&gateway.status)),
     ]);
-    if !shape.get("timeouts").is_null() {
-        state.set("timeouts", shape.get("timeouts").clone());
-    }
-    state
+    with_timeouts(state, shape)
 }
 
 /// A gateway that did not become ready: its state (so Terraform keeps it,

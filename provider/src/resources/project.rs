@@ -8,7 +8,8 @@ use giif_proto::agent as api;
 
 use super::{
     await_while_null, deleted, keep_planned, non_empty, repair_console_drift, state_id,
-    timeouts_block, warn_if_console_drifted, CreateFailure, Ctx, Operation, Resource,
+    timeouts_block, warn_if_console_drifted, with_timeouts, CreateFailure, Ctx, Operation,
+    Resource,
 };
 use crate::agent::{AgentError, Reason};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -140,7 +141,7 @@ pub fn state_from(project: &api::Project, shape: &Value) -> Value {
                 .collect(),
         )
     };
-    let mut state = Value::object([
+    let state = Value::object([
         ("id", Value::string(&project.id)),
         ("name", Value::string(&spec.name)),
         ("description", Value::opt_string(spec.description)),
@@ -154,10 +155,7 @@ pub fn state_from(project: &api::Project, shape: &Value) -> Value {
         ),
         ("status", non_empty(&project.status)),
     ]);
-    if !matches!(shape.get("timeouts"), Value::Null) {
-        state.set("timeouts", shape.get("timeouts").clone());
-    }
-    state
+    with_timeouts(state, shape)
 }
 
 /// Creation errors with the fix in the detail.

@@ -56,3 +56,12 @@ pub fn timeouts_block(operations: &[Operation]) -> Block {
             .collect(),
     }
 }
+
+/// `state` with the `timeouts` block of `shape` (the configuration or the
+/// prior state): the agent does not know it, Terraform expects it back.
+pub fn with_timeouts(mut state: Value, shape: &Value) -> Value {
+    if !shape.get("timeouts").is_null() {
+        state.set("timeouts", shape.get("timeouts").clone());
+    }
+    state
+}

@@ -9,7 +9,7 @@ use giif_proto::agent as api;
 
 use super::{
     deleted, is_up, keep_console, non_empty, plan_console, state_id, timeouts_block,
-    warn_if_console_drifted, CreateFailure, Ctx, Operation, Resource,
+    warn_if_console_drifted, with_timeouts, CreateFailure, Ctx, Operation, Resource,
 };
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{validators, Attribute, Nesting, Schema, Validator};
@@ -208,7 +208,7 @@ fn state_from(vm: &api::Vm, shape: &Value) -> Value {
             ])
         }
     };
-    let mut state = Value::object([
+    let state = Value::object([
         ("id", Value::string(&vm.id)),
         ("project_id", Value::string(&spec.project_id)),
         ("name", Value::string(&spec.name)),
@@ -229,10 +229,7 @@ fn state_from(vm: &api::Vm, shape: &Value) -> Value {
         ("console_url", non_empty(&vm.console_url)),
         ("status", Value::string(&vm.status)),
     ]);
-    if !shape.get("timeouts").is_null() {
-        state.set("timeouts", shape.get("timeouts").clone());
-    }
-    state
+    with_timeouts(state, shape)
 }
 
 fn warn_vm_console(ctx: &Ctx<'_>, vm: &api::Vm) {
