@@ -99,7 +99,7 @@ impl BoundAgent {
         let gateways = Gateways::new(self.store.clone(), site.clone(), consoles.clone());
         let vms = Vms::new(self.store.clone(), site.clone(), consoles.clone());
         let servers = Servers::new(self.store.clone(), site, gateways.clone(), consoles.clone());
-        let incoming = tls_incoming(self.listener, self.tls);
+        let incoming = tls_incoming(self.listener, self.tls, handshake_timeout());
         let notices = self.notifier.map(Notifier::spawn);
         let served = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -119,6 +119,18 @@ impl BoundAgent {
         served?;
         Ok(())
     }
+}
+
+/// How long a client may take over its TLS handshake: ten seconds, or
+/// `GIIF_TLS_HANDSHAKE_SECONDS` (for tests).
+fn handshake_timeout() -> Duration {
+    std::env::var("GIIF_TLS_HANDSHAKE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(
+            giif_proto::tls_incoming::HANDSHAKE_TIMEOUT,
+            Duration::from_secs,
+        )
 }
 
 /// How long drivers retry transient device errors: a minute, or

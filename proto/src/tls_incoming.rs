@@ -62,10 +62,16 @@ impl AsyncWrite for TlsConnection {
     }
 }
 
-/// Streams finished TLS connections from `listener`.
+/// How long a connection may take to finish its TLS handshake before it is
+/// closed: a peer that connects and says nothing holds no task for ever.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Streams finished TLS connections from `listener`; a handshake not done
+/// within `handshake_timeout` is dropped.
 pub fn tls_incoming(
     listener: TcpListener,
     config: rustls::ServerConfig,
+    handshake_timeout: std::time::Duration,
 ) -> ReceiverStream<Result<TlsConnection, std::io::Error>> {
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let (tx, rx) = mpsc::channel(16);
@@ -82,12 +88,15 @@ pub fn tls_incoming(
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                match acceptor.accept(tcp).await {
-                    Ok(tls) => {
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => {
                         let _ = tx.send(Ok(TlsConnection(tls))).await;
                     }
-                    Err(err) => {
+                    Ok(Err(err)) => {
                         tracing::warn!(%peer, error = %err, "TLS handshake failed");
+                    }
+                    Err(_) => {
+                        tracing::warn!(%peer, seconds = handshake_timeout.as_secs(), "TLS handshake not finished in time; connection closed");
                     }
                 }
             });

@@ -292,6 +292,8 @@ fn serve(config: &Path, log: &Path) -> Child {
         .env("GIIF_LOG", "info")
         // Device failures tests inject should fail in seconds, not a minute.
         .env("GIIF_DRIVER_RETRY_SECONDS", "4")
+        // A silent client is dropped in seconds, not ten.
+        .env("GIIF_TLS_HANDSHAKE_SECONDS", "2")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

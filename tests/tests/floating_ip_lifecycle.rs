@@ -282,7 +282,11 @@ async fn an_address_returns_to_the_pool_only_after_its_rule_is_gone() {
     ws.write(&config(""));
     let refused = ws.run(&["apply", "-auto-approve"]);
     assert!(!refused.success, "{}", refused.all());
-    assert!(refused.flat().contains("Cannot release the floating IP"), "{}", refused.all());
+    assert!(
+        refused.flat().contains("Cannot release the floating IP"),
+        "{}",
+        refused.all()
+    );
     assert!(
         gateway_state(&site).contains("192.168.212.140"),
         "the rule is still in force"

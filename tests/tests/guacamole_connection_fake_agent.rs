@@ -204,7 +204,11 @@ async fn serve(fake: FakeAgent) -> (Vec<(String, String)>, tempfile::TempDir) {
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(AgentServer::new(fake))
-            .serve_with_incoming(tls_incoming(listener, tls))
+            .serve_with_incoming(tls_incoming(
+                listener,
+                tls,
+                giif_proto::tls_incoming::HANDSHAKE_TIMEOUT,
+            ))
             .await
     });
     let path = |p: &std::path::Path| p.display().to_string();

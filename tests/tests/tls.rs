@@ -204,3 +204,32 @@ async fn a_certificate_of_the_ca_serves_only_once_recorded() {
         "{refused:?}"
     );
 }
+
+/// A client that connects and never speaks TLS is disconnected: it holds no
+/// connection (and no task) for ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_client_is_disconnected() {
+    use tokio::io::AsyncReadExt;
+    let agent = TestAgent::start(100, 110, None);
+    let mut silent = tokio::net::TcpStream::connect(&agent.made.endpoint)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    // The harness gives the agent a two-second handshake limit.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), silent.read(&mut buf))
+        .await
+        .expect("the agent kept a silent connection open");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(agent.log().contains("TLS handshake not finished in time"));
+    // Others are served meanwhile and after.
+    assert_eq!(
+        agent
+            .client()
+            .await
+            .agent_info()
+            .await
+            .unwrap()
+            .caller_identity,
+        "operator"
+    );
+}

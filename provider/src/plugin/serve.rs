@@ -15,7 +15,7 @@ use tonic::transport::Server;
 use super::automtls::{AutoMtlsError, ServerIdentity, TerraformClientVerifier};
 use super::controller::{Controller, Stdio};
 use super::handshake::handshake_line;
-use giif_proto::tls_incoming::tls_incoming;
+use giif_proto::tls_incoming::{tls_incoming, HANDSHAKE_TIMEOUT};
 
 /// Terraform sends whole plans and states in one message.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -84,7 +84,7 @@ pub async fn serve<P: Provider>(provider: P, mode: ServeMode) -> Result<(), Serv
                     let verifier = Arc::new(TerraformClientVerifier::from_pem(&pem)?);
                     let config = identity.server_config(verifier)?;
                     print_line(&handshake_line(addr, Some(identity.cert_der.as_ref())))?;
-                    let incoming = tls_incoming(listener, config);
+                    let incoming = tls_incoming(listener, config, HANDSHAKE_TIMEOUT);
                     tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal))
                 }
                 None => {
