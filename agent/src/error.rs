@@ -105,8 +105,9 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
-                // SQLITE_BUSY/LOCKED; PostgreSQL serialization failure, deadlock.
-                matches!(code.as_ref(), "5" | "6" | "40001" | "40P01")
+                // SQLITE_BUSY/LOCKED; PostgreSQL serialization failure,
+                // deadlock, lock timeout.
+                matches!(code.as_ref(), "5" | "6" | "40001" | "40P01" | "55P03")
             }
             _ => false,
         };

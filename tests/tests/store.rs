@@ -10,6 +10,7 @@ use giif_agent::store::{Store, VlanPoolSpec};
 use giif_proto::agent as api;
 use giif_proto::agent::error_detail::Reason;
 use giif_tests::postgres::TestPostgres;
+use sqlx::Connection;
 
 fn spec(name: &str) -> api::ProjectSpec {
     api::ProjectSpec {
@@ -183,4 +184,27 @@ async fn store_on_postgres() {
     let reopened = Store::open(&url).await.unwrap();
     assert_eq!(reopened.backend().name(), "postgres");
     assert_eq!(reopened.list_projects().await.unwrap().len(), 40);
+
+    // A writer that holds the write lock (a stuck replica, say) makes a
+    // write fail as busy after the lock timeout, not hang.
+    let patient = reopened.with_write_lock_timeout(std::time::Duration::from_millis(300));
+    let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(giif_agent::store::WRITE_LOCK_KEY)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let busy = patient
+        .create_project("busy", &spec("busy"), "operator")
+        .await
+        .unwrap_err();
+    assert_eq!(busy.reason, Reason::Transient, "{busy:?}");
+    assert!(busy.message.contains("busy"), "{}", busy.message);
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(giif_agent::store::WRITE_LOCK_KEY)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    // Once the lock is free, writes go through again.
+    patient.prune_request_log(7).await.unwrap();
 }

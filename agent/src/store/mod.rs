@@ -64,7 +64,10 @@ pub enum StoreError {
 }
 
 /// The PostgreSQL advisory lock that serializes the agent's writes ("giif").
-const WRITE_LOCK_KEY: i64 = 0x6769_6966;
+pub const WRITE_LOCK_KEY: i64 = 0x6769_6966;
+
+/// How long a write waits for that lock: as long as SQLite's busy timeout.
+const WRITE_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct Store {
@@ -72,6 +75,9 @@ pub struct Store {
     backend: Backend,
     /// Users' quota where an operator set none (agent.toml).
     default_quota: crate::tenancy::Quota,
+    /// How long a write waits for the write lock before it fails as busy
+    /// (PostgreSQL; SQLite has its busy timeout).
+    write_lock_timeout: std::time::Duration,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -132,7 +138,14 @@ impl Store {
             pool,
             backend,
             default_quota: crate::tenancy::Quota::default(),
+            write_lock_timeout: WRITE_LOCK_TIMEOUT,
         })
+    }
+
+    /// The same store with writes waiting at most `timeout` for the lock.
+    pub fn with_write_lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.write_lock_timeout = timeout;
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -171,6 +184,12 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => {
                 let mut tx = self.pool.begin().await?;
+                // A stuck writer (or a replica holding the lock) makes this
+                // write fail as busy, not wait for ever.
+                sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+                    .bind(format!("{}ms", self.write_lock_timeout.as_millis()))
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(WRITE_LOCK_KEY)
                     .execute(&mut *tx)
