@@ -41,7 +41,7 @@ impl Gateways {
         }
     }
 
-    pub(crate) async fn lock_of(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) async fn lock_of(&self, id: &str) -> Arc<crate::operations::ObjectLock> {
         self.locks.of(id).await
     }
 
