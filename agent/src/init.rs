@@ -157,31 +157,22 @@ pub async fn issue_identity(
     if let Some(problem) = crate::tenancy::principal::name_problem(name) {
         return Err(InitError::Name(problem));
     }
-    if let Some(current) = store.principal_role(name).await? {
-        if current != role {
-            return Err(InitError::Name(format!(
-                "{name} is a principal with role {current}; issue with --role {current}"
-            )));
-        }
-    }
     let certified = issue_client_cert(ca, name, days)?;
-    let (serial, _) = crate::tenancy::authenticate::serial_and_name(certified.cert.der())
+    let facts = crate::tenancy::authenticate::certificate_facts(certified.cert.der())
         .ok_or_else(|| InitError::Name("the new certificate is unreadable".into()))?;
-    let expires_at = (time::OffsetDateTime::now_utc()
-        + time::Duration::days(i64::from(days.max(1))))
-    .format(&time::format_description::well_known::Rfc3339)
-    .unwrap_or_default();
+    // Recorded first: the store refuses a role other than the principal's,
+    // and then nothing was written.
+    store
+        .record_certificate(name, role, &facts.serial, &facts.expires_at)
+        .await?;
     let cert = dir.join(format!("{name}.pem"));
     let key = dir.join(format!("{name}-key.pem"));
     Pem::from_certified(&certified).write(&cert, &key)?;
-    store
-        .record_certificate(name, role, &serial, &expires_at)
-        .await?;
     Ok(IssuedIdentity {
         cert,
         key,
-        serial,
-        expires_at,
+        serial: facts.serial,
+        expires_at: facts.expires_at,
     })
 }
 

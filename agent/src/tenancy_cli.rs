@@ -9,7 +9,7 @@ use giif_agent::init::issue_identity;
 use giif_agent::pki::CaHandle;
 use giif_agent::store::audit::AuditFilter;
 use giif_agent::store::{CertificateStanding, Store};
-use giif_agent::tenancy::authenticate::serial_and_name;
+use giif_agent::tenancy::authenticate::certificate_facts;
 use giif_agent::tenancy::quota::{Quota, QuotaKind};
 use giif_agent::tenancy::Role;
 
@@ -54,9 +54,10 @@ pub async fn adopt(config: &Path, cert: &Path, role: Option<Role>) -> Result<Str
     let pem = giif_agent::pki::read_pem_file(cert)?;
     let ca = giif_agent::pki::read_pem_file(&config.tls.ca_cert)?;
     let der = giif_agent::pki::verify_client_cert(&ca, &pem)?;
-    let (serial, name) = serial_and_name(der.as_ref()).ok_or_else(|| {
+    let facts = certificate_facts(der.as_ref()).ok_or_else(|| {
         anyhow::anyhow!("{} has no readable serial and common name", cert.display())
     })?;
+    let (serial, name, expires_at) = (facts.serial, facts.name, facts.expires_at);
     if let Some(problem) = giif_agent::tenancy::principal::name_problem(&name) {
         anyhow::bail!("{}: {problem}", cert.display());
     }
@@ -73,13 +74,6 @@ pub async fn adopt(config: &Path, cert: &Path, role: Option<Role>) -> Result<Str
         }
         _ => {}
     }
-    let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?;
-    let expires_at = parsed
-        .validity()
-        .not_after
-        .to_datetime()
-        .format(&time::format_description::well_known::Rfc3339)?;
     store
         .record_certificate(&name, role, &serial, &expires_at)
         .await?;

@@ -39,7 +39,9 @@ impl Store {
                 return Err(ApiError::precondition(format!(
                     "{name} is a principal with role {current}, not {role}"
                 ))
-                .hint("Issue with the principal's role; a role is not changed by issuing a certificate."));
+                .hint(format!(
+                    "Issue with --role {current}; a role is not changed by issuing a certificate."
+                )));
             }
             Some(_) => {}
             None => {

@@ -8,11 +8,36 @@ use super::principal::Caller;
 use crate::error::ApiError;
 use crate::store::{CertificateStanding, Store};
 
-/// The serial (lower-case hex) and common name of a certificate.
-pub fn serial_and_name(cert_der: &[u8]) -> Option<(String, String)> {
+/// What the registry records of a certificate.
+pub struct CertificateFacts {
+    /// Lower-case hex.
+    pub serial: String,
+    /// The common name: the principal's name.
+    pub name: String,
+    /// `not_after`, RFC 3339.
+    pub expires_at: String,
+}
+
+/// The serial, common name and end of validity of a certificate.
+pub fn certificate_facts(cert_der: &[u8]) -> Option<CertificateFacts> {
     let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
     let name = cert.subject().iter_common_name().next()?.as_str().ok()?;
-    Some((hex::encode(cert.raw_serial()), name.to_string()))
+    let expires_at = cert
+        .validity()
+        .not_after
+        .to_datetime()
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()?;
+    Some(CertificateFacts {
+        serial: hex::encode(cert.raw_serial()),
+        name: name.to_string(),
+        expires_at,
+    })
+}
+
+/// The serial (lower-case hex) and common name of a certificate.
+pub fn serial_and_name(cert_der: &[u8]) -> Option<(String, String)> {
+    certificate_facts(cert_der).map(|facts| (facts.serial, facts.name))
 }
 
 /// The caller of a request, or why it is refused.
