@@ -21,6 +21,12 @@ pub struct AgentConfig {
     /// How long the audit trail is kept.
     #[serde(default)]
     pub audit: crate::tenancy::settings::AuditSettings,
+    /// This replica's name and the leases of its operations.
+    #[serde(default)]
+    pub operations: crate::operations::OperationSettings,
+    /// Where metrics and health are served; nowhere without this section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observability: Option<crate::health::ObservabilitySettings>,
     /// Project expiry notices to the operators; none without this section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notices: Option<crate::notices::NoticesConfig>,

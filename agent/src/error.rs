@@ -70,6 +70,34 @@ impl ApiError {
     pub fn retryable(&self) -> bool {
         self.reason == Reason::Transient
     }
+
+    /// The error as the operations journal keeps it.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "reason": self.reason.as_str_name(),
+            "message": self.message,
+            "field": self.field,
+            "hint": self.hint,
+            "subject": self.subject,
+        })
+        .to_string()
+    }
+
+    /// An error the journal kept; text that is not such JSON becomes an
+    /// internal error with that text.
+    pub fn from_json(text: &str) -> Self {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+            return Self::internal(text);
+        };
+        let get = |key: &str| value[key].as_str().unwrap_or_default().to_string();
+        Self {
+            reason: Reason::from_str_name(&get("reason")).unwrap_or(Reason::Internal),
+            message: get("message"),
+            field: get("field"),
+            hint: get("hint"),
+            subject: get("subject"),
+        }
+    }
 }
 
 impl From<ApiError> for tonic::Status {

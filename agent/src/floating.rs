@@ -9,12 +9,14 @@ use giif_proto::agent as api;
 
 use crate::error::ApiError;
 use crate::gateways::Gateways;
+use crate::operations::{step, LongObject, ObjectKind, OpKind, Operations};
 use crate::store::{FloatingRow, Store};
 
 #[derive(Clone)]
 pub struct FloatingIps {
     store: Store,
     gateways: Gateways,
+    operations: Operations,
 }
 
 /// A private target: inside 192.168.212.0/24, not the network, the gateway
@@ -33,8 +35,12 @@ fn check_target(target: &str) -> Result<Ipv4Addr, ApiError> {
 }
 
 impl FloatingIps {
-    pub fn new(store: Store, gateways: Gateways) -> Self {
-        Self { store, gateways }
+    pub fn new(store: Store, gateways: Gateways, operations: Operations) -> Self {
+        Self {
+            store,
+            gateways,
+            operations,
+        }
     }
 
     async fn describe(&self, row: &FloatingRow, live: bool) -> Result<api::FloatingIp, ApiError> {
@@ -169,14 +175,24 @@ impl FloatingIps {
         self.get(id, false).await
     }
 
-    /// Gives the floating IP back. Its address returns to the pool only
-    /// once the project's gateway applied a configuration without it; until
-    /// then a failed delete leaves it held (and its project undeletable), and
-    /// a retry finishes the release.
-    pub async fn delete(&self, id: &str) -> Result<bool, ApiError> {
-        let Some(row) = self.store.begin_floating_release(id).await? else {
-            return Ok(false);
+    /// Gives the floating IP back, through the journal: `false` when there
+    /// was none.
+    pub async fn delete(&self, request_id: &str, id: &str) -> Result<bool, ApiError> {
+        let removed = self
+            .operations
+            .remove(ObjectKind::FloatingIp, id, request_id)
+            .await?;
+        Ok(removed.is_some())
+    }
+
+    /// The release: the address returns to the pool only once the project's
+    /// gateway applied a configuration without it; until then it stays held
+    /// (and its project undeletable), and the operation is resumed.
+    async fn release(&self, id: &str) -> Result<(), ApiError> {
+        let Some(row) = self.store.floating_ip(id).await? else {
+            return Ok(());
         };
+        step("gateway without the floating IP's rules").await?;
         if row.target_ip.is_some()
             && self
                 .store
@@ -188,7 +204,27 @@ impl FloatingIps {
         }
         self.store.finish_floating_release(id).await?;
         tracing::info!(address = %row.address, project = %row.project_id, "floating IP released");
-        Ok(true)
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl LongObject for FloatingIps {
+    /// A floating IP is made and re-pointed within its call; only its
+    /// release is journalled.
+    async fn converge(&self, id: &str) -> Result<(), ApiError> {
+        let Some(row) = self.store.floating_ip(id).await? else {
+            return Ok(());
+        };
+        self.gateways.reconfigure(&row.project_id).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<String, ApiError> {
+        self.release(id).await.map(|()| String::new())
+    }
+
+    async fn failed(&self, id: &str, _op: OpKind, error: &ApiError) {
+        tracing::warn!(floating_ip = id, error = %error.message, "the floating IP's release failed; it stays held");
     }
 }
 

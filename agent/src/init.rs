@@ -100,6 +100,8 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, InitError> {
         },
         tenancy: TenancySettings::default(),
         audit: Default::default(),
+        operations: Default::default(),
+        observability: None,
         notices: None,
     };
     let clients = dir.join("clients");

@@ -213,14 +213,23 @@ enum QuotaCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GIIF_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("GIIF_LOG").unwrap_or_else(|_| "info".into())
+    };
+    // One JSON object per line for log collectors, with GIIF_LOG_FORMAT=json.
+    if std::env::var("GIIF_LOG_FORMAT").is_ok_and(|format| format == "json") {
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter())
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_env_filter(filter())
+            .init();
+    }
     match Cli::parse().command {
         Command::Init {
             dir,

@@ -2,6 +2,7 @@
 //! by the agent's CA is required; anything else fails the handshake.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use giif_proto::agent::agent_server::AgentServer;
@@ -12,8 +13,10 @@ use crate::bare_metal::Servers;
 use crate::config::AgentConfig;
 use crate::consoles::Consoles;
 use crate::drivers::retry::RetryPolicy;
+use crate::floating::FloatingIps;
 use crate::gateways::Gateways;
 use crate::notices::Notifier;
+use crate::operations::{reconciler, ObjectKind, Operations};
 use crate::pki::{read_pem_file, server_tls_config, PkiError};
 use crate::service::AgentService;
 use crate::site_cache::SiteCache;
@@ -46,6 +49,9 @@ pub struct BoundAgent {
     store: Store,
     gate: Gate,
     notifier: Option<Notifier>,
+    operations: crate::operations::OperationSettings,
+    /// The metrics and health listener, when configured.
+    observability: Option<TcpListener>,
 }
 
 impl BoundAgent {
@@ -60,6 +66,9 @@ impl BoundAgent {
             .with_default_quota(config.tenancy.default_quota);
         if let Ok(pruned) = store.prune_request_log(7).await {
             tracing::debug!(pruned, "pruned the request log");
+        }
+        if let Ok(pruned) = store.prune_operations(30).await {
+            tracing::debug!(pruned, "pruned finished operations");
         }
         if let Ok(pruned) = store.prune_audit(config.audit.keep_days).await {
             tracing::debug!(pruned, "pruned the audit trail");
@@ -76,12 +85,24 @@ impl BoundAgent {
             Some(notices) => Some(Notifier::new(store.clone(), notices)?),
             None => None,
         };
+        let observability =
+            match &config.observability {
+                Some(settings) => Some(crate::health::bind(settings).await.map_err(|source| {
+                    ServeError::Listen {
+                        addr: settings.listen.clone(),
+                        source,
+                    }
+                })?),
+                None => None,
+            };
         Ok(Self {
             listener,
             tls,
             store,
             gate,
             notifier,
+            operations: config.operations.clone(),
+            observability,
         })
     }
 
@@ -93,16 +114,50 @@ impl BoundAgent {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
-        tracing::info!(addr = ?self.local_addr(), store = self.store.backend().name(), "giif-agent serving");
+        let operations = Operations::new(self.store.clone(), &self.operations);
+        tracing::info!(addr = ?self.local_addr(), store = self.store.backend().name(), replica = operations.replica(), "giif-agent serving");
         let site = SiteCache::new(self.store.clone(), driver_retry_policy());
         let consoles = Consoles::new(self.store.clone(), site.clone());
-        let gateways = Gateways::new(self.store.clone(), site.clone(), consoles.clone());
-        let vms = Vms::new(self.store.clone(), site.clone(), consoles.clone());
-        let servers = Servers::new(self.store.clone(), site, gateways.clone(), consoles.clone());
+        let gateways = Gateways::new(
+            self.store.clone(),
+            site.clone(),
+            consoles.clone(),
+            operations.clone(),
+        );
+        let vms = Vms::new(
+            self.store.clone(),
+            site.clone(),
+            consoles.clone(),
+            operations.clone(),
+        );
+        let servers = Servers::new(
+            self.store.clone(),
+            site,
+            gateways.clone(),
+            consoles.clone(),
+            operations.clone(),
+        );
+        operations.register(ObjectKind::Gateway, Arc::new(gateways.clone()));
+        operations.register(ObjectKind::Vm, Arc::new(vms.clone()));
+        operations.register(ObjectKind::Server, Arc::new(servers.clone()));
+        let floating = FloatingIps::new(self.store.clone(), gateways.clone(), operations.clone());
+        operations.register(ObjectKind::FloatingIp, Arc::new(floating.clone()));
+        let reconciler = reconciler::spawn(operations.clone(), self.operations.resume_every());
+        let health = self
+            .observability
+            .map(|listener| crate::health::serve(listener, self.store.clone()));
         let incoming = tls_incoming(self.listener, self.tls, handshake_timeout());
         let notices = self.notifier.map(Notifier::spawn);
         let served = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            // Bounds per call: no handler runs past the longest wait a
+            // client may ask for, and a flood of calls queues instead of
+            // exhausting the store's connections.
+            .timeout(CALL_DEADLINE)
+            .concurrency_limit_per_connection(CALLS_PER_CONNECTION)
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                CALLS_AT_ONCE,
+            ))
             .add_service(AgentServer::new(AgentService::new(
                 self.store.clone(),
                 self.gate,
@@ -110,9 +165,14 @@ impl BoundAgent {
                 gateways,
                 vms,
                 servers,
+                floating,
             )))
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await;
+        reconciler.abort();
+        if let Some(health) = health {
+            health.abort();
+        }
         if let Some(notices) = notices {
             notices.stop().await;
         }
@@ -120,6 +180,17 @@ impl BoundAgent {
         Ok(())
     }
 }
+
+/// The longest a call runs on the agent: the longest wait a client may ask
+/// for (an hour), and a minute to answer. A client's own deadline, when
+/// shorter, applies.
+const CALL_DEADLINE: Duration = Duration::from_secs(3660);
+
+/// Calls one connection (one Terraform run) may have in flight.
+const CALLS_PER_CONNECTION: usize = 64;
+
+/// Calls served at once over all connections; more wait their turn.
+const CALLS_AT_ONCE: usize = 256;
 
 /// How long a client may take over its TLS handshake: ten seconds, or
 /// `GIIF_TLS_HANDSHAKE_SECONDS` (for tests).

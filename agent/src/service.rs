@@ -33,8 +33,8 @@ impl AgentService {
         gateways: Gateways,
         vms: Vms,
         servers: Servers,
+        floating: FloatingIps,
     ) -> Self {
-        let floating = FloatingIps::new(store.clone(), gateways.clone());
         Self {
             store,
             gate,
@@ -475,7 +475,7 @@ impl Agent for AgentService {
         let request = request.into_inner();
         let id = required_id(&request.id)?;
         let get = |id: String| async move { self.floating.get(&id, false).await };
-        let work = self.floating.delete(id);
+        let work = self.floating.delete(&request.request_id, id);
         let existed = self
             .gate
             .delete(

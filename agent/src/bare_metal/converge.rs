@@ -21,6 +21,7 @@ use crate::drivers::ErrorClass;
 use crate::error::ApiError;
 use crate::gateways::driver_error;
 use crate::inventory::Bms;
+use crate::operations::step;
 use crate::store::{BmsRow, GatewayRow};
 
 /// PVE numbers NICs net0..net31; net0 and net1 are the gateway's own.
@@ -67,14 +68,18 @@ impl Servers {
         })
     }
 
-    /// Makes sure a NIC tagged `vlan` is on the gateway's VM; returns its slot.
+    /// Makes sure a NIC tagged `vlan` is on the gateway's VM; returns its
+    /// slot. For an assignment (`holder`), the slot is reserved in the store
+    /// before it is plugged: a unique key keeps two replicas from handing
+    /// one slot to two servers.
     pub(super) async fn plug(
         &self,
         gw: &GatewayRow,
         vlan: u16,
         known: Option<u32>,
+        holder: Option<&str>,
     ) -> Result<u32, ApiError> {
-        let lock = self.nic_locks.of(&gw.id).await;
+        let lock = self.nic_locks.of(&gw.id);
         let _held = lock.lock().await;
         let target = self.gateway_vm(gw).await?;
         let state = target
@@ -83,19 +88,39 @@ impl Servers {
             .await
             .map_err(driver_error)?;
         let ours = |nic: &Nic| nic.bridge == target.bridge && nic.vlan == Some(vlan);
-        if let Some(slot) = known.filter(|n| state.nics.get(n).is_some_and(ours)) {
+        let plugged = known
+            .filter(|n| state.nics.get(n).is_some_and(ours))
+            .or_else(|| {
+                state
+                    .nics
+                    .iter()
+                    .find(|(n, nic)| **n >= FIRST_SERVER_NIC && ours(nic))
+                    .map(|(n, _)| *n)
+            });
+        if let Some(slot) = plugged {
+            if let Some(holder) = holder {
+                self.store.set_bms_nic(holder, Some((&gw.id, slot))).await?;
+            }
             return Ok(slot);
         }
-        if let Some((slot, _)) = state
-            .nics
-            .iter()
-            .find(|(n, nic)| **n >= FIRST_SERVER_NIC && ours(nic))
-        {
-            return Ok(*slot);
-        }
-        let free = (FIRST_SERVER_NIC..=LAST_NIC)
-            .find(|n| !state.nics.contains_key(n))
-            .ok_or_else(|| {
+        let reserved = match holder {
+            Some(holder) => self.store.reserved_bms_nics(&gw.id, holder).await?,
+            None => Vec::new(),
+        };
+        let mut candidates = known
+            .into_iter()
+            .chain(FIRST_SERVER_NIC..=LAST_NIC)
+            .filter(|n| !state.nics.contains_key(n) && !reserved.contains(n));
+        let free = loop {
+            let Some(slot) = candidates.next() else {
+                break None;
+            };
+            match holder {
+                Some(holder) if !self.store.reserve_bms_nic(holder, &gw.id, slot).await? => {}
+                _ => break Some(slot),
+            }
+        };
+        let free = free.ok_or_else(|| {
                 ApiError::pool_exhausted(format!(
                     "the gateway {} has no free NIC slot (net{FIRST_SERVER_NIC}-net{LAST_NIC} are used)",
                     gw.id
@@ -115,7 +140,7 @@ impl Servers {
     /// Removes every NIC tagged `vlan` from the gateway's VM (only ours: a
     /// slot may have been reused by another server since).
     pub(super) async fn unplug(&self, gw: &GatewayRow, vlan: u16) -> Result<bool, ApiError> {
-        let lock = self.nic_locks.of(&gw.id).await;
+        let lock = self.nic_locks.of(&gw.id);
         let _held = lock.lock().await;
         let target = self.gateway_vm(gw).await?;
         let state = match target.hypervisor.read_vm(&target.vm).await {
@@ -172,6 +197,7 @@ impl Servers {
             })?;
 
         // 1. Off the gateway it was on (a move), and off the default project's.
+        step("server NIC off other gateways").await?;
         if let Some(old_id) = row.pagw_id.as_deref().filter(|g| *g != target.id) {
             if let Some(old) = self.store.gateway(old_id).await? {
                 self.unplug(&old, vlan).await?;
@@ -189,11 +215,13 @@ impl Servers {
         let known = row
             .pagw_nic
             .filter(|_| row.pagw_id.as_deref() == Some(target.id.as_str()));
-        let slot = self.plug(&target, vlan, known).await?;
-        self.store.set_bms_nic(id, Some((&target.id, slot))).await?;
+        step("server NIC on the project gateway").await?;
+        let slot = self.plug(&target, vlan, known, Some(id)).await?;
+        step("project gateway configuration").await?;
         self.gateways.reconfigure(&row.project_id).await?;
 
         // 4-5. Media before power, so a server powered on boots the image.
+        step("virtual media and power").await?;
         let bmc = self.bmc(&row.bms).await?;
         let media = bmc.media_status().await.map_err(driver_error)?;
         let wanted = match &row.doc.boot_iso {
@@ -213,6 +241,7 @@ impl Servers {
             _ => {}
         }
         if self.consoles.enabled().await? {
+            step("console").await?;
             self.console(&row, &server, bmc.as_ref()).await?;
         }
         self.store.set_bms_status(id, "ready", None).await?;

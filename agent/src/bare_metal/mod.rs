@@ -16,7 +16,7 @@ use crate::consoles::Consoles;
 use crate::error::ApiError;
 use crate::gateways::Gateways;
 use crate::inventory::Bms;
-use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
+use crate::operations::{LongObject, ObjectKind, ObjectLocks, OpKind, Operations};
 use crate::site_cache::SiteCache;
 use crate::store::{BmsDoc, BmsRow, Store};
 
@@ -28,20 +28,25 @@ pub struct Servers {
     site: SiteCache,
     consoles: Consoles,
     gateways: Gateways,
-    /// One operation at a time per server.
-    locks: ObjectLocks,
+    operations: Operations,
     /// One NIC change at a time per gateway VM (its slot numbers).
     nic_locks: ObjectLocks,
 }
 
 impl Servers {
-    pub fn new(store: Store, site: SiteCache, gateways: Gateways, consoles: Consoles) -> Self {
+    pub fn new(
+        store: Store,
+        site: SiteCache,
+        gateways: Gateways,
+        consoles: Consoles,
+        operations: Operations,
+    ) -> Self {
         Self {
             store,
             site,
             consoles,
             gateways,
-            locks: ObjectLocks::default(),
+            operations,
             nic_locks: ObjectLocks::default(),
         }
     }
@@ -115,7 +120,7 @@ impl Servers {
             .store
             .claim_bms(request_id, &spec.project_id, &spec.bms, &doc)
             .await?;
-        self.start_converging(row.id.clone());
+        self.operations.start(ObjectKind::Server, &row.id);
         self.wait_for(&row.id, wait).await
     }
 
@@ -147,33 +152,26 @@ impl Servers {
         self.store
             .update_bms_assignment(request_id, id, &spec.project_id, &doc)
             .await?;
-        self.start_converging(id.to_string());
+        self.operations.start(ObjectKind::Server, id);
         self.wait_for(id, wait).await
     }
 
-    /// Runs the operation (or its remainder) in the background: it outlives
-    /// the caller's deadline and a retry finds it under way.
-    fn start_converging(&self, id: String) {
-        let (this, store) = (self.clone(), self.store.clone());
-        run_in_background(
-            self.locks.clone(),
-            id,
-            move |id| async move { this.converge(&id).await },
-            move |id, err| async move {
-                let _ = store
-                    .set_bms_status(&id, "failed", Some(&err.message))
-                    .await;
-            },
-        );
+    /// Waits until the assignment's operation ended, or `wait` passes.
+    async fn wait_for(&self, id: &str, wait: Duration) -> Result<api::BmsAssignment, ApiError> {
+        self.operations.wait(ObjectKind::Server, id, wait).await?;
+        self.describe(&self.row(id).await?, false).await
     }
 
-    /// Waits until the assignment is ready or failed, or `wait` passes.
-    async fn wait_for(&self, id: &str, wait: Duration) -> Result<api::BmsAssignment, ApiError> {
-        wait_until_settled(&self.locks, id, wait, || async {
-            Ok(self.row(id).await?.status)
-        })
-        .await?;
-        self.describe(&self.row(id).await?, false).await
+    /// Releases the server through the journal: `(existed, warning)`.
+    pub async fn delete(&self, request_id: &str, id: &str) -> Result<(bool, String), ApiError> {
+        let Some(row) = self.store.bms_assignment(id).await? else {
+            return Ok((false, String::new()));
+        };
+        let removed = self
+            .operations
+            .remove(ObjectKind::Server, &row.id, request_id)
+            .await?;
+        Ok((removed.is_some(), removed.unwrap_or_default()))
     }
 
     async fn row(&self, reference: &str) -> Result<BmsRow, ApiError> {
@@ -238,5 +236,27 @@ impl Servers {
             .filter(|s| matches!(state, "" | "any") || s.state == state)
             .collect();
         Ok(servers)
+    }
+}
+
+#[async_trait::async_trait]
+impl LongObject for Servers {
+    async fn converge(&self, id: &str) -> Result<(), ApiError> {
+        Servers::converge(self, id).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<String, ApiError> {
+        self.release(id).await
+    }
+
+    async fn failed(&self, id: &str, op: OpKind, error: &ApiError) {
+        let status = match op {
+            OpKind::Converge => "failed",
+            OpKind::Delete => "releasing",
+        };
+        let _ = self
+            .store
+            .set_bms_status(id, status, Some(&error.message))
+            .await;
     }
 }

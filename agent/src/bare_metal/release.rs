@@ -7,20 +7,16 @@
 use super::Servers;
 use crate::drivers::bmc::PowerAction;
 use crate::error::ApiError;
+use crate::operations::step;
 
 impl Servers {
-    /// `Ok((existed, warning))`; the warning says why the server was
-    /// quarantined or what could not be cleaned up.
-    pub async fn delete(&self, request_id: &str, id: &str) -> Result<(bool, String), ApiError> {
-        let _ = request_id;
+    /// The release operation; its result is a warning saying why the server
+    /// was quarantined or what could not be cleaned up (empty when none).
+    pub(super) async fn release(&self, id: &str) -> Result<String, ApiError> {
         let Some(row) = self.store.bms_assignment(id).await? else {
-            return Ok((false, String::new()));
+            return Ok(String::new());
         };
-        let lock = self.locks.of(&row.id).await;
-        let _held = lock.lock().await;
-        self.store
-            .set_bms_status(&row.id, "releasing", None)
-            .await?;
+        step("release policy: media, power, BMC").await?;
         let release = &row.doc.release;
         let mut failures = Vec::new();
         match self.bmc(&row.bms).await {
@@ -50,12 +46,14 @@ impl Servers {
             .into_iter()
             .find(|s| s.name == row.bms)
             .map(|s| s.vlan as u16);
+        step("server NIC off the project gateway").await?;
         if let (Some(gw_id), Some(vlan)) = (&row.pagw_id, vlan) {
             if let Some(gw) = self.store.gateway(gw_id).await? {
                 self.unplug(&gw, vlan).await?;
             }
         }
         // The next tenant must not inherit this one's console.
+        step("console off").await?;
         if let Ok(bmc) = self.bmc(&row.bms).await {
             if let Ok(mut settings) = bmc.console_settings().await {
                 if settings.enabled {
@@ -73,11 +71,19 @@ impl Servers {
                 err.message
             ));
         }
+        step("project gateway without the server").await?;
+        let mut warnings = Vec::new();
+        if let Err(err) = self.gateways.reconfigure(&row.project_id).await {
+            warnings.push(format!(
+                "The project's gateway could not be reconfigured without the server's VLAN: {}",
+                err.message
+            ));
+        }
+        step("server back to the pool").await?;
         let quarantine = (!failures.is_empty()).then(|| failures.join("; "));
         self.store
             .end_bms_assignment(&row.id, &row.bms, quarantine.as_deref())
             .await?;
-        let mut warnings = Vec::new();
         if let Some(reason) = &quarantine {
             tracing::warn!(bms = %row.bms, reason = %reason, "server quarantined");
             warnings.push(format!(
@@ -86,15 +92,9 @@ impl Servers {
                 row.bms
             ));
         }
-        if let Err(err) = self.gateways.reconfigure(&row.project_id).await {
-            warnings.push(format!(
-                "The project's gateway could not be reconfigured without the server's VLAN: {}",
-                err.message
-            ));
-        }
         if quarantine.is_none() {
             if let (Some(idle), Some(vlan)) = (self.default_gateway().await?, vlan) {
-                let replugged = match self.plug(&idle, vlan, None).await {
+                let replugged = match self.plug(&idle, vlan, None, None).await {
                     Ok(_) => self.gateways.reconfigure(&idle.project_id).await,
                     Err(err) => Err(err),
                 };
@@ -107,6 +107,6 @@ impl Servers {
             }
             tracing::info!(bms = %row.bms, "server released to the pool");
         }
-        Ok((true, warnings.join("\n")))
+        Ok(warnings.join("\n"))
     }
 }

@@ -12,7 +12,16 @@ where
 {
     let started = Instant::now();
     let result = work.await;
-    let duration_ms = started.elapsed().as_millis() as u64;
+    let elapsed = started.elapsed();
+    let duration_ms = elapsed.as_millis() as u64;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(error) if error.class == ErrorClass::NotFound => "not_found",
+        Err(error) if error.class == ErrorClass::Transient => "transient",
+        Err(error) if error.class == ErrorClass::MaybeApplied => "maybe_applied",
+        Err(_) => "failed",
+    };
+    crate::metrics::device_call(target, action, outcome, elapsed);
     match &result {
         Ok(_) => tracing::info!(
             target_device = target,

@@ -21,6 +21,7 @@ use crate::drivers::hypervisor::{
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
 use crate::inventory::PagwSlot;
+use crate::operations::step;
 use crate::store::{GatewayRow, VmidOwner};
 
 struct Parts {
@@ -107,6 +108,7 @@ impl Gateways {
         let name = vm_name(&parts.project_name);
 
         self.store.set_gateway_status(id, "creating", None).await?;
+        step("gateway VM").await?;
         let found = crate::ownership::find_own_vm(
             &self.store,
             pve.as_ref(),
@@ -181,8 +183,11 @@ impl Gateways {
             cloud_init: Some(CloudInitUpdate { user, ssh_keys, ip }),
             ..Default::default()
         };
+        step("gateway VM NICs and cloud-init").await?;
         pve.update_vm(&vm, &update).await.map_err(driver_error)?;
+        step("gateway VM running").await?;
         pve.start_vm(&vm).await.map_err(driver_error)?;
+        step("gateway reachable").await?;
         parts
             .gateway
             .wait_until_reachable(BOOT_TIMEOUT)
@@ -195,6 +200,7 @@ impl Gateways {
             parts.vlan,
             &self.extras(&row, &state).await?,
         )?;
+        step("gateway configuration").await?;
         let report = parts.gateway.apply(&desired).await.map_err(driver_error)?;
         self.store
             .set_gateway_ready(id, report.wireguard_public_key.as_deref())
@@ -306,7 +312,7 @@ impl Gateways {
                 .field("spec.project_id")
                 .hint("Add a giif_pagw for the project; bare-metal servers and floating IPs reach the project through it.")
         })?;
-        let lock = self.lock_of(&row.id).await;
+        let lock = self.lock_of(&row.id);
         let _held = lock.lock().await;
         let row = self.row(&row.id).await?;
         if row.status != "ready" {

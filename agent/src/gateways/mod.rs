@@ -13,7 +13,7 @@ use giif_proto::agent as api;
 
 use crate::consoles::Consoles;
 use crate::error::ApiError;
-use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
+use crate::operations::{LongObject, ObjectKind, ObjectLocks, OpKind, Operations};
 use crate::site_cache::SiteCache;
 use crate::store::{Allocated, GatewayRow, SlotChoice, Store};
 
@@ -27,22 +27,24 @@ pub struct Gateways {
     store: Store,
     site: SiteCache,
     consoles: Consoles,
-    /// One operation at a time per gateway.
-    locks: ObjectLocks,
+    operations: Operations,
+    /// One configuration change at a time per gateway.
+    config_locks: ObjectLocks,
 }
 
 impl Gateways {
-    pub fn new(store: Store, site: SiteCache, consoles: Consoles) -> Self {
+    pub fn new(store: Store, site: SiteCache, consoles: Consoles, operations: Operations) -> Self {
         Self {
             store,
             site,
             consoles,
-            locks: ObjectLocks::default(),
+            operations,
+            config_locks: ObjectLocks::default(),
         }
     }
 
-    pub(crate) async fn lock_of(&self, id: &str) -> Arc<crate::operations::ObjectLock> {
-        self.locks.of(id).await
+    pub(crate) fn lock_of(&self, id: &str) -> Arc<crate::operations::ObjectLock> {
+        self.config_locks.of(id)
     }
 
     pub async fn create(
@@ -85,7 +87,7 @@ impl Gateways {
         {
             Allocated::New(row) | Allocated::Existing(row) => row,
         };
-        self.start_converging(row.id.clone());
+        self.operations.start(ObjectKind::Gateway, &row.id);
         self.wait_for(&row.id, wait).await
     }
 
@@ -110,31 +112,13 @@ impl Gateways {
             );
         }
         self.store.update_gateway_doc(request_id, id, &doc).await?;
-        self.start_converging(id.to_string());
+        self.operations.start(ObjectKind::Gateway, id);
         self.wait_for(id, wait).await
     }
 
-    /// Runs the create operation (or its remainder) in the background.
-    fn start_converging(&self, id: String) {
-        let (this, store) = (self.clone(), self.store.clone());
-        run_in_background(
-            self.locks.clone(),
-            id,
-            move |id| async move { this.converge(&id).await },
-            move |id, err| async move {
-                let _ = store
-                    .set_gateway_status(&id, "failed", Some(&err.message))
-                    .await;
-            },
-        );
-    }
-
-    /// Waits until the gateway is ready or failed, or `wait` passes.
+    /// Waits until the gateway's operation ended, or `wait` passes.
     async fn wait_for(&self, id: &str, wait: Duration) -> Result<api::Gateway, ApiError> {
-        wait_until_settled(&self.locks, id, wait, || async {
-            Ok(self.row(id).await?.status)
-        })
-        .await?;
+        self.operations.wait(ObjectKind::Gateway, id, wait).await?;
         self.describe(&self.row(id).await?, false).await
     }
 
@@ -171,19 +155,48 @@ impl Gateways {
         self.describe(&row, live).await
     }
 
+    /// Deletes the gateway through the journal: `false` when there was none.
     pub async fn delete(&self, request_id: &str, id: &str) -> Result<bool, ApiError> {
-        let _ = request_id;
-        let Some(row) = self.store.gateway(id).await? else {
-            return Ok(false);
-        };
-        let lock = self.lock_of(id).await;
+        let removed = self
+            .operations
+            .remove(ObjectKind::Gateway, id, request_id)
+            .await?;
+        Ok(removed.is_some())
+    }
+}
+
+#[async_trait::async_trait]
+impl LongObject for Gateways {
+    /// Under the configuration lock: a reconfiguration for a server or a
+    /// floating IP waits for the gateway's own operation.
+    async fn converge(&self, id: &str) -> Result<(), ApiError> {
+        let lock = self.lock_of(id);
         let _held = lock.lock().await;
-        self.store.set_gateway_status(id, "deleting", None).await?;
+        Gateways::converge(self, id).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<String, ApiError> {
+        let Some(row) = self.store.gateway(id).await? else {
+            return Ok(String::new());
+        };
+        crate::operations::step("removing the gateway VM").await?;
         self.tear_down(&row).await?;
+        crate::operations::step("removing the console group").await?;
         self.consoles.remove_gateway(id).await?;
         self.store.delete_gateway_row(id).await?;
         tracing::info!(gateway = %id, slot = %row.slot_ip, vmid = row.vmid, "gateway deleted; its slot and VM id are free");
-        Ok(true)
+        Ok(String::new())
+    }
+
+    async fn failed(&self, id: &str, op: OpKind, error: &ApiError) {
+        let status = match op {
+            OpKind::Converge => "failed",
+            OpKind::Delete => "deleting",
+        };
+        let _ = self
+            .store
+            .set_gateway_status(id, status, Some(&error.message))
+            .await;
     }
 }
 

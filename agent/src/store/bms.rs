@@ -2,6 +2,7 @@
 //! what stops double assignment), the NIC it holds, and the quarantine of
 //! servers whose release failed.
 
+use super::operations::{enqueue, ObjectKind, OpKind};
 use serde::{Deserialize, Serialize};
 
 use super::requests::{record, replay};
@@ -192,6 +193,14 @@ impl Store {
             },
         )
         .await?;
+        enqueue(
+            &mut tx,
+            ObjectKind::Server,
+            &row.id,
+            OpKind::Converge,
+            request_id,
+        )
+        .await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -264,8 +273,58 @@ impl Store {
             ..Default::default()
         };
         record(&mut tx, request_id, method, &answer).await?;
+        enqueue(
+            &mut tx,
+            ObjectKind::Server,
+            id,
+            OpKind::Converge,
+            request_id,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Reserves NIC slot `slot` of gateway `gateway` for the assignment
+    /// before it is plugged; `false` when another assignment holds it (a
+    /// unique key, so two replicas cannot both take it).
+    pub async fn reserve_bms_nic(
+        &self,
+        id: &str,
+        gateway: &str,
+        slot: u32,
+    ) -> Result<bool, ApiError> {
+        let mut tx = self.begin_write().await?;
+        let reserved = sqlx::query(
+            "UPDATE bms_assignments SET pagw_id = $1, pagw_nic = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(gateway)
+        .bind(i64::from(slot))
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(&mut *tx)
+        .await;
+        match reserved {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(true)
+            }
+            Err(error) if super::is_unique_violation(&error) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The NIC slots of gateway `gateway` that assignments other than `id`
+    /// hold.
+    pub async fn reserved_bms_nics(&self, gateway: &str, id: &str) -> Result<Vec<u32>, ApiError> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT pagw_nic FROM bms_assignments WHERE pagw_id = $1 AND id <> $2 AND pagw_nic IS NOT NULL",
+        )
+        .bind(gateway)
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(slot,)| slot as u32).collect())
     }
 
     /// Where the server's NIC is plugged now (`None`: nowhere).

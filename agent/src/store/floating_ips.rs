@@ -161,27 +161,6 @@ impl Store {
         Ok(())
     }
 
-    /// Starts giving the floating IP back: its gateway stops NATing it at
-    /// the next reconfiguration, while the address stays held. `None` when
-    /// there is no such floating IP.
-    pub async fn begin_floating_release(&self, id: &str) -> Result<Option<FloatingRow>, ApiError> {
-        let mut tx = self.begin_write().await?;
-        let row: Option<Row> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM floating_ips WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        sqlx::query(
-            "UPDATE floating_ips SET releasing_since = $1 WHERE id = $2 AND releasing_since IS NULL",
-        )
-        .bind(now_rfc3339())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(row.map(from_row))
-    }
-
     /// The gateway confirmed the floating IP's rules are gone: its address
     /// returns to the pool.
     pub async fn finish_floating_release(&self, id: &str) -> Result<(), ApiError> {

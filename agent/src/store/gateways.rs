@@ -1,6 +1,7 @@
 //! Gateways and the allocations they hold: a PAGW slot and a VM id, taken
 //! in the same transaction as the gateway row and freed with it.
 
+use super::operations::{enqueue, ObjectKind, OpKind};
 use serde::{Deserialize, Serialize};
 
 use super::requests::{record, replay};
@@ -141,6 +142,14 @@ impl Store {
                 },
             )
             .await?;
+            enqueue(
+                &mut tx,
+                ObjectKind::Gateway,
+                &adopted.id,
+                OpKind::Converge,
+                request_id,
+            )
+            .await?;
             tx.commit().await?;
             return Ok(Allocated::Existing(adopted));
         }
@@ -197,6 +206,14 @@ impl Store {
                 id: id.clone(),
                 ..Default::default()
             },
+        )
+        .await?;
+        enqueue(
+            &mut tx,
+            ObjectKind::Gateway,
+            &id,
+            OpKind::Converge,
+            request_id,
         )
         .await?;
         tx.commit().await?;
@@ -306,6 +323,14 @@ impl Store {
                 id: id.to_string(),
                 ..Default::default()
             },
+        )
+        .await?;
+        enqueue(
+            &mut tx,
+            ObjectKind::Gateway,
+            id,
+            OpKind::Converge,
+            request_id,
         )
         .await?;
         tx.commit().await?;

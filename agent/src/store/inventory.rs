@@ -138,3 +138,43 @@ pub(super) async fn replace_project_pool(
         .await?;
     Ok(())
 }
+
+impl Store {
+    /// Every pool with how many of its items are allocated and how many it
+    /// has: `(pool, used, size)`, for the metrics.
+    pub async fn pool_usage_summary(&self) -> Result<Vec<(String, i64, i64)>, ApiError> {
+        let mut pools: Vec<(String, i64, i64)> = self
+            .vlan_pools()
+            .await?
+            .into_iter()
+            .map(|pool| {
+                let size = i64::from(pool.spec.size());
+                (
+                    format!("vlan:{}", pool.spec.name),
+                    i64::from(pool.allocated),
+                    size,
+                )
+            })
+            .collect();
+        let count = |table: &'static str| async move {
+            let (count,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(self.pool())
+                .await?;
+            Ok::<i64, ApiError>(count)
+        };
+        let slots = self.pagw_slot_inventory().await?.len() as i64;
+        pools.push(("pagw_slots".into(), count("gateways").await?, slots));
+        let addresses = self
+            .floating_ip_inventory()
+            .await?
+            .expand()
+            .map(|pool| pool.len() as i64)
+            .unwrap_or_default();
+        pools.push((
+            "floating_ips".into(),
+            count("floating_ips").await?,
+            addresses,
+        ));
+        Ok(pools)
+    }
+}

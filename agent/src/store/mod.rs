@@ -15,6 +15,7 @@ mod floating_ips;
 mod gateways;
 mod host_keys;
 mod inventory;
+pub mod operations;
 mod principals;
 mod project_resources;
 mod projects;
@@ -154,6 +155,12 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Whether the store answers a query.
+    pub async fn ping(&self) -> Result<(), crate::error::ApiError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Records how far a long operation on an object got. `table` is one of

@@ -6,9 +6,11 @@ use crate::error::ApiError;
 
 impl Store {
     /// Inventory names of the servers assigned to the project.
+    /// The project's servers, less those being released (whose VLAN its
+    /// gateway no longer bridges).
     pub async fn servers_of_project(&self, project_id: &str) -> Result<Vec<String>, ApiError> {
         let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT bms FROM bms_assignments WHERE project_id = $1 ORDER BY bms")
+            sqlx::query_as("SELECT bms FROM bms_assignments WHERE project_id = $1 AND status <> 'releasing' ORDER BY bms")
                 .bind(project_id)
                 .fetch_all(self.pool())
                 .await?;

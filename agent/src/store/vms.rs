@@ -1,6 +1,7 @@
 //! Project VMs and their VM ids: the row and the id are taken in one
 //! transaction and freed together. (project, name) is the natural key.
 
+use super::operations::{enqueue, ObjectKind, OpKind};
 use serde::{Deserialize, Serialize};
 
 use super::requests::{record, replay};
@@ -151,6 +152,14 @@ impl Store {
             ..Default::default()
         };
         record(&mut tx, request_id, "CreateVm", &answer).await?;
+        enqueue(
+            &mut tx,
+            ObjectKind::Vm,
+            &row.id,
+            OpKind::Converge,
+            request_id,
+        )
+        .await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -278,6 +287,7 @@ impl Store {
             ..Default::default()
         };
         record(&mut tx, request_id, "UpdateVm", &answer).await?;
+        enqueue(&mut tx, ObjectKind::Vm, id, OpKind::Converge, request_id).await?;
         tx.commit().await?;
         Ok(())
     }

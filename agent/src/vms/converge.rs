@@ -20,6 +20,7 @@ use crate::drivers::hypervisor::{
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
 use crate::gateways::driver_error;
+use crate::operations::step;
 use crate::store::{VmCloudInitDoc, VmRow, VmidOwner};
 
 struct Parts {
@@ -164,6 +165,7 @@ impl Vms {
         let pve = &parts.hypervisor;
         self.store.set_vm_status(id, "creating", None).await?;
 
+        step("VM exists").await?;
         let state = self.ensure_exists(&mut row, &parts).await?;
         let vm = VmRef::new(&row.node, row.vmid);
         let cloud_init = row.doc.cloud_init.as_ref().map(|ci| CloudInitUpdate {
@@ -187,8 +189,10 @@ impl Vms {
             nics: BTreeMap::from([(0, Some(nic))]),
             ..Default::default()
         };
+        step("VM NIC, CPUs, memory and cloud-init").await?;
         pve.update_vm(&vm, &update).await.map_err(driver_error)?;
 
+        step("VM disk size").await?;
         match boot_disk(&state) {
             Some((slot, size)) if size < row.doc.disk_gb => pve
                 .resize_disk(&vm, slot, row.doc.disk_gb)
@@ -207,6 +211,7 @@ impl Vms {
 
         // A hard stop: "off" is what the user asked, and no guest agent
         // is needed for it.
+        step("VM power").await?;
         if row.doc.power_on {
             pve.start_vm(&vm).await.map_err(driver_error)?;
         } else {

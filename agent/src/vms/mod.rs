@@ -10,7 +10,7 @@ use giif_proto::agent as api;
 
 use crate::consoles::Consoles;
 use crate::error::ApiError;
-use crate::operations::{run_in_background, wait_until_settled, ObjectLocks};
+use crate::operations::{LongObject, ObjectKind, OpKind, Operations};
 use crate::site_cache::SiteCache;
 use crate::store::{Store, VmAllocation, VmDoc, VmRow};
 
@@ -21,17 +21,16 @@ pub struct Vms {
     store: Store,
     site: SiteCache,
     consoles: Consoles,
-    /// One operation at a time per VM.
-    locks: ObjectLocks,
+    operations: Operations,
 }
 
 impl Vms {
-    pub fn new(store: Store, site: SiteCache, consoles: Consoles) -> Self {
+    pub fn new(store: Store, site: SiteCache, consoles: Consoles, operations: Operations) -> Self {
         Self {
             store,
             site,
             consoles,
-            locks: ObjectLocks::default(),
+            operations,
         }
     }
 
@@ -99,7 +98,7 @@ impl Vms {
                 },
             )
             .await?;
-        self.start_converging(row.id.clone());
+        self.operations.start(ObjectKind::Vm, &row.id);
         self.wait_for(&row.id, wait).await
     }
 
@@ -129,30 +128,13 @@ impl Vms {
         }
         self.check(&row.project_id, &doc).await?;
         self.store.update_vm_doc(request_id, id, &doc).await?;
-        self.start_converging(id.to_string());
+        self.operations.start(ObjectKind::Vm, id);
         self.wait_for(id, wait).await
     }
 
-    /// Runs the operation in the background: it outlives the caller's
-    /// deadline, and a retry finds it under way.
-    fn start_converging(&self, id: String) {
-        let (this, store) = (self.clone(), self.store.clone());
-        run_in_background(
-            self.locks.clone(),
-            id,
-            move |id| async move { this.converge(&id).await },
-            move |id, err| async move {
-                let _ = store.set_vm_status(&id, "failed", Some(&err.message)).await;
-            },
-        );
-    }
-
-    /// Waits until the VM is ready or failed, or `wait` passes.
+    /// Waits until the VM's operation ended, or `wait` passes.
     async fn wait_for(&self, id: &str, wait: Duration) -> Result<api::Vm, ApiError> {
-        wait_until_settled(&self.locks, id, wait, || async {
-            Ok(self.row(id).await?.status)
-        })
-        .await?;
+        self.operations.wait(ObjectKind::Vm, id, wait).await?;
         self.describe(&self.row(id).await?, false).await
     }
 
@@ -189,19 +171,44 @@ impl Vms {
         self.describe(&row, live).await
     }
 
+    /// Deletes the VM through the journal: `false` when there was none.
     pub async fn delete(&self, request_id: &str, id: &str) -> Result<bool, ApiError> {
-        let _ = request_id; // deleting twice is harmless: gone is fine
+        let removed = self
+            .operations
+            .remove(ObjectKind::Vm, id, request_id)
+            .await?;
+        Ok(removed.is_some())
+    }
+}
+
+#[async_trait::async_trait]
+impl LongObject for Vms {
+    async fn converge(&self, id: &str) -> Result<(), ApiError> {
+        Vms::converge(self, id).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<String, ApiError> {
         let Some(row) = self.store.vm(id).await? else {
-            return Ok(false);
+            return Ok(String::new());
         };
-        let lock = self.locks.of(id).await;
-        let _held = lock.lock().await;
-        self.store.set_vm_status(id, "deleting", None).await?;
+        crate::operations::step("removing the VM").await?;
         self.tear_down(&row).await?;
+        crate::operations::step("removing the console").await?;
         self.consoles.remove_vm(id).await?;
         self.store.delete_vm_row(id).await?;
         tracing::info!(vm = %id, vmid = row.vmid, "VM deleted; its VM id is free");
-        Ok(true)
+        Ok(String::new())
+    }
+
+    async fn failed(&self, id: &str, op: OpKind, error: &ApiError) {
+        let status = match op {
+            OpKind::Converge => "failed",
+            OpKind::Delete => "deleting",
+        };
+        let _ = self
+            .store
+            .set_vm_status(id, status, Some(&error.message))
+            .await;
     }
 }
 
