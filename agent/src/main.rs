@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod operations_cli;
 mod tenancy_cli;
 use giif_agent::config::AgentConfig;
 use giif_agent::init::{init, InitOptions};
@@ -83,6 +84,11 @@ enum Command {
         since: Option<String>,
         #[arg(long, env = "GIIF_AGENT_CONFIG")]
         config: PathBuf,
+    },
+    /// The operations journal: long operations, their step and lease.
+    Operations {
+        #[command(subcommand)]
+        command: OperationsCommand,
     },
     /// Projects with an expiry date, and the expiry notices sent for them.
     Projects {
@@ -178,6 +184,35 @@ enum IdentityCommand {
     /// Revoke every certificate of NAME: their next call is refused.
     Revoke {
         name: String,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperationsCommand {
+    /// Operations queued, running or failed (with --all, also done and abandoned).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+    /// One operation: its step, attempts, lease and last error. KIND/ID as list prints it.
+    Show {
+        reference: String,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+    /// Queue a failed or stuck operation again; the serving agent resumes it.
+    Retry {
+        reference: String,
+        #[arg(long, env = "GIIF_AGENT_CONFIG")]
+        config: PathBuf,
+    },
+    /// Give an operation up: no agent resumes it.
+    Abandon {
+        reference: String,
         #[arg(long, env = "GIIF_AGENT_CONFIG")]
         config: PathBuf,
     },
@@ -396,6 +431,22 @@ async fn main() -> anyhow::Result<()> {
         Command::Quota {
             command: QuotaCommand::Show { name, config },
         } => print!("{}", cli::show_quota(&config, &name).await?),
+        Command::Operations { command } => {
+            use giif_agent::operations::OpState;
+            let text = match command {
+                OperationsCommand::List { all, config } => operations_cli::list(&config, all).await?,
+                OperationsCommand::Show { reference, config } => {
+                    operations_cli::show(&config, &reference).await?
+                }
+                OperationsCommand::Retry { reference, config } => {
+                    operations_cli::set_state(&config, &reference, OpState::Queued).await?
+                }
+                OperationsCommand::Abandon { reference, config } => {
+                    operations_cli::set_state(&config, &reference, OpState::Abandoned).await?
+                }
+            };
+            print!("{text}");
+        }
         Command::Audit {
             project,
             principal,

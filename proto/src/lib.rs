@@ -7,6 +7,7 @@
 
 pub mod agent_tls;
 pub mod guacamole;
+pub mod requests;
 pub mod rules;
 pub mod tls_incoming;
 

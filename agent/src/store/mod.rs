@@ -20,7 +20,7 @@ mod principals;
 mod project_resources;
 mod projects;
 mod quotas;
-mod requests;
+pub mod requests;
 mod vmids;
 mod vms;
 

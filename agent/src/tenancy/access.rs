@@ -212,6 +212,7 @@ mod tests {
                 role,
             },
             serial: "01".into(),
+            request_fingerprint: None,
         }
     }
 

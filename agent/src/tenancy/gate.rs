@@ -10,6 +10,7 @@ use super::policy::{authorize, hidden, Rpc};
 use super::principal::Caller;
 use super::settings::TenancySettings;
 use crate::audit::AuditScope;
+use giif_proto::requests::AgentRequest;
 use crate::error::ApiError;
 use crate::store::audit::AuditRecord;
 use crate::store::Store;
@@ -53,12 +54,21 @@ impl Gate {
     }
 
     /// The principal behind a request's certificate.
-    pub async fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Caller, ApiError> {
+    pub async fn caller<T: AgentRequest>(
+        &self,
+        request: &tonic::Request<T>,
+    ) -> Result<Caller, ApiError> {
         let caller = caller_of(&self.store, request.extensions()).await;
-        if let Err(error) = &caller {
-            tracing::warn!(error = %error.message, "call refused: unauthenticated");
+        match caller {
+            Ok(mut caller) => {
+                caller.request_fingerprint = request.get_ref().fingerprint();
+                Ok(caller)
+            }
+            Err(error) => {
+                tracing::warn!(error = %error.message, "call refused: unauthenticated");
+                Err(error)
+            }
         }
-        caller
     }
 
     /// A call about the site, not one project.
@@ -162,6 +172,8 @@ impl Gate {
         change: impl Future<Output = Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
         let scope = AuditScope::new(self.store.clone());
+        let fingerprint = caller.request_fingerprint.clone();
+        let change = crate::store::requests::with_fingerprint(fingerprint, change);
         let result = scope.clone().run(change).await;
         let outcome = match &result {
             Ok(_) => "ok".to_string(),

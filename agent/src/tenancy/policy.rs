@@ -231,6 +231,7 @@ mod tests {
                 role,
             },
             serial: "01".into(),
+            request_fingerprint: None,
         }
     }
 

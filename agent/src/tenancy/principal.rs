@@ -54,6 +54,9 @@ pub struct Caller {
     pub principal: Principal,
     /// The certificate's serial, lower-case hex.
     pub serial: String,
+    /// The fingerprint of the call's request, for a mutating call: kept
+    /// with its request id, so the id cannot be reused for other content.
+    pub request_fingerprint: Option<String>,
 }
 
 impl Caller {

@@ -41,6 +41,13 @@ impl AgentError {
         }
     }
 
+    /// Whether the status came from the connection, not from the agent's
+    /// answer (no error detail): the call may or may not have been served.
+    pub fn is_transport(status: &tonic::Status) -> bool {
+        ErrorDetail::decode(status.details())
+            .map_or(true, |detail| detail.reason == Reason::Unspecified as i32)
+    }
+
     pub fn from_status(status: &tonic::Status) -> Self {
         if let Ok(detail) = ErrorDetail::decode(status.details()) {
             if detail.reason != Reason::Unspecified as i32 {

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use giif_proto::agent as api;
+use giif_proto::requests::AgentRequest;
 use giif_proto::agent::agent_client::AgentClient as Grpc;
 use tonic::transport::Channel;
 
@@ -55,11 +56,15 @@ impl AgentClient {
         method: F,
     ) -> Result<Resp, AgentError>
     where
-        Req: Clone,
+        Req: Clone + AgentRequest,
         F: Fn(Grpc<Channel>, Req) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
-        with_retries(deadline, || method(self.grpc.clone(), request.clone())).await
+        let idempotent = request.request_id().is_some_and(|id| !id.is_empty());
+        with_retries(deadline, idempotent, || {
+            method(self.grpc.clone(), request.clone())
+        })
+        .await
     }
 
     pub async fn agent_info(&self) -> Result<api::AgentInfo, AgentError> {
