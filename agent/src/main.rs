@@ -434,7 +434,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Operations { command } => {
             use giif_agent::operations::OpState;
             let text = match command {
-                OperationsCommand::List { all, config } => operations_cli::list(&config, all).await?,
+                OperationsCommand::List { all, config } => {
+                    operations_cli::list(&config, all).await?
+                }
                 OperationsCommand::Show { reference, config } => {
                     operations_cli::show(&config, &reference).await?
                 }

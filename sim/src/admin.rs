@@ -1,7 +1,8 @@
 //! The admin API (HTTP, JSON) for tests and people: read every device's
 //! state, change things out of band, and set fault knobs per endpoint.
 //!
-//! - `GET /state`: everything; `GET /faults`, `PUT /faults/{endpoint}`.
+//! - `GET /state`: everything; `GET /faults`, `PUT /faults/{endpoint}`;
+//!   `GET /holds`: the lines of the requests a `hold` knob holds now.
 //! - `/idrac/...`, `/pve/...`, `/pagw/...`: each device family's own routes.
 
 use axum::extract::{Path, State};
@@ -37,6 +38,7 @@ pub fn router(devices: Devices<'_>, faults: Faults) -> Router {
             }),
         )
         .route("/faults", get(list_faults))
+        .route("/holds", get(list_holds))
         .route("/faults/{endpoint}", put(set_faults))
         .with_state(faults)
         .nest("/idrac", devices.idrac.admin_routes())
@@ -46,6 +48,10 @@ pub fn router(devices: Devices<'_>, faults: Faults) -> Router {
 
 async fn list_faults(State(faults): State<Faults>) -> Json<serde_json::Value> {
     Json(serde_json::json!(faults.all()))
+}
+
+async fn list_holds(State(faults): State<Faults>) -> Json<serde_json::Value> {
+    Json(serde_json::json!(faults.held()))
 }
 
 async fn set_faults(

@@ -25,6 +25,12 @@ pub struct FaultKnobs {
     pub drop_next: u32,
     /// How long a Proxmox task or an iDRAC job runs (default: device's own).
     pub task_duration_ms: Option<u64>,
+    /// Holds every request or command whose line contains this text
+    /// (`POST /api2/json/nodes/pve1/qemu/9000/clone`, `racadm serveraction
+    /// powerdown`) until the knob changes, before the device acts: a test
+    /// kills the agent while a step is in flight. `GET /holds` counts the
+    /// requests held.
+    pub hold: Option<String>,
 }
 
 /// What a device should do with one request.
@@ -38,6 +44,8 @@ pub enum Verdict {
 #[derive(Clone, Default)]
 pub struct Faults {
     knobs: Arc<RwLock<HashMap<String, FaultKnobs>>>,
+    /// The lines of the requests held now, per endpoint.
+    held: Arc<RwLock<HashMap<String, Vec<String>>>>,
 }
 
 impl Faults {
@@ -56,6 +64,55 @@ impl Faults {
 
     pub fn all(&self) -> HashMap<String, FaultKnobs> {
         self.knobs.read().map(|k| k.clone()).unwrap_or_default()
+    }
+
+    /// The lines of the requests held now, per endpoint (those with none
+    /// left out).
+    pub fn held(&self) -> HashMap<String, Vec<String>> {
+        self.held
+            .read()
+            .map(|held| {
+                held.iter()
+                    .filter(|(_, lines)| !lines.is_empty())
+                    .map(|(k, lines)| (k.clone(), lines.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn mark_held(&self, endpoint: &str, line: &str, held: bool) {
+        if let Ok(mut all) = self.held.write() {
+            let lines = all.entry(endpoint.to_string()).or_default();
+            if held {
+                lines.push(line.to_string());
+            } else if let Some(at) = lines.iter().position(|l| l == line) {
+                lines.remove(at);
+            }
+        }
+    }
+
+    /// Holds the request `line` while the endpoint's `hold` matches it,
+    /// then decides its fate as [`Faults::before`] does.
+    pub async fn before_request(&self, endpoint: &str, line: &str) -> Verdict {
+        let holds = |knobs: &FaultKnobs| knobs.hold.as_deref().is_some_and(|h| line.contains(h));
+        if holds(&self.get(endpoint)) {
+            tracing::info!(endpoint, line, "fault injection: holding the request");
+            // Counted until let go, or until its connection drops (the
+            // server then drops this future).
+            struct Held<'a>(&'a Faults, &'a str, &'a str);
+            impl Drop for Held<'_> {
+                fn drop(&mut self) {
+                    self.0.mark_held(self.1, self.2, false);
+                }
+            }
+            self.mark_held(endpoint, line, true);
+            let _held = Held(self, endpoint, line);
+            while holds(&self.get(endpoint)) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tracing::info!(endpoint, line, "fault injection: request let go");
+        }
+        self.before(endpoint).await
     }
 
     /// Waits out the latency, then decides this request's fate (consuming

@@ -169,6 +169,87 @@ impl TestAgent {
     }
 }
 
+impl TestAgent {
+    /// SIGKILL, as a crash or the OOM killer does: nothing runs after it.
+    pub fn kill(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.process.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("send SIGKILL");
+        let _ = self.process.wait();
+    }
+
+    /// Starts the agent again on the same state after [`TestAgent::kill`].
+    pub fn start_again(&mut self) {
+        self.process = serve(&self.made.config_path, &self.dir.path().join("agent.log"));
+        self.wait_until_listening();
+    }
+
+    /// A second replica on this agent's store, certificates and site: its
+    /// own listen address and `[operations] replica = NAME`, the rest of
+    /// agent.toml as this agent's.
+    pub fn replica(&self, name: &str) -> Replica {
+        let config_path = self.state_dir().join(format!("agent-{name}.toml"));
+        std::fs::copy(&self.made.config_path, &config_path).expect("copy agent.toml");
+        let endpoint = format!("127.0.0.1:{}", free_port());
+        merge_config(
+            &config_path,
+            &format!("listen = \"{endpoint}\"\n[operations]\nreplica = \"{name}\"\n"),
+        );
+        let log = self.dir.path().join(format!("agent-{name}.log"));
+        let replica = Replica {
+            process: serve(&config_path, &log),
+            config_path,
+            log,
+            endpoint,
+        };
+        replica.wait_until_listening();
+        replica
+    }
+}
+
+/// Another `giif-agent serve` on the same store (see [`TestAgent::replica`]).
+pub struct Replica {
+    process: Child,
+    config_path: std::path::PathBuf,
+    log: std::path::PathBuf,
+    pub endpoint: String,
+}
+
+impl Replica {
+    fn wait_until_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&self.endpoint).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the replica did not start; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn kill(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.process.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("send SIGKILL");
+        let _ = self.process.wait();
+    }
+
+    pub fn start_again(&mut self) {
+        self.process = serve(&self.config_path, &self.log);
+        self.wait_until_listening();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
 /// A client identity `giif-agent identity issue` wrote.
 #[derive(Clone, Debug)]
 pub struct Identity {

@@ -45,6 +45,12 @@ impl TestSite {
         Self::start_with(site, Some(guacamole_url), None, "")
     }
 
+    /// Like [`TestSite::start_configured`], with the agent's store at
+    /// `store` (a PostgreSQL URL) when given.
+    pub fn start_on_store_configured(site: &str, store: String, agent_toml: &str) -> Self {
+        Self::start_with(site, None, Some(store), agent_toml)
+    }
+
     fn start_with(
         site: &str,
         guacamole_url: Option<&str>,

@@ -119,6 +119,24 @@ impl Workspace {
         std::fs::write(self.dir.path().join("main.tf"), main_tf).unwrap();
     }
 
+    /// Starts `terraform ARGS` without waiting, its output captured: for a
+    /// test that interrupts or kills something while it runs.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut command = Command::new("terraform");
+        command
+            .args(args)
+            .arg("-no-color")
+            .current_dir(self.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command
+            .spawn()
+            .expect("start terraform (is it on the PATH?)")
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         let mut command = Command::new("terraform");
         command

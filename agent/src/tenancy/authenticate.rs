@@ -51,13 +51,11 @@ pub async fn caller_of(store: &Store, extensions: &tonic::Extensions) -> Result<
                 .hint("Configure the provider with a certificate from `giif-agent identity issue`.")
         })?;
     match store.certificate_standing(&serial).await? {
-        CertificateStanding::Valid(principal) if principal.name == name => {
-            Ok(Caller {
-                principal,
-                serial,
-                request_fingerprint: None,
-            })
-        }
+        CertificateStanding::Valid(principal) if principal.name == name => Ok(Caller {
+            principal,
+            serial,
+            request_fingerprint: None,
+        }),
         CertificateStanding::Valid(principal) => Err(ApiError::unauthenticated(format!(
             "certificate {serial} names {name:?} but was recorded for {:?}",
             principal.name

@@ -10,10 +10,10 @@ use super::policy::{authorize, hidden, Rpc};
 use super::principal::Caller;
 use super::settings::TenancySettings;
 use crate::audit::AuditScope;
-use giif_proto::requests::AgentRequest;
 use crate::error::ApiError;
 use crate::store::audit::AuditRecord;
 use crate::store::Store;
+use giif_proto::requests::AgentRequest;
 
 #[derive(Clone)]
 pub struct Gate {

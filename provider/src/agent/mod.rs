@@ -13,8 +13,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use giif_proto::agent as api;
-use giif_proto::requests::AgentRequest;
 use giif_proto::agent::agent_client::AgentClient as Grpc;
+use giif_proto::requests::AgentRequest;
 use tonic::transport::Channel;
 
 use retry::with_retries;

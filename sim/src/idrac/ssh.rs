@@ -144,7 +144,8 @@ async fn execute(
     line: String,
 ) {
     let seq = bmc.begin_command(session, argv::masked_line(&line));
-    let reply = match bmc.faults.before(&bmc.fault_key()).await {
+    let masked = argv::masked_line(&line);
+    let reply = match bmc.faults.before_request(&bmc.fault_key(), &masked).await {
         Verdict::Drop => {
             bmc.end_command(seq, None, "dropped");
             bmc.drop_session(session).await;

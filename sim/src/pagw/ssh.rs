@@ -209,7 +209,11 @@ impl russh::server::Handler for GuestSession {
             Ok(line) => Command::parse(line),
             Err(_) => Command::Refused(Output::fail(2, "sh: 1: the command line is not UTF-8")),
         };
-        let verdict = self.faults.before(&self.slot.fault_key()).await;
+        let line = String::from_utf8_lossy(data);
+        let verdict = self
+            .faults
+            .before_request(&self.slot.fault_key(), &line)
+            .await;
         if verdict == Verdict::Drop {
             tracing::info!(ip = %self.slot.spec.public_ip, "fault injection: dropping the PAGW connection");
             return Err(russh::Error::Disconnect);

@@ -75,7 +75,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         let logged = params.clone().unwrap_or_default();
         log.append(&method, &path, &logged);
     }
-    match shared.faults.before("pve").await {
+    match shared
+        .faults
+        .before_request("pve", &format!("{method} {path}"))
+        .await
+    {
         Verdict::Drop => return Err(Dropped),
         Verdict::Fail => return Ok(reply::error(&ApiError::busy())),
         Verdict::Serve => {}
