@@ -204,3 +204,65 @@ mod tests {
         assert_eq!(action_kind("attach media"), "attach media");
     }
 }
+
+/// A tower layer counting every agent API call by RPC and gRPC outcome.
+#[derive(Clone, Copy, Default)]
+pub struct CountCalls;
+
+impl<S> tower::Layer<S> for CountCalls {
+    type Service = CountedCalls<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CountedCalls(inner)
+    }
+}
+
+#[derive(Clone)]
+pub struct CountedCalls<S>(S);
+
+type HttpRequest<B> = tonic::codegen::http::Request<B>;
+type HttpResponse<B> = tonic::codegen::http::Response<B>;
+
+impl<S, B, R> tower::Service<HttpRequest<B>> for CountedCalls<S>
+where
+    S: tower::Service<HttpRequest<B>, Response = HttpResponse<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
+        let rpc = request
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let answer = self.0.call(request);
+        Box::pin(async move {
+            let response = answer.await;
+            // An error travels in the headers ("trailers only"); a
+            // success's status comes in the trailers, after the body.
+            let outcome = match &response {
+                Ok(response) => match response.headers().get("grpc-status") {
+                    Some(code) => format!("{:?}", tonic::Code::from_bytes(code.as_bytes())),
+                    None => format!("{:?}", tonic::Code::Ok),
+                },
+                Err(_) => "TransportError".to_string(),
+            };
+            call_served(&rpc, &outcome);
+            response
+        })
+    }
+}

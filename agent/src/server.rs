@@ -158,6 +158,7 @@ impl BoundAgent {
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 CALLS_AT_ONCE,
             ))
+            .layer(crate::metrics::CountCalls)
             .add_service(AgentServer::new(AgentService::new(
                 self.store.clone(),
                 self.gate,

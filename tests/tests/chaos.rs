@@ -705,3 +705,132 @@ async fn a_request_id_is_bound_to_its_content() {
     assert_eq!(other.field, "request_id", "{other:?}");
     assert!(other.message.contains("other content"), "{other:?}");
 }
+
+/// The journal, the metrics and the health endpoints show what the agent
+/// does: a failed operation is visible without SQL, counted as stuck, and
+/// an operator's retry finishes it; logs come as JSON lines on request.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_health_and_the_journal_show_a_stuck_operation() {
+    let metrics_addr = format!("127.0.0.1:{}", giif_tests::free_port());
+    let toml = format!("{AGENT_TOML}[observability]\nlisten = \"{metrics_addr}\"\n");
+    let site = TestSite::start_configured(&site(), None, &toml);
+    let get = |path: &str| giif_tests::site::http(&metrics_addr, "GET", path, None);
+    assert_eq!(get("/healthz"), (200, "ok\n".to_string()));
+    assert_eq!(get("/readyz").0, 200);
+
+    let client = site.agent.client().await;
+    let project = client
+        .create_project(
+            api::CreateProjectRequest {
+                request_id: "p".into(),
+                spec: Some(api::ProjectSpec {
+                    name: "seen".into(),
+                    ..Default::default()
+                }),
+            },
+            SHORT,
+        )
+        .await
+        .unwrap();
+    // The clone fails for good: the operation is failed, and stuck.
+    let (status, answer) = site.admin(
+        "POST",
+        "/pve/fail-next-task",
+        Some(r#"{"type": "qmclone", "message": "storage full"}"#),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let request = api::CreateGatewayRequest {
+        request_id: "gw".into(),
+        spec: Some(api::GatewaySpec {
+            project_id: project.id.clone(),
+            ..Default::default()
+        }),
+        wait_seconds: 30,
+    };
+    let gateway = client
+        .create_gateway(request, Duration::from_secs(40))
+        .await
+        .unwrap();
+    assert_eq!(gateway.status, "failed", "{gateway:?}");
+    let reference = format!("gateway/{}", gateway.id);
+    let list = String::from_utf8_lossy(&site.agent.cli(&["operations", "list"]).stdout).to_string();
+    assert!(
+        list.contains(&reference) && list.contains("failed"),
+        "{list}"
+    );
+    let show = site.agent.cli(&["operations", "show", &reference]);
+    let show = String::from_utf8_lossy(&show.stdout).to_string();
+    assert!(show.contains("storage full"), "{show}");
+    let metrics = get("/metrics").1;
+    assert!(
+        metrics.contains("giif_agent_stuck_operations 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"giif_agent_operation_seconds_count{kind="gateway",op="converge",outcome="failed"} 1"#
+        ),
+        "{metrics}"
+    );
+
+    // An operator's retry: the reconciler runs it again, and it is done.
+    let retry = site.agent.cli(&["operations", "retry", &reference]);
+    assert!(
+        retry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retry.stderr)
+    );
+    wait_until_journal_settled(&site.agent);
+    let gateway = client.get_gateway(&gateway.id, false, SHORT).await.unwrap();
+    assert_eq!(gateway.status, "ready", "{gateway:?}");
+    let metrics = get("/metrics").1;
+    for line in [
+        "giif_agent_stuck_operations 0",
+        r#"giif_agent_operation_seconds_count{kind="gateway",op="converge",outcome="done"} 1"#,
+        r#"giif_agent_device_call_seconds_count{device="pve",action="POST /nodes/{node}/qemu/{id}/clone",outcome="ok"} 1"#,
+        r#"giif_agent_calls_total{rpc="CreateGateway",outcome="Ok"} 1"#,
+        r#"giif_agent_pool_used{pool="pagw_slots"} 1"#,
+        r#"giif_agent_pool_size{pool="pagw_slots"} 4"#,
+    ] {
+        assert!(metrics.contains(line), "no {line} in:\n{metrics}");
+    }
+    let unknown = site.agent.cli(&["operations", "show", "gateway/gw-none"]);
+    assert!(!unknown.status.success());
+    let bad = site.agent.cli(&["operations", "retry", "nonsense"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("KIND/ID"));
+
+    // JSON logs: one object per line (a second agent on its own ports).
+    let config_path = site.agent.state_dir().join("agent-json.toml");
+    let mut config: toml::Table =
+        std::fs::read_to_string(site.agent.state_dir().join("agent.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    config.insert(
+        "listen".into(),
+        format!("127.0.0.1:{}", giif_tests::free_port()).into(),
+    );
+    config.remove("observability");
+    std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+    let mut json = std::process::Command::new(giif_tests::binary("giif-agent"))
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .env("GIIF_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(json.stderr.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    json.kill().unwrap();
+    json.wait().unwrap();
+    let line: serde_json::Value = serde_json::from_str(&first)
+        .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {first}"));
+    assert!(
+        line["level"].is_string() && line["fields"].is_object(),
+        "{line}"
+    );
+}
