@@ -6,7 +6,7 @@
 CARGO ?= cargo
 TERRAFORM ?= terraform
 
-.PHONY: all build test test-guacamole test-gateway package-gateway lint docs demo demo-down bench clean
+.PHONY: all build test test-guacamole test-gateway chaos package-gateway lint docs demo demo-down bench clean
 
 all: build
 
@@ -47,6 +47,15 @@ test-gateway: build
 	else \
 		$(CARGO) test -p giif-tests --test gateway_packets --test gateway_terraform --no-fail-fast; \
 	fi
+
+# The fault-injection suite (tests/tests/chaos.rs) several rounds over,
+# then docs/reliability.md from its outcomes. CHAOS_ROUNDS sets the rounds.
+CHAOS_ROUNDS ?= 5
+chaos: build
+	rm -f target/chaos-outcomes.jsonl
+	GIIF_CHAOS_ROUNDS=$(CHAOS_ROUNDS) GIIF_CHAOS_REPORT=$(CURDIR)/target/chaos-outcomes.jsonl \
+		$(CARGO) nextest run -p giif-tests --test chaos --no-fail-fast
+	./scripts/chaos-report.py target/chaos-outcomes.jsonl $(CHAOS_ROUNDS) > docs/reliability.md
 
 # The gateway's Debian package (giif-pagw), for the PAGW template:
 # target/debian/giif-pagw_<version>_<arch>.deb. See docs/gateway-template.md.
