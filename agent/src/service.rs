@@ -90,7 +90,7 @@ fn validate_spec(spec: Option<&api::ProjectSpec>) -> Result<&api::ProjectSpec, A
 /// A project with what Guacamole holds for it.
 fn with_console(mut project: api::Project, console: &ConsoleState) -> api::Project {
     project.connection_group_id = console.id();
-    project.status = console.status("ready").to_string();
+    project.status = console.status().into();
     project.last_error = console.drift().unwrap_or_default().to_string();
     project
 }

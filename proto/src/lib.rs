@@ -9,6 +9,7 @@ pub mod agent_tls;
 pub mod guacamole;
 pub mod requests;
 pub mod rules;
+pub mod status;
 pub mod tls_incoming;
 
 #[allow(clippy::all)]

@@ -6,6 +6,7 @@
 //! 2. a NIC tagged with the server's VLAN is on the project gateway's VM;
 //! 3. the gateway bridges the VLAN; 4. virtual media; 5. power.
 
+use giif_proto::status::Status;
 use std::sync::Arc;
 
 use giif_proto::agent as api;
@@ -185,7 +186,9 @@ impl Servers {
         let row = self.row(id).await?;
         let server = self.server(&row.bms).await?;
         let vlan = server.vlan as u16;
-        self.store.set_bms_status(id, "converging", None).await?;
+        self.store
+            .set_bms_status(id, Status::Converging, None)
+            .await?;
         let target = self
             .store
             .gateway_of_project(&row.project_id)
@@ -244,7 +247,7 @@ impl Servers {
             step("console").await?;
             self.console(&row, &server, bmc.as_ref()).await?;
         }
-        self.store.set_bms_status(id, "ready", None).await?;
+        self.store.set_bms_status(id, Status::Ready, None).await?;
         tracing::info!(assignment = %id, bms = %row.bms, project = %row.project_id, nic = slot, "server assignment ready");
         Ok(())
     }
@@ -307,12 +310,12 @@ impl Servers {
                 .as_ref()
                 .map(|s| s.macs.iter().map(|m| m.to_lowercase()).collect())
                 .unwrap_or_default(),
-            status: row.status.clone(),
+            status: row.status.into(),
             last_error: row.last_error.clone().unwrap_or_default(),
             console_connection_id: String::new(),
             console_url: String::new(),
         };
-        if live && row.status == "ready" {
+        if live && row.status == Status::Ready {
             let bmc = self.bmc(&row.bms).await?;
             match (bmc.power_state().await, bmc.media_status().await) {
                 (Ok(power), Ok(media)) => {
@@ -329,7 +332,7 @@ impl Servers {
                         .shown_media(row.doc.boot_iso.as_deref(), media.image.as_deref());
                 }
                 (Err(err), _) | (_, Err(err)) if err.is_transient() => {
-                    answer.status = "unreachable".into()
+                    answer.status = Status::Unreachable.into()
                 }
                 (Err(err), _) | (_, Err(err)) => return Err(driver_error(err)),
             }
@@ -339,7 +342,7 @@ impl Servers {
                 }
             }
         }
-        if answer.status == "ready" {
+        if Status::Ready.is(&answer.status) {
             let console = self.consoles.bms_state(row).await;
             answer.console_connection_id = console.id();
             answer.console_url = console.url();

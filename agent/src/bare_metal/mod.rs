@@ -7,6 +7,7 @@ mod converge;
 mod convert;
 mod release;
 
+use giif_proto::status::Status;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -251,8 +252,8 @@ impl LongObject for Servers {
 
     async fn failed(&self, id: &str, op: OpKind, error: &ApiError) {
         let status = match op {
-            OpKind::Converge => "failed",
-            OpKind::Delete => "releasing",
+            OpKind::Converge => Status::Failed,
+            OpKind::Delete => Status::Releasing,
         };
         let _ = self
             .store

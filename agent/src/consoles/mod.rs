@@ -21,6 +21,7 @@ mod connections;
 mod resources;
 mod tree;
 
+use giif_proto::status::Status;
 use std::sync::Arc;
 
 use crate::drivers::console::{ConsoleRegistry, ObjectId};
@@ -99,17 +100,17 @@ impl ConsoleState {
         }
     }
     /// The status a ready resource reports with this console.
-    pub fn status<'a>(&self, ready: &'a str) -> &'a str {
+    pub fn status(&self) -> Status {
         match self {
-            ConsoleState::Drift(_) => "console_drift",
-            _ => ready,
+            ConsoleState::Drift(_) => Status::ConsoleDrift,
+            _ => Status::Ready,
         }
     }
     /// Marks a ready resource whose console drifted: `console_drift`, with
     /// why in its last error.
     pub fn mark_drift(&self, status: &mut String, last_error: &mut String) {
         if let Some(why) = self.drift() {
-            *status = "console_drift".into();
+            *status = Status::ConsoleDrift.into();
             *last_error = why.to_string();
         }
     }

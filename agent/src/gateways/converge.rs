@@ -6,6 +6,7 @@
 //!    net1 on the public bridge; cloud-init gives it the slot's address;
 //! 3. it runs; 4. it answers over SSH; 5. it has its whole configuration.
 
+use giif_proto::status::Status;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -107,7 +108,9 @@ impl Gateways {
         let pve = &parts.hypervisor;
         let name = vm_name(&parts.project_name);
 
-        self.store.set_gateway_status(id, "creating", None).await?;
+        self.store
+            .set_gateway_status(id, Status::Creating, None)
+            .await?;
         step("gateway VM").await?;
         let found = crate::ownership::find_own_vm(
             &self.store,
@@ -315,7 +318,7 @@ impl Gateways {
         let lock = self.lock_of(&row.id);
         let _held = lock.lock().await;
         let row = self.row(&row.id).await?;
-        if row.status != "ready" {
+        if row.status != Status::Ready {
             return Err(ApiError::transient(format!(
                 "the project's gateway {} is {}",
                 row.id, row.status
@@ -347,7 +350,7 @@ impl Gateways {
         let Some(row) = self.store.gateway_of_project(project_id).await? else {
             return Ok(None);
         };
-        if row.status != "ready" {
+        if row.status != Status::Ready {
             return Ok(None);
         }
         let parts = self.parts(&row).await?;
@@ -375,11 +378,11 @@ impl Gateways {
             vmid: row.vmid,
             node: row.node.clone(),
             wireguard_public_key: row.wireguard_public_key.clone().unwrap_or_default(),
-            status: row.status.clone(),
+            status: row.status.into(),
             last_error: row.last_error.clone().unwrap_or_default(),
             drift: Vec::new(),
         };
-        if !live || row.status != "ready" {
+        if !live || row.status != Status::Ready {
             return Ok(answer);
         }
         self.consoles
@@ -393,7 +396,7 @@ impl Gateways {
         };
         let state = match parts.hypervisor.read_vm(&vm).await {
             Err(err) if err.class == ErrorClass::NotFound => {
-                answer.status = "vm_missing".into();
+                answer.status = Status::VmMissing.into();
                 return Ok(answer);
             }
             Err(err) => return Err(driver_error(err)),
@@ -421,9 +424,9 @@ impl Gateways {
                         answer.wireguard_public_key = key;
                     }
                 }
-                None => answer.status = "unconfigured".into(),
+                None => answer.status = Status::Unconfigured.into(),
             },
-            Err(err) if err.is_transient() => answer.status = "unreachable".into(),
+            Err(err) if err.is_transient() => answer.status = Status::Unreachable.into(),
             Err(err) => return Err(driver_error(err)),
         }
         Ok(answer)

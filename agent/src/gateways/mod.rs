@@ -6,6 +6,7 @@
 mod converge;
 mod convert;
 
+use giif_proto::status::Status;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -190,8 +191,8 @@ impl LongObject for Gateways {
 
     async fn failed(&self, id: &str, op: OpKind, error: &ApiError) {
         let status = match op {
-            OpKind::Converge => "failed",
-            OpKind::Delete => "deleting",
+            OpKind::Converge => Status::Failed,
+            OpKind::Delete => Status::Deleting,
         };
         let _ = self
             .store

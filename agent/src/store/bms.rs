@@ -3,6 +3,8 @@
 //! servers whose release failed.
 
 use super::operations::{enqueue, ObjectKind, OpKind};
+use super::stored_status;
+use giif_proto::status::Status;
 use serde::{Deserialize, Serialize};
 
 use super::requests::{record, replay};
@@ -47,7 +49,7 @@ pub struct BmsRow {
     /// The gateway whose VM holds `pagw_nic`.
     pub pagw_id: Option<String>,
     pub doc: BmsDoc,
-    pub status: String,
+    pub status: Status,
     pub last_error: Option<String>,
 }
 
@@ -72,7 +74,7 @@ fn from_row(row: Row) -> BmsRow {
         pagw_nic: nic.map(|n| n as u32),
         pagw_id,
         doc: serde_json::from_str(&spec).unwrap_or_default(),
-        status,
+        status: stored_status(&status),
         last_error,
     }
 }
@@ -178,7 +180,7 @@ impl Store {
                     pagw_nic: None,
                     pagw_id: None,
                     doc: doc.clone(),
-                    status: "claimed".into(),
+                    status: Status::Claimed,
                     last_error: None,
                 }
             }
@@ -350,7 +352,7 @@ impl Store {
     pub async fn set_bms_status(
         &self,
         id: &str,
-        status: &str,
+        status: Status,
         last_error: Option<&str>,
     ) -> Result<(), ApiError> {
         self.set_operation_status("bms_assignments", id, status, last_error)

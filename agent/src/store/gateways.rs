@@ -2,6 +2,8 @@
 //! in the same transaction as the gateway row and freed with it.
 
 use super::operations::{enqueue, ObjectKind, OpKind};
+use super::stored_status;
+use giif_proto::status::Status;
 use serde::{Deserialize, Serialize};
 
 use super::requests::{record, replay};
@@ -30,7 +32,7 @@ pub struct GatewayRow {
     pub vmid: u32,
     pub node: String,
     pub doc: GatewayDoc,
-    pub status: String,
+    pub status: Status,
     pub last_error: Option<String>,
     pub wireguard_public_key: Option<String>,
 }
@@ -58,7 +60,7 @@ fn from_row(row: Row) -> GatewayRow {
         vmid: vmid as u32,
         node,
         doc: serde_json::from_str(&spec).unwrap_or_default(),
-        status,
+        status: stored_status(&status),
         last_error,
         wireguard_public_key,
     }
@@ -225,7 +227,7 @@ impl Store {
             vmid,
             node: slot.node.clone(),
             doc: doc.clone(),
-            status: "allocated".into(),
+            status: Status::Allocated,
             last_error: None,
             wireguard_public_key: None,
         }))
@@ -267,7 +269,7 @@ impl Store {
     pub async fn set_gateway_status(
         &self,
         id: &str,
-        status: &str,
+        status: Status,
         last_error: Option<&str>,
     ) -> Result<(), ApiError> {
         self.set_operation_status("gateways", id, status, last_error)

@@ -15,6 +15,7 @@ mod floating_ips;
 mod gateways;
 mod host_keys;
 mod inventory;
+mod migrations;
 pub mod operations;
 mod principals;
 mod project_resources;
@@ -81,9 +82,6 @@ pub struct Store {
     write_lock_timeout: std::time::Duration,
 }
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the store.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
@@ -130,11 +128,7 @@ impl Store {
                 .await
                 .map_err(open_err)?,
         };
-        let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&pool).await?;
+        migrations::migrator(backend).await?.run(&pool).await?;
         Ok(Self {
             pool,
             backend,
@@ -169,14 +163,14 @@ impl Store {
         &self,
         table: &'static str,
         id: &str,
-        status: &str,
+        status: giif_proto::status::Status,
         last_error: Option<&str>,
     ) -> Result<(), crate::error::ApiError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "UPDATE {table} SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4"
         ))
-        .bind(status)
+        .bind(status.as_str())
         .bind(last_error)
         .bind(now_rfc3339())
         .bind(id)
@@ -205,6 +199,16 @@ impl Store {
             }
         }
     }
+}
+
+/// A status as the store holds it. The agent writes only known ones; a
+/// value it does not know (a newer agent's, after a downgrade) reads as
+/// failed, so nothing treats the object as ready.
+pub(crate) fn stored_status(text: &str) -> giif_proto::status::Status {
+    giif_proto::status::Status::parse(text).unwrap_or_else(|| {
+        tracing::warn!(status = text, "the store holds an unknown status");
+        giif_proto::status::Status::Failed
+    })
 }
 
 /// A store URL without its password, for messages and logs.

@@ -59,7 +59,7 @@ fn project_from_row(row: ProjectRow) -> api::Project {
         vlan_pool,
         connection_group_id: group.unwrap_or_default(),
         created_at,
-        status: "ready".into(),
+        status: giif_proto::status::Status::Ready.into(),
         last_error: String::new(),
     }
 }
@@ -154,7 +154,7 @@ impl Store {
             vlan_pool: pool,
             connection_group_id: String::new(),
             created_at: now,
-            status: "ready".into(),
+            status: giif_proto::status::Status::Ready.into(),
             last_error: String::new(),
         };
         record(&mut tx, request_id, "CreateProject", &project).await?;

@@ -2,6 +2,8 @@
 //! transaction and freed together. (project, name) is the natural key.
 
 use super::operations::{enqueue, ObjectKind, OpKind};
+use super::stored_status;
+use giif_proto::status::Status;
 use serde::{Deserialize, Serialize};
 
 use super::requests::{record, replay};
@@ -39,7 +41,7 @@ pub struct VmRow {
     pub node: String,
     pub vmid: u32,
     pub doc: VmDoc,
-    pub status: String,
+    pub status: Status,
     pub last_error: Option<String>,
 }
 
@@ -64,7 +66,7 @@ fn from_row(row: Row) -> VmRow {
         node,
         vmid: vmid as u32,
         doc: serde_json::from_str(&spec).unwrap_or_default(),
-        status,
+        status: stored_status(&status),
         last_error,
     }
 }
@@ -210,7 +212,7 @@ impl Store {
             node,
             vmid,
             doc: wanted.doc.clone(),
-            status: "allocated".into(),
+            status: Status::Allocated,
             last_error: None,
         })
     }
@@ -241,7 +243,7 @@ impl Store {
     pub async fn set_vm_status(
         &self,
         id: &str,
-        status: &str,
+        status: Status,
         last_error: Option<&str>,
     ) -> Result<(), ApiError> {
         self.set_operation_status("vms", id, status, last_error)

@@ -6,6 +6,7 @@
 //!    VLAN, cores, memory and cloud-init; 3. the disk has grown to size;
 //! 4. the power state.
 
+use giif_proto::status::Status;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -163,7 +164,7 @@ impl Vms {
         let mut row = self.row(id).await?;
         let parts = self.parts(&row).await?;
         let pve = &parts.hypervisor;
-        self.store.set_vm_status(id, "creating", None).await?;
+        self.store.set_vm_status(id, Status::Creating, None).await?;
 
         step("VM exists").await?;
         let state = self.ensure_exists(&mut row, &parts).await?;
@@ -217,7 +218,7 @@ impl Vms {
         } else {
             pve.stop_vm(&vm).await.map_err(driver_error)?;
         }
-        self.store.set_vm_status(id, "ready", None).await?;
+        self.store.set_vm_status(id, Status::Ready, None).await?;
         // The console follows the VM; a failure shows as drift.
         self.consoles.ensure_vm(&row).await;
         tracing::info!(vm = %id, node = %row.node, vmid = row.vmid, "VM ready");
@@ -235,12 +236,12 @@ impl Vms {
             vmid: row.vmid,
             node: row.node.clone(),
             mac_address: String::new(),
-            status: row.status.clone(),
+            status: row.status.into(),
             last_error: row.last_error.clone().unwrap_or_default(),
             console_connection_id: String::new(),
             console_url: String::new(),
         };
-        if !matches!(row.status.as_str(), "ready" | "failed") {
+        if !matches!(row.status, Status::Ready | Status::Failed) {
             answer.spec = Some(spec);
             return Ok(answer);
         }
@@ -268,13 +269,13 @@ impl Vms {
                 }
             }
             Err(err) if err.class == ErrorClass::NotFound && live => {
-                answer.status = "vm_missing".into();
+                answer.status = Status::VmMissing.into();
             }
             Err(err) if live => return Err(driver_error(err)),
             // Without `live`, the stored view is enough.
             Err(_) => {}
         }
-        if answer.status == "ready" {
+        if Status::Ready.is(&answer.status) {
             let console = self.consoles.vm_state(row).await;
             answer.console_connection_id = console.id();
             answer.console_url = console.url();

@@ -4,6 +4,7 @@
 mod converge;
 mod convert;
 
+use giif_proto::status::Status;
 use std::time::Duration;
 
 use giif_proto::agent as api;
@@ -202,8 +203,8 @@ impl LongObject for Vms {
 
     async fn failed(&self, id: &str, op: OpKind, error: &ApiError) {
         let status = match op {
-            OpKind::Converge => "failed",
-            OpKind::Delete => "deleting",
+            OpKind::Converge => Status::Failed,
+            OpKind::Delete => Status::Deleting,
         };
         let _ = self
             .store

@@ -3,6 +3,7 @@
 //! bridge it, and sets power and virtual media; changing the project moves
 //! the server in place; destroy applies the release policy.
 
+use giif_proto::status::Status;
 use std::sync::LazyLock;
 
 use giif_proto::agent as api;
@@ -168,7 +169,7 @@ fn warn_assignment_console(ctx: &Ctx<'_>, assignment: &api::BmsAssignment) {
 }
 
 fn not_ready(assignment: &api::BmsAssignment, planned: &Value) -> CreateFailure {
-    let detail = if assignment.status == "failed" {
+    let detail = if Status::Failed.is(&assignment.status) {
         format!(
             "The assignment {} of server {} stopped at: {}\n\nFix the cause and run apply again; the agent resumes \
              where it stopped.",

@@ -13,6 +13,7 @@ mod project_data;
 mod timeouts;
 mod vm;
 
+use giif_proto::status::Status;
 use std::time::Duration;
 
 use crate::agent::AgentClient;
@@ -101,21 +102,20 @@ pub fn keep_planned(state: &mut Value, planned: &Value, name: &str) {
     }
 }
 
-/// The status of a resource whose console was deleted or changed in
-/// Guacamole out of band: the resource works, and an update puts the
-/// console back.
-pub const CONSOLE_DRIFT: &str = "console_drift";
-
 /// Whether an agent status means the resource is up (its console may
 /// still need repair).
 pub fn is_up(status: &str) -> bool {
-    status == "ready" || status == CONSOLE_DRIFT
+    Status::parse(status).is_some_and(Status::is_up)
 }
 
 /// Plans the repair of console drift: an update whose result (status and
 /// console ids) the agent decides.
 pub fn repair_console_drift(prior: &Value, planned: &mut Value, computed: &[&str]) {
-    if prior.get("status").as_str() == Some(CONSOLE_DRIFT) {
+    if prior
+        .get("status")
+        .as_str()
+        .is_some_and(|status| Status::ConsoleDrift.is(status))
+    {
         planned.set("status", Value::Unknown);
         for name in computed {
             planned.set(*name, Value::Unknown);
@@ -127,7 +127,7 @@ pub fn repair_console_drift(prior: &Value, planned: &mut Value, computed: &[&str
 /// worth a warning that says why. The resource itself is up, and every plan
 /// proposes the repair again until the cause is gone.
 pub fn warn_if_console_drifted(ctx: &Ctx<'_>, what: &str, status: &str, last_error: &str) {
-    if status != CONSOLE_DRIFT {
+    if !Status::ConsoleDrift.is(status) {
         return;
     }
     let why = last_error.trim().trim_end_matches('.');
@@ -139,8 +139,9 @@ pub fn warn_if_console_drifted(ctx: &Ctx<'_>, what: &str, status: &str, last_err
     ctx.warn(Diagnostic::warning(
         format!("The Guacamole objects of {what} could not be put back"),
         format!(
-            "{why}.\n\nThe resource itself is up and its status stays {CONSOLE_DRIFT}; every plan \
-             proposes the repair again. Remove what is in the way in Guacamole, then apply again."
+            "{why}.\n\nThe resource itself is up and its status stays {}; every plan \
+             proposes the repair again. Remove what is in the way in Guacamole, then apply again.",
+            Status::ConsoleDrift
         ),
     ));
 }

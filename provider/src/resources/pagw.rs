@@ -2,6 +2,7 @@
 //! template, tags its NICs, starts it, waits for it and configures it; the
 //! operation runs in the agent, so it survives a provider timeout.
 
+use giif_proto::status::Status;
 use std::net::Ipv4Addr;
 use std::sync::LazyLock;
 
@@ -263,7 +264,7 @@ fn state_from(gateway: &api::Gateway, shape: &Value) -> Value {
 /// A gateway that did not become ready: its state (so Terraform keeps it,
 /// tainted) and why.
 fn not_ready(gateway: &api::Gateway, planned: &Value) -> CreateFailure {
-    let detail = if gateway.status == "failed" {
+    let detail = if Status::Failed.is(&gateway.status) {
         format!(
             "The gateway {} stopped at: {}\n\nFix the cause and run apply again: Terraform replaces the tainted gateway, \
              and the agent reuses this project's slot.",
@@ -355,7 +356,7 @@ impl Resource for PagwResource {
             .get_gateway(&state_id(state), true, ctx.timeout)
             .await
         {
-            Ok(gateway) if gateway.status == "vm_missing" => Ok(None),
+            Ok(gateway) if Status::VmMissing.is(&gateway.status) => Ok(None),
             Ok(gateway) => Ok(Some(state_from(&gateway, state))),
             Err(err) if err.is_not_found() => Ok(None),
             Err(err) => Err(err.to_diagnostic("Cannot read the gateway").into()),

@@ -2,6 +2,7 @@
 //! ISO. The agent runs the operation (clone, NIC on the project VLAN,
 //! cloud-init, disk, power), so it survives a provider timeout.
 
+use giif_proto::status::Status;
 use std::net::Ipv4Addr;
 use std::sync::LazyLock;
 
@@ -244,7 +245,7 @@ fn warn_vm_console(ctx: &Ctx<'_>, vm: &api::Vm) {
 /// A VM that did not become ready: its state (so Terraform keeps it,
 /// tainted) and why.
 fn not_ready(vm: &api::Vm, planned: &Value) -> CreateFailure {
-    let detail = if vm.status == "failed" {
+    let detail = if Status::Failed.is(&vm.status) {
         format!(
             "The VM {} stopped at: {}\n\nFix the cause and run apply again.",
             vm.id, vm.last_error
@@ -333,7 +334,7 @@ impl Resource for VmResource {
 
     async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
         match ctx.agent.get_vm(&state_id(state), true, ctx.timeout).await {
-            Ok(vm) if vm.status == "vm_missing" => Ok(None),
+            Ok(vm) if Status::VmMissing.is(&vm.status) => Ok(None),
             Ok(vm) => Ok(Some(state_from(&vm, state))),
             Err(err) if err.is_not_found() => Ok(None),
             Err(err) => Err(err.to_diagnostic("Cannot read the VM").into()),
