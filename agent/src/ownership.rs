@@ -120,6 +120,19 @@ pub async fn find_own_vm(
     .hint("Give giif a range of VM ids nobody else uses."))
 }
 
+/// Whether `state`, read at the VM id of `object_id`, is someone else's VM:
+/// a live read then reports the object's VM as missing instead of showing
+/// the other VM's settings as the object's.
+pub async fn is_foreign(
+    store: &Store,
+    state: &VmState,
+    object_id: &str,
+    name: &str,
+) -> Result<bool, ApiError> {
+    let legacy = store.made_before_marks(object_id).await?;
+    Ok(judge(state, object_id, legacy.then_some(name)) == Found::Foreign)
+}
+
 /// Whether the VM at `vm` may be stopped and deleted for `object_id`:
 /// `false` when nothing is there or it is someone else's.
 pub async fn ours_to_delete(

@@ -834,3 +834,60 @@ async fn metrics_health_and_the_journal_show_a_stuck_operation() {
         "{line}"
     );
 }
+
+/// The class lab as the demo site runs it (consoles in a real Guacamole
+/// database), destroyed right after each apply: the destroy never fails on
+/// a project that "still holds" a gateway or VM Terraform just destroyed,
+/// and neither the site nor Guacamole keeps anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_class_lab_destroyed_right_after_its_apply_leaves_nothing() {
+    use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb};
+    let db = GuacamoleDb::start(GuacFlavor::Postgres);
+    let students = ["student01", "student02", "student03", "student04"];
+    for user in ["prof.curie", "ta.joliot"].iter().chain(students.iter()) {
+        db.add_user(user);
+    }
+    let site = TestSite::start_configured(&site(), Some(&db.url()), AGENT_TOML);
+    let lab = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/modules/class-lab")
+        .canonicalize()
+        .unwrap();
+    let list: Vec<String> = students.iter().map(|s| format!("\"{s}\"")).collect();
+    let ws = Workspace::new(
+        &site.agent,
+        &format!(
+            r#"
+module "lab" {{
+  source     = "{}"
+  name       = "physics-101"
+  instructor = "prof.curie"
+  assistants = ["ta.joliot"]
+  students   = [{}]
+}}
+"#,
+            lab.display(),
+            list.join(", ")
+        ),
+    );
+    ws.ok(&["get", "-no-color"]);
+    let rounds = rounds() * 2;
+    for _ in 0..rounds {
+        ws.apply();
+        let destroy = ws.run(&["destroy", "-auto-approve", "-input=false"]);
+        assert!(
+            destroy.success,
+            "destroy right after apply failed:\n{}",
+            destroy.all()
+        );
+        assert_eq!(leaks(&site, &[]), 0);
+        let connections = db.sql("SELECT count(*) FROM guacamole_connection");
+        assert_eq!(connections.trim(), "0", "Guacamole keeps connections");
+    }
+    Outcome {
+        scenario: "class lab (gateway, 4 student VMs with consoles, a web VM with a floating IP; Guacamole on PostgreSQL) destroyed right after its apply",
+        faults: 0,
+        completed: rounds,
+        leaks: 0,
+    }
+    .report();
+}

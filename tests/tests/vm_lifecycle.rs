@@ -348,6 +348,31 @@ async fn vms_giif_did_not_make_are_never_adopted_or_touched() {
     assert_eq!(planted(&site), before, "a planted VM was changed");
     assert!(ws.plan_is_empty().0);
 
+    // Our VM deleted by hand and someone else's made at its id: a refresh
+    // reports ours missing (not the other's settings as drift), and the
+    // apply makes ours again elsewhere, the other VM untouched.
+    let (status, answer) = site.admin("DELETE", &format!("/pve/vms/{made}"), None);
+    assert_eq!(status, 200, "{answer}");
+    let squatter = format!(
+        r#"{{"node": "pve1", "config": {{"name": "ops-{made}", "cores": "4", "memory": "2048"}}}}"#
+    );
+    let (status, answer) = site.admin("PUT", &format!("/pve/vms/{made}"), Some(&squatter));
+    assert_eq!(status, 200, "{answer}");
+    let squatter_before = sim_vm(&site, made);
+    let (_, run) = ws.plan_is_empty();
+    assert!(run.stdout.contains("will be created"), "{}", run.all());
+    ws.apply();
+    let remade = vm(&ws)["vmid"].as_u64().unwrap();
+    assert_ne!(remade, made, "giif took the other VM's id");
+    assert_eq!(
+        sim_vm(&site, made),
+        squatter_before,
+        "the other VM was changed"
+    );
+    assert!(ws.plan_is_empty().0);
+    let (status, answer) = site.admin("DELETE", &format!("/pve/vms/{made}"), None);
+    assert_eq!(status, 200, "{answer}");
+
     ws.ok(&["destroy", "-auto-approve"]);
     assert_eq!(
         planted(&site),

@@ -402,6 +402,11 @@ impl Gateways {
             Err(err) => return Err(driver_error(err)),
             Ok(state) => state,
         };
+        let name = vm_name(&parts.project_name);
+        if crate::ownership::is_foreign(&self.store, &state, &row.id, &name).await? {
+            answer.status = Status::VmMissing.into();
+            return Ok(answer);
+        }
         match parts.gateway.read().await {
             Ok(live) => match live.config {
                 Some(config) => {

@@ -251,6 +251,13 @@ impl Vms {
             .read_vm(&VmRef::new(&row.node, row.vmid))
             .await
         {
+            Ok(state)
+                if live
+                    && crate::ownership::is_foreign(&self.store, &state, &row.id, &row.name)
+                        .await? =>
+            {
+                answer.status = Status::VmMissing.into();
+            }
             Ok(state) => {
                 answer.mac_address = state
                     .nics
