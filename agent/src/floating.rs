@@ -9,7 +9,7 @@ use giif_proto::agent as api;
 
 use crate::error::ApiError;
 use crate::gateways::Gateways;
-use crate::operations::{step, LongObject, ObjectKind, OpKind, Operations};
+use crate::operations::{step, LongObject, ObjectKind, Operations};
 use crate::store::{FloatingRow, Store};
 
 #[derive(Clone)]
@@ -221,10 +221,6 @@ impl LongObject for FloatingIps {
 
     async fn remove(&self, id: &str) -> Result<String, ApiError> {
         self.release(id).await.map(|()| String::new())
-    }
-
-    async fn failed(&self, id: &str, _op: OpKind, error: &ApiError) {
-        tracing::warn!(floating_ip = id, error = %error.message, "the floating IP's release failed; it stays held");
     }
 }
 

@@ -7,7 +7,6 @@ mod converge;
 mod convert;
 mod release;
 
-use giif_proto::status::Status;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use crate::consoles::Consoles;
 use crate::error::ApiError;
 use crate::gateways::Gateways;
 use crate::inventory::Bms;
-use crate::operations::{LongObject, ObjectKind, ObjectLocks, OpKind, Operations};
+use crate::operations::{LongObject, ObjectKind, ObjectLocks, Operations};
 use crate::site_cache::SiteCache;
 use crate::store::{BmsDoc, BmsRow, Store};
 
@@ -248,16 +247,5 @@ impl LongObject for Servers {
 
     async fn remove(&self, id: &str) -> Result<String, ApiError> {
         self.release(id).await
-    }
-
-    async fn failed(&self, id: &str, op: OpKind, error: &ApiError) {
-        let status = match op {
-            OpKind::Converge => Status::Failed,
-            OpKind::Delete => Status::Releasing,
-        };
-        let _ = self
-            .store
-            .set_bms_status(id, status, Some(&error.message))
-            .await;
     }
 }

@@ -6,7 +6,6 @@
 mod converge;
 mod convert;
 
-use giif_proto::status::Status;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use giif_proto::agent as api;
 
 use crate::consoles::Consoles;
 use crate::error::ApiError;
-use crate::operations::{LongObject, ObjectKind, ObjectLocks, OpKind, Operations};
+use crate::operations::{LongObject, ObjectKind, ObjectLocks, Operations};
 use crate::site_cache::SiteCache;
 use crate::store::{Allocated, GatewayRow, SlotChoice, Store};
 
@@ -187,17 +186,6 @@ impl LongObject for Gateways {
         self.store.delete_gateway_row(id).await?;
         tracing::info!(gateway = %id, slot = %row.slot_ip, vmid = row.vmid, "gateway deleted; its slot and VM id are free");
         Ok(String::new())
-    }
-
-    async fn failed(&self, id: &str, op: OpKind, error: &ApiError) {
-        let status = match op {
-            OpKind::Converge => Status::Failed,
-            OpKind::Delete => Status::Deleting,
-        };
-        let _ = self
-            .store
-            .set_gateway_status(id, status, Some(&error.message))
-            .await;
     }
 }
 

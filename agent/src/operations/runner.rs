@@ -22,8 +22,6 @@ pub trait LongObject: Send + Sync + 'static {
     /// Removes the object from the devices, then from the store; returns a
     /// warning for the caller (empty when none).
     async fn remove(&self, id: &str) -> Result<String, ApiError>;
-    /// Records on the object why its operation failed.
-    async fn failed(&self, id: &str, op: OpKind, error: &ApiError);
 }
 
 /// The journal's runner for this replica. Cheap to clone.
@@ -138,8 +136,11 @@ impl Operations {
             };
             if let Err(error) = &outcome {
                 tracing::warn!(%kind, object = id, op = %lease.op, error = %error.message, retry = retry_at.is_some(), "operation failed");
-                if let Some(object) = self.object(kind) {
-                    object.failed(id, lease.op, error).await;
+                let recorded = store
+                    .record_operation_failure(kind, id, lease.op, &error.message)
+                    .await;
+                if let Err(failure) = recorded {
+                    tracing::warn!(%kind, object = id, error = %failure.message, "cannot record the failure on the object");
                 }
             }
             let label = if outcome.is_ok() { "done" } else { "failed" };

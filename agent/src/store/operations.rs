@@ -10,6 +10,8 @@ use std::str::FromStr;
 
 use sqlx::{Any, Transaction};
 
+use giif_proto::status::Status;
+
 use super::{now_rfc3339, Store};
 use crate::error::ApiError;
 
@@ -467,6 +469,31 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    /// Records on the object why its operation failed: a failed converge
+    /// leaves it `failed`, a failed delete or release leaves it as it was
+    /// (still being removed), both with the error. A floating IP has no
+    /// status; its journal row says it all.
+    pub async fn record_operation_failure(
+        &self,
+        kind: ObjectKind,
+        id: &str,
+        op: OpKind,
+        message: &str,
+    ) -> Result<(), ApiError> {
+        let (table, removing) = match kind {
+            ObjectKind::Gateway => ("gateways", Status::Deleting),
+            ObjectKind::Vm => ("vms", Status::Deleting),
+            ObjectKind::Server => ("bms_assignments", Status::Releasing),
+            ObjectKind::FloatingIp => return Ok(()),
+        };
+        let status = match op {
+            OpKind::Converge => Status::Failed,
+            OpKind::Delete => removing,
+        };
+        self.set_operation_status(table, id, status, Some(message))
+            .await
     }
 
     /// Marks the object as being removed and journals its delete, in one

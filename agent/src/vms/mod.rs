@@ -4,14 +4,13 @@
 mod converge;
 mod convert;
 
-use giif_proto::status::Status;
 use std::time::Duration;
 
 use giif_proto::agent as api;
 
 use crate::consoles::Consoles;
 use crate::error::ApiError;
-use crate::operations::{LongObject, ObjectKind, OpKind, Operations};
+use crate::operations::{LongObject, ObjectKind, Operations};
 use crate::site_cache::SiteCache;
 use crate::store::{Store, VmAllocation, VmDoc, VmRow};
 
@@ -199,17 +198,6 @@ impl LongObject for Vms {
         self.store.delete_vm_row(id).await?;
         tracing::info!(vm = %id, vmid = row.vmid, "VM deleted; its VM id is free");
         Ok(String::new())
-    }
-
-    async fn failed(&self, id: &str, op: OpKind, error: &ApiError) {
-        let status = match op {
-            OpKind::Converge => Status::Failed,
-            OpKind::Delete => Status::Deleting,
-        };
-        let _ = self
-            .store
-            .set_vm_status(id, status, Some(&error.message))
-            .await;
     }
 }
 
