@@ -82,7 +82,11 @@ impl BoundAgent {
                     source,
                 })?;
         let notifier = match &config.notices {
-            Some(notices) => Some(Notifier::new(store.clone(), notices)?),
+            Some(notices) => Some(Notifier::new(
+                store.clone(),
+                notices,
+                config.operations.replica_name(),
+            )?),
             None => None,
         };
         let observability =

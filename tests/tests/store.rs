@@ -185,6 +185,22 @@ async fn store_on_postgres() {
     assert_eq!(reopened.backend().name(), "postgres");
     assert_eq!(reopened.list_projects().await.unwrap().len(), 40);
 
+    // A site-wide chore is held by one replica at a time; it passes on
+    // when its holder stops renewing.
+    let other = Store::open(&url).await.unwrap();
+    assert!(reopened.hold_task("chore", "a", 60_000).await.unwrap());
+    assert!(!other.hold_task("chore", "b", 60_000).await.unwrap());
+    assert!(
+        reopened.hold_task("chore", "a", 50).await.unwrap(),
+        "renewed"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    assert!(
+        other.hold_task("chore", "b", 60_000).await.unwrap(),
+        "taken over"
+    );
+    assert!(!reopened.hold_task("chore", "a", 60_000).await.unwrap());
+
     // A writer that holds the write lock (a stuck replica, say) makes a
     // write fail as busy after the lock timeout, not hang.
     let patient = reopened.with_write_lock_timeout(std::time::Duration::from_millis(300));

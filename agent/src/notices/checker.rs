@@ -29,6 +29,9 @@ pub enum CheckError {
     Store(#[from] sqlx::Error),
 }
 
+/// The task lease the expiry notice check runs under.
+const NOTICES_TASK: &str = "expiry-notices";
+
 /// What one check did, for logs and tests.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct CheckSummary {
@@ -39,15 +42,23 @@ pub struct CheckSummary {
 
 pub struct Notifier {
     store: Store,
+    /// This agent's replica name: one replica checks at a time, so a
+    /// notice is sent once however many agents serve the site.
+    replica: String,
     days_before: Vec<u32>,
     interval: Duration,
     channels: Vec<Channel>,
 }
 
 impl Notifier {
-    pub fn new(store: Store, config: &NoticesConfig) -> Result<Self, super::NoticeSetupError> {
+    pub fn new(
+        store: Store,
+        config: &NoticesConfig,
+        replica: String,
+    ) -> Result<Self, super::NoticeSetupError> {
         Ok(Self {
             store,
+            replica,
             days_before: config.days_before.clone(),
             interval: Duration::from_secs(config.check_interval_seconds),
             channels: Channel::from_config(config)?,
@@ -135,8 +146,24 @@ impl Notifier {
     /// Checks now and every interval until `stop` says so; a check under
     /// way finishes first, so no accepted notice goes unrecorded.
     async fn run(self, mut stop: watch::Receiver<bool>) {
+        // Held for two intervals: a replica that dies hands the checks on.
+        let lease_ms = (self.interval.as_millis() as i64)
+            .saturating_mul(2)
+            .max(60_000);
         loop {
-            match self.check(today()).await {
+            let held = self
+                .store
+                .hold_task(NOTICES_TASK, &self.replica, lease_ms)
+                .await;
+            let outcome = match held {
+                Ok(true) => self.check(today()).await,
+                Ok(false) => {
+                    tracing::debug!("another replica checks the expiry notices");
+                    Ok(CheckSummary::default())
+                }
+                Err(error) => Err(CheckError::from(error)),
+            };
+            match outcome {
                 Ok(summary) if summary != CheckSummary::default() => {
                     tracing::info!(?summary, "expiry notices checked");
                 }

@@ -56,6 +56,7 @@ static STEPS: &[Step] = &[
     shared!(13, "0013_ownership_marks.sql"),
     shared!(14, "0014_floating_ip_release.sql"),
     shared!(15, "0015_operations_journal.sql"),
+    shared!(16, "0016_task_leases.sql"),
 ];
 
 /// The migrations of one database, as a source for sqlx's migrator.

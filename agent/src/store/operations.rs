@@ -455,6 +455,31 @@ impl Store {
         Ok(count)
     }
 
+    /// Takes or renews the lease of the site-wide chore `task` for
+    /// `replica`: `true` when this replica may do it now.
+    pub async fn hold_task(
+        &self,
+        task: &str,
+        replica: &str,
+        lease_ms: i64,
+    ) -> Result<bool, ApiError> {
+        let mut tx = self.begin_write().await?;
+        let now = now_ms();
+        let held = sqlx::query(
+            "INSERT INTO task_leases (name, holder, lease_until) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until \
+             WHERE task_leases.holder = excluded.holder OR task_leases.lease_until < $4",
+        )
+        .bind(task)
+        .bind(replica)
+        .bind(now + lease_ms)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(held.rows_affected() == 1)
+    }
+
     /// Forgets finished operations older than `days`.
     pub async fn prune_operations(&self, days: i64) -> Result<u64, ApiError> {
         let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(days))
