@@ -173,7 +173,7 @@ impl Idrac {
                 .exec(&command.wire(), self.config.command_timeout)
                 .await
             {
-                Ok(output) => return self.verdict(action, command, output),
+                Ok(output) => return self.verdict(action, command, output, repeat),
                 Err(ExecError::NotSent(why)) => {
                     self.drop_session(line).await;
                     if !reused {
@@ -208,30 +208,42 @@ impl Idrac {
     }
 
     /// racadm's verdict: its output on success, or the classified error in
-    /// the device's own words (secrets scrubbed).
+    /// the device's own words (secrets scrubbed). Without an exit status
+    /// (not every firmware sends one over an exec channel) the text alone
+    /// decides. An answer of nothing is asked again: it did not happen for
+    /// a read, and may have for a change.
     fn verdict(
         &self,
         action: &str,
         command: &Command,
         output: session::Output,
+        repeat: Repeat,
     ) -> Result<String, DriverError> {
         let mut text = command.scrub(&output.text);
         if !self.config.password.expose().is_empty() {
             text = text.replace(self.config.password.expose(), "******");
         }
-        if output.exit_status == 0 && !text.contains("ERROR:") {
+        let masked = command.masked();
+        if output.exit_status.unwrap_or(0) == 0 && !text.contains("ERROR:") {
+            if parse::is_empty_answer(&text) {
+                let message = format!("`{masked}` answered nothing");
+                return Err(match repeat {
+                    Repeat::Safe => DriverError::transient(&self.target, action, message),
+                    Repeat::Unsafe => DriverError::maybe_applied(&self.target, action, message),
+                });
+            }
             return Ok(text);
         }
         let said = classify::device_message(&text);
+        let exited = match output.exit_status {
+            Some(status) => format!("exited with {status}"),
+            None => "sent no exit status".to_string(),
+        };
         Err(DriverError::new(
             classify::classify(&said),
             &self.target,
             action,
-            format!(
-                "{said} (`{}` exited with {})",
-                command.masked(),
-                output.exit_status
-            ),
+            format!("{said} (`{masked}` {exited})"),
         ))
     }
 

@@ -1,5 +1,9 @@
 //! Strict readers of racadm's answers. Each accepts exactly the shapes real
-//! iDRACs print and otherwise says what it expected; it never guesses.
+//! iDRACs print (tests/fixtures/racadm holds them, with their sources) and
+//! otherwise says what it expected; it never guesses. What firmware adds
+//! around an answer is set aside first: CRLF and the padding of lines,
+//! warnings about default credentials, and `RACnnnn` notices after a
+//! successful command.
 
 use crate::drivers::bmc::{
     JobId, JobState, JobStatus, MediaStatus, PowerState, SystemInfo, VncSettings,
@@ -7,8 +11,36 @@ use crate::drivers::bmc::{
 
 type Parsed<T> = Result<T, String>;
 
+/// Lines firmware appends to an answer that are not the answer: iDRAC7/8's
+/// `WARNING: Default password is configured...` and, after a factory
+/// reset, `Warning: It is recommended not to use the default user name...`.
+fn is_warning(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.starts_with("warning: default password is configured")
+        || lower.starts_with("warning: it is recommended not to use the default user name")
+}
+
+/// A `RACnnnn: ...` notice, which iDRAC9 prints after a successful command.
+pub(super) fn is_notice(line: &str) -> bool {
+    line.strip_prefix("RAC")
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(code, _)| {
+            (3..=5).contains(&code.len()) && code.chars().all(|c| c.is_ascii_digit())
+        })
+}
+
+/// The answer's lines, trimmed, without blank lines, warnings and notices.
 fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty())
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !is_warning(l) && !is_notice(l))
+}
+
+/// Whether the answer says nothing at all once warnings, notices and
+/// padding are set aside: iDRAC8 sometimes answers `getsysinfo` so, and
+/// asked again answers properly.
+pub(super) fn is_empty_answer(text: &str) -> bool {
+    lines(text).next().is_none()
 }
 
 fn has_line(text: &str, wanted: &str) -> Parsed<()> {
@@ -19,22 +51,32 @@ fn has_line(text: &str, wanted: &str) -> Parsed<()> {
     }
 }
 
-/// `Server power status: ON` (some firmware capitalizes `Power Status`).
-pub(super) fn power_status(text: &str) -> Parsed<PowerState> {
+/// `Server power status: ON` (some firmware capitalizes `Power Status`);
+/// `None` while the server is `Powering ON` or `Powering OFF`, which says
+/// to ask again.
+pub(super) fn power_status(text: &str) -> Parsed<Option<PowerState>> {
     let all: Vec<&str> = lines(text).collect();
     let [line] = all.as_slice() else {
         return Err("expected one line \"Server power status: ON|OFF\"".into());
     };
     let lower = line.to_ascii_lowercase();
     match lower.strip_prefix("server power status:").map(str::trim) {
-        Some("on") => Ok(PowerState::On),
-        Some("off") => Ok(PowerState::Off),
+        Some("on") => Ok(Some(PowerState::On)),
+        Some("off") => Ok(Some(PowerState::Off)),
+        Some("powering on" | "powering off") => Ok(None),
         _ => Err("expected \"Server power status: ON|OFF\"".into()),
     }
 }
 
+/// Older firmware says the operation was `successful`; iDRAC9 that it was
+/// `initiated successfully`.
 pub(super) fn power_operation(text: &str) -> Parsed<()> {
     has_line(text, "Server power operation successful")
+        .or_else(|_| has_line(text, "Server power operation initiated successfully"))
+        .map_err(|_| {
+            "expected \"Server power operation successful\" or \"... initiated successfully\""
+                .to_string()
+        })
 }
 
 pub(super) fn media_configured(text: &str) -> Parsed<()> {
@@ -58,7 +100,7 @@ pub(super) fn media_status(text: &str) -> Parsed<MediaStatus> {
     let mut all = text
         .lines()
         .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty());
+        .filter(|l| !l.trim().is_empty() && !is_warning(l.trim()) && !is_notice(l.trim()));
     let enabled = match all.next().map(str::trim) {
         Some("Remote File Share is Enabled") => true,
         Some("Remote File Share is Disabled") => false,
@@ -128,7 +170,10 @@ pub(super) fn reset_started(text: &str) -> Parsed<()> {
 /// `RAC976: Export ... initiated.` (or `RAC977` for imports) and the job id
 /// in `Use the "racadm jobqueue view -i JID_..." command`.
 pub(super) fn job_started(text: &str, code: &str) -> Parsed<JobId> {
-    if !lines(text).any(|l| l.starts_with(&format!("{code}:"))) {
+    if !text
+        .lines()
+        .any(|l| l.trim().starts_with(&format!("{code}:")))
+    {
         return Err(format!("expected a {code} message"));
     }
     let at = text
@@ -214,23 +259,27 @@ fn bracketed(value: &str) -> &str {
 }
 
 /// `racadm getsysinfo`: `Name = Value` lines in sections, and the embedded
-/// NICs as `<NIC> Ethernet = <MAC>` lines.
+/// NICs as `<NIC> Ethernet = <MAC>` lines. A section header is a line ending
+/// in `:` without `=` (IPv6 values such as `::` end in a colon too); a NIC
+/// value that is not a MAC address (`N/A`) and a NIC's other lines (`iSCSI`,
+/// `WWN`, ...) are skipped.
 pub(super) fn sysinfo(text: &str) -> Parsed<SystemInfo> {
     let mut section = "";
     let mut values: Vec<(&str, &str, &str)> = Vec::new();
     let mut nic_macs = Vec::new();
     for line in lines(text) {
-        if let Some(name) = line.strip_suffix(':') {
-            section = name;
-            continue;
-        }
         let Some((key, value)) = line.split_once('=') else {
+            if let Some(name) = line.strip_suffix(':') {
+                section = name;
+            }
             continue;
         };
         let (key, value) = (key.trim(), value.trim());
         if section == "Embedded NIC MAC Addresses" {
             if key.ends_with("Ethernet") {
-                nic_macs.push(mac(value)?);
+                if let Ok(mac) = mac(value) {
+                    nic_macs.push(mac);
+                }
             }
         } else {
             values.push((section, key, value));

@@ -6,11 +6,28 @@ use super::{classify, parse, Idrac, Repeat};
 use crate::drivers::bmc::{PowerAction, PowerState};
 use crate::drivers::error::{DriverError, ErrorClass};
 
+/// How often, and how far apart, a power state in transition is read again.
+const TRANSITION_READS: u32 = 20;
+const TRANSITION_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Idrac {
+    /// The power state; while the server is `Powering ON|OFF`, asked again
+    /// until it settles (ten seconds at most, then a transient error).
     pub(super) async fn read_power(&self, action: &str) -> Result<PowerState, DriverError> {
         let command = Command::racadm(["serveraction", "powerstatus"]);
-        let text = self.call(action, &command, Repeat::Safe).await?;
-        parse::power_status(&text).map_err(|why| self.unexpected(action, &command, why, &text))
+        for _ in 0..TRANSITION_READS {
+            let text = self.call(action, &command, Repeat::Safe).await?;
+            match parse::power_status(&text) {
+                Ok(Some(state)) => return Ok(state),
+                Ok(None) => tokio::time::sleep(TRANSITION_PAUSE).await,
+                Err(why) => return Err(self.unexpected(action, &command, why, &text)),
+            }
+        }
+        Err(DriverError::transient(
+            &self.target,
+            action,
+            "the server stayed in a power transition (Powering ON|OFF) for ten seconds",
+        ))
     }
 
     pub(super) async fn power_action(

@@ -16,7 +16,8 @@ use crate::drivers::host_keys::HostKeyPins;
 /// What came back from one command.
 #[derive(Debug)]
 pub(super) struct Output {
-    pub exit_status: u32,
+    /// `None` when the iDRAC closed the channel without sending one.
+    pub exit_status: Option<u32>,
     /// Everything printed (racadm prints its errors on stdout too).
     pub text: String,
 }
@@ -196,10 +197,18 @@ impl Session {
         }
         let mut bytes = Vec::new();
         let mut exit_status = None;
+        // The iDRAC ended the answer itself (end of file or close), as
+        // opposed to the connection dropping under it.
+        let mut ended = false;
         loop {
             match tokio::time::timeout_at(deadline, channel.wait()).await {
                 Err(_) => return Err(ExecError::Lost(format!("no answer within {timeout:?}"))),
-                Ok(None) | Ok(Some(ChannelMsg::Close)) => break,
+                Ok(None) => break,
+                Ok(Some(ChannelMsg::Close)) => {
+                    ended = true;
+                    break;
+                }
+                Ok(Some(ChannelMsg::Eof)) => ended = true,
                 Ok(Some(ChannelMsg::Data { data })) => bytes.extend_from_slice(&data),
                 Ok(Some(ChannelMsg::ExtendedData { data, .. })) => bytes.extend_from_slice(&data),
                 Ok(Some(ChannelMsg::ExitStatus {
@@ -213,15 +222,15 @@ impl Session {
                 Ok(Some(_)) => {}
             }
         }
-        match exit_status {
-            Some(exit_status) => Ok(Output {
-                exit_status,
-                text: String::from_utf8_lossy(&bytes).replace("\r\n", "\n"),
-            }),
-            None => Err(ExecError::Lost(
+        if exit_status.is_none() && !ended {
+            return Err(ExecError::Lost(
                 "the connection ended before the command finished".to_string(),
-            )),
+            ));
         }
+        Ok(Output {
+            exit_status,
+            text: String::from_utf8_lossy(&bytes).replace("\r\n", "\n"),
+        })
     }
 
     pub async fn close(self) {
