@@ -52,6 +52,9 @@ pub struct ServerSet {
     pub model: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The iDRAC firmware the generated servers play.
+    #[serde(default)]
+    pub firmware: Firmware,
     #[serde(default)]
     pub list: Vec<ServerSpec>,
 }
@@ -75,6 +78,19 @@ pub struct ServerSpec {
     pub model: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// `idrac9` (the default) or `idrac8`: what the iDRAC prints, as that
+    /// firmware does (sim/src/idrac/racadm/profile.rs).
+    #[serde(default)]
+    pub firmware: Firmware,
+}
+
+/// The iDRAC firmware generation a simulated server plays.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Firmware {
+    Idrac8,
+    #[default]
+    Idrac9,
 }
 
 impl ServerSet {
@@ -92,6 +108,7 @@ impl ServerSet {
                 ],
                 model: self.model.clone(),
                 tags: self.tags.clone(),
+                firmware: self.firmware,
             });
         }
         servers

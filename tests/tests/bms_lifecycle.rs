@@ -12,10 +12,13 @@ use std::sync::LazyLock;
 
 static SITE: LazyLock<String> = LazyLock::new(|| {
     r#"
+# iDRAC8 firmware here (the simulator's default, iDRAC9, everywhere else):
+# the whole assignment lifecycle runs against both.
 [servers]
 count = 3
 tags = ["r640"]
-list = [{ name = "gpu1", service_tag = "GPU0001", vlan = 3100, macs = ["d0:94:66:09:00:01"], tags = ["gpu"] }]
+firmware = "idrac8"
+list = [{ name = "gpu1", service_tag = "GPU0001", vlan = 3100, macs = ["d0:94:66:09:00:01"], tags = ["gpu"], firmware = "idrac9" }]
 
 [proxmox]
 task_duration_ms = 30

@@ -91,6 +91,11 @@ pub struct DeviceState {
     pub max_in_flight: usize,
     pub sessions_open: usize,
     pub host_key_fingerprint: String,
+    /// When racadm last changed the power, for firmware that reports the
+    /// transition for a moment.
+    pub power_changed_at: Option<Instant>,
+    /// `getsysinfo` calls so far (iDRAC8 answers every second one with nothing).
+    pub sysinfo_calls: u32,
 }
 
 impl DeviceState {
@@ -110,6 +115,8 @@ impl DeviceState {
             max_in_flight: 0,
             sessions_open: 0,
             host_key_fingerprint,
+            power_changed_at: None,
+            sysinfo_calls: 0,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Lifecycle Controller jobs (configuration export and import): they run for
 //! a while and `racadm jobqueue view` shows them progressing to completion.
 
+use crate::site::Firmware;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -87,14 +88,35 @@ impl Job {
         ((part * 100.0) as u32).clamp(1, 99)
     }
 
-    /// The block `racadm jobqueue view -i` prints.
-    pub fn render(&self, now: Instant) -> String {
+    /// The block `racadm jobqueue view -i` prints: iDRAC8 names an export
+    /// a "system configuration XML file" and shows no actual times.
+    pub fn render(&self, now: Instant, firmware: Firmware) -> String {
         let done = self.done(now);
         let (status, message) = if done {
             ("Completed", self.kind.done_message())
         } else {
             ("Running", self.kind.running_message())
         };
+        if firmware == Firmware::Idrac8 && self.kind == JobKind::Export {
+            let message = if done {
+                "SYS043: Successfully exported system configuration XML file."
+            } else {
+                "SYS057: Exporting system configuration XML file."
+            };
+            return format!(
+                "---------------------------- JOB -------------------------\n\
+                 [Job ID={id}]\n\
+                 Job Name=Export: System configuration XML file\n\
+                 Status={status}\n\
+                 Start Time=[Not Applicable]\n\
+                 Expiration Time=[Not Applicable]\n\
+                 Message=[{message}]\n\
+                 Percent Complete=[{percent}]\n\
+                 ----------------------------------------------------------\n",
+                id = self.id,
+                percent = self.percent(now),
+            );
+        }
         let completion = if done {
             stamp(self.created_wall + self.duration)
         } else {
@@ -158,10 +180,10 @@ mod tests {
             "{}",
             job.id
         );
-        let running = job.render(start + Duration::from_secs(5));
+        let running = job.render(start + Duration::from_secs(5), Firmware::Idrac9);
         assert!(running.contains("Status=Running"), "{running}");
         assert!(running.contains("Percent Complete=[50]"), "{running}");
-        let done = job.render(start + Duration::from_secs(10));
+        let done = job.render(start + Duration::from_secs(10), Firmware::Idrac9);
         assert!(done.contains("Status=Completed"), "{done}");
         assert!(done.contains("Message=[SYS043: "), "{done}");
         assert!(done.contains("Percent Complete=[100]"), "{done}");

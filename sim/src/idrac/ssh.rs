@@ -167,7 +167,9 @@ async fn execute(
     let (reply, outcome) = reply;
     bmc.end_command(seq, Some(reply.exit), outcome);
     let _ = handle.data(channel, reply.text.into_bytes()).await;
-    let _ = handle.exit_status_request(channel, reply.exit).await;
+    if bmc.spec.firmware.sends_exit_status() {
+        let _ = handle.exit_status_request(channel, reply.exit).await;
+    }
     let _ = handle.eof(channel).await;
     let _ = handle.close(channel).await;
     if reply.effect == Some(Effect::Reset) {

@@ -9,35 +9,47 @@ use super::{invalid_syntax, Effect, Opts, Reply};
 use crate::idrac::bmc::Bmc;
 use crate::idrac::device::Power;
 
-const FIRMWARE: &str = "7.00.00.172";
-const FIRMWARE_BUILD: &str = "21";
 const BIOS: &str = "2.19.1";
 
+/// `racadm getsysinfo`, laid out as iDRAC8 2.30 prints it
+/// (tests/fixtures/racadm/idrac8/getsysinfo.txt): sections in that order,
+/// the IPv6 section's `::` values, and the first NIC's iSCSI, FIP and WWN
+/// lines under it.
 pub(super) fn getsysinfo(bmc: &Bmc, args: &[String]) -> Reply {
     let opts = match Opts::parse(args, &["-d", "-s", "-w", "-A", "-c", "-4", "-6"], &[]) {
         Ok(opts) if opts.positional.is_empty() => opts,
         Ok(_) => return invalid_syntax("racadm getsysinfo [-d] [-s] [-w] [-A] [-c] [-4] [-6]"),
         Err(reply) => return reply,
     };
+    let firmware = bmc.spec.firmware;
+    let power = {
+        let mut state = bmc.state();
+        state.sysinfo_calls += 1;
+        if firmware.drops_every_second_sysinfo() && state.sysinfo_calls % 2 == 0 {
+            return Reply::silent();
+        }
+        state.power
+    };
     // Without a section option, every section.
     let all = !["-d", "-s", "-w"].iter().any(|f| opts.flag(f));
-    let power = bmc.state().power;
     let spec = &bmc.spec;
+    let (version, build) = firmware.version();
     let mut sections = Vec::new();
     if all || opts.flag("-d") {
         sections.push(format!(
             "RAC Information:\n\
              RAC Date/Time           = {now}\n\
-             Firmware Version        = {FIRMWARE}\n\
-             Firmware Build          = {FIRMWARE_BUILD}\n\
-             Last Firmware Update    = 01/15/2025 09:12:44\n\
+             \n\
+             Firmware Version        = {version}\n\
+             Firmware Build          = {build}\n\
+             Last Firmware Update    = {updated}\n\
              Hardware Version        = 0.01\n\
              MAC Address             = {mac}\n\
              \n\
              Common settings:\n\
              Register DNS RAC Name   = 0\n\
              DNS RAC Name            = idrac-{tag}\n\
-             Current DNS Domain      = \n\
+             Current DNS Domain      =\n\
              Domain Name from DHCP   = Disabled\n\
              \n\
              IPv4 settings:\n\
@@ -48,8 +60,20 @@ pub(super) fn getsysinfo(bmc: &Bmc, args: &[String]) -> Reply {
              DHCP Enabled            = 0\n\
              Current DNS Server 1    = 0.0.0.0\n\
              Current DNS Server 2    = 0.0.0.0\n\
-             DNS Servers from DHCP   = Disabled\n",
+             DNS Servers from DHCP   = Disabled\n\
+             \n\
+             IPv6 settings:\n\
+             Enabled                 = 0\n\
+             Current IP Address 1    = ::\n\
+             Current IP Gateway      = ::\n\
+             Autoconfig              = 1\n\
+             Link Local IP Address   = ::\n\
+             Current IP Address 2    = ::\n\
+             DNS Servers from DHCPv6 = Disabled\n\
+             Current DNS Server 1    = ::\n\
+             Current DNS Server 2    = ::\n",
             now = rac_time(),
+            updated = firmware.last_update(),
             mac = idrac_mac(&spec.name),
             tag = spec.service_tag,
             ip = bmc.addr.ip(),
@@ -63,9 +87,9 @@ pub(super) fn getsysinfo(bmc: &Bmc, args: &[String]) -> Reply {
              System BIOS Version     = {BIOS}\n\
              Service Tag             = {tag}\n\
              Express Svc Code        = {code}\n\
-             Host Name               = \n\
-             OS Name                 = \n\
-             OS Version              = \n\
+             Host Name               =\n\
+             OS Name                 =\n\
+             OS Version              =\n\
              Power Status            = {power}\n\
              Fresh Air Capable       = No\n",
             model = spec.model,
@@ -84,37 +108,72 @@ pub(super) fn getsysinfo(bmc: &Bmc, args: &[String]) -> Reply {
         );
     }
     if all {
-        let mut nics = String::from("Embedded NIC MAC Addresses:\n");
-        for (i, mac) in spec.macs.iter().enumerate() {
-            nics.push_str(&format!(
-                "NIC.Integrated.1-{port}-1    Ethernet                = {mac}\n",
-                port = i + 1,
-                mac = mac.to_ascii_uppercase()
-            ));
-        }
-        sections.push(nics);
+        sections.push(
+            "System Thermal Information:\n\
+             EstimatedSystemAirflow  =  27 CFM\n\
+             EstimatedExhaustTemperature =  35 Degrees Centigrade\n"
+                .to_string(),
+        );
+        sections.push(embedded_nics(&spec.macs));
     }
-    Reply::ok(sections.join("\n"))
+    // A blank line opens the answer and ends it, as on the iDRAC.
+    Reply::ok(format!("\n{}\n", sections.join("\n")))
 }
 
-pub(super) fn getversion(args: &[String]) -> Reply {
+/// The embedded NICs: each port's Ethernet MAC, and under the first two the
+/// storage identities a converged adapter shows, as in the capture (iSCSI,
+/// and for the first also FIP, WWN and WWPN).
+fn embedded_nics(macs: &[String]) -> String {
+    let pad = "                        ";
+    let mut text = String::from("Embedded NIC MAC Addresses:\n");
+    for (i, mac) in macs.iter().enumerate() {
+        let mac = mac.to_ascii_uppercase();
+        text.push_str(&format!(
+            "NIC.Integrated.1-{port}-1    Ethernet                = {mac}\n",
+            port = i + 1
+        ));
+        let storage = next_mac(&mac);
+        if i < 2 {
+            text.push_str(&format!("{pad}iSCSI                   = {storage}\n"));
+        }
+        if i == 0 {
+            text.push_str(&format!("{pad}FIP                     = {storage}\n"));
+            text.push_str(&format!("{pad}WWN                     = 20:00:{storage}\n"));
+            text.push_str(&format!("{pad}WWPN                    = 20:01:{storage}\n"));
+        }
+    }
+    text
+}
+
+/// The MAC one above `mac` (upper case, as the iDRAC prints it).
+fn next_mac(mac: &str) -> String {
+    let value = u64::from_str_radix(&mac.replace(':', ""), 16).unwrap_or(0) + 1;
+    let hex = format!("{value:012X}");
+    hex.as_bytes()
+        .chunks(2)
+        .map(|pair| String::from_utf8_lossy(pair).to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+pub(super) fn getversion(bmc: &Bmc, args: &[String]) -> Reply {
     if !args.is_empty() {
         return invalid_syntax("racadm getversion");
     }
+    let (firmware, _) = bmc.spec.firmware.version();
     Reply::ok(format!(
         " Bios Version                     = {BIOS}\n\n\
-         \x20iDRAC Version                    = {FIRMWARE}\n\n\
-         \x20Lifecycle Controller Version     = {FIRMWARE}"
+         \x20iDRAC Version                    = {firmware}\n\n\
+         \x20Lifecycle Controller Version     = {firmware}"
     ))
 }
 
-pub(super) fn version(args: &[String]) -> Reply {
+pub(super) fn version(bmc: &Bmc, args: &[String]) -> Reply {
     if !args.is_empty() {
         return invalid_syntax("racadm version");
     }
-    Reply::ok(format!(
-        "RACADM version {FIRMWARE} (Build {FIRMWARE_BUILD})"
-    ))
+    let (firmware, build) = bmc.spec.firmware.version();
+    Reply::ok(format!("RACADM version {firmware} (Build {build})"))
 }
 
 pub(super) fn racreset(bmc: &Bmc, args: &[String], now: Instant) -> Reply {
@@ -131,11 +190,11 @@ pub(super) fn racreset(bmc: &Bmc, args: &[String], now: Instant) -> Reply {
         let mut state = bmc.state();
         state.reset_until = Some(now + state.reset_duration);
         state.resets += 1;
+        if bmc.spec.firmware.reset_drops_media() {
+            state.media = None;
+        }
     }
-    let mut reply = Reply::ok(
-        "RAC reset operation initiated successfully. It may take up to a minute\n\
-         for the RAC to come online again.",
-    );
+    let mut reply = Reply::ok(bmc.spec.firmware.reset_started());
     reply.effect = Some(Effect::Reset);
     reply
 }

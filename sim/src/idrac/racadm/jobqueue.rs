@@ -18,7 +18,7 @@ pub(super) fn jobqueue(bmc: &Bmc, args: &[String], now: Instant) -> Reply {
     let state = bmc.state();
     match opts.value("-i") {
         Some(id) => match state.jobs.iter().find(|j| j.id.eq_ignore_ascii_case(id)) {
-            Some(job) => Reply::ok(job.render(now)),
+            Some(job) => Reply::ok(job.render(now, bmc.spec.firmware)),
             None => Reply::error(format!("ERROR: Invalid Job ID specified: {id}")),
         },
         None => {
@@ -26,7 +26,7 @@ pub(super) fn jobqueue(bmc: &Bmc, args: &[String], now: Instant) -> Reply {
                 String::from("-------------------------JOB QUEUE------------------------\n");
             for job in &state.jobs {
                 // Each job's block without its own header line.
-                let block = job.render(now);
+                let block = job.render(now, bmc.spec.firmware);
                 text.extend(
                     block
                         .lines()

@@ -61,7 +61,7 @@ fn connect(bmc: &Bmc, ssh_user: &str, opts: &Opts, now: Instant) -> Reply {
         attached_by: format!("racadm ({ssh_user})"),
         detach_at: None,
     });
-    Reply::ok("Remote Image is now Configured")
+    Reply::ok(bmc.spec.firmware.media_configured())
 }
 
 fn disconnect(bmc: &Bmc, now: Instant) -> Reply {
@@ -72,10 +72,7 @@ fn disconnect(bmc: &Bmc, now: Instant) -> Reply {
             media.detach_at.get_or_insert(now + DETACH_DELAY);
         }
     }
-    Reply::ok(
-        "Disable Remote File Started. Please check status using -s\n\
-         option to know Remote File Share is ENABLED or DISABLED.",
-    )
+    Reply::ok(bmc.spec.firmware.media_detach_started())
 }
 
 fn status(bmc: &Bmc, now: Instant) -> Reply {

@@ -7,6 +7,7 @@ mod info;
 mod jobqueue;
 mod media;
 mod power;
+mod profile;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -44,6 +45,14 @@ impl Reply {
             effect: None,
         }
     }
+    /// An answer of nothing at all.
+    pub fn silent() -> Self {
+        Self {
+            text: String::new(),
+            exit: 0,
+            effect: None,
+        }
+    }
     /// What a busy iDRAC answers (the injected transient failure).
     pub fn busy() -> Self {
         Self::error(
@@ -67,8 +76,15 @@ pub(crate) fn invalid_syntax(usage: &str) -> Reply {
     Reply::error(format!("ERROR: Invalid syntax.\nUsage: {usage}"))
 }
 
-/// Runs one exec line as the SSH user `user`.
+/// Runs one exec line as the SSH user `user`, answered as the server's
+/// firmware prints it.
 pub(crate) fn run(bmc: &Bmc, user: &str, line: &str) -> Reply {
+    let mut reply = answer(bmc, user, line);
+    reply.text = bmc.spec.firmware.finish(reply.text);
+    reply
+}
+
+fn answer(bmc: &Bmc, user: &str, line: &str) -> Reply {
     let Some(words) = argv::split(line) else {
         return Reply::error("ERROR: Invalid syntax: unbalanced quotes.");
     };
@@ -93,8 +109,8 @@ pub(crate) fn run(bmc: &Bmc, user: &str, line: &str) -> Reply {
         "set" => config::set(bmc, args, now),
         "jobqueue" => jobqueue::jobqueue(bmc, args, now),
         "getsysinfo" => info::getsysinfo(bmc, args),
-        "getversion" => info::getversion(args),
-        "version" => info::version(args),
+        "getversion" => info::getversion(bmc, args),
+        "version" => info::version(bmc, args),
         "racreset" => info::racreset(bmc, args, now),
         "help" => help(),
         _ => Reply::error(INVALID_SUBCOMMAND),
