@@ -25,7 +25,7 @@ pub(super) fn getsysinfo(bmc: &Bmc, args: &[String]) -> Reply {
     let power = {
         let mut state = bmc.state();
         state.sysinfo_calls += 1;
-        if firmware.drops_every_second_sysinfo() && state.sysinfo_calls % 2 == 0 {
+        if firmware.drops_every_second_sysinfo() && state.sysinfo_calls.is_multiple_of(2) {
             return Reply::silent();
         }
         state.power
