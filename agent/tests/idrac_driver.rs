@@ -16,7 +16,7 @@ use giif_agent::drivers::retry::RetryPolicy;
 use giif_agent::drivers::ErrorClass;
 use giif_sim::faults::{FaultKnobs, Faults};
 use giif_sim::idrac::{IdracEndpoint, IdracFleet};
-use giif_sim::site::ServerSpec;
+use giif_sim::site::{Firmware, ServerSpec};
 
 struct Site {
     fleet: IdracFleet,
@@ -26,6 +26,10 @@ struct Site {
 }
 
 async fn site() -> Site {
+    site_on(Firmware::Idrac9).await
+}
+
+async fn site_on(firmware: Firmware) -> Site {
     let faults = Faults::default();
     let spec = ServerSpec {
         name: "bms01".to_string(),
@@ -37,6 +41,7 @@ async fn site() -> Site {
         ],
         model: "PowerEdge R640".to_string(),
         tags: vec![],
+        firmware,
     };
     let fleet = IdracFleet::start(vec![spec], faults.clone())
         .await
@@ -198,6 +203,58 @@ async fn vnc_console_settings() {
         .await
         .expect("no-op");
     assert_eq!(site.log().len(), before + 1, "{:?}", site.log());
+}
+
+/// The same driver against both firmware generations as they print: a power
+/// status read while iDRAC9 still says `Powering ON`, an iDRAC8 answering
+/// every second `getsysinfo` with nothing and appending its default-password
+/// warning, iDRAC9 closing the channel without an exit status, and an iDRAC8
+/// reset that drops the virtual media.
+#[tokio::test]
+async fn both_firmware_generations_as_they_print() {
+    for firmware in [Firmware::Idrac8, Firmware::Idrac9] {
+        let site = site_on(firmware).await;
+        let idrac = site.driver();
+        idrac.power(PowerAction::On).await.expect("power on");
+        assert_eq!(
+            idrac.power_state().await,
+            Ok(PowerState::On),
+            "{firmware:?}"
+        );
+        for _ in 0..2 {
+            let info = idrac.system_info().await.expect("sysinfo");
+            assert_eq!(info.service_tag, "SIM0001", "{firmware:?}");
+            assert_eq!(info.nic_macs, site.ep.server.macs, "{firmware:?}");
+        }
+        let asked = site
+            .log()
+            .iter()
+            .filter(|r| r.line.contains("getsysinfo"))
+            .count();
+        let expected = if firmware == Firmware::Idrac8 { 3 } else { 2 };
+        assert_eq!(asked, expected, "{firmware:?}: {:?}", site.log());
+        let iso = MediaSource {
+            image: "http://files.example.org/live.iso".to_string(),
+            user: None,
+            password: None,
+        };
+        idrac.attach_media(&iso).await.expect("attach");
+        // A refusal reads as one with or without an exit status.
+        idrac.power(PowerAction::Off).await.expect("power off");
+        let error = idrac.power(PowerAction::Cycle).await.unwrap_err();
+        assert_eq!(error.class, ErrorClass::Permanent, "{firmware:?}: {error}");
+        assert!(
+            error.message.contains("powered OFF"),
+            "{firmware:?}: {error}"
+        );
+        idrac.reset_bmc().await.expect("reset");
+        let media = idrac.media_status().await.expect("media after the reset");
+        assert_eq!(
+            media.image.is_none(),
+            firmware == Firmware::Idrac8,
+            "{firmware:?}: {media:?}"
+        );
+    }
 }
 
 #[tokio::test]
