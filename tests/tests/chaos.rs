@@ -235,6 +235,13 @@ async fn operations_killed_mid_step_finish_on_their_own() {
         let client = site.agent.client().await;
         let gateway = client.get_gateway(&project.id, false, SHORT).await.unwrap();
         assert_eq!(gateway.status, "ready", "{gateway:?}");
+        // The resumed operation is in the audit trail with what it did.
+        let audit = site.agent.cli(&["audit"]);
+        let audit = String::from_utf8_lossy(&audit.stdout).to_string();
+        assert!(
+            audit.contains("ResumeGateway") && audit.contains(&gateway.id),
+            "{audit}"
+        );
         faults += 1;
         completed += 1;
 

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use super::Operations;
+use super::{ObjectKind, Operations};
+use crate::audit::AuditScope;
+use crate::store::audit::AuditRecord;
 
 /// Resumes runnable operations now and every `every` until the task is
 /// dropped.
@@ -34,10 +36,37 @@ impl Operations {
                 continue;
             }
             tracing::info!(%kind, object = %id, "resuming an unfinished operation");
-            self.start(kind, &id);
+            self.start_resumed(kind, &id).await;
             started += 1;
         }
         crate::metrics::set_stuck_operations(self.store()).await;
         started
+    }
+
+    /// Starts a resumed operation under an audit record of its own (by
+    /// `agent:<replica>`, the request id of the change it carries on), so
+    /// the device actions it causes are in the audit trail like any others.
+    async fn start_resumed(&self, kind: ObjectKind, id: &str) {
+        let scope = AuditScope::new(self.store().clone());
+        let request_id = match self.store().operation(kind, id).await {
+            Ok(Some(row)) => row.request_id,
+            _ => String::new(),
+        };
+        let record = AuditRecord {
+            principal: format!("agent:{}", self.replica()),
+            serial: String::new(),
+            rpc: format!("Resume{}", kind.rpc_suffix()),
+            object: id.to_string(),
+            project_id: String::new(),
+            request_id,
+            outcome: "ok".to_string(),
+        };
+        match self.store().append_audit(&record).await {
+            Ok(audit_id) => scope.attach(audit_id).await,
+            Err(error) => {
+                tracing::warn!(error = %error.message, "cannot append the audit record of a resumed operation")
+            }
+        }
+        scope.run(async { self.start(kind, id) }).await;
     }
 }

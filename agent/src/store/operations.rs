@@ -99,6 +99,18 @@ text_enum!(
     Abandoned = "abandoned"
 );
 
+impl ObjectKind {
+    /// The kind as the audit trail names its operations (`ResumeVm`, ...).
+    pub fn rpc_suffix(self) -> &'static str {
+        match self {
+            ObjectKind::Gateway => "Gateway",
+            ObjectKind::Vm => "Vm",
+            ObjectKind::Server => "BmsAssignment",
+            ObjectKind::FloatingIp => "FloatingIp",
+        }
+    }
+}
+
 impl OpState {
     /// Whether the operation still has work to do.
     pub fn unfinished(self) -> bool {
