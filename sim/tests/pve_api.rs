@@ -12,6 +12,7 @@ use giif_sim::faults::{FaultKnobs, Faults};
 use giif_sim::pve::PveCluster;
 use giif_sim::site::{NodeSpec, ProxmoxSpec, TemplateSpec};
 use serde_json::{json, Value};
+use sha2::Digest;
 use tower::ServiceExt;
 
 fn node(name: &str) -> NodeSpec {
@@ -1107,4 +1108,84 @@ async fn every_request_is_logged_as_a_json_line() {
         lines.last().unwrap(),
         &json!({ "method": "PUT", "path": "/api2/json/nodes/pve1/qemu/101/config", "params": { "net1": "virtio,bridge=vmbr1,tag=13" } })
     );
+}
+
+/// QEMU's monitor through Proxmox: a VNC password is taken only by a
+/// running VM started with `password=on`, and is gone after a stop; the
+/// request log keeps the command without the password.
+#[tokio::test]
+async fn the_monitor_sets_a_vnc_password_only_where_qemu_takes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let sim = start_with_log(Some(log.clone())).await;
+    sim.clone_vm("101", "web").await;
+    let sim = &sim;
+    let set = |password: &'static str| async move {
+        let command = format!("set_password vnc {password}");
+        sim.post(
+            "/nodes/pve1/qemu/101/monitor",
+            &[("command", command.as_str())],
+        )
+        .await
+    };
+    let stopped = set("secret01").await;
+    assert_eq!(stopped.status, 500, "{stopped:?}");
+    assert!(
+        format!("{stopped:?}").contains("not running"),
+        "{stopped:?}"
+    );
+
+    // Started without password=on: QEMU refuses, as it does.
+    let plain = sim
+        .put(
+            "/nodes/pve1/qemu/101/config",
+            &[("args", "-vnc 127.0.0.1:101")],
+        )
+        .await;
+    assert_eq!(plain.status, 200, "{plain:?}");
+    sim.start_vm("101").await;
+    assert_eq!(set("secret01").await.data(), "Could not set password");
+
+    // The new args take effect at the next start; then the password holds
+    // until the VM stops.
+    let args = "-vnc 127.0.0.1:101,password=on";
+    let with_password = sim
+        .put("/nodes/pve1/qemu/101/config", &[("args", args)])
+        .await;
+    assert_eq!(with_password.status, 200, "{with_password:?}");
+    assert_eq!(set("secret01").await.data(), "Could not set password");
+    let stop = sim.post("/nodes/pve1/qemu/101/status/stop", &[]).await;
+    sim.wait(stop.data()).await;
+    sim.start_vm("101").await;
+    assert_eq!(set("secret01").await.data(), "");
+    let state = sim.admin("GET", "/state", Value::Null).await;
+    let vm = state["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|vm| vm["vmid"] == 101)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        vm["vnc_password_sha256"],
+        hex::encode(sha2::Sha256::digest(b"secret01"))
+    );
+    let stop = sim.post("/nodes/pve1/qemu/101/status/stop", &[]).await;
+    sim.wait(stop.data()).await;
+    let state = sim.admin("GET", "/state", Value::Null).await;
+    let vm = state["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|vm| vm["vmid"] == 101)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        vm["vnc_password_sha256"],
+        Value::Null,
+        "forgotten at the stop"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("set_password vnc ******"), "{logged}");
+    assert!(!logged.contains("secret01"), "{logged}");
 }

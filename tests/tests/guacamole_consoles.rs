@@ -277,9 +277,40 @@ fn consoles(flavor: GuacFlavor) {
     let vm_config = site
         .vm_config(vmid as u64)
         .expect("the VM in the simulator");
+    // QEMU serves it on the node's console address only, with a password
+    // of its own that only Guacamole knows; a connection made by hand to
+    // the VM has it too.
     assert!(
-        vm_config.contains(&format!("-vnc 0.0.0.0:{vmid}")),
+        vm_config.contains(&format!("-vnc 127.0.0.1:{vmid},password=on")),
         "{vm_config}"
+    );
+    let vm_password = parameter(&db, web_console, "password");
+    assert_eq!(vm_password.len(), 8, "a VNC password has eight characters");
+    let sha = |text: &str| {
+        sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let running = site.state()["pve"]["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|vm| vm["vmid"] == vmid)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        running["vnc_password_sha256"],
+        sha(&vm_password),
+        "{running}"
+    );
+    assert_eq!(
+        parameter(
+            &db,
+            connection_id(&db, resources, "web (shared)"),
+            "password"
+        ),
+        vm_password
     );
 
     // The server's group and console, with the password set on its iDRAC.

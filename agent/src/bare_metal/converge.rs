@@ -14,7 +14,6 @@ use giif_proto::agent as api;
 use super::convert::{nic_name, spec_from_doc};
 use super::Servers;
 use crate::consoles::ConsoleState;
-use crate::credentials::Secret;
 use crate::drivers::bmc::{Bmc, PowerAction, PowerState, VncSettings};
 use crate::drivers::console::DependentUpdate;
 use crate::drivers::hypervisor::{Hypervisor, Nic, VmRef};
@@ -260,7 +259,7 @@ impl Servers {
             Some(reference) => reference
                 .resolve()
                 .map_err(|e| ApiError::precondition(format!("bms {}: {e}", server.name)))?,
-            None => fresh_vnc_password(),
+            None => crate::consoles::fresh_vnc_password(),
         };
         let settings = VncSettings {
             enabled: true,
@@ -370,16 +369,3 @@ impl Servers {
 
 /// Idle VNC sessions end after an hour.
 const VNC_IDLE_TIMEOUT_SECS: u32 = 3600;
-
-/// Eight characters (all a VNC password holds) from an unambiguous
-/// alphabet.
-fn fresh_vnc_password() -> Secret {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::thread_rng();
-    Secret::new(
-        (0..8)
-            .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-            .collect::<String>(),
-    )
-}

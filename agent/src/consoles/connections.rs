@@ -176,10 +176,12 @@ impl Consoles {
                     .field("spec.resource_id")
             })?;
             let host = self.vm_console_host(&vm).await?;
+            // The VM's console has the password its VNC was given.
+            let password = self.console_password(&owner::vm(&vm.id)).await?;
             return Ok(Target {
                 hostname: host,
                 port: super::resources::VNC_BASE_PORT + display,
-                password: None,
+                password,
             });
         }
         if let Some(row) = self.store.bms_assignment(&spec.resource_id).await? {
@@ -196,7 +198,7 @@ impl Consoles {
                     ))
                 })?;
             // The assignment's console has the password the iDRAC was given.
-            let password = self.bms_vnc_password(&row.id).await?;
+            let password = self.console_password(&owner::bms_console(&row.id)).await?;
             return Ok(Target {
                 hostname: server.idrac.address.clone(),
                 port: u32::from(server.idrac.vnc_port),
@@ -211,15 +213,15 @@ impl Consoles {
         .hint("Give the id of a giif_vm or giif_bms_assignment."))
     }
 
-    /// The VNC password of an assignment's console, read from the console
-    /// the agent made with it (the only place it is kept).
-    async fn bms_vnc_password(&self, assignment: &str) -> Result<Option<Secret>, ApiError> {
+    /// The VNC password of a VM's or an assignment's console (`key`), read
+    /// from the console the agent made with it (the only place it is kept).
+    async fn console_password(&self, key: &str) -> Result<Option<Secret>, ApiError> {
         let Some(registry) = self.registry().await? else {
             return Ok(None);
         };
         registry
             .db
-            .secret(&owner::bms_console(assignment), "password")
+            .secret(key, "password")
             .await
             .map_err(console_error)
     }

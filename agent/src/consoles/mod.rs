@@ -31,7 +31,7 @@ use crate::site_cache::SiteCache;
 use crate::store::Store;
 
 pub use connections::validate_connection_spec;
-pub use resources::vm_vnc_display;
+pub use resources::{fresh_vnc_password, vm_vnc_display};
 
 /// The grant source of project membership.
 const MEMBERS: &str = "members";

@@ -14,6 +14,19 @@ use crate::store::{BmsRow, GatewayRow, VmRow};
 pub const VNC_BASE_PORT: u32 = 5900;
 
 /// The VNC display of a VM's console, if its id leaves room for one.
+/// Eight characters (all a VNC password holds) from an unambiguous
+/// alphabet: a new one each time a console's password is set.
+pub fn fresh_vnc_password() -> Secret {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    Secret::new(
+        (0..8)
+            .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+            .collect::<String>(),
+    )
+}
+
 pub fn vm_vnc_display(vmid: u32) -> Option<u32> {
     (VNC_BASE_PORT + vmid <= u32::from(u16::MAX)).then_some(vmid)
 }
@@ -80,8 +93,9 @@ impl Consoles {
         Ok(self.registry().await?.is_some())
     }
 
-    /// Where guacd reaches the consoles of the VM's node.
-    pub(super) async fn vm_console_host(&self, vm: &VmRow) -> Result<String, ApiError> {
+    /// Where guacd reaches the consoles of the VM's node, and where QEMU
+    /// serves them.
+    pub async fn vm_console_host(&self, vm: &VmRow) -> Result<String, ApiError> {
         let pve = self.store.proxmox_inventory().await?;
         Ok(pve
             .as_ref()
@@ -115,9 +129,10 @@ impl Consoles {
         )))
     }
 
-    /// Makes the VM's console connection; failures become drift, since the
-    /// VM itself is fine.
-    pub async fn ensure_vm(&self, vm: &VmRow) -> ConsoleState {
+    /// Makes the VM's console connection, with `password` when one was just
+    /// set on the VM's VNC (else the connection keeps the one it has);
+    /// failures become drift, since the VM itself is fine.
+    pub async fn ensure_vm(&self, vm: &VmRow, password: Option<&Secret>) -> ConsoleState {
         let result = async {
             let Some(registry) = self.registry().await? else {
                 return Ok(ConsoleState::Absent);
@@ -128,11 +143,21 @@ impl Consoles {
                     vm.vmid
                 )));
             };
+            let mut spec = spec;
+            if let Some(password) = password {
+                spec.secrets
+                    .insert("password".to_string(), password.clone());
+            }
             let project = self.store.project_by_id(&vm.project_id).await?;
             let groups = self.project_groups(&registry, &project).await?;
             let id = registry
                 .db
-                .ensure_connection(&owner::vm(&vm.id), groups.resources, &spec, true)
+                .ensure_connection(
+                    &owner::vm(&vm.id),
+                    groups.resources,
+                    &spec,
+                    password.is_some(),
+                )
                 .await
                 .map_err(console_error)?;
             let object = ObjectRef::connection(id);

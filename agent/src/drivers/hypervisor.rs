@@ -7,6 +7,7 @@
 //! (re-read with [`Hypervisor::read_vm`] before deciding), `Transient`
 //! only after the driver's own retries ran out.
 
+use crate::credentials::Secret;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -194,9 +195,8 @@ pub struct VmState {
     pub nics: BTreeMap<u32, Nic>,
     pub cloud_init: CloudInit,
     pub uptime: Duration,
-    /// The VNC display QEMU serves the console on (port 5900 + display),
-    /// when one is configured.
-    pub vnc_display: Option<u32>,
+    /// Where QEMU serves the console over VNC, when it is configured.
+    pub vnc: Option<VncListen>,
     /// An opaque revision of the configuration; pass it back in
     /// [`VmUpdate::if_revision`] to refuse a change made on a stale read.
     pub revision: String,
@@ -266,9 +266,8 @@ pub struct VmUpdate {
     /// Per NIC slot: add or change, or remove with `None`. A running VM
     /// gets NIC changes at once (hot-plug).
     pub nics: BTreeMap<u32, Option<Nic>>,
-    /// Serve the console over VNC on this display (port 5900 + display),
-    /// from the next start.
-    pub vnc_display: Option<u32>,
+    /// Serve the console over VNC there, from the next start.
+    pub vnc: Option<VncListen>,
     /// Refuse the change if the configuration changed since this revision.
     pub if_revision: Option<String>,
     /// New notes (marking a VM made before giif marked its VMs).
@@ -282,9 +281,19 @@ impl VmUpdate {
             && self.memory_mb.is_none()
             && self.cloud_init.is_none()
             && self.nics.is_empty()
-            && self.vnc_display.is_none()
+            && self.vnc.is_none()
             && self.description.is_none()
     }
+}
+
+/// Where QEMU serves a VM's console over VNC: an address of the node (never
+/// every address), a display (port 5900 + display), and whether a password
+/// is required (set at run time with [`Hypervisor::set_vnc_password`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VncListen {
+    pub address: String,
+    pub display: u32,
+    pub password: bool,
 }
 
 #[async_trait]
@@ -329,6 +338,10 @@ pub trait Hypervisor: Send + Sync {
     /// Puts `nic` into slot `slot` (replacing what is there; a running VM
     /// gets it at once). Returns the NIC as configured, MAC included.
     /// Hot-plugs on one VM are serialized.
+    /// Sets the password of the running VM's VNC console. It lasts until
+    /// the VM stops: every start needs it set again.
+    async fn set_vnc_password(&self, vm: &VmRef, password: &Secret) -> Result<(), DriverError>;
+
     async fn plug_nic(&self, vm: &VmRef, slot: u32, nic: &Nic) -> Result<Nic, DriverError>;
 
     /// Removes the NIC in slot `slot`; an empty slot is fine.

@@ -14,9 +14,12 @@ use giif_proto::agent as api;
 
 use super::convert::{spec_from_doc, LAN_GATEWAY};
 use super::{no_cluster, Vms};
+use crate::consoles::ConsoleState;
+use crate::credentials::Secret;
+use crate::drivers::console::DependentUpdate;
 use crate::drivers::hypervisor::{
     CloneSpec, CloudInit, CloudInitUpdate, Hypervisor, IpConfig, Nic, PowerState, VmRef, VmSpec,
-    VmState, VmUpdate,
+    VmState, VmUpdate, VncListen,
 };
 use crate::drivers::ErrorClass;
 use crate::error::ApiError;
@@ -176,14 +179,20 @@ impl Vms {
         });
         let mut nic = Nic::virtio(&parts.bridge, Some(parts.vlan));
         nic.mac = state.nics.get(&0).and_then(|n| n.mac);
-        // A VNC display for the Guacamole console, from the first start.
-        let vnc_display = if self.consoles.enabled().await? {
-            crate::consoles::vm_vnc_display(row.vmid).filter(|d| state.vnc_display != Some(*d))
-        } else {
-            None
+        // A VNC console for Guacamole on the node's console address, with
+        // a password, from the next start.
+        let vnc = match crate::consoles::vm_vnc_display(row.vmid) {
+            Some(display) if self.consoles.enabled().await? => Some(VncListen {
+                address: self.consoles.vm_console_host(&row).await?,
+                display,
+                password: true,
+            }),
+            _ => None,
         };
         let update = VmUpdate {
-            vnc_display,
+            vnc: vnc
+                .clone()
+                .filter(|wanted| state.vnc.as_ref() != Some(wanted)),
             cores: Some(row.doc.cores).filter(|c| *c != state.cores),
             memory_mb: Some(row.doc.memory_mb).filter(|m| *m != state.memory_mb),
             cloud_init,
@@ -218,11 +227,45 @@ impl Vms {
         } else {
             pve.stop_vm(&vm).await.map_err(driver_error)?;
         }
+        let password = match (&vnc, row.doc.power_on) {
+            (Some(_), true) => {
+                step("VM console password").await?;
+                self.set_console_password(pve.as_ref(), &vm).await?
+            }
+            _ => None,
+        };
         self.store.set_vm_status(id, Status::Ready, None).await?;
         // The console follows the VM; a failure shows as drift.
-        self.consoles.ensure_vm(&row).await;
+        let console = self.consoles.ensure_vm(&row, password.as_ref()).await;
+        if let (Some(password), ConsoleState::Present { .. }) = (password, &console) {
+            // Connections made by hand to this VM follow its password.
+            let update = DependentUpdate::Password(password);
+            if let Err(error) = self.consoles.update_dependents(&row.id, &update).await {
+                tracing::warn!(vm = %id, error = %error.message, "cannot give the VM's new console password to the connections that use it");
+            }
+        }
         tracing::info!(vm = %id, node = %row.node, vmid = row.vmid, "VM ready");
         Ok(())
+    }
+
+    /// A fresh password for the running VM's VNC console, set in QEMU (it
+    /// lasts until the VM stops; every start gets a new one). `None` when
+    /// the VM still runs with a console started before giif required a
+    /// password: it gets one at its next start.
+    async fn set_console_password(
+        &self,
+        pve: &dyn Hypervisor,
+        vm: &VmRef,
+    ) -> Result<Option<Secret>, ApiError> {
+        let password = crate::consoles::fresh_vnc_password();
+        match pve.set_vnc_password(vm, &password).await {
+            Ok(()) => Ok(Some(password)),
+            Err(error) if error.class == ErrorClass::Permanent => {
+                tracing::warn!(vmid = vm.vmid, error = %error, "the VM's console takes a password from its next start");
+                Ok(None)
+            }
+            Err(error) => Err(driver_error(error)),
+        }
     }
 
     /// The API view of a VM. The VM itself is read from Proxmox (never from

@@ -71,6 +71,9 @@ pub async fn dispatch(shared: &Arc<Shared>, call: &Call) -> Result<Response<Body
             qemu::update(shared, call, node, vmid, false).await
         }
         ("PUT", ["nodes", node, "qemu", vmid, "resize"]) => qemu::resize(shared, call, node, vmid),
+        ("POST", ["nodes", node, "qemu", vmid, "monitor"]) => {
+            qemu::monitor(shared, call, node, vmid)
+        }
         ("GET", ["nodes", node, "qemu", vmid, "status", "current"]) => {
             qemu::status(shared, call, node, vmid)
         }

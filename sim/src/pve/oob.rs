@@ -2,7 +2,6 @@
 //! them: shared by the admin routes and [`super::PveCluster`]'s methods.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
@@ -65,10 +64,7 @@ impl Shared {
                 return false;
             };
             vm.apply_pending();
-            vm.running = Some(Running {
-                since: Instant::now(),
-                pid,
-            });
+            vm.running = Some(Running::new(pid));
             VmEvent::Started {
                 node: vm.node.clone(),
                 vmid,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use hyper::Response;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::api::Call;
 use super::flock::{self, Mode};
@@ -514,4 +515,45 @@ pub fn destroy(
             },
         },
     ))
+}
+
+/// `POST .../monitor`: QEMU's human monitor, for `set_password vnc PW`
+/// (which needs `Sys.Modify`; `info` and `help` need `Sys.Audit`). QEMU
+/// takes a VNC password only when the VM started with `password=on` in its
+/// `-vnc` argument, and forgets it when the VM stops.
+pub fn monitor(
+    shared: &Arc<Shared>,
+    call: &Call,
+    node: &str,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let id = vmid(id)?;
+    call.verify(schema::MONITOR)?;
+    let command = call.params.get("command").cloned().unwrap_or_default();
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let reads = matches!(words.first(), Some(&"info" | &"help" | &"?"));
+    call.need(
+        &format!("/vms/{id}"),
+        if reads { "Sys.Audit" } else { "Sys.Modify" },
+    )?;
+    let mut state = shared.lock();
+    state.check_node(node)?;
+    let vm = state.load_mut(node, id)?;
+    let takes_password = vm
+        .config
+        .get("args")
+        .is_some_and(|args| args.contains("password=on"));
+    let Some(running) = vm.running.as_mut() else {
+        return Err(ApiError::die(format!("VM {id} not running")));
+    };
+    let answer = match words.as_slice() {
+        ["set_password", "vnc", password, ..] if takes_password => {
+            running.vnc_password_sha256 = Some(hex::encode(Sha256::digest(password.as_bytes())));
+            String::new()
+        }
+        ["set_password", "vnc", ..] => "Could not set password".to_string(),
+        [first, ..] => format!("unknown command: '{first}'"),
+        [] => String::new(),
+    };
+    Ok(reply::ok(json!(answer)))
 }

@@ -31,6 +31,14 @@ impl RequestLog {
     }
 
     pub fn append(&self, method: &str, path: &str, params: &BTreeMap<String, String>) {
+        // A monitor command's password stays out of the log.
+        let mut params = params.clone();
+        if let Some(command) = params.get_mut("command") {
+            if command.starts_with("set_password") {
+                let kept: Vec<&str> = command.split_whitespace().take(2).collect();
+                *command = format!("{} ******", kept.join(" "));
+            }
+        }
         // One write per line, so lines from concurrent writers never mix.
         let line = format!(
             "{}\n",

@@ -265,6 +265,8 @@ pub const RESIZE: &[Param] = &[
     opt("skiplock", Kind::Bool),
 ];
 
+pub const MONITOR: &[Param] = &[req("command", Kind::Str { max_len: None })];
+
 pub const START: &[Param] = &[
     opt("skiplock", Kind::Bool),
     opt(

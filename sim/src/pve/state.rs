@@ -249,6 +249,7 @@ impl Shared {
                     "pending": vm.pending,
                     "pending_delete": vm.pending_delete,
                     "digest": vm.digest(),
+                    "vnc_password_sha256": vm.running.as_ref().and_then(|r| r.vnc_password_sha256.clone()),
                 })
             })
             .collect();

@@ -289,7 +289,6 @@ fn next_disk_index(vm: &Vm) -> u32 {
 mod tests {
     use super::*;
     use crate::pve::vm::Running;
-    use std::time::Instant;
 
     fn node() -> NodeSpec {
         NodeSpec {
@@ -338,10 +337,7 @@ mod tests {
     #[test]
     fn a_running_vm_hotplugs_nics_and_defers_cores() {
         let mut vm = vm();
-        vm.running = Some(Running {
-            since: Instant::now(),
-            pid: 1,
-        });
+        vm.running = Some(Running::new(1));
         let p = params(&[
             ("cores", "4"),
             ("net1", "virtio,bridge=vmbr1,tag=13"),

@@ -30,6 +30,19 @@ const NUMERIC_KEYS: &[&str] = &[
 pub struct Running {
     pub since: Instant,
     pub pid: u32,
+    /// The VNC password set through the monitor (its SHA-256), which QEMU
+    /// forgets when the VM stops.
+    pub vnc_password_sha256: Option<String>,
+}
+
+impl Running {
+    pub fn new(pid: u32) -> Self {
+        Self {
+            since: Instant::now(),
+            pid,
+            vnc_password_sha256: None,
+        }
+    }
 }
 
 /// Who holds the VM's lock file: one writer, or any number of readers

@@ -2,7 +2,6 @@
 //! which lock files it holds meanwhile. Errors are PVE's task error texts.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use super::flock::Mode;
 use super::props::{self, Drive, NetDevice};
@@ -128,10 +127,7 @@ impl Work {
                 if *start {
                     let pid = state.pid();
                     if let Some(vm) = state.vms.get_mut(vmid) {
-                        vm.running = Some(Running {
-                            since: Instant::now(),
-                            pid,
-                        });
+                        vm.running = Some(Running::new(pid));
                         done.lines.push("Execute autostart".into());
                         done.events.push(started(vm));
                     }
@@ -220,10 +216,7 @@ impl Work {
                         ));
                     }
                 }
-                vm.running = Some(Running {
-                    since: Instant::now(),
-                    pid,
-                });
+                vm.running = Some(Running::new(pid));
                 Ok(Done {
                     lines: Vec::new(),
                     events: vec![started(vm)],

@@ -4,6 +4,7 @@
 //! starting a running VM, stopping a stopped one, plugging a NIC that is
 //! already there, or growing a disk to its current size do nothing.
 
+use crate::credentials::Secret;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -238,8 +239,8 @@ impl Hypervisor for ProxmoxDriver {
         if let Some(memory) = update.memory_mb {
             params.push(param("memory", memory));
         }
-        if let Some(display) = update.vnc_display {
-            params.push(param("args", super::vmconfig::vnc_args(display)));
+        if let Some(listen) = &update.vnc {
+            params.push(param("args", super::vmconfig::vnc_args(listen)));
         }
         if let Some(description) = &update.description {
             params.push(param("description", description));
@@ -387,6 +388,28 @@ impl Hypervisor for ProxmoxDriver {
                     format!("{key} is not in the configuration after plugging it"),
                 )
             })
+    }
+
+    /// QEMU's monitor `set_password vnc`, through Proxmox's monitor API
+    /// (which needs `Sys.Modify`). The monitor answers nothing on success,
+    /// and its complaint otherwise.
+    async fn set_vnc_password(&self, vm: &VmRef, password: &Secret) -> Result<(), DriverError> {
+        let params = vec![param(
+            "command",
+            format!("set_password vnc {}", password.expose()),
+        )];
+        let answer = self
+            .client
+            .request(Method::POST, &format!("{}/monitor", qemu(vm)), &params)
+            .await?;
+        match answer.as_str().map(str::trim) {
+            None | Some("") => Ok(()),
+            Some(complaint) => Err(DriverError::permanent(
+                format!("pve:{}", vm.node),
+                "set the VNC password",
+                format!("QEMU refused the VNC password: {complaint}"),
+            )),
+        }
     }
 
     async fn unplug_nic(&self, vm: &VmRef, slot: u32) -> Result<(), DriverError> {

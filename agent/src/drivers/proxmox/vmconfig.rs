@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::drivers::hypervisor::{
     CloudInit, Disk, IpConfig, MacAddr, Nic, NicModel, PowerState, VmRef, VmState, VmSummary,
+    VncListen,
 };
 
 /// The NIC models PVE accepts as `model=MAC` keys.
@@ -188,20 +189,26 @@ pub fn encode_segment(segment: &str) -> String {
 }
 
 /// `32G`, `512M`, bytes without a unit.
-/// QEMU's extra arguments for a VNC console on `display`, for guacd on
-/// the management network. (Proxmox accepts `args` only from root@pam.)
-pub fn vnc_args(display: u32) -> String {
-    format!("-vnc 0.0.0.0:{display}")
+/// QEMU's extra arguments for a VNC console, for guacd: on one address of
+/// the node, with a password. (Proxmox accepts `args` only from root@pam.)
+pub fn vnc_args(listen: &VncListen) -> String {
+    let password = if listen.password { ",password=on" } else { "" };
+    format!("-vnc {}:{}{password}", listen.address, listen.display)
 }
 
-/// The VNC display of a VM's extra QEMU arguments.
-pub fn vnc_display(args: &str) -> Option<u32> {
+/// Where a VM's extra QEMU arguments serve VNC.
+pub fn vnc_listen(args: &str) -> Option<VncListen> {
     let mut words = args.split_whitespace();
     while let Some(word) = words.next() {
         if word == "-vnc" {
-            let value = words.next()?;
-            let display = value.split(',').next()?.rsplit(':').next()?;
-            return display.parse().ok();
+            let mut options = words.next()?.split(',');
+            let (address, display) = options.next()?.rsplit_once(':')?;
+            let password = options.any(|option| option == "password=on" || option == "password");
+            return Some(VncListen {
+                address: address.to_string(),
+                display: display.parse().ok()?,
+                password,
+            });
         }
     }
     None
@@ -307,7 +314,7 @@ pub fn vm_state(vm: &VmRef, config: &Value, status: &Value) -> VmState {
         }
     }
     VmState {
-        vnc_display: get("args").and_then(|a| vnc_display(&a)),
+        vnc: get("args").and_then(|a| vnc_listen(&a)),
         vm: vm.clone(),
         name: get("name").unwrap_or_default(),
         power: power(status),
@@ -351,10 +358,23 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn vnc_displays_round_trip_through_args() {
-        assert_eq!(vnc_display(&vnc_args(104)), Some(104));
-        assert_eq!(vnc_display("-cpu host -vnc 0.0.0.0:7,password=on"), Some(7));
-        assert_eq!(vnc_display("-cpu host"), None);
+    fn vnc_listens_round_trip_through_args() {
+        let listen = VncListen {
+            address: "10.0.0.21".into(),
+            display: 104,
+            password: true,
+        };
+        assert_eq!(vnc_args(&listen), "-vnc 10.0.0.21:104,password=on");
+        assert_eq!(vnc_listen(&vnc_args(&listen)), Some(listen));
+        assert_eq!(
+            vnc_listen("-cpu host -vnc 0.0.0.0:7"),
+            Some(VncListen {
+                address: "0.0.0.0".into(),
+                display: 7,
+                password: false
+            })
+        );
+        assert_eq!(vnc_listen("-cpu host"), None);
     }
 
     #[test]
