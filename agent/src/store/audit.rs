@@ -137,9 +137,7 @@ impl Store {
 
     /// Deletes audit records older than `days`, with their device actions.
     pub async fn prune_audit(&self, days: u32) -> Result<u64, ApiError> {
-        let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)))
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let cutoff = super::rfc3339_days_ago(i64::from(days));
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "DELETE FROM audit_device_actions WHERE audit_id IN (SELECT id FROM audit_log WHERE at < $1)",

@@ -254,6 +254,14 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     }
 }
 
+/// The moment `days` ago, as the store writes times: the cutoff of the
+/// records it prunes.
+pub(crate) fn rfc3339_days_ago(days: i64) -> String {
+    (time::OffsetDateTime::now_utc() - time::Duration::days(days))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)

@@ -494,9 +494,7 @@ impl Store {
 
     /// Forgets finished operations older than `days`.
     pub async fn prune_operations(&self, days: i64) -> Result<u64, ApiError> {
-        let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(days))
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let cutoff = super::rfc3339_days_ago(days);
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "DELETE FROM operations WHERE state IN ('done', 'abandoned') AND updated_at < $1",

@@ -93,9 +93,7 @@ impl Store {
     /// Forgets outcomes older than `days`: Terraform never retries a change
     /// that old.
     pub async fn prune_request_log(&self, days: i64) -> Result<u64, ApiError> {
-        let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(days))
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let cutoff = super::rfc3339_days_ago(days);
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM request_log WHERE created_at < $1")
             .bind(cutoff)
