@@ -37,10 +37,11 @@ pub async fn check_site(site: &Site, store: &Store) -> Vec<DeviceCheck> {
         let outcome = bmc.system_info().await.and_then(|info| {
             let expected = inventory.iter().find(|s| &s.name == name).map(|s| s.service_tag.clone());
             match expected {
-                Some(tag) if tag != info.service_tag => Err(DriverError::permanent(
+                // A BMC that reports no service tag cannot contradict one.
+                Some(tag) if !info.service_tag.is_empty() && tag != info.service_tag => Err(DriverError::permanent(
                     bmc.target(),
                     "getsysinfo",
-                    format!("the iDRAC reports service tag {} but the inventory says {tag}: is the address right?", info.service_tag),
+                    format!("the BMC reports service tag {} but the inventory says {tag}: is the address right?", info.service_tag),
                 )),
                 _ => Ok(format!(
                     "{} {} power {}, BMC firmware {}",
@@ -55,7 +56,7 @@ pub async fn check_site(site: &Site, store: &Store) -> Vec<DeviceCheck> {
             }
         });
         checks.push(DeviceCheck {
-            device: format!("idrac {name}"),
+            device: bmc.target().replacen(':', " ", 1),
             outcome,
         });
     }

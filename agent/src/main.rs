@@ -597,7 +597,7 @@ async fn list_inventory(config: &std::path::Path) -> anyhow::Result<()> {
     if !servers.is_empty() {
         println!(
             "\n{:<12} {:<12} {:<16} {:>5}  {:<24} TAGS",
-            "SERVER", "SERVICE TAG", "MODEL", "VLAN", "IDRAC"
+            "SERVER", "SERVICE TAG", "MODEL", "VLAN", "BMC"
         );
         for s in servers {
             println!(
@@ -606,7 +606,7 @@ async fn list_inventory(config: &std::path::Path) -> anyhow::Result<()> {
                 s.service_tag,
                 s.model.as_deref().unwrap_or("-"),
                 s.vlan,
-                format!("{}:{}", s.idrac.address, s.idrac.port),
+                s.bmc_address(),
                 s.tags.join(",")
             );
         }

@@ -15,9 +15,10 @@ use crate::drivers::hypervisor::Hypervisor;
 use crate::drivers::idrac::{Idrac, IdracConfig};
 use crate::drivers::pagw::{Credential, Pagw, PagwConfig};
 use crate::drivers::proxmox::{parse_fingerprint, ProxmoxConfig, ProxmoxDriver, PveTrust};
+use crate::drivers::redfish::{Redfish, RedfishConfig};
 use crate::drivers::retry::RetryPolicy;
 use crate::error::ApiError;
-use crate::inventory::GatewayAccess;
+use crate::inventory::{Bms, GatewayAccess, Management};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,13 @@ pub enum SiteError {
     Proxmox(String),
     #[error("guacamole: {0}")]
     Guacamole(String),
+    #[error("bms {server}: the Redfish BMC: {source}")]
+    Redfish {
+        server: String,
+        source: crate::drivers::redfish::RedfishSetupError,
+    },
+    #[error("bms {0}: the site file gives neither an idrac nor a bmc table")]
+    NoBmc(String),
     #[error("{device}: the SSH key: {reason}")]
     Key { device: String, reason: String },
 }
@@ -52,6 +60,47 @@ pub fn gateway_credential(access: &GatewayAccess, device: &str) -> Result<Creden
             device: device.to_string(),
             reason: "the site file gives neither key nor password".into(),
         }),
+    }
+}
+
+/// The driver a server's site entry chooses for its BMC.
+fn bmc_driver(
+    server: &Bms,
+    pins: &Arc<dyn HostKeyPins>,
+    retry: RetryPolicy,
+) -> Result<Arc<dyn Bmc>, SiteError> {
+    let device = format!("bms {}", server.name);
+    let resolve = |reference: &crate::credentials::SecretRef| {
+        reference.resolve().map_err(|source| SiteError::Secret {
+            device: device.clone(),
+            source,
+        })
+    };
+    match server.management() {
+        Some(Management::Racadm(idrac)) => {
+            let mut config = IdracConfig::new(
+                &server.name,
+                &idrac.address,
+                idrac.port,
+                &idrac.user,
+                resolve(&idrac.password)?,
+            );
+            config.retry = retry;
+            Ok(Arc::new(Idrac::new(config, pins.clone())))
+        }
+        Some(Management::Redfish(bmc)) => {
+            let mut config =
+                RedfishConfig::new(&server.name, &bmc.url, &bmc.user, resolve(&bmc.password)?);
+            config.system = bmc.system.clone();
+            config.retry = retry;
+            let driver =
+                Redfish::new(config, pins.clone()).map_err(|source| SiteError::Redfish {
+                    server: server.name.clone(),
+                    source,
+                })?;
+            Ok(Arc::new(driver))
+        }
+        None => Err(SiteError::NoBmc(server.name.clone())),
     }
 }
 
@@ -79,24 +128,7 @@ impl Site {
         let pins: Arc<dyn HostKeyPins> = Arc::new(store.clone());
         let mut bmcs: BTreeMap<String, Arc<dyn Bmc>> = BTreeMap::new();
         for server in store.bms_inventory().await? {
-            let device = format!("bms {}", server.name);
-            let password = server
-                .idrac
-                .password
-                .resolve()
-                .map_err(|source| SiteError::Secret { device, source })?;
-            let mut config = IdracConfig::new(
-                &server.name,
-                &server.idrac.address,
-                server.idrac.port,
-                &server.idrac.user,
-                password,
-            );
-            config.retry = retry;
-            bmcs.insert(
-                server.name.clone(),
-                Arc::new(Idrac::new(config, pins.clone())),
-            );
+            bmcs.insert(server.name.clone(), bmc_driver(&server, &pins, retry)?);
         }
         let hypervisor: Option<Arc<dyn Hypervisor>> = match store.proxmox_inventory().await? {
             None => None,

@@ -29,6 +29,9 @@ pub enum Status {
     /// The object works; its console was deleted or changed in Guacamole
     /// and the next apply puts it back.
     ConsoleDrift,
+    /// The server works, but its BMC offers no console (why is in
+    /// `last_error`): it has no Guacamole connection.
+    ConsoleUnavailable,
 }
 
 impl Status {
@@ -45,6 +48,7 @@ impl Status {
         Status::Unconfigured,
         Status::Unreachable,
         Status::ConsoleDrift,
+        Status::ConsoleUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +65,7 @@ impl Status {
             Status::Unconfigured => "unconfigured",
             Status::Unreachable => "unreachable",
             Status::ConsoleDrift => "console_drift",
+            Status::ConsoleUnavailable => "console_unavailable",
         }
     }
 
@@ -71,7 +76,10 @@ impl Status {
 
     /// Whether the object is up (its console may still need repair).
     pub fn is_up(self) -> bool {
-        matches!(self, Status::Ready | Status::ConsoleDrift)
+        matches!(
+            self,
+            Status::Ready | Status::ConsoleDrift | Status::ConsoleUnavailable
+        )
     }
 
     /// Whether `text` names this status.

@@ -293,6 +293,7 @@ async fn operations_killed_mid_step_finish_on_their_own() {
                             power_off: true,
                             eject_media: true,
                             reset: "none".into(),
+                            erase: false,
                         }),
                         ..Default::default()
                     }),

@@ -233,6 +233,13 @@ impl Servers {
         match wanted {
             Some(source) if media.image.as_deref() != Some(source.image.as_str()) => {
                 bmc.attach_media(&source).await.map_err(driver_error)?;
+                // The next boot starts the image, whatever the boot order.
+                match bmc.boot_once_from_media().await {
+                    Err(err) if err.class == ErrorClass::Unsupported => {
+                        tracing::warn!(bms = %row.bms, error = %err, "the image is attached, but the server boots it only if its boot order says so")
+                    }
+                    other => other.map_err(driver_error)?,
+                }
             }
             None if media.image.is_some() => bmc.detach_media().await.map_err(driver_error)?,
             _ => {}
@@ -242,20 +249,41 @@ impl Servers {
             Some("off") => bmc.power(PowerAction::Off).await.map_err(driver_error)?,
             _ => {}
         }
+        let mut status = (Status::Ready, None);
         if self.consoles.enabled().await? {
             step("console").await?;
-            self.console(&row, &server, bmc.as_ref()).await?;
+            if let Some(why) = self.console(&row, &server, bmc.as_ref()).await? {
+                status = (Status::ConsoleUnavailable, Some(why));
+            }
         }
-        self.store.set_bms_status(id, Status::Ready, None).await?;
+        self.store
+            .set_bms_status(id, status.0, status.1.as_deref())
+            .await?;
         tracing::info!(assignment = %id, bms = %row.bms, project = %row.project_id, nic = slot, "server assignment ready");
         Ok(())
     }
 
-    /// The iDRAC's VNC server on the inventory's port with a password
-    /// (the inventory's, or a fresh one each time), and the console that
-    /// uses it in the server's project.
-    async fn console(&self, row: &BmsRow, server: &Bms, bmc: &dyn Bmc) -> Result<(), ApiError> {
-        let password = match &server.idrac.vnc_password {
+    /// The BMC's VNC server on the inventory's port with a password (the
+    /// inventory's, or a fresh one each time), and the console that uses it
+    /// in the server's project. A BMC without a VNC server gets no console:
+    /// the answer says why.
+    async fn console(
+        &self,
+        row: &BmsRow,
+        server: &Bms,
+        bmc: &dyn Bmc,
+    ) -> Result<Option<String>, ApiError> {
+        match bmc.console_settings().await {
+            Err(err) if err.class == ErrorClass::Unsupported => {
+                self.consoles.remove_bms(&row.id).await?;
+                return Ok(Some(format!(
+                    "no console: {}; the server works without one",
+                    err.message
+                )));
+            }
+            other => other.map_err(driver_error)?,
+        };
+        let password = match server.vnc_password() {
             Some(reference) => reference
                 .resolve()
                 .map_err(|e| ApiError::precondition(format!("bms {}: {e}", server.name)))?,
@@ -263,7 +291,7 @@ impl Servers {
         };
         let settings = VncSettings {
             enabled: true,
-            port: server.idrac.vnc_port,
+            port: server.vnc_endpoint().map_or(5901, |(_, port)| port),
             timeout_secs: VNC_IDLE_TIMEOUT_SECS,
             password: Some(password.clone()),
         };
@@ -283,7 +311,7 @@ impl Servers {
                 tracing::warn!(assignment = %row.id, error = %err, "connections to the server keep an old password");
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The API view of an assignment; with `live`, power and media as the
@@ -314,7 +342,7 @@ impl Servers {
             console_connection_id: String::new(),
             console_url: String::new(),
         };
-        if live && row.status == Status::Ready {
+        if live && row.status.is_up() {
             let bmc = self.bmc(&row.bms).await?;
             match (bmc.power_state().await, bmc.media_status().await) {
                 (Ok(power), Ok(media)) => {

@@ -45,6 +45,7 @@ pub fn doc_from_spec(spec: &api::BmsAssignmentSpec) -> Result<BmsDoc, ApiError> 
                 power_off: r.power_off,
                 eject_media: r.eject_media,
                 reset: reset.to_string(),
+                erase: r.erase,
             }
         }
     };
@@ -65,6 +66,7 @@ pub fn spec_from_doc(project_id: &str, bms: &str, doc: &BmsDoc) -> api::BmsAssig
             power_off: doc.release.power_off,
             eject_media: doc.release.eject_media,
             reset: doc.release.reset.clone(),
+            erase: doc.release.erase,
         }),
     }
 }

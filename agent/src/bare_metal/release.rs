@@ -1,5 +1,5 @@
-//! Ending an assignment: the release policy (eject, power off, optional BMC
-//! reset), the NIC unplugged and the gateway reconfigured, the server freed
+//! Ending an assignment: the release policy (eject, power off, optional
+//! disk erase, optional BMC reset), the NIC unplugged and the gateway reconfigured, the server freed
 //! — or quarantined when its release failed, so nobody gets a server in an
 //! unknown state. A server the default project's gateway exists for is
 //! plugged into that gateway again, as Giif keeps idle hardware.
@@ -29,6 +29,12 @@ impl Servers {
                 if release.power_off {
                     if let Err(err) = bmc.power(PowerAction::Off).await {
                         failures.push(format!("powering off failed: {err}"));
+                    }
+                }
+                if release.erase {
+                    step("erase disks").await?;
+                    if let Err(err) = bmc.erase_disks().await {
+                        failures.push(format!("erasing the disks failed: {err}"));
                     }
                 }
                 if release.reset == "bmc" {

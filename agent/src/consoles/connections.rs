@@ -199,9 +199,12 @@ impl Consoles {
                 })?;
             // The assignment's console has the password the iDRAC was given.
             let password = self.console_password(&owner::bms_console(&row.id)).await?;
+            let (hostname, port) = server.vnc_endpoint().ok_or_else(|| {
+                ApiError::precondition(format!("server {} has no BMC address", row.bms))
+            })?;
             return Ok(Target {
-                hostname: server.idrac.address.clone(),
-                port: u32::from(server.idrac.vnc_port),
+                hostname,
+                port: u32::from(port),
                 password,
             });
         }

@@ -218,10 +218,11 @@ impl Consoles {
         server: &crate::inventory::Bms,
         assignment: &str,
     ) -> ConnectionSpec {
+        let (host, port) = server.vnc_endpoint().unwrap_or_default();
         vnc(
             &format!("{} console", server.name),
-            &server.idrac.address,
-            u32::from(server.idrac.vnc_port),
+            &host,
+            u32::from(port),
             assignment,
             registry.guacd.clone(),
         )

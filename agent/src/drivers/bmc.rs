@@ -1,7 +1,9 @@
 //! The BMC capability: what the agent needs from a server's management
 //! controller (power, virtual media, the VNC console, system facts, a reset
 //! of the controller itself, and configuration export/import jobs), in
-//! backend-neutral terms. Implemented for Dell iDRACs in `drivers::idrac`.
+//! backend-neutral terms. Implemented for Dell iDRACs in `drivers::idrac`
+//! and for Redfish services in `drivers::redfish`. A BMC that lacks a part
+//! (a VNC server, drive erasure) answers `ErrorClass::Unsupported`.
 
 use async_trait::async_trait;
 
@@ -132,6 +134,8 @@ pub trait Bmc: Send + Sync {
     async fn attach_media(&self, source: &MediaSource) -> Result<(), DriverError>;
     /// Detaches the image; succeeds when none is attached.
     async fn detach_media(&self) -> Result<(), DriverError>;
+    /// Makes the next boot, and only the next, start from the virtual CD.
+    async fn boot_once_from_media(&self) -> Result<(), DriverError>;
 
     async fn console_settings(&self) -> Result<VncSettings, DriverError>;
     async fn set_console_settings(&self, settings: &VncSettings) -> Result<(), DriverError>;
@@ -144,4 +148,9 @@ pub trait Bmc: Send + Sync {
     async fn export_profile(&self, to: &ProfileLocation) -> Result<JobId, DriverError>;
     async fn import_profile(&self, from: &ProfileLocation) -> Result<JobId, DriverError>;
     async fn job_status(&self, job: &JobId) -> Result<JobStatus, DriverError>;
+
+    /// Erases every disk of the server for good (cryptographic erase where
+    /// the drives can, else overwrite), and returns when it is done. The
+    /// server is powered off or restarted by the BMC as the erase needs.
+    async fn erase_disks(&self) -> Result<(), DriverError>;
 }

@@ -13,6 +13,9 @@ pub enum ErrorClass {
     MaybeApplied,
     /// The object does not exist on the device.
     NotFound,
+    /// The device does not offer this at all (a BMC without a VNC server,
+    /// without drive erasure): do not retry, do without or say so.
+    Unsupported,
 }
 
 /// A driver failure: which device, which action, what the device said.

@@ -200,5 +200,7 @@ pub(crate) fn driver_error(error: crate::drivers::DriverError) -> ApiError {
         ErrorClass::MaybeApplied => ApiError::transient(text)
             .hint("The device may have done it; retrying reads its state first."),
         ErrorClass::Permanent => ApiError::precondition(text),
+        ErrorClass::Unsupported => ApiError::precondition(text)
+            .hint("The device does not offer this; change the site or the configuration."),
     }
 }

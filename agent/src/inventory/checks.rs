@@ -123,22 +123,78 @@ pub(super) fn bms(servers: &[Spanned<Bms>], project_pool: &VlanPoolSpec, problem
                 );
             }
         }
-        let idrac = server.idrac.ssh();
-        login(
-            &idrac.address,
-            idrac.port,
-            &idrac.user,
-            &span,
-            &field("idrac"),
-            problems,
-        );
-        if server.idrac.vnc_port == 0 {
-            problems.add(
-                &span,
-                &field("idrac.vnc_port"),
-                "0 is not a port; iDRACs serve VNC on 5901 by default",
-            );
+        bmc_access(server, &span, problems);
+    }
+}
+
+/// Exactly one of `idrac` and `bmc`, each complete.
+fn bmc_access(server: &Bms, span: &std::ops::Range<usize>, problems: &mut Problems) {
+    let field = |f: &str| format!("bms[{}].{f}", server.name);
+    match (&server.idrac, &server.bmc) {
+        (Some(idrac), None) => {
+            let ssh = idrac.ssh();
+            login(&ssh.address, ssh.port, &ssh.user, span, &field("idrac"), problems);
+            if idrac.vnc_port == 0 {
+                problems.add(
+                    span,
+                    &field("idrac.vnc_port"),
+                    "0 is not a port; iDRACs serve VNC on 5901 by default",
+                );
+            }
         }
+        (None, Some(bmc)) => {
+            if let Some(reason) = redfish_url_problem(&bmc.url, bmc.plain_http) {
+                problems.add(span, &field("bmc.url"), reason);
+            }
+            if bmc.user.trim().is_empty() {
+                problems.add(span, &field("bmc.user"), "give the user name to log in as");
+            }
+            if bmc.vnc_port == 0 {
+                problems.add(
+                    span,
+                    &field("bmc.vnc_port"),
+                    "0 is not a port; leave it out for 5901",
+                );
+            }
+        }
+        (Some(_), Some(_)) => problems.add(
+            span,
+            &field("bmc"),
+            "give either `idrac` (racadm over SSH) or `bmc` (driver = \"redfish\"), not both",
+        ),
+        (None, None) => problems.add(
+            span,
+            &field("idrac"),
+            "say how to reach the server's BMC: an `idrac` table (racadm over SSH) or a `bmc` table (driver = \"redfish\")",
+        ),
+    }
+}
+
+/// Why a Redfish service URL cannot be used, if it cannot.
+pub(crate) fn redfish_url_problem(text: &str, plain_http: bool) -> Option<String> {
+    let url = match reqwest::Url::parse(text) {
+        Ok(url) => url,
+        Err(err) => {
+            return Some(format!(
+                "{text:?} is not a URL ({err}); write https://host[:port]"
+            ))
+        }
+    };
+    if url.host_str().is_none_or(str::is_empty) {
+        return Some(format!("{text:?} names no host; write https://host[:port]"));
+    }
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+        return Some(format!(
+            "{text:?} has a path, query or user; give only https://host[:port] (the agent finds /redfish/v1 itself)"
+        ));
+    }
+    match url.scheme() {
+        "https" => None,
+        "http" if plain_http => None,
+        "http" => Some(
+            "plain http would send the BMC password readable; use https, or set plain_http = true for an emulator or a lab".to_string(),
+        ),
+        other => Some(format!("{other}:// is not Redfish; write https://host[:port]")),
     }
 }
 
@@ -466,9 +522,13 @@ pub(super) fn secrets(
     };
     for server in servers {
         let (span, server) = (server.span(), server.get_ref());
-        let field = |name: &str| format!("bms[{}].idrac.{name}", server.name);
-        readable(&server.idrac.password, &span, &field("password"), problems);
-        if let Some(vnc) = &server.idrac.vnc_password {
+        let table = if server.bmc.is_some() { "bmc" } else { "idrac" };
+        let field = |name: &str| format!("bms[{}].{table}.{name}", server.name);
+        let password = server.idrac.as_ref().map(|i| &i.password);
+        if let Some(password) = password.or(server.bmc.as_ref().map(|b| &b.password)) {
+            readable(password, &span, &field("password"), problems);
+        }
+        if let Some(vnc) = server.vnc_password() {
             readable(vnc, &span, &field("vnc_password"), problems);
         }
     }
@@ -513,8 +573,14 @@ pub(super) fn secrets(
 }
 
 pub(super) fn resolve_bms(mut server: Bms, base: &Path) -> Bms {
-    server.idrac.password = server.idrac.password.relative_to(base);
-    server.idrac.vnc_password = server.idrac.vnc_password.map(|s| s.relative_to(base));
+    if let Some(idrac) = &mut server.idrac {
+        idrac.password = idrac.password.clone().relative_to(base);
+        idrac.vnc_password = idrac.vnc_password.take().map(|s| s.relative_to(base));
+    }
+    if let Some(bmc) = &mut server.bmc {
+        bmc.password = bmc.password.clone().relative_to(base);
+        bmc.vnc_password = bmc.vnc_password.take().map(|s| s.relative_to(base));
+    }
     server
 }
 

@@ -11,8 +11,8 @@ use toml::Spanned;
 
 use crate::store::VlanPoolSpec;
 pub use model::{
-    Bms, FloatingIps, GatewayAccess, Guacamole, IdracAccess, IsoImage, PagwSlot, Proxmox,
-    ProxmoxNode, SshAccess, Template,
+    BmcDriver, Bms, FloatingIps, GatewayAccess, Guacamole, IdracAccess, IsoImage, Management,
+    PagwSlot, Proxmox, ProxmoxNode, RedfishAccess, SshAccess, Template,
 };
 
 #[derive(Debug, Deserialize)]

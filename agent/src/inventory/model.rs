@@ -40,7 +40,8 @@ pub struct GatewayAccess {
     pub password: Option<SecretRef>,
 }
 
-/// A bare-metal server and its iDRAC.
+/// A bare-metal server and its BMC: `idrac` (racadm over SSH) or `bmc`
+/// (another driver, today Redfish); exactly one of them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bms {
@@ -53,7 +54,92 @@ pub struct Bms {
     pub macs: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
-    pub idrac: IdracAccess,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idrac: Option<IdracAccess>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bmc: Option<RedfishAccess>,
+}
+
+/// How a server's BMC is driven, as its site entry says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Management<'a> {
+    Racadm(&'a IdracAccess),
+    Redfish(&'a RedfishAccess),
+}
+
+impl Bms {
+    /// The server's BMC access; `None` only for an entry the checks refuse.
+    pub fn management(&self) -> Option<Management<'_>> {
+        match (&self.idrac, &self.bmc) {
+            (Some(idrac), None) => Some(Management::Racadm(idrac)),
+            (None, Some(bmc)) => Some(Management::Redfish(bmc)),
+            _ => None,
+        }
+    }
+
+    /// Where consoles reach the BMC's VNC server: host and port.
+    pub fn vnc_endpoint(&self) -> Option<(String, u16)> {
+        match self.management()? {
+            Management::Racadm(idrac) => Some((idrac.address.clone(), idrac.vnc_port)),
+            Management::Redfish(bmc) => Some((bmc.host()?, bmc.vnc_port)),
+        }
+    }
+
+    /// The VNC password the site file sets, if any.
+    pub fn vnc_password(&self) -> Option<&SecretRef> {
+        match self.management()? {
+            Management::Racadm(idrac) => idrac.vnc_password.as_ref(),
+            Management::Redfish(bmc) => bmc.vnc_password.as_ref(),
+        }
+    }
+
+    /// How logs and listings name the BMC: `host:port` or its URL.
+    pub fn bmc_address(&self) -> String {
+        match self.management() {
+            Some(Management::Racadm(idrac)) => format!("{}:{}", idrac.address, idrac.port),
+            Some(Management::Redfish(bmc)) => bmc.url.clone(),
+            None => "-".to_string(),
+        }
+    }
+}
+
+/// The BMC drivers a `bmc` table can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BmcDriver {
+    Redfish,
+}
+
+/// A BMC driven over Redfish: its service's URL, the system it manages
+/// (the only one when left out), and a user; the certificate is pinned on
+/// first use. Plain `http://` only with `plain_http = true` (emulators and
+/// labs: the password would cross the network readable).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedfishAccess {
+    pub driver: BmcDriver,
+    /// `https://host[:port]`, without a path.
+    pub url: String,
+    /// The system's `Id` under `/redfish/v1/Systems`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub user: String,
+    pub password: SecretRef,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain_http: bool,
+    /// The VNC port an iDRAC9 opens through Dell's attributes.
+    #[serde(default = "default_vnc_port")]
+    pub vnc_port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vnc_password: Option<SecretRef>,
+}
+
+impl RedfishAccess {
+    /// The URL's host, if it parses.
+    pub fn host(&self) -> Option<String> {
+        let url = reqwest::Url::parse(&self.url).ok()?;
+        url.host_str().map(str::to_string)
+    }
 }
 
 /// How the agent reaches a server's iDRAC, and how consoles reach its VNC

@@ -91,9 +91,10 @@ fn a_full_site_with_relative_credentials() {
     std::fs::write(dir.path().join("pagw.pw"), "pw\n").unwrap();
     std::env::set_var("GIIF_TEST_PVE_TOKEN", "t");
     let inventory = parse("site.toml", FULL, dir.path()).expect("valid");
-    assert_eq!(inventory.bms[0].idrac.port, 22);
+    let idrac = inventory.bms[0].idrac.as_ref().expect("an idrac table");
+    assert_eq!(idrac.port, 22);
     assert_eq!(
-        inventory.bms[0].idrac.password,
+        idrac.password,
         crate::credentials::SecretRef::File(dir.path().join("idrac.pw"))
     );
     assert_eq!(
@@ -101,6 +102,73 @@ fn a_full_site_with_relative_credentials() {
         "203.0.113.10"
     );
     assert_eq!(inventory.floating_ips.expand().unwrap().len(), 4);
+}
+
+#[test]
+fn a_redfish_bmc_is_a_bmc_table() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("idrac.pw"), "calvin\n").unwrap();
+    std::fs::write(dir.path().join("pagw.pw"), "pw\n").unwrap();
+    std::env::set_var("GIIF_TEST_PVE_TOKEN", "t");
+    let redfish = FULL.replace(
+        r#"idrac = { address = "10.0.0.11", user = "root", password = { file = "idrac.pw" } }"#,
+        r#"bmc = { driver = "redfish", url = "https://10.0.0.11", system = "System.Embedded.1", user = "root", password = { file = "idrac.pw" } }"#,
+    );
+    let inventory = parse("site.toml", &redfish, dir.path()).expect("valid");
+    let server = &inventory.bms[0];
+    assert!(server.idrac.is_none());
+    let bmc = server.bmc.as_ref().expect("a bmc table");
+    assert_eq!(bmc.system.as_deref(), Some("System.Embedded.1"));
+    assert_eq!(
+        bmc.password,
+        crate::credentials::SecretRef::File(dir.path().join("idrac.pw"))
+    );
+    assert_eq!(server.vnc_endpoint(), Some(("10.0.0.11".to_string(), 5901)));
+
+    let cases = [
+        (
+            r#"url = "http://10.0.0.11""#,
+            "bms[bms01].bmc.url: plain http would send the BMC password readable",
+        ),
+        (
+            r#"url = "https://10.0.0.11/redfish/v1""#,
+            "give only https://host[:port]",
+        ),
+        (r#"url = "10.0.0.11""#, "is not a URL"),
+    ];
+    for (url, expected) in cases {
+        let bad = redfish.replace(r#"url = "https://10.0.0.11""#, url);
+        let errors = parse("site.toml", &bad, dir.path()).expect_err(url);
+        let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert!(
+            text.iter().any(|t| t.contains(expected)),
+            "{url}: {text:#?}"
+        );
+    }
+    let lab = redfish.replace(
+        r#"url = "https://10.0.0.11""#,
+        r#"url = "http://127.0.0.1:8000", plain_http = true"#,
+    );
+    parse("site.toml", &lab, dir.path()).expect("plain http when asked for");
+
+    let both = redfish.replace(
+        "bmc = {",
+        r#"idrac = { address = "10.0.0.11", user = "root", password = { file = "idrac.pw" } }
+bmc = {"#,
+    );
+    let errors = parse("site.toml", &both, dir.path()).expect_err("both");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.to_string().contains("give either `idrac`")),
+        "{errors:#?}"
+    );
+    let unknown = redfish.replace(r#"driver = "redfish""#, r#"driver = "ipmi""#);
+    let errors = parse("site.toml", &unknown, dir.path()).expect_err("unknown driver");
+    assert!(
+        errors.iter().any(|e| e.to_string().contains("redfish")),
+        "{errors:#?}"
+    );
 }
 
 #[test]

@@ -18,6 +18,9 @@ pub struct ReleaseDoc {
     pub eject_media: bool,
     /// "none" or "bmc".
     pub reset: String,
+    /// Erase the disks before the server returns to the pool.
+    #[serde(default)]
+    pub erase: bool,
 }
 
 impl Default for ReleaseDoc {
@@ -26,6 +29,7 @@ impl Default for ReleaseDoc {
             power_off: true,
             eject_media: true,
             reset: "none".into(),
+            erase: false,
         }
     }
 }

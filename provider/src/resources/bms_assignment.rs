@@ -82,6 +82,9 @@ pub static BMS_ASSIGNMENT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
                     .optional()
                     .describe("`none` (default) or `bmc`: restart the iDRAC on release.")
                     .validate(RESET),
+                Attribute::bool("erase")
+                    .optional()
+                    .describe("Erase every disk before the server returns to the pool (default `false`): the drives' cryptographic or secure erase where they have one, an overwrite where not (iDRAC System Erase, Redfish `Drive.SecureErase`). Destroy waits until it is done; if the BMC cannot erase or the erase fails, the server is quarantined with the reason instead of returned."),
             ],
         )
         .optional()
@@ -102,7 +105,7 @@ pub static BMS_ASSIGNMENT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         Attribute::string("status")
             .computed()
             .volatile()
-            .describe("`ready`, or what the agent last found: `converging`, `failed`, `unreachable`."),
+            .describe("`ready`, or what the agent last found: `converging`, `failed`, `unreachable`; `console_unavailable` when the server works but its BMC offers no console (a Redfish BMC without Dell's VNC attributes)."),
     ],
     blocks: vec![timeouts_block(&[Operation::Create, Operation::Update, Operation::Delete])],
 }
@@ -122,6 +125,7 @@ fn spec_from(value: &Value) -> api::BmsAssignmentSpec {
             power_off: release.get("power_off").as_bool().unwrap_or(true),
             eject_media: release.get("eject_media").as_bool().unwrap_or(true),
             reset: release.get("reset").as_str().unwrap_or("none").to_string(),
+            erase: release.get("erase").as_bool().unwrap_or(false),
         }),
     }
 }

@@ -96,6 +96,11 @@ pub struct DeviceState {
     pub power_changed_at: Option<Instant>,
     /// `getsysinfo` calls so far (iDRAC8 answers every second one with nothing).
     pub sysinfo_calls: u32,
+    /// `iDRAC.ServerBoot.FirstBootDevice` and `.BootOnce`.
+    pub first_boot_device: String,
+    pub boot_once: bool,
+    /// The device the last boot started from (`Normal`: the boot order).
+    pub last_boot_device: String,
 }
 
 impl DeviceState {
@@ -117,6 +122,9 @@ impl DeviceState {
             host_key_fingerprint,
             power_changed_at: None,
             sysinfo_calls: 0,
+            first_boot_device: "Normal".into(),
+            boot_once: false,
+            last_boot_device: String::new(),
         }
     }
 
@@ -140,6 +148,12 @@ impl DeviceState {
     pub fn power_on(&mut self) {
         self.power = Power::On;
         self.boots += 1;
+        // A one-time first boot device lasts one boot.
+        self.last_boot_device = self.first_boot_device.clone();
+        if self.boot_once {
+            self.boot_once = false;
+            self.first_boot_device = "Normal".into();
+        }
     }
 
     pub fn snapshot(&mut self, now: Instant, epoch: Instant) -> serde_json::Value {
@@ -166,6 +180,11 @@ impl DeviceState {
             "jobs": self.jobs.iter().map(|j| j.to_json(now)).collect::<Vec<_>>(),
             "resetting": self.resetting(now),
             "resets": self.resets,
+            "boot": {
+                "first_device": self.first_boot_device,
+                "once": self.boot_once,
+                "last_device": self.last_boot_device,
+            },
             "reset_duration_ms": self.reset_duration.as_millis() as u64,
             "sessions_open": self.sessions_open,
             "commands_in_flight": self.in_flight,

@@ -1,5 +1,5 @@
-//! Lifecycle Controller jobs (configuration export and import): they run for
-//! a while and `racadm jobqueue view` shows them progressing to completion.
+//! Lifecycle Controller jobs (configuration export and import, System
+//! Erase): they run for a while and `racadm jobqueue view` shows them progressing to completion.
 
 use crate::site::Firmware;
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ pub const DEFAULT_JOB_DURATION: Duration = Duration::from_secs(2);
 pub enum JobKind {
     Export,
     Import,
+    SystemErase,
 }
 
 impl JobKind {
@@ -21,12 +22,14 @@ impl JobKind {
         match self {
             JobKind::Export => "Export: Server Configuration Profile",
             JobKind::Import => "Configure: Import Server Configuration Profile",
+            JobKind::SystemErase => "System_Erase",
         }
     }
     fn running_message(self) -> &'static str {
         match self {
             JobKind::Export => "SYS057: Exporting Server Configuration Profile.",
             JobKind::Import => "SYS058: Applying configuration changes.",
+            JobKind::SystemErase => "Turning on the server to perform System Erase tasks.",
         }
     }
     fn done_message(self) -> &'static str {
@@ -35,6 +38,7 @@ impl JobKind {
             JobKind::Import => {
                 "SYS053: Successfully imported and applied Server Configuration Profile."
             }
+            JobKind::SystemErase => "SYS018: Job completed successfully.",
         }
     }
 }
@@ -144,7 +148,11 @@ impl Job {
     pub fn to_json(&self, now: Instant) -> serde_json::Value {
         serde_json::json!({
             "id": self.id,
-            "kind": match self.kind { JobKind::Export => "export", JobKind::Import => "import" },
+            "kind": match self.kind {
+                JobKind::Export => "export",
+                JobKind::Import => "import",
+                JobKind::SystemErase => "system_erase",
+            },
             "file": self.file,
             "share": self.share,
             "status": if self.done(now) { "Completed" } else { "Running" },

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use super::command::{check_word, Command};
 use super::{parse, Idrac, Repeat};
 use crate::drivers::bmc::{
-    Bmc, JobId, JobStatus, MediaSource, MediaStatus, PowerAction, PowerState, ProfileLocation,
-    SystemInfo, VncSettings,
+    Bmc, JobId, JobState, JobStatus, MediaSource, MediaStatus, PowerAction, PowerState,
+    ProfileLocation, SystemInfo, VncSettings,
 };
 use crate::drivers::error::DriverError;
 use crate::drivers::observe::{observed, observed_change};
@@ -59,6 +59,15 @@ impl Bmc for Idrac {
 
     async fn detach_media(&self) -> Result<(), DriverError> {
         observed_change(&self.target, "detach media", self.detach("detach media")).await
+    }
+
+    async fn boot_once_from_media(&self) -> Result<(), DriverError> {
+        observed_change(
+            &self.target,
+            "boot once from media",
+            self.boot_once_from_cd(),
+        )
+        .await
     }
 
     async fn console_settings(&self) -> Result<VncSettings, DriverError> {
@@ -116,6 +125,10 @@ impl Bmc for Idrac {
         .await
     }
 
+    async fn erase_disks(&self) -> Result<(), DriverError> {
+        observed_change(&self.target, "erase disks", self.system_erase()).await
+    }
+
     async fn job_status(&self, job: &JobId) -> Result<JobStatus, DriverError> {
         const ACTION: &str = "job status";
         observed(&self.target, ACTION, async {
@@ -130,6 +143,44 @@ impl Bmc for Idrac {
 }
 
 impl Idrac {
+    /// System Erase of the physical disks: a cryptographic erase of every
+    /// drive that can (SED, ISE), run as a job the iDRAC schedules at once;
+    /// followed to its end.
+    async fn system_erase(&self) -> Result<(), DriverError> {
+        const ACTION: &str = "erase disks";
+        let command = Command::racadm(["systemerase", "secureerasepd,overwritepd"]);
+        let text = self.call(ACTION, &command, Repeat::Unsafe).await?;
+        let job = parse::job_mentioned(&text)
+            .map_err(|why| self.unexpected(ACTION, &command, why, &text))?;
+        let started = std::time::Instant::now();
+        loop {
+            let status = self.job_status(&job).await?;
+            match status.state {
+                JobState::Completed => return Ok(()),
+                JobState::Failed => {
+                    return Err(DriverError::permanent(
+                        &self.target,
+                        ACTION,
+                        format!(
+                            "the System Erase job {job} failed: {} {}",
+                            status.message_id.unwrap_or_default(),
+                            status.message
+                        ),
+                    ))
+                }
+                JobState::Scheduled | JobState::Running => {}
+            }
+            if started.elapsed() > self.config.job_wait {
+                return Err(DriverError::maybe_applied(
+                    &self.target,
+                    ACTION,
+                    format!("the System Erase job {job} is still running; it may yet finish"),
+                ));
+            }
+            tokio::time::sleep(self.config.job_poll).await;
+        }
+    }
+
     async fn reset(&self) -> Result<(), DriverError> {
         const ACTION: &str = "reset bmc";
         let command = Command::racadm(["racreset", "soft"]);

@@ -87,3 +87,22 @@ impl Idrac {
         }
     }
 }
+
+impl Idrac {
+    /// The next boot from the virtual CD: the first boot device, for one
+    /// boot only (the iDRAC clears `BootOnce` after it).
+    pub(super) async fn boot_once_from_cd(&self) -> Result<(), DriverError> {
+        const ACTION: &str = "boot once from media";
+        for (attribute, value) in [
+            ("iDRAC.ServerBoot.FirstBootDevice", "VCD-DVD"),
+            ("iDRAC.ServerBoot.BootOnce", "Enabled"),
+        ] {
+            let command = Command::racadm(["set", attribute, value]);
+            // Setting a value twice is harmless.
+            let text = self.call(ACTION, &command, Repeat::Safe).await?;
+            parse::object_modified(&text)
+                .map_err(|why| self.unexpected(ACTION, &command, why, &text))?;
+        }
+        Ok(())
+    }
+}

@@ -44,6 +44,10 @@ pub struct IdracConfig {
     /// How long one command (or one connection attempt) may take.
     pub command_timeout: Duration,
     pub retry: RetryPolicy,
+    /// How often a job the agent waits for (a System Erase) is looked at,
+    /// and how long it may run.
+    pub job_poll: Duration,
+    pub job_wait: Duration,
 }
 
 impl IdracConfig {
@@ -63,6 +67,8 @@ impl IdracConfig {
             min_interval: Duration::from_millis(500),
             command_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            job_poll: Duration::from_secs(10),
+            job_wait: Duration::from_secs(4 * 3600),
         }
     }
 }

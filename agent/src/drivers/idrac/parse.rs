@@ -187,6 +187,16 @@ pub(super) fn job_started(text: &str, code: &str) -> Parsed<JobId> {
     job_id(&id).map(|()| JobId(id))
 }
 
+/// The job an answer names (`JID_` and digits), wherever it names it.
+pub(super) fn job_mentioned(text: &str) -> Parsed<JobId> {
+    let at = text.find("JID_").ok_or("expected a job id (JID_...)")?;
+    let id: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    job_id(&id).map(|()| JobId(id))
+}
+
 /// `JID_` and digits (real ids have twelve).
 pub(super) fn job_id(id: &str) -> Parsed<()> {
     match id.strip_prefix("JID_") {

@@ -8,7 +8,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use super::classify;
-use crate::drivers::error::{DriverError, ErrorClass};
+use crate::drivers::error::DriverError;
+use crate::drivers::https::transport_error;
 use crate::drivers::observe::{observed, observed_change};
 use crate::drivers::retry::{retry, RetryPolicy};
 
@@ -149,72 +150,6 @@ fn reason_phrase(response: &reqwest::Response) -> Option<String> {
     let inner = text.split_once(" (")?.1.strip_suffix(')')?;
     let reason = inner.split_once(' ')?.1.trim();
     (!reason.is_empty()).then(|| reason.to_string())
-}
-
-/// No answer: a refused connection never reached PVE; a connection lost
-/// after a change went out may or may not have changed something.
-fn transport_error(
-    err: &reqwest::Error,
-    mutating: bool,
-    target: &str,
-    action: &str,
-) -> DriverError {
-    if let Some(tls) = tls_failure(err) {
-        return DriverError::permanent(
-            target,
-            action,
-            format!("TLS: the server is not trusted: {tls}"),
-        );
-    }
-    let detail = describe(err);
-    if err.is_connect() {
-        return DriverError::transient(target, action, format!("cannot connect: {detail}"));
-    }
-    if mutating {
-        DriverError::new(
-            ErrorClass::MaybeApplied,
-            target,
-            action,
-            format!("connection lost after the request was sent: {detail}"),
-        )
-    } else {
-        DriverError::transient(target, action, format!("connection lost: {detail}"))
-    }
-}
-
-/// The certificate check's own error, if that is why the call failed.
-fn tls_failure(err: &reqwest::Error) -> Option<String> {
-    find_rustls(err).map(|tls| tls.to_string())
-}
-
-/// Walks the causes, looking inside I/O errors too (their `source()` skips
-/// the error they wrap, and hyper nests them).
-fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-        return Some(tls);
-    }
-    if let Some(inner) = err
-        .downcast_ref::<std::io::Error>()
-        .and_then(|io| io.get_ref())
-    {
-        let inner: &(dyn std::error::Error + 'static) = inner;
-        if let Some(tls) = find_rustls(inner) {
-            return Some(tls);
-        }
-    }
-    err.source().and_then(find_rustls)
-}
-
-/// The error and its causes on one line (without the URL's query).
-fn describe(err: &reqwest::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = std::error::Error::source(err);
-    while let Some(current) = source {
-        parts.push(current.to_string());
-        source = current.source();
-    }
-    parts.dedup();
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ const SSL_BITS: [&str; 4] = [
 
 pub(super) fn get(bmc: &Bmc, args: &[String], now: Instant) -> Reply {
     if args.iter().any(|a| a == "-t" || a == "-f") {
-        return profile_job(bmc, args, JobKind::Export, now);
+        return profile_job(bmc, args, Profile::Export, now);
     }
     let [object] = args else {
         return invalid_syntax(GET_USAGE);
@@ -49,11 +49,18 @@ pub(super) fn get(bmc: &Bmc, args: &[String], now: Instant) -> Reply {
 
 pub(super) fn set(bmc: &Bmc, args: &[String], now: Instant) -> Reply {
     if args.iter().any(|a| a == "-t" || a == "-f") {
-        return profile_job(bmc, args, JobKind::Import, now);
+        return profile_job(bmc, args, Profile::Import, now);
     }
     let [object, value] = args else {
         return invalid_syntax(SET_USAGE);
     };
+    if let Some(name) = object
+        .to_ascii_lowercase()
+        .strip_prefix(BOOT_GROUP)
+        .and_then(|rest| rest.strip_prefix('.'))
+    {
+        return set_boot(bmc, name, value);
+    }
     let Some(attr) = attribute(&object.to_ascii_lowercase()) else {
         return Reply::error(INVALID_OBJECT);
     };
@@ -88,6 +95,34 @@ pub(super) fn set(bmc: &Bmc, args: &[String], now: Instant) -> Reply {
     };
     match applied {
         Some(()) => Reply::ok(format!("{VNC_KEY}\n{MODIFIED}")),
+        None => Reply::error(INVALID_VALUE),
+    }
+}
+
+const BOOT_GROUP: &str = "idrac.serverboot";
+const BOOT_KEY: &str = "[Key=iDRAC.Embedded.1#ServerBoot.1]";
+/// `iDRAC.ServerBoot.FirstBootDevice` values, as Dell's guide lists them.
+const BOOT_DEVICES: [&str; 9] = [
+    "Normal", "PXE", "HDD", "BIOS", "FDD", "SD", "F10", "F11", "VCD-DVD",
+];
+
+/// `iDRAC.ServerBoot.BootOnce` and `.FirstBootDevice`.
+fn set_boot(bmc: &Bmc, name: &str, value: &str) -> Reply {
+    let mut state = bmc.state();
+    let applied = match name {
+        "bootonce" => match value.to_ascii_lowercase().as_str() {
+            "enabled" | "1" => Some(state.boot_once = true),
+            "disabled" | "0" => Some(state.boot_once = false),
+            _ => None,
+        },
+        "firstbootdevice" => BOOT_DEVICES
+            .iter()
+            .find(|d| d.eq_ignore_ascii_case(value))
+            .map(|d| state.first_boot_device = d.to_string()),
+        _ => return Reply::error(INVALID_OBJECT),
+    };
+    match applied {
+        Some(()) => Reply::ok(format!("{BOOT_KEY}\n{MODIFIED}")),
         None => Reply::error(INVALID_VALUE),
     }
 }
@@ -143,14 +178,25 @@ fn parse_enable(value: &str) -> Option<bool> {
 }
 
 /// `get|set -t xml -f <file> [-l <share> -u -p]`: starts an export or import job.
-fn profile_job(bmc: &Bmc, args: &[String], kind: JobKind, now: Instant) -> Reply {
-    let (flags, valued, usage): (&[&str], &[&str], &str) = match kind {
-        JobKind::Export => (
+/// The two directions of a configuration profile job.
+#[derive(Clone, Copy)]
+enum Profile {
+    Export,
+    Import,
+}
+
+fn profile_job(bmc: &Bmc, args: &[String], profile: Profile, now: Instant) -> Reply {
+    let kind = match profile {
+        Profile::Export => JobKind::Export,
+        Profile::Import => JobKind::Import,
+    };
+    let (flags, valued, usage): (&[&str], &[&str], &str) = match profile {
+        Profile::Export => (
             &["--clone", "--replace", "--includeph"],
             &["-t", "-f", "-l", "-u", "-p", "-c"],
             GET_USAGE,
         ),
-        JobKind::Import => (
+        Profile::Import => (
             &[],
             &["-t", "-f", "-l", "-u", "-p", "-b", "-w", "-s", "-c"],
             SET_USAGE,
@@ -184,9 +230,9 @@ fn profile_job(bmc: &Bmc, args: &[String], kind: JobKind, now: Instant) -> Reply
         .faults
         .task_duration(&bmc.fault_key(), DEFAULT_JOB_DURATION);
     let job = Job::new(kind, file.to_string(), share, duration, now);
-    let (code, what) = match kind {
-        JobKind::Export => ("RAC976", "Export"),
-        JobKind::Import => ("RAC977", "Import"),
+    let (code, what) = match profile {
+        Profile::Export => ("RAC976", "Export"),
+        Profile::Import => ("RAC977", "Import"),
     };
     let text = format!(
         "{code}: {what} configuration XML file operation initiated.\n\

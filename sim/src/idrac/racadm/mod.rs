@@ -3,6 +3,7 @@
 //! dispatches and holds the shared option parsing and error texts.
 
 mod config;
+mod erase;
 mod info;
 mod jobqueue;
 mod media;
@@ -112,6 +113,7 @@ fn answer(bmc: &Bmc, user: &str, line: &str) -> Reply {
         "getversion" => info::getversion(bmc, args),
         "version" => info::version(bmc, args),
         "racreset" => info::racreset(bmc, args, now),
+        "systemerase" => erase::systemerase(bmc, args, now),
         "help" => help(),
         _ => Reply::error(INVALID_SUBCOMMAND),
     }
@@ -128,6 +130,7 @@ fn help() -> Reply {
          \x20remoteimage      -- make a remote ISO image available to the server\n\
          \x20serveraction     -- perform system power management operations\n\
          \x20set              -- modify iDRAC configuration properties\n\
+         \x20systemerase      -- erase server components and drives\n\
          \x20version          -- display the version info of RACADM",
     )
 }
