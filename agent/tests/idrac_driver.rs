@@ -322,6 +322,41 @@ async fn configuration_profile_jobs() {
 }
 
 #[tokio::test]
+async fn system_erase_runs_as_a_job_to_its_end() {
+    let site = site().await;
+    site.faults(FaultKnobs {
+        task_duration_ms: Some(600),
+        ..Default::default()
+    });
+    let mut config = site.config(Duration::from_millis(10));
+    config.job_poll = Duration::from_millis(100);
+    let idrac = Idrac::new(config, site.pins.clone());
+    let started = Instant::now();
+    idrac.erase_disks().await.expect("erase");
+    // The driver returned only once the job had completed.
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    let jobs = site.state()["jobs"].clone();
+    assert_eq!(jobs[0]["kind"], "system_erase", "{jobs}");
+    assert_eq!(jobs[0]["file"], "secureerasepd,overwritepd", "{jobs}");
+    assert_eq!(jobs[0]["status"], "Completed", "{jobs}");
+}
+
+#[tokio::test]
+async fn the_next_boot_only_starts_from_the_virtual_cd() {
+    let site = site().await;
+    let idrac = site.driver();
+    idrac.boot_once_from_media().await.expect("boot once");
+    let boot = site.state()["boot"].clone();
+    assert_eq!((boot["first_device"].as_str(), boot["once"].as_bool()), (Some("VCD-DVD"), Some(true)), "{boot}");
+    idrac.power(PowerAction::On).await.expect("on");
+    assert_eq!(site.state()["boot"]["last_device"], "VCD-DVD");
+    idrac.power(PowerAction::Cycle).await.expect("cycle");
+    let boot = site.state()["boot"].clone();
+    // The cycle booted normally again: the one-time device lasted one boot.
+    assert_eq!((boot["first_device"].as_str(), boot["once"].as_bool(), boot["last_device"].as_str()), (Some("Normal"), Some(false), Some("Normal")), "{boot}");
+}
+
+#[tokio::test]
 async fn a_busy_idrac_is_retried_until_it_answers() {
     let site = site().await;
     let idrac = site.driver();

@@ -13,6 +13,7 @@ mod pg_server;
 pub mod postgres;
 mod server_process;
 pub mod site;
+pub mod sushy;
 mod system_user;
 pub mod terraform;
 

@@ -124,13 +124,12 @@ impl Redfish {
             .timeout(config.request_timeout)
             .connect_timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none());
-        let (http, first_use) = match url.scheme() {
-            "https" => {
-                let first_use = Arc::new(FirstUse::default());
-                let tls = pinned_client_config(CertificatePin::OnFirstUse(first_use.clone()))?;
-                (builder.use_preconfigured_tls(tls).build()?, Some(first_use))
-            }
-            "http" => (builder.build()?, None),
+        let first_use = Arc::new(FirstUse::default());
+        let tls = pinned_client_config(CertificatePin::OnFirstUse(first_use.clone()))?;
+        let http = builder.use_preconfigured_tls(tls).build()?;
+        let first_use = match url.scheme() {
+            "https" => Some(first_use),
+            "http" => None,
             _ => return Err(RedfishSetupError::Url(config.url.clone())),
         };
         Ok(Self {

@@ -55,7 +55,8 @@ pub(super) fn serveraction(bmc: &Bmc, args: &[String]) -> Reply {
             if state.power == Power::Off {
                 return Reply::error(OFF_NO_RESET);
             }
-            state.boots += 1;
+            // A reset is a boot like any other.
+            state.power_on();
             Reply::ok(firmware.power_done())
         }
         other => Reply::error(format!(
