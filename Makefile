@@ -13,16 +13,18 @@ all: build
 build:
 	$(CARGO) build --workspace --bins
 
-# Test-only Python tools in a virtualenv (aiosmtpd, the SMTP server of the
-# expiry notice test); never shipped.
+# Test-only Python tools in a virtualenv, never shipped: aiosmtpd (the SMTP
+# server of the expiry notice test) and sushy-tools (OpenStack's Redfish
+# emulator, for the Redfish driver's tests).
 TEST_VENV := target/test-venv
-$(TEST_VENV)/ready:
+TEST_PYTHON_TOOLS := aiosmtpd sushy-tools
+$(TEST_VENV)/ready-2:
 	python3 -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/pip install -q aiosmtpd
+	$(TEST_VENV)/bin/pip install -q $(TEST_PYTHON_TOOLS)
 	touch $@
 
 # The acceptance tests run the binaries built here.
-test: build $(TEST_VENV)/ready
+test: build $(TEST_VENV)/ready-2
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

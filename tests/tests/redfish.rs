@@ -137,3 +137,106 @@ async fn tls_with_basic_auth_pins_the_certificate_and_refuses_others() {
     let trusted = driver(&impostor.url, PASSWORD, &forgotten);
     assert_eq!(trusted.power_state().await.expect("state"), PowerState::Off);
 }
+
+/// The site file's `idrac` tables of `server` become a `bmc` table that
+/// points at `url` (plain HTTP: the emulator instance without TLS).
+fn redfish_server(site_file: &str, server: &str, url: &str) -> String {
+    let entry = site_file
+        .find(&format!("name = \"{server}\""))
+        .expect("the server's entry");
+    let start = entry + site_file[entry..].find("[bms.idrac]").expect("its idrac table");
+    let password = start
+        + site_file[start..]
+            .find("[bms.idrac.password]")
+            .expect("its password");
+    let file_line = password + site_file[password..].find("file = ").expect("a file");
+    let end = file_line + site_file[file_line..].find('\n').expect("line end");
+    let file = &site_file[file_line..end];
+    format!(
+        "{}[bms.bmc]\ndriver = \"redfish\"\nurl = \"{url}\"\nplain_http = true\nuser = \"{USER}\"\n\n[bms.bmc.password]\n{file}{}",
+        &site_file[..start],
+        &site_file[end..]
+    )
+}
+
+/// The assignment lifecycle through the real terraform with one server
+/// whose BMC is the emulator: power and the ISO as Redfish shows them, an
+/// empty plan read back live, the console reported unavailable, and a
+/// release that asks for an erase the BMC cannot do quarantining the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redfish_server_through_terraform() {
+    use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb};
+    use giif_tests::site::{pagw_slots, TestSite};
+    use giif_tests::terraform::Workspace;
+
+    let sushy = Sushy::start(&SushyOptions::default());
+    let (images, server) = image_server(b"an ISO 9660 image").await;
+    let iso = format!("{images}/installer.iso");
+    let db = GuacamoleDb::start(GuacFlavor::Postgres);
+    let site_toml = r#"
+[servers]
+count = 1
+
+[proxmox]
+task_duration_ms = 30
+nodes = [{ name = "pve1" }]
+templates = [{ vmid = 9000, name = "pagw-template", node = "pve1", pagw = true }]
+"#
+    .to_string()
+        + &pagw_slots(1);
+    let site = TestSite::start_with_guacamole(&site_toml, &db.url());
+    site.reimport(|text| redfish_server(&text, "bms01", &sushy.url));
+    let check = site.agent.cli(&["site", "check"]);
+    let check = format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+    assert!(check.contains("redfish bms01"), "{check}");
+
+    let config = format!(
+        r#"
+resource "giif_project" "a" {{
+  name = "alpha"
+}}
+
+resource "giif_pagw" "a" {{
+  project_id = giif_project.a.id
+}}
+
+resource "giif_bms_assignment" "s" {{
+  project_id  = giif_project.a.id
+  bms         = "bms01"
+  power_state = "on"
+  boot_iso    = "{iso}"
+  release = {{
+    erase = true
+  }}
+  depends_on = [giif_pagw.a]
+}}
+
+output "s" {{
+  value = giif_bms_assignment.s
+}}
+"#
+    );
+    let ws = Workspace::new(&site.agent, &config);
+    ws.apply();
+    let s = ws.outputs()["s"]["value"].clone();
+    assert_eq!(s["status"], "console_unavailable", "{s}");
+    assert_eq!(s["console_url"], serde_json::Value::Null, "{s}");
+    let system = sushy.read(&Sushy::system_path()).await;
+    assert_eq!(system["PowerState"], "On", "{system}");
+    assert_eq!(system["Boot"]["BootSourceOverrideTarget"], "Cd", "{system}");
+    let cd = sushy.read(&format!("{}/VirtualMedia/Cd", Sushy::system_path())).await;
+    assert_eq!(cd["Image"], iso.as_str(), "{cd}");
+    // Power and media read back from the emulator match the configuration.
+    let (empty, plan) = ws.plan_is_empty();
+    assert!(empty, "plan after apply:\n{}", plan.all());
+
+    let run = ws.ok(&["destroy", "-auto-approve"]);
+    let text = run.flat();
+    assert!(text.contains("quarantined"), "{text}");
+    assert!(text.contains("Drive.SecureErase is not offered"), "{text}");
+    let system = sushy.read(&Sushy::system_path()).await;
+    assert_eq!(system["PowerState"], "Off", "powered off on release: {system}");
+    let cd = sushy.read(&format!("{}/VirtualMedia/Cd", Sushy::system_path())).await;
+    assert_eq!(cd["Inserted"], false, "ejected on release: {cd}");
+    server.abort();
+}
