@@ -221,14 +221,23 @@ async fn assignment_lifecycle() {
     assert!(!vm_config(&site, vmid_b).contains("tag=3001"));
     assert!(vm_config(&site, vmid_b).contains("tag=3002"));
 
-    // Destroy the assignment: the server is free, off, ejected, unplugged.
+    // Destroy the assignment: the server is erased, free, off, ejected,
+    // unplugged.
     ws.write(&config(
         "b",
         "bms02",
-        &format!("  power_state = \"on\"\n  boot_iso = \"{ISO}\""),
+        &format!("  power_state = \"on\"\n  boot_iso = \"{ISO}\"\n  release = {{ erase = true }}"),
     ));
     ws.apply();
+    // The next boot starts the image the assignment attached.
+    let boot = idrac(&site, "bms02")["boot"].clone();
+    assert_eq!((boot["first_device"].as_str(), boot["once"].as_bool()), (Some("VCD-DVD"), Some(true)), "{boot}");
     ws.ok(&["destroy", "-auto-approve", "-target=giif_bms_assignment.s"]);
+    let jobs = idrac(&site, "bms02")["jobs"].clone();
+    assert!(
+        jobs.as_array().unwrap().iter().any(|j| j["kind"] == "system_erase" && j["status"] == "Completed"),
+        "erased before the release: {jobs}"
+    );
     assert!(power(&site, "bms02").contains("off"));
     assert!(idrac(&site, "bms02")["media"].is_null());
     assert!(!vm_config(&site, vmid_b).contains("tag=3002"));

@@ -67,7 +67,7 @@ impl IdracConfig {
             min_interval: Duration::from_millis(500),
             command_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
-            job_poll: Duration::from_secs(10),
+            job_poll: Duration::from_secs(5),
             job_wait: Duration::from_secs(4 * 3600),
         }
     }
