@@ -140,7 +140,8 @@ enum HostKeysCommand {
         #[arg(long, env = "GIIF_AGENT_CONFIG")]
         config: PathBuf,
     },
-    /// Forget the pin of ENDPOINT (host:port), after a device was legitimately rebuilt.
+    /// Forget the pin of ENDPOINT (host:port for an SSH host key, https://host:port for a Redfish
+    /// BMC's certificate), after a device was legitimately rebuilt or re-keyed.
     Forget {
         endpoint: String,
         #[arg(long, env = "GIIF_AGENT_CONFIG")]
