@@ -347,13 +347,25 @@ async fn the_next_boot_only_starts_from_the_virtual_cd() {
     let idrac = site.driver();
     idrac.boot_once_from_media().await.expect("boot once");
     let boot = site.state()["boot"].clone();
-    assert_eq!((boot["first_device"].as_str(), boot["once"].as_bool()), (Some("VCD-DVD"), Some(true)), "{boot}");
+    assert_eq!(
+        (boot["first_device"].as_str(), boot["once"].as_bool()),
+        (Some("VCD-DVD"), Some(true)),
+        "{boot}"
+    );
     idrac.power(PowerAction::On).await.expect("on");
     assert_eq!(site.state()["boot"]["last_device"], "VCD-DVD");
     idrac.power(PowerAction::Cycle).await.expect("cycle");
     let boot = site.state()["boot"].clone();
     // The cycle booted normally again: the one-time device lasted one boot.
-    assert_eq!((boot["first_device"].as_str(), boot["once"].as_bool(), boot["last_device"].as_str()), (Some("Normal"), Some(false), Some("Normal")), "{boot}");
+    assert_eq!(
+        (
+            boot["first_device"].as_str(),
+            boot["once"].as_bool(),
+            boot["last_device"].as_str()
+        ),
+        (Some("Normal"), Some(false), Some("Normal")),
+        "{boot}"
+    );
 }
 
 #[tokio::test]

@@ -231,11 +231,18 @@ async fn assignment_lifecycle() {
     ws.apply();
     // The next boot starts the image the assignment attached.
     let boot = idrac(&site, "bms02")["boot"].clone();
-    assert_eq!((boot["first_device"].as_str(), boot["once"].as_bool()), (Some("VCD-DVD"), Some(true)), "{boot}");
+    assert_eq!(
+        (boot["first_device"].as_str(), boot["once"].as_bool()),
+        (Some("VCD-DVD"), Some(true)),
+        "{boot}"
+    );
     ws.ok(&["destroy", "-auto-approve", "-target=giif_bms_assignment.s"]);
     let jobs = idrac(&site, "bms02")["jobs"].clone();
     assert!(
-        jobs.as_array().unwrap().iter().any(|j| j["kind"] == "system_erase" && j["status"] == "Completed"),
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["kind"] == "system_erase" && j["status"] == "Completed"),
         "erased before the release: {jobs}"
     );
     assert!(power(&site, "bms02").contains("off"));

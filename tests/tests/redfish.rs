@@ -6,6 +6,8 @@
 //! ETags, task monitors, Dell's paths) is in `redfish_shapes`, against the
 //! recorded shapes of an iDRAC9.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
+
 #[path = "redfish/shapes.rs"]
 mod redfish_shapes;
 
@@ -64,16 +66,26 @@ async fn power_media_and_boot_on_sushy_over_http() {
         password: None,
     };
     bmc.attach_media(&source).await.expect("insert");
-    assert_eq!(bmc.media_status().await.expect("media").image, Some(image.clone()));
+    assert_eq!(
+        bmc.media_status().await.expect("media").image,
+        Some(image.clone())
+    );
     let cd = sushy
         .read(&format!("{}/VirtualMedia/Cd", Sushy::system_path()))
         .await;
-    assert_eq!((cd["Image"].as_str(), cd["Inserted"].as_bool()), (Some(image.as_str()), Some(true)), "{cd}");
+    assert_eq!(
+        (cd["Image"].as_str(), cd["Inserted"].as_bool()),
+        (Some(image.as_str()), Some(true)),
+        "{cd}"
+    );
     // Another image replaces it: eject first, then insert.
     let other = format!("{images}/rescue.iso");
-    bmc.attach_media(&MediaSource { image: other.clone(), ..source.clone() })
-        .await
-        .expect("replace");
+    bmc.attach_media(&MediaSource {
+        image: other.clone(),
+        ..source.clone()
+    })
+    .await
+    .expect("replace");
     assert_eq!(bmc.media_status().await.expect("media").image, Some(other));
 
     bmc.boot_once_from_media().await.expect("boot once");
@@ -82,7 +94,9 @@ async fn power_media_and_boot_on_sushy_over_http() {
 
     bmc.detach_media().await.expect("eject");
     assert_eq!(bmc.media_status().await.expect("media").image, None);
-    bmc.detach_media().await.expect("eject with nothing inserted");
+    bmc.detach_media()
+        .await
+        .expect("eject with nothing inserted");
     server.abort();
 
     // What the emulator's BMC does not have is said so, not pretended.
@@ -90,7 +104,12 @@ async fn power_media_and_boot_on_sushy_over_http() {
     assert_eq!(console.class, ErrorClass::Unsupported, "{console}");
     let erase = bmc.erase_disks().await.expect_err("no SecureErase");
     assert_eq!(erase.class, ErrorClass::Unsupported, "{erase}");
-    assert!(erase.message.contains("Drive.SecureErase is not offered by /redfish/v1/Systems/"), "{erase}");
+    assert!(
+        erase
+            .message
+            .contains("Drive.SecureErase is not offered by /redfish/v1/Systems/"),
+        "{erase}"
+    );
     assert!(erase.message.contains("not erased"), "{erase}");
 }
 
@@ -108,7 +127,11 @@ async fn tls_with_basic_auth_pins_the_certificate_and_refuses_others() {
     assert_eq!(bmc.power_state().await.expect("state"), PowerState::Off);
     bmc.power(PowerAction::On).await.expect("power on");
     let endpoint = format!("https://{}", sushy.addr);
-    let pinned = pins.pinned(&endpoint).await.unwrap().expect("pinned on first use");
+    let pinned = pins
+        .pinned(&endpoint)
+        .await
+        .unwrap()
+        .expect("pinned on first use");
     assert_eq!(pinned.len(), 95, "SHA-256 as AA:BB:..: {pinned}");
 
     // A wrong password is refused for good, and the password is not told.
@@ -116,7 +139,9 @@ async fn tls_with_basic_auth_pins_the_certificate_and_refuses_others() {
     let error = wrong.power_state().await.expect_err("refused");
     assert_eq!(error.class, ErrorClass::Permanent, "{error}");
     assert!(error.message.contains("refused user \"giif\""), "{error}");
-    assert!(!error.to_string().contains("not-the-password") && !format!("{wrong:?}").contains(PASSWORD));
+    assert!(
+        !error.to_string().contains("not-the-password") && !format!("{wrong:?}").contains(PASSWORD)
+    );
 
     // The same address with another certificate is not the BMC we pinned.
     let port = sushy.addr.port();
@@ -130,8 +155,16 @@ async fn tls_with_basic_auth_pins_the_certificate_and_refuses_others() {
     let fresh = driver(&impostor.url, PASSWORD, &pins);
     let error = fresh.power_state().await.expect_err("impostor");
     assert_eq!(error.class, ErrorClass::Permanent, "{error}");
-    assert!(error.message.contains("not the one pinned on first use"), "{error}");
-    assert!(error.message.contains(&format!("giif-agent host-keys forget {endpoint}")), "{error}");
+    assert!(
+        error.message.contains("not the one pinned on first use"),
+        "{error}"
+    );
+    assert!(
+        error
+            .message
+            .contains(&format!("giif-agent host-keys forget {endpoint}")),
+        "{error}"
+    );
     // Forgetting the pin (what the command does) trusts the new certificate.
     let forgotten = Arc::new(MemoryPins::default());
     let trusted = driver(&impostor.url, PASSWORD, &forgotten);
@@ -144,7 +177,10 @@ fn redfish_server(site_file: &str, server: &str, url: &str) -> String {
     let entry = site_file
         .find(&format!("name = \"{server}\""))
         .expect("the server's entry");
-    let start = entry + site_file[entry..].find("[bms.idrac]").expect("its idrac table");
+    let start = entry
+        + site_file[entry..]
+            .find("[bms.idrac]")
+            .expect("its idrac table");
     let password = start
         + site_file[start..]
             .find("[bms.idrac.password]")
@@ -187,7 +223,11 @@ templates = [{ vmid = 9000, name = "pagw-template", node = "pve1", pagw = true }
     let site = TestSite::start_with_guacamole(&site_toml, &db.url());
     site.reimport(|text| redfish_server(&text, "bms01", &sushy.url));
     let check = site.agent.cli(&["site", "check"]);
-    let check = format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+    let check = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
     assert!(check.contains("redfish bms01"), "{check}");
 
     let config = format!(
@@ -224,7 +264,9 @@ output "s" {{
     let system = sushy.read(&Sushy::system_path()).await;
     assert_eq!(system["PowerState"], "On", "{system}");
     assert_eq!(system["Boot"]["BootSourceOverrideTarget"], "Cd", "{system}");
-    let cd = sushy.read(&format!("{}/VirtualMedia/Cd", Sushy::system_path())).await;
+    let cd = sushy
+        .read(&format!("{}/VirtualMedia/Cd", Sushy::system_path()))
+        .await;
     assert_eq!(cd["Image"], iso.as_str(), "{cd}");
     // Power and media read back from the emulator match the configuration.
     let (empty, plan) = ws.plan_is_empty();
@@ -235,8 +277,13 @@ output "s" {{
     assert!(text.contains("quarantined"), "{text}");
     assert!(text.contains("Drive.SecureErase is not offered"), "{text}");
     let system = sushy.read(&Sushy::system_path()).await;
-    assert_eq!(system["PowerState"], "Off", "powered off on release: {system}");
-    let cd = sushy.read(&format!("{}/VirtualMedia/Cd", Sushy::system_path())).await;
+    assert_eq!(
+        system["PowerState"], "Off",
+        "powered off on release: {system}"
+    );
+    let cd = sushy
+        .read(&format!("{}/VirtualMedia/Cd", Sushy::system_path()))
+        .await;
     assert_eq!(cd["Inserted"], false, "ejected on release: {cd}");
     server.abort();
 }

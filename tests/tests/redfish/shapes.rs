@@ -22,7 +22,8 @@ use giif_agent::drivers::ErrorClass;
 const SYSTEM: &str = "/redfish/v1/Systems/System.Embedded.1";
 const MANAGER: &str = "/redfish/v1/Managers/iDRAC.Embedded.1";
 const CD: &str = "/redfish/v1/Managers/iDRAC.Embedded.1/VirtualMedia/CD";
-const ATTRIBUTES: &str = "/redfish/v1/Managers/iDRAC.Embedded.1/Oem/Dell/DellAttributes/iDRAC.Embedded.1";
+const ATTRIBUTES: &str =
+    "/redfish/v1/Managers/iDRAC.Embedded.1/Oem/Dell/DellAttributes/iDRAC.Embedded.1";
 const DRIVE: &str = "/redfish/v1/Systems/System.Embedded.1/Storage/RAID.Integrated.1-1/Drives/Disk.Bay.0:Enclosure.Internal.0-1:RAID.Integrated.1-1";
 const TASK: &str = "/redfish/v1/TaskService/Tasks/JID_100000000001";
 
@@ -71,10 +72,21 @@ async fn handle(
     let path = uri.path().trim_end_matches('/').to_string();
     let body = body.map(|Json(b)| b).unwrap_or(Value::Null);
     let mut bmc = shared.lock().unwrap();
-    let token = headers.get("X-Auth-Token").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let if_match = headers.get("If-Match").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let token = headers
+        .get("X-Auth-Token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let if_match = headers
+        .get("If-Match")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let authorized = token.is_some() && token == bmc.token;
-    bmc.log.push((method.to_string(), path.clone(), authorized, if_match.clone()));
+    bmc.log.push((
+        method.to_string(),
+        path.clone(),
+        authorized,
+        if_match.clone(),
+    ));
     if method != Method::GET {
         bmc.bodies.push(body.clone());
     }
@@ -93,10 +105,19 @@ async fn handle(
         let token = format!("token-{}", bmc.sessions);
         bmc.token = Some(token.clone());
         let location = format!("/redfish/v1/SessionService/Sessions/{}", bmc.sessions);
-        return (StatusCode::CREATED, [("X-Auth-Token", token), ("Location", location)], Json(json!({"Id": "1"}))).into_response();
+        return (
+            StatusCode::CREATED,
+            [("X-Auth-Token", token), ("Location", location)],
+            Json(json!({"Id": "1"})),
+        )
+            .into_response();
     }
     if !authorized {
-        return dell_error(StatusCode::UNAUTHORIZED, "IDRAC.2.9.SYS415", "The authentication credentials included with this request are missing or invalid.");
+        return dell_error(
+            StatusCode::UNAUTHORIZED,
+            "IDRAC.2.9.SYS415",
+            "The authentication credentials included with this request are missing or invalid.",
+        );
     }
     let etag = format!("W/\"gen-{}\"", bmc.generation);
     match (method.as_str(), path.as_str()) {
@@ -217,21 +238,42 @@ async fn a_session_is_used_and_opened_again_when_it_expires() {
     let (url, bmc) = idrac9().await;
     let driver = driver(&url, "calvin-9");
     let info = driver.system_info().await.expect("info");
-    assert_eq!((info.model.as_str(), info.service_tag.as_str(), info.bmc_firmware.as_str()), ("PowerEdge R650", "7XK2M03", "7.00.60.00"));
+    assert_eq!(
+        (
+            info.model.as_str(),
+            info.service_tag.as_str(),
+            info.bmc_firmware.as_str()
+        ),
+        ("PowerEdge R650", "7XK2M03", "7.00.60.00")
+    );
     assert_eq!(info.power, PowerState::On);
     // The session expires behind the driver's back.
     bmc.lock().unwrap().token = Some("expired".into());
     assert_eq!(driver.power_state().await.expect("state"), PowerState::On);
-    let state = bmc.lock().unwrap();
-    assert_eq!(state.sessions, 2, "logged in again once");
-    let basic = state.log.iter().filter(|(m, p, authorized, _)| !authorized && p != "/redfish/v1" && !(m == "POST" && p.ends_with("Sessions"))).count();
-    assert_eq!(basic, 1, "only the request that met the expired session went without a valid token: {:?}", state.log);
-    drop(state);
+    {
+        let state = bmc.lock().unwrap();
+        assert_eq!(state.sessions, 2, "logged in again once");
+        let basic = state
+            .log
+            .iter()
+            .filter(|(m, p, authorized, _)| {
+                !authorized && p != "/redfish/v1" && !(m == "POST" && p.ends_with("Sessions"))
+            })
+            .count();
+        assert_eq!(
+            basic, 1,
+            "only the request that met the expired session went without a valid token: {:?}",
+            state.log
+        );
+    }
 
     let refused = driver_with_password(&url, "wrong");
     let error = refused.power_state().await.expect_err("refused");
     assert_eq!(error.class, ErrorClass::Permanent);
-    assert!(error.message.contains("HTTP 401") && error.message.contains("bmc.password"), "{error}");
+    assert!(
+        error.message.contains("HTTP 401") && error.message.contains("bmc.password"),
+        "{error}"
+    );
 }
 
 fn driver_with_password(url: &str, password: &str) -> Redfish {
@@ -247,10 +289,23 @@ async fn a_patch_carries_the_etag_and_reads_again_after_a_412() {
     driver.boot_once_from_media().await.expect("boot once");
     let state = bmc.lock().unwrap();
     assert_eq!(state.boot_target, "Cd");
-    let patches: Vec<_> = state.log.iter().filter(|(m, _, _, _)| m == "PATCH").collect();
-    assert_eq!(patches.len(), 2, "a 412, then the PATCH with the fresh ETag: {patches:?}");
-    assert!(patches.iter().all(|(_, _, _, etag)| etag.as_deref().is_some_and(|e| e.starts_with("W/\"gen-"))));
-    assert_eq!(state.bodies.last().unwrap()["Boot"]["BootSourceOverrideEnabled"], "Once");
+    let patches: Vec<_> = state
+        .log
+        .iter()
+        .filter(|(m, _, _, _)| m == "PATCH")
+        .collect();
+    assert_eq!(
+        patches.len(),
+        2,
+        "a 412, then the PATCH with the fresh ETag: {patches:?}"
+    );
+    assert!(patches
+        .iter()
+        .all(|(_, _, _, etag)| etag.as_deref().is_some_and(|e| e.starts_with("W/\"gen-"))));
+    assert_eq!(
+        state.bodies.last().unwrap()["Boot"]["BootSourceOverrideEnabled"],
+        "Once"
+    );
 }
 
 #[tokio::test]
@@ -263,9 +318,16 @@ async fn the_cd_under_the_manager_without_inserted_and_write_protected() {
         password: Some(Secret::new("share-secret-41")),
     };
     driver.attach_media(&source).await.expect("insert");
-    assert_eq!(driver.media_status().await.expect("media").image.as_deref(), Some("//10.0.0.5/iso/installer.iso"));
+    assert_eq!(
+        driver.media_status().await.expect("media").image.as_deref(),
+        Some("//10.0.0.5/iso/installer.iso")
+    );
     let body = bmc.lock().unwrap().bodies.last().cloned().unwrap();
-    assert_eq!(body.get("Inserted"), None, "sent again without Inserted: {body}");
+    assert_eq!(
+        body.get("Inserted"),
+        None,
+        "sent again without Inserted: {body}"
+    );
     assert_eq!(body["TransferProtocolType"], "CIFS");
     driver.detach_media().await.expect("eject");
     assert_eq!(bmc.lock().unwrap().image, None);
@@ -276,14 +338,28 @@ async fn the_vnc_console_through_dells_attributes() {
     let (url, bmc) = idrac9().await;
     let driver = driver(&url, "calvin-9");
     let before = driver.console_settings().await.expect("read");
-    assert_eq!((before.enabled, before.port, before.timeout_secs), (false, 5901, 300));
-    let wanted = VncSettings { enabled: true, port: 5902, timeout_secs: 3600, password: Some(Secret::new("Xy7pQ2aa")) };
+    assert_eq!(
+        (before.enabled, before.port, before.timeout_secs),
+        (false, 5901, 300)
+    );
+    let wanted = VncSettings {
+        enabled: true,
+        port: 5902,
+        timeout_secs: 3600,
+        password: Some(Secret::new("Xy7pQ2aa")),
+    };
     driver.set_console_settings(&wanted).await.expect("write");
     let after = driver.console_settings().await.expect("read");
-    assert_eq!((after.enabled, after.port, after.timeout_secs), (true, 5902, 3600));
+    assert_eq!(
+        (after.enabled, after.port, after.timeout_secs),
+        (true, 5902, 3600)
+    );
     let state = bmc.lock().unwrap();
     let patch = state.bodies.last().unwrap();
-    assert_eq!(patch["Attributes"]["VNCServer.1.Password"], "Xy7pQ2aa", "{patch}");
+    assert_eq!(
+        patch["Attributes"]["VNCServer.1.Password"], "Xy7pQ2aa",
+        "{patch}"
+    );
     assert_eq!(patch["Attributes"]["VNCServer.1.Enable"], "Enabled");
 }
 
@@ -292,10 +368,16 @@ async fn secure_erase_runs_behind_a_task_monitor() {
     let (url, bmc) = idrac9().await;
     let driver = driver(&url, "calvin-9");
     driver.erase_disks().await.expect("erase");
-    assert!(bmc.lock().unwrap().task_polls >= 3, "the monitor was followed to its end");
+    assert!(
+        bmc.lock().unwrap().task_polls >= 3,
+        "the monitor was followed to its end"
+    );
 
     bmc.lock().unwrap().erase_fails = true;
     let error = driver.erase_disks().await.expect_err("the task failed");
     assert_eq!(error.class, ErrorClass::Permanent, "{error}");
-    assert!(error.message.contains("Exception") && error.message.contains("failed state"), "{error}");
+    assert!(
+        error.message.contains("Exception") && error.message.contains("failed state"),
+        "{error}"
+    );
 }

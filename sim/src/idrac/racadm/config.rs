@@ -111,10 +111,11 @@ fn set_boot(bmc: &Bmc, name: &str, value: &str) -> Reply {
     let mut state = bmc.state();
     let applied = match name {
         "bootonce" => match value.to_ascii_lowercase().as_str() {
-            "enabled" | "1" => Some(state.boot_once = true),
-            "disabled" | "0" => Some(state.boot_once = false),
+            "enabled" | "1" => Some(true),
+            "disabled" | "0" => Some(false),
             _ => None,
-        },
+        }
+        .map(|once| state.boot_once = once),
         "firstbootdevice" => BOOT_DEVICES
             .iter()
             .find(|d| d.eq_ignore_ascii_case(value))
