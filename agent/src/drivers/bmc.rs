@@ -33,6 +33,17 @@ pub enum PowerAction {
 }
 
 impl PowerAction {
+    /// How logs, metrics and errors name the action.
+    pub fn name(self) -> &'static str {
+        match self {
+            PowerAction::On => "power on",
+            PowerAction::Off => "power off",
+            PowerAction::GracefulShutdown => "graceful shutdown",
+            PowerAction::Cycle => "power cycle",
+            PowerAction::HardReset => "hard reset",
+        }
+    }
+
     /// The power state the action ends in.
     pub fn target(self) -> PowerState {
         match self {

@@ -73,13 +73,7 @@ impl Bmc for Redfish {
     }
 
     async fn power(&self, action: PowerAction) -> Result<(), DriverError> {
-        let name = match action {
-            PowerAction::On => "power on",
-            PowerAction::Off => "power off",
-            PowerAction::GracefulShutdown => "graceful shutdown",
-            PowerAction::Cycle => "power cycle",
-            PowerAction::HardReset => "hard reset",
-        };
+        let name = action.name();
         observed_change(&self.target, name, self.power_action(name, action)).await
     }
 
