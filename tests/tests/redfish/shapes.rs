@@ -43,6 +43,8 @@ struct Idrac9 {
     erase_fails: bool,
     /// Each request: method, path, whether it carried the token, its If-Match.
     log: Vec<(String, String, bool, Option<String>)>,
+    /// When each request arrived.
+    arrivals: Vec<std::time::Instant>,
     bodies: Vec<Value>,
 }
 
@@ -87,6 +89,7 @@ async fn handle(
         authorized,
         if_match.clone(),
     ));
+    bmc.arrivals.push(std::time::Instant::now());
     if method != Method::GET {
         bmc.bodies.push(body.clone());
     }
@@ -380,4 +383,30 @@ async fn secure_erase_runs_behind_a_task_monitor() {
         error.message.contains("Exception") && error.message.contains("failed state"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn requests_to_one_bmc_go_one_at_a_time_and_paced() {
+    let (url, bmc) = idrac9().await;
+    let mut config = super::config(&url, "calvin-9");
+    config.user = "root".into();
+    config.min_interval = std::time::Duration::from_millis(60);
+    let pins: Arc<dyn HostKeyPins> = Arc::new(MemoryPins::default());
+    let driver = Redfish::new(config, pins).expect("driver");
+    let (a, b, c) = tokio::join!(
+        driver.power_state(),
+        driver.power_state(),
+        driver.media_status()
+    );
+    assert!(a.is_ok() && b.is_ok() && c.is_ok());
+    let arrivals = bmc.lock().unwrap().arrivals.clone();
+    assert!(arrivals.len() >= 6, "{arrivals:?}");
+    for pair in arrivals.windows(2) {
+        // The gap is measured from the previous answer, so starts are at least as far apart.
+        assert!(
+            pair[1] - pair[0] >= std::time::Duration::from_millis(55),
+            "{:?}",
+            pair[1] - pair[0]
+        );
+    }
 }

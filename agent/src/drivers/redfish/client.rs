@@ -112,13 +112,22 @@ impl Redfish {
         if_match: Option<&str>,
     ) -> Result<Reply, DriverError> {
         let mut line = self.line.lock().await;
+        tracing::debug!(target_device = %self.target, action, %method, path, "redfish");
+        self.exchange(&mut line, action, &method, path, body, if_match)
+            .await
+    }
+
+    /// Every HTTP request, the root and the login included, waits its turn:
+    /// `min_interval` after the previous answer.
+    async fn wire(
+        &self,
+        line: &mut Line,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         if let Some(end) = line.last_end {
             tokio::time::sleep_until((end + self.config.min_interval).into()).await;
         }
-        tracing::debug!(target_device = %self.target, action, %method, path, "redfish");
-        let result = self
-            .exchange(&mut line, action, &method, path, body, if_match)
-            .await;
+        let result = request.send().await;
         line.last_end = Some(Instant::now());
         result
     }
@@ -133,7 +142,7 @@ impl Redfish {
         if_match: Option<&str>,
     ) -> Result<Reply, DriverError> {
         if line.root.is_none() {
-            line.root = Some(self.trusted_root(action).await?);
+            line.root = Some(self.trusted_root(line, action).await?);
         }
         for _ in 0..2 {
             if matches!(line.auth, Auth::None) {
@@ -158,8 +167,8 @@ impl Redfish {
                     request = request.header(IF_MATCH, value);
                 }
             }
-            let response = request
-                .send()
+            let response = self
+                .wire(line, request)
                 .await
                 .map_err(|e| self.transport(&e, *method != Method::GET, action))?;
             if response.status() == StatusCode::UNAUTHORIZED
@@ -186,7 +195,7 @@ impl Redfish {
 
     /// Reads the service root without credentials. Over HTTPS this pins the
     /// certificate on first use, or proves it is the pinned one.
-    async fn trusted_root(&self, action: &str) -> Result<Value, DriverError> {
+    async fn trusted_root(&self, line: &mut Line, action: &str) -> Result<Value, DriverError> {
         if let Some(first_use) = &self.first_use {
             if first_use.pinned().is_none() {
                 let stored = self
@@ -200,8 +209,7 @@ impl Redfish {
             }
         }
         let response = self
-            .request(&Method::GET, SERVICE_ROOT)
-            .send()
+            .wire(line, self.request(&Method::GET, SERVICE_ROOT))
             .await
             .map_err(|e| self.transport(&e, false, action))?;
         if let Some(first_use) = &self.first_use {
@@ -227,7 +235,7 @@ impl Redfish {
     }
 
     /// A session where the service offers one, else basic authentication.
-    async fn log_in(&self, line: &Line, action: &str) -> Result<Auth, DriverError> {
+    async fn log_in(&self, line: &mut Line, action: &str) -> Result<Auth, DriverError> {
         let sessions = line
             .root
             .as_ref()
@@ -247,13 +255,12 @@ impl Redfish {
         let Some(sessions) = sessions else {
             return basic();
         };
+        let login = self.request(&Method::POST, &sessions).json(&json!({
+            "UserName": self.config.user,
+            "Password": self.config.password.expose(),
+        }));
         let response = self
-            .request(&Method::POST, &sessions)
-            .json(&json!({
-                "UserName": self.config.user,
-                "Password": self.config.password.expose(),
-            }))
-            .send()
+            .wire(line, login)
             .await
             .map_err(|e| self.transport(&e, false, action))?;
         let status = response.status();
