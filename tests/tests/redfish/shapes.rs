@@ -26,6 +26,9 @@ const ATTRIBUTES: &str =
     "/redfish/v1/Managers/iDRAC.Embedded.1/Oem/Dell/DellAttributes/iDRAC.Embedded.1";
 const DRIVE: &str = "/redfish/v1/Systems/System.Embedded.1/Storage/RAID.Integrated.1-1/Drives/Disk.Bay.0:Enclosure.Internal.0-1:RAID.Integrated.1-1";
 const TASK: &str = "/redfish/v1/TaskService/Tasks/JID_100000000001";
+const LC_SERVICE: &str = "/redfish/v1/Managers/iDRAC.Embedded.1/Oem/Dell/DellLCService";
+const ERASE_TASK: &str = "/redfish/v1/TaskService/Tasks/JID_200000000002";
+const ERASE_JOB: &str = "/redfish/v1/Managers/iDRAC.Embedded.1/Oem/Dell/Jobs/JID_200000000002";
 
 #[derive(Default)]
 struct Idrac9 {
@@ -41,6 +44,10 @@ struct Idrac9 {
     vnc: serde_json::Map<String, Value>,
     task_polls: u32,
     erase_fails: bool,
+    /// The drive offers no `Drive.SecureErase` (an HBA330 without ISE
+    /// drives): only Dell's System Erase remains.
+    drive_without_secure_erase: bool,
+    system_erase_polls: u32,
     /// Each request: method, path, whether it carried the token, its If-Match.
     log: Vec<(String, String, bool, Option<String>)>,
     /// When each request arrived.
@@ -185,8 +192,30 @@ async fn handle(
         }
         ("GET", "/redfish/v1/Systems/System.Embedded.1/Storage") => Json(json!({"Members": [{"@odata.id": format!("{SYSTEM}/Storage/RAID.Integrated.1-1")}]})).into_response(),
         ("GET", "/redfish/v1/Systems/System.Embedded.1/Storage/RAID.Integrated.1-1") => Json(json!({"Drives": [{"@odata.id": DRIVE}]})).into_response(),
+        ("GET", DRIVE) if bmc.drive_without_secure_erase => Json(json!({"@odata.id": DRIVE, "EncryptionAbility": "None", "Actions": {}})).into_response(),
         ("GET", DRIVE) => Json(json!({"@odata.id": DRIVE, "EncryptionAbility": "SelfEncryptingDrive",
             "Actions": {"#Drive.SecureErase": {"target": format!("{DRIVE}/Actions/Drive.SecureErase")}}})).into_response(),
+        ("GET", LC_SERVICE) => Json(json!({"@odata.id": LC_SERVICE, "Actions": {"#DellLCService.SystemErase": {
+            "target": format!("{LC_SERVICE}/Actions/DellLCService.SystemErase"),
+            "Component@Redfish.AllowableValues": ["BIOS", "CryptographicErasePD", "DIAG", "DrvPack", "IDRAC", "LCData",
+                "NonVolatileMemory", "OverwritePD", "PERCNVCache", "ReinstallFW", "vFlash"]}}})).into_response(),
+        ("POST", p) if p == format!("{LC_SERVICE}/Actions/DellLCService.SystemErase") => {
+            bmc.system_erase_polls = 0;
+            (StatusCode::ACCEPTED, [("Location", ERASE_TASK.to_string())], "").into_response()
+        }
+        ("GET", ERASE_TASK) => {
+            bmc.system_erase_polls += 1;
+            if bmc.system_erase_polls == 1 {
+                (StatusCode::ACCEPTED, Json(json!({"TaskState": "Running", "TaskStatus": "OK", "Messages": [
+                    {"Message": "Turning on the server to perform System Erase tasks."}]}))).into_response()
+            } else {
+                // Finished, and gone from the TaskService (iDRAC before 7.10.30).
+                dell_error(StatusCode::NOT_FOUND, "Base.1.12.ResourceMissingAtURI", "The resource at the URI was not found.")
+            }
+        }
+        ("GET", ERASE_JOB) => Json(json!({"@odata.type": "#DellJob.v1_5_0.DellJob", "Id": "JID_200000000002",
+            "JobType": "SystemErase", "Name": "System_Erase", "JobState": "Completed",
+            "Message": "Job completed successfully.", "MessageId": "SYS018", "PercentComplete": 100})).into_response(),
         ("POST", p) if p == format!("{DRIVE}/Actions/Drive.SecureErase") => {
             bmc.task_polls = 0;
             (StatusCode::ACCEPTED, [("Location", TASK.to_string())], "").into_response()
@@ -409,4 +438,23 @@ async fn requests_to_one_bmc_go_one_at_a_time_and_paced() {
             pair[1] - pair[0]
         );
     }
+}
+
+#[tokio::test]
+async fn drives_without_secure_erase_get_dells_system_erase() {
+    let (url, bmc) = idrac9().await;
+    let driver = driver(&url, "calvin-9");
+    bmc.lock().unwrap().drive_without_secure_erase = true;
+    driver.erase_disks().await.expect("erase");
+    let state = bmc.lock().unwrap();
+    assert_eq!(
+        state.bodies.last().unwrap()["Component"],
+        json!(["CryptographicErasePD", "OverwritePD"])
+    );
+    // The task vanished once finished; Dell's job store told how it ended.
+    assert!(
+        state.log.iter().any(|(_, path, _, _)| path == ERASE_JOB),
+        "{:?}",
+        state.log
+    );
 }

@@ -384,9 +384,58 @@ impl Redfish {
         })
     }
 
-    /// `Drive.SecureErase` on every drive of every storage controller; each
-    /// runs to its end. A BMC without drives that offer it cannot erase.
+    /// `Drive.SecureErase` on every drive of every storage controller, each
+    /// run to its end; where a drive does not offer it, an iDRAC9's System
+    /// Erase of the drives (cryptographic where they can, overwrite where
+    /// not). A BMC with neither cannot erase.
     async fn secure_erase(&self) -> Result<(), DriverError> {
+        match self.erase_each_drive().await {
+            Err(error) if error.class == ErrorClass::Unsupported => {
+                match self.dell_system_erase().await? {
+                    true => Ok(()),
+                    false => Err(error),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Dell's `DellLCService.SystemErase` of the physical disks, if the
+    /// manager offers it; `false` when it does not.
+    async fn dell_system_erase(&self) -> Result<bool, DriverError> {
+        const ACTION: &str = "erase disks";
+        let Some(manager) = self.paths(ACTION).await?.manager else {
+            return Ok(false);
+        };
+        let service = format!("{}/Oem/Dell/DellLCService", manager.trim_end_matches('/'));
+        let doc = match self.get(ACTION, &service).await {
+            Ok(reply) => reply.body,
+            Err(error) if matches!(error.class, ErrorClass::NotFound | ErrorClass::Permanent) => {
+                return Ok(false)
+            }
+            Err(error) => return Err(error),
+        };
+        let erase = &doc["Actions"]["#DellLCService.SystemErase"];
+        let Some(target) = erase["target"].as_str().map(|t| self.path_of(t)) else {
+            return Ok(false);
+        };
+        let allowed = strings(&erase["Component@Redfish.AllowableValues"]);
+        let components: Vec<&str> = ["CryptographicErasePD", "OverwritePD"]
+            .into_iter()
+            .filter(|c| allowed.is_empty() || allowed.iter().any(|a| a == c))
+            .collect();
+        if components.is_empty() {
+            return Ok(false);
+        }
+        tracing::info!(target_device = %self.target, ?components, "Dell System Erase");
+        let reply = self
+            .post(ACTION, &target, &json!({ "Component": components }))
+            .await?;
+        self.finish(ACTION, reply).await?;
+        Ok(true)
+    }
+
+    async fn erase_each_drive(&self) -> Result<(), DriverError> {
         const ACTION: &str = "erase disks";
         let system = self.system(ACTION).await?;
         let unsupported = |why: &str| {
