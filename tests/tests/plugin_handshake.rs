@@ -19,6 +19,36 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tonic::transport::{Endpoint, Uri};
 
+/// The terraform the acceptance tests drive is the one the run means:
+/// `GIIF_EXPECT_TERRAFORM` (`make test-terraform-latest` sets it), else at
+/// least 1.11, the oldest release this provider supports.
+#[test]
+fn the_terraform_under_test_is_the_expected_release() {
+    let out = Command::new("terraform")
+        .arg("version")
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .output()
+        .expect("terraform on the PATH");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("Terraform v"))
+        .unwrap_or_else(|| panic!("`terraform version` said {text:?}"))
+        .trim()
+        .to_string();
+    match std::env::var("GIIF_EXPECT_TERRAFORM") {
+        Ok(expected) => assert_eq!(version, expected),
+        Err(_) => {
+            let parts: Vec<u32> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+            assert!(
+                parts.as_slice() >= [1, 11].as_slice(),
+                "Terraform {version} is older than 1.11"
+            );
+        }
+    }
+}
+
 #[test]
 fn refuses_to_run_without_the_magic_cookie() {
     let out = Command::new(binary("terraform-provider-giif"))
