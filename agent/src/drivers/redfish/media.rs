@@ -96,6 +96,15 @@ impl Redfish {
             },
             None => self.patch(ACTION, &cd, &Value::Object(full)).await,
         };
+        // A BMC may quote the request back: the share's password stays out.
+        let result = result.map_err(|mut error| {
+            if let Some(password) = source.password.as_ref().map(|p| p.expose()) {
+                if !password.is_empty() {
+                    error.message = error.message.replace(password, "******");
+                }
+            }
+            error
+        });
         match result {
             Ok(reply) => self.finish(ACTION, reply).await,
             Err(error) if error.class == ErrorClass::MaybeApplied => {
