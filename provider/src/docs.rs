@@ -52,9 +52,26 @@ fn index_page(examples: &Path) -> String {
     if let Some(example) = read_example(&examples.join("provider").join("provider.tf")) {
         let _ = write!(page, "## Example Usage\n\n```terraform\n{example}\n```\n\n");
     }
+    page.push_str(VERSIONS);
     page.push_str(&schema_section(&PROVIDER_SCHEMA));
     page
 }
+
+/// Which Terraform and OpenTofu releases each feature needs, and what the
+/// tests run under.
+const VERSIONS: &str = "## Terraform and OpenTofu versions
+
+| feature | Terraform | OpenTofu |
+| --- | --- | --- |
+| resources, data sources, import by id (plugin protocol 6) | 1.11 | 1.8 |
+| write-only attributes (`password` of `giif_guacamole_connection`) | 1.11 | 1.11 |
+
+Older clients that set a write-only attribute get an error that names these minimums, at plan time; the provider
+never defers a change. The acceptance tests run under Terraform 1.11.4 and 1.15.5. No OpenTofu binary can be had
+where they run, so OpenTofu's calls (no client capabilities before 1.11, deferral allowed from 1.11, no
+`GetFunctions` served) are tested at the protocol level.
+
+";
 
 fn type_page(type_name: &str, kind: &str, schema: &Schema, dir: &Path, importable: bool) -> String {
     let summary = schema

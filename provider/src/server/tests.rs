@@ -77,6 +77,7 @@ fn write_only_values_need_a_client_that_supports_them() {
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!(diags[0].summary, "Write-only attribute not supported");
         assert!(diags[0].detail.contains("Terraform 1.11"));
+        assert!(diags[0].detail.contains("OpenTofu 1.11"));
         let step = &diags[0].attribute.as_ref().unwrap().steps[0];
         assert_eq!(
             step.selector,
@@ -119,4 +120,35 @@ fn plans_never_hold_a_write_only_value() {
     assert_eq!(planned.get("password_version"), &Value::int(1));
     assert_eq!(planned.get("id"), &Value::Unknown);
     assert_eq!(planned.get("client_url"), &Value::Unknown);
+}
+
+/// OpenTofu 1.11 (and Terraform 1.9 and later) may allow a provider to defer
+/// a change it cannot plan yet; this provider never defers: an unknown
+/// value is planned through, and the agent checks it at apply.
+#[test]
+fn a_plan_is_never_deferred_even_when_allowed() {
+    let service = ProviderService::new();
+    let mut config = connection(Value::string("s3cret"));
+    config.set("hostname", Value::Unknown);
+    let response = plan_resource_change::handle(
+        &service,
+        tf::plan_resource_change::Request {
+            type_name: TYPE.into(),
+            prior_state: None,
+            proposed_new_state: Some(dynamic(&service, &config)),
+            config: Some(dynamic(&service, &config)),
+            client_capabilities: Some(tf::ClientCapabilities {
+                deferral_allowed: true,
+                write_only_attributes_allowed: true,
+            }),
+            ..Default::default()
+        },
+    );
+    assert!(
+        response.diagnostics.is_empty(),
+        "{:?}",
+        response.diagnostics
+    );
+    assert_eq!(response.deferred, None);
+    assert!(response.planned_state.is_some());
 }

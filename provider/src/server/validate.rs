@@ -75,8 +75,9 @@ pub fn write_only_refused(schema: &Schema, config: &Value) -> Diagnostics {
                     "Write-only attribute not supported",
                     format!(
                         "`{}` is write-only: Terraform passes it to the provider without keeping it in the plan or \
-                         the state. This Terraform does not support write-only attributes; use Terraform 1.11 or \
-                         later, or leave `{}` out.",
+                         the state. This Terraform or OpenTofu does not support write-only attributes (OpenTofu \
+                         1.8 to 1.10 and Terraform before 1.11 do not); use Terraform 1.11 or OpenTofu \
+                         1.11 or later, or leave `{}` out.",
                         attribute.name, attribute.name
                     ),
                 )
