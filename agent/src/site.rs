@@ -13,6 +13,7 @@ use crate::drivers::guacamole::GuacamoleDb;
 use crate::drivers::host_keys::HostKeyPins;
 use crate::drivers::hypervisor::Hypervisor;
 use crate::drivers::idrac::{Idrac, IdracConfig};
+use crate::drivers::observe::ObservedBmc;
 use crate::drivers::pagw::{Credential, Pagw, PagwConfig};
 use crate::drivers::proxmox::{parse_fingerprint, ProxmoxConfig, ProxmoxDriver, PveTrust};
 use crate::drivers::redfish::{Redfish, RedfishConfig};
@@ -86,7 +87,7 @@ fn bmc_driver(
                 resolve(&idrac.password)?,
             );
             config.retry = retry;
-            Ok(Arc::new(Idrac::new(config, pins.clone())))
+            Ok(Arc::new(ObservedBmc(Idrac::new(config, pins.clone()))))
         }
         Some(Management::Redfish(bmc)) => {
             let mut config =
@@ -98,7 +99,7 @@ fn bmc_driver(
                     server: server.name.clone(),
                     source,
                 })?;
-            Ok(Arc::new(driver))
+            Ok(Arc::new(ObservedBmc(driver)))
         }
         None => Err(SiteError::NoBmc(server.name.clone())),
     }

@@ -1,5 +1,6 @@
-//! The BMC capability on an iDRAC: the trait's entry points (each logged
-//! with `observed`), and the BMC reset and configuration profile jobs.
+//! The BMC capability on an iDRAC: the trait's entry points, the BMC reset,
+//! System Erase and configuration profile jobs. (`ObservedBmc` logs and
+//! measures each action.)
 
 use std::time::Duration;
 
@@ -12,7 +13,6 @@ use crate::drivers::bmc::{
     ProfileLocation, SystemInfo, VncSettings,
 };
 use crate::drivers::error::DriverError;
-use crate::drivers::observe::{observed, observed_change};
 use crate::drivers::retry::{retry, RetryPolicy};
 
 /// How long to wait for an iDRAC to come back after a reset, at least.
@@ -25,114 +25,75 @@ impl Bmc for Idrac {
     }
 
     async fn power_state(&self) -> Result<PowerState, DriverError> {
-        observed(
-            &self.target,
-            "power status",
-            self.read_power("power status"),
-        )
-        .await
+        self.read_power("power status").await
     }
 
     async fn power(&self, action: PowerAction) -> Result<(), DriverError> {
-        let name = action.name();
-        observed_change(&self.target, name, self.power_action(name, action)).await
+        self.power_action(action.name(), action).await
     }
 
     async fn media_status(&self) -> Result<MediaStatus, DriverError> {
-        observed(
-            &self.target,
-            "media status",
-            self.read_media("media status"),
-        )
-        .await
+        self.read_media("media status").await
     }
 
     async fn attach_media(&self, source: &MediaSource) -> Result<(), DriverError> {
-        observed_change(&self.target, "attach media", self.attach(source)).await
+        self.attach(source).await
     }
 
     async fn detach_media(&self) -> Result<(), DriverError> {
-        observed_change(&self.target, "detach media", self.detach("detach media")).await
+        self.detach("detach media").await
     }
 
     async fn boot_once_from_media(&self) -> Result<(), DriverError> {
-        observed_change(
-            &self.target,
-            "boot once from media",
-            self.boot_once_from_cd(),
-        )
-        .await
+        self.boot_once_from_cd().await
     }
 
     async fn console_settings(&self) -> Result<VncSettings, DriverError> {
-        observed(
-            &self.target,
-            "console settings",
-            self.read_vnc("console settings"),
-        )
-        .await
+        self.read_vnc("console settings").await
     }
 
     async fn set_console_settings(&self, settings: &VncSettings) -> Result<(), DriverError> {
-        observed_change(
-            &self.target,
-            "set console settings",
-            self.write_vnc(settings),
-        )
-        .await
+        self.write_vnc(settings).await
     }
 
     async fn system_info(&self) -> Result<SystemInfo, DriverError> {
         const ACTION: &str = "system info";
-        observed(&self.target, ACTION, async {
-            let command = Command::racadm(["getsysinfo"]);
-            let text = self.call(ACTION, &command, Repeat::Safe).await?;
-            parse::sysinfo(&text).map_err(|why| self.unexpected(ACTION, &command, why, &text))
-        })
-        .await
+        let command = Command::racadm(["getsysinfo"]);
+        let text = self.call(ACTION, &command, Repeat::Safe).await?;
+        parse::sysinfo(&text).map_err(|why| self.unexpected(ACTION, &command, why, &text))
     }
 
     async fn reset_bmc(&self) -> Result<(), DriverError> {
-        observed_change(&self.target, "reset bmc", self.reset()).await
+        self.reset().await
     }
 
     async fn export_profile(&self, to: &ProfileLocation) -> Result<JobId, DriverError> {
         const ACTION: &str = "export profile";
-        observed_change(&self.target, ACTION, async {
-            let command = self.profile_command(ACTION, "get", to)?;
-            // A repeated export only writes the same file again.
-            let text = self.call(ACTION, &command, Repeat::Safe).await?;
-            parse::job_started(&text, "RAC976")
-                .map_err(|why| self.unexpected(ACTION, &command, why, &text))
-        })
-        .await
+        let command = self.profile_command(ACTION, "get", to)?;
+        // A repeated export only writes the same file again.
+        let text = self.call(ACTION, &command, Repeat::Safe).await?;
+        parse::job_started(&text, "RAC976")
+            .map_err(|why| self.unexpected(ACTION, &command, why, &text))
     }
 
     async fn import_profile(&self, from: &ProfileLocation) -> Result<JobId, DriverError> {
         const ACTION: &str = "import profile";
-        observed_change(&self.target, ACTION, async {
-            let command = self.profile_command(ACTION, "set", from)?;
-            let text = self.call(ACTION, &command, Repeat::Unsafe).await?;
-            parse::job_started(&text, "RAC977")
-                .map_err(|why| self.unexpected(ACTION, &command, why, &text))
-        })
-        .await
+        let command = self.profile_command(ACTION, "set", from)?;
+        let text = self.call(ACTION, &command, Repeat::Unsafe).await?;
+        parse::job_started(&text, "RAC977")
+            .map_err(|why| self.unexpected(ACTION, &command, why, &text))
     }
 
     async fn erase_disks(&self) -> Result<(), DriverError> {
-        observed_change(&self.target, "erase disks", self.system_erase()).await
+        self.system_erase().await
     }
 
     async fn job_status(&self, job: &JobId) -> Result<JobStatus, DriverError> {
         const ACTION: &str = "job status";
-        observed(&self.target, ACTION, async {
-            parse::job_id(&job.0)
-                .map_err(|why| DriverError::permanent(&self.target, ACTION, why))?;
-            let command = Command::racadm(["jobqueue", "view", "-i"]).arg(&job.0);
-            let text = self.call(ACTION, &command, Repeat::Safe).await?;
-            parse::job(&text).map_err(|why| self.unexpected(ACTION, &command, why, &text))
-        })
-        .await
+        parse::job_id(&job.0).map_err(|why| DriverError::permanent(&self.target, ACTION, why))?;
+        let command = Command::racadm(["jobqueue", "view", "-i"]).arg(&job.0);
+        let text = self.call(ACTION, &command, Repeat::Safe).await?;
+        parse::job(&text).map_err(|why| self.unexpected(ACTION, &command, why, &text))
     }
 }
 

@@ -1,5 +1,4 @@
-//! The BMC capability over Redfish: the trait's entry points, each logged
-//! with `observed`; power with its wait for the new state; system facts;
+//! The BMC capability over Redfish: the trait's entry points; power with its wait for the new state; system facts;
 //! the BMC's restart; drive erasure.
 
 use std::time::{Duration, Instant};
@@ -15,7 +14,6 @@ use crate::drivers::bmc::{
     SystemInfo, VncSettings,
 };
 use crate::drivers::error::{DriverError, ErrorClass};
-use crate::drivers::observe::{observed, observed_change};
 use crate::drivers::retry::{retry, RetryPolicy};
 
 /// How long to wait for a BMC to come back after its restart, at least.
@@ -64,69 +62,43 @@ impl Bmc for Redfish {
     }
 
     async fn power_state(&self) -> Result<PowerState, DriverError> {
-        observed(
-            &self.target,
-            "power status",
-            self.read_power("power status"),
-        )
-        .await
+        self.read_power("power status").await
     }
 
     async fn power(&self, action: PowerAction) -> Result<(), DriverError> {
-        let name = action.name();
-        observed_change(&self.target, name, self.power_action(name, action)).await
+        self.power_action(action.name(), action).await
     }
 
     async fn media_status(&self) -> Result<MediaStatus, DriverError> {
-        observed(
-            &self.target,
-            "media status",
-            self.read_media("media status"),
-        )
-        .await
+        self.read_media("media status").await
     }
 
     async fn attach_media(&self, source: &MediaSource) -> Result<(), DriverError> {
-        observed_change(&self.target, "attach media", self.insert(source)).await
+        self.insert(source).await
     }
 
     async fn detach_media(&self) -> Result<(), DriverError> {
-        observed_change(&self.target, "detach media", self.eject("detach media")).await
+        self.eject("detach media").await
     }
 
     async fn boot_once_from_media(&self) -> Result<(), DriverError> {
-        observed_change(
-            &self.target,
-            "boot once from media",
-            self.boot_once_from_cd(),
-        )
-        .await
+        self.boot_once_from_cd().await
     }
 
     async fn console_settings(&self) -> Result<VncSettings, DriverError> {
-        observed(
-            &self.target,
-            "console settings",
-            self.read_vnc("console settings"),
-        )
-        .await
+        self.read_vnc("console settings").await
     }
 
     async fn set_console_settings(&self, settings: &VncSettings) -> Result<(), DriverError> {
-        observed_change(
-            &self.target,
-            "set console settings",
-            self.write_vnc(settings),
-        )
-        .await
+        self.write_vnc(settings).await
     }
 
     async fn system_info(&self) -> Result<SystemInfo, DriverError> {
-        observed(&self.target, "system info", self.read_system_info()).await
+        self.read_system_info().await
     }
 
     async fn reset_bmc(&self) -> Result<(), DriverError> {
-        observed_change(&self.target, "reset bmc", self.restart_manager()).await
+        self.restart_manager().await
     }
 
     async fn export_profile(&self, _to: &ProfileLocation) -> Result<JobId, DriverError> {
@@ -139,27 +111,24 @@ impl Bmc for Redfish {
 
     async fn job_status(&self, job: &JobId) -> Result<JobStatus, DriverError> {
         const ACTION: &str = "job status";
-        observed(&self.target, ACTION, async {
-            if job.0.is_empty() || job.0.contains(['/', '?', '#']) {
-                return Err(DriverError::permanent(
-                    &self.target,
-                    ACTION,
-                    format!("{:?} is not a task id", job.0),
-                ));
-            }
-            let task = self
-                .get(ACTION, &format!("/redfish/v1/TaskService/Tasks/{}", job.0))
-                .await?
-                .body;
-            job_status(job, &task).ok_or_else(|| {
-                DriverError::permanent(&self.target, ACTION, "the BMC's task has no TaskState")
-            })
+        if job.0.is_empty() || job.0.contains(['/', '?', '#']) {
+            return Err(DriverError::permanent(
+                &self.target,
+                ACTION,
+                format!("{:?} is not a task id", job.0),
+            ));
+        }
+        let task = self
+            .get(ACTION, &format!("/redfish/v1/TaskService/Tasks/{}", job.0))
+            .await?
+            .body;
+        job_status(job, &task).ok_or_else(|| {
+            DriverError::permanent(&self.target, ACTION, "the BMC's task has no TaskState")
         })
-        .await
     }
 
     async fn erase_disks(&self) -> Result<(), DriverError> {
-        observed_change(&self.target, "erase disks", self.secure_erase()).await
+        self.secure_erase().await
     }
 }
 
