@@ -3,15 +3,13 @@
 //! bridge it, and sets power and virtual media; changing the project moves
 //! the server in place; destroy applies the release policy.
 
-use giif_proto::status::Status;
 use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{
-    is_up, keep_console, plan_console, state_id, timeouts_block, warn_if_console_drifted,
-    with_timeouts, CreateFailure, Ctx, Operation, Resource,
-};
+use super::agent_backed::{AgentBacked, Progress, Words};
+use super::{keep_console, plan_console, state_id, timeouts_block, with_timeouts, Ctx, Operation};
+use crate::agent::AgentError;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
 use crate::tfvalue::{Type, Value};
@@ -111,7 +109,7 @@ pub static BMS_ASSIGNMENT_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
 }
 });
 
-pub struct BmsAssignmentResource;
+pub struct BmsAssignment;
 
 fn spec_from(value: &Value) -> api::BmsAssignmentSpec {
     let text = |name: &str| value.get(name).as_str().unwrap_or_default().to_string();
@@ -158,53 +156,28 @@ fn state_from(assignment: &api::BmsAssignment, shape: &Value) -> Value {
     with_timeouts(state, shape)
 }
 
-fn warn_assignment_console(ctx: &Ctx<'_>, assignment: &api::BmsAssignment) {
-    let server = assignment
-        .spec
-        .as_ref()
-        .map(|s| s.bms.as_str())
-        .unwrap_or_default();
-    warn_if_console_drifted(
-        ctx,
-        &format!("the assignment of server {server}"),
-        &assignment.status,
-        &assignment.last_error,
-    );
-}
-
-fn not_ready(assignment: &api::BmsAssignment, planned: &Value) -> CreateFailure {
-    let detail = if Status::Failed.is(&assignment.status) {
-        format!(
-            "The assignment {} of server {} stopped at: {}\n\nFix the cause and run apply again; the agent resumes \
-             where it stopped.",
-            assignment.id,
-            assignment.spec.as_ref().map(|s| s.bms.as_str()).unwrap_or_default(),
-            assignment.last_error
-        )
-    } else {
-        format!(
-            "The assignment {} is still {} when the timeout ran out. The agent goes on; raise the timeout or run \
-             apply again.",
-            assignment.id, assignment.status
-        )
-    };
-    CreateFailure {
-        partial: Some(state_from(assignment, planned)),
-        diags: Diagnostic::error("The server assignment is not ready", detail).into(),
-    }
-}
-
 #[tonic::async_trait]
-impl Resource for BmsAssignmentResource {
-    fn type_name(&self) -> &'static str {
-        "giif_bms_assignment"
-    }
+impl AgentBacked for BmsAssignment {
+    type Object = api::BmsAssignment;
+    const TYPE_NAME: &'static str = "giif_bms_assignment";
+    const WORDS: Words = Words {
+        create: "Cannot assign the server",
+        read: "Cannot read the server assignment",
+        update: "Cannot update the server assignment",
+        delete: "Cannot release the server",
+        import: "Cannot import the server assignment",
+        not_ready: "The server assignment is not ready",
+    };
 
-    fn schema(&self) -> &Schema {
+    fn schema() -> &'static Schema {
         &BMS_ASSIGNMENT_SCHEMA
     }
 
-    fn modify_plan(&self, prior: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
+    fn state_from(assignment: &api::BmsAssignment, shape: &Value) -> Value {
+        state_from(assignment, shape)
+    }
+
+    fn modify_plan(prior: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
         // A NIC removed out of band reads as a null pagw_nic: plan an update
         // that plugs it back. A move may land on another NIC slot.
         let moved = prior.get("project_id") != planned.get("project_id");
@@ -214,93 +187,68 @@ impl Resource for BmsAssignmentResource {
         plan_console(prior, planned);
     }
 
-    async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
+    async fn create(ctx: &Ctx<'_>, planned: &Value) -> Result<api::BmsAssignment, AgentError> {
         let request = api::CreateBmsAssignmentRequest {
             request_id: ctx.request_id.clone(),
             spec: Some(spec_from(planned)),
             wait_seconds: ctx.wait_seconds(),
         };
-        let assignment = ctx
-            .agent
-            .create_bms_assignment(request, ctx.timeout)
-            .await
-            .map_err(|err| Diagnostics::from(err.to_diagnostic("Cannot assign the server")))?;
-        if !is_up(&assignment.status) {
-            return Err(not_ready(&assignment, planned));
-        }
-        warn_assignment_console(ctx, &assignment);
-        Ok(state_from(&assignment, planned))
+        ctx.agent.create_bms_assignment(request, ctx.timeout).await
     }
 
-    async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx
-            .agent
-            .get_bms_assignment(&state_id(state), true, ctx.timeout)
+    async fn get(ctx: &Ctx<'_>, reference: &str) -> Result<api::BmsAssignment, AgentError> {
+        ctx.agent
+            .get_bms_assignment(reference, true, ctx.timeout)
             .await
-        {
-            Ok(assignment) => Ok(Some(state_from(&assignment, state))),
-            Err(err) if err.is_not_found() => Ok(None),
-            Err(err) => Err(err
-                .to_diagnostic("Cannot read the server assignment")
-                .into()),
-        }
     }
 
     async fn update(
-        &self,
         ctx: &Ctx<'_>,
         prior: &Value,
         planned: &Value,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<api::BmsAssignment, AgentError> {
         let request = api::UpdateBmsAssignmentRequest {
             request_id: ctx.request_id.clone(),
             id: state_id(prior),
             spec: Some(spec_from(planned)),
             wait_seconds: ctx.wait_seconds(),
         };
-        let assignment = ctx
-            .agent
-            .update_bms_assignment(request, ctx.timeout)
-            .await
-            .map_err(|err| err.to_diagnostic("Cannot update the server assignment"))?;
-        if !is_up(&assignment.status) {
-            return Err(not_ready(&assignment, planned).diags);
-        }
-        warn_assignment_console(ctx, &assignment);
-        let mut state = state_from(&assignment, planned);
-        keep_console(&mut state, planned);
-        Ok(state)
+        ctx.agent.update_bms_assignment(request, ctx.timeout).await
     }
 
-    async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
+    async fn delete(ctx: &Ctx<'_>, id: String) -> Result<Option<Diagnostic>, AgentError> {
         let request = api::DeleteBmsAssignmentRequest {
             request_id: ctx.request_id.clone(),
-            id: state_id(prior),
+            id,
         };
-        match ctx.agent.delete_bms_assignment(request, ctx.timeout).await {
-            // Warnings alone do not fail the destroy.
-            Ok(answer) if !answer.warning.is_empty() => Err(Diagnostic::warning(
-                "The server was released with problems",
-                answer.warning,
-            )
-            .into()),
-            Ok(_) => Ok(()),
-            Err(err) if err.is_not_found() => Ok(()),
-            Err(err) => Err(err.to_diagnostic("Cannot release the server").into()),
-        }
+        let answer = ctx
+            .agent
+            .delete_bms_assignment(request, ctx.timeout)
+            .await?;
+        Ok((!answer.warning.is_empty())
+            .then(|| Diagnostic::warning("The server was released with problems", answer.warning)))
     }
 
-    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
-        match ctx.agent.get_bms_assignment(id, true, ctx.timeout).await {
-            Ok(assignment) => Ok(state_from(&assignment, &Value::Null)),
-            Err(err) if err.is_not_found() => Err(Diagnostic::error(
-                "Cannot import the server assignment",
-                format!("No assignment has the id {id:?}, and no assigned server has that name."),
-            )
-            .into()),
-            Err(err) => Err(err
-                .to_diagnostic("Cannot import the server assignment")
-                .into()),
-        }
+    fn progress(assignment: &api::BmsAssignment) -> Option<Progress> {
+        let server = assignment
+            .spec
+            .as_ref()
+            .map(|s| s.bms.as_str())
+            .unwrap_or_default();
+        Some(Progress {
+            subject: format!("The assignment {} of server {server}", assignment.id),
+            console_subject: format!("the assignment of server {server}"),
+            status: assignment.status.clone(),
+            last_error: assignment.last_error.clone(),
+            advice: "Fix the cause and run apply again; the agent resumes where it stopped.",
+        })
+    }
+
+    fn after_update(state: &mut Value, planned: &Value) {
+        keep_console(state, planned);
+    }
+
+    fn import_not_found(reference: &str) -> String {
+        format!("No assignment has the id {reference:?}, and no assigned server has that name.")
     }
 }

@@ -6,10 +6,10 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{
-    deleted, state_id, timeouts_block, with_timeouts, CreateFailure, Ctx, Operation, Resource,
-};
-use crate::diag::{Diagnostic, Diagnostics};
+use super::agent_backed::{AgentBacked, Words};
+use super::{state_id, timeouts_block, with_timeouts, Ctx, Operation};
+use crate::agent::AgentError;
+use crate::diag::Diagnostic;
 use crate::schema::{Attribute, Schema, Validator};
 use crate::tfvalue::Value;
 
@@ -66,7 +66,7 @@ pub static FLOATING_IP_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
 }
 });
 
-pub struct FloatingIpResource;
+pub struct FloatingIp;
 
 fn spec_from(value: &Value) -> api::FloatingIpSpec {
     api::FloatingIpSpec {
@@ -99,79 +99,65 @@ fn state_from(ip: &api::FloatingIp, shape: &Value) -> Value {
 }
 
 #[tonic::async_trait]
-impl Resource for FloatingIpResource {
-    fn type_name(&self) -> &'static str {
-        "giif_floating_ip"
-    }
+impl AgentBacked for FloatingIp {
+    type Object = api::FloatingIp;
+    const TYPE_NAME: &'static str = "giif_floating_ip";
+    const WORDS: Words = Words {
+        create: "Cannot create the floating IP",
+        read: "Cannot read the floating IP",
+        update: "Cannot re-point the floating IP",
+        delete: "Cannot release the floating IP",
+        import: "Cannot import the floating IP",
+        not_ready: "The floating IP is not ready",
+    };
 
-    fn schema(&self) -> &Schema {
+    fn schema() -> &'static Schema {
         &FLOATING_IP_SCHEMA
     }
 
-    async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
+    fn state_from(ip: &api::FloatingIp, shape: &Value) -> Value {
+        state_from(ip, shape)
+    }
+
+    async fn create(ctx: &Ctx<'_>, planned: &Value) -> Result<api::FloatingIp, AgentError> {
         let request = api::CreateFloatingIpRequest {
             request_id: ctx.request_id.clone(),
             spec: Some(spec_from(planned)),
         };
-        let ip = ctx
-            .agent
-            .create_floating_ip(request, ctx.timeout)
-            .await
-            .map_err(|err| Diagnostics::from(err.to_diagnostic("Cannot create the floating IP")))?;
-        Ok(state_from(&ip, planned))
+        ctx.agent.create_floating_ip(request, ctx.timeout).await
     }
 
-    async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx
-            .agent
-            .get_floating_ip(&state_id(state), true, ctx.timeout)
+    async fn get(ctx: &Ctx<'_>, reference: &str) -> Result<api::FloatingIp, AgentError> {
+        ctx.agent
+            .get_floating_ip(reference, true, ctx.timeout)
             .await
-        {
-            Ok(ip) => Ok(Some(state_from(&ip, state))),
-            Err(err) if err.is_not_found() => Ok(None),
-            Err(err) => Err(err.to_diagnostic("Cannot read the floating IP").into()),
-        }
     }
 
     async fn update(
-        &self,
         ctx: &Ctx<'_>,
         prior: &Value,
         planned: &Value,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<api::FloatingIp, AgentError> {
         let request = api::UpdateFloatingIpRequest {
             request_id: ctx.request_id.clone(),
             id: state_id(prior),
             spec: Some(spec_from(planned)),
         };
-        let ip = ctx
-            .agent
-            .update_floating_ip(request, ctx.timeout)
-            .await
-            .map_err(|err| err.to_diagnostic("Cannot re-point the floating IP"))?;
-        Ok(state_from(&ip, planned))
+        ctx.agent.update_floating_ip(request, ctx.timeout).await
     }
 
-    async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
+    async fn delete(ctx: &Ctx<'_>, id: String) -> Result<Option<Diagnostic>, AgentError> {
         let request = api::DeleteFloatingIpRequest {
             request_id: ctx.request_id.clone(),
-            id: state_id(prior),
+            id,
         };
-        deleted(
-            ctx.agent.delete_floating_ip(request, ctx.timeout).await,
-            "Cannot release the floating IP",
-        )
+        ctx.agent
+            .delete_floating_ip(request, ctx.timeout)
+            .await
+            .map(|_| None)
     }
 
-    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
-        match ctx.agent.get_floating_ip(id, true, ctx.timeout).await {
-            Ok(ip) => Ok(state_from(&ip, &Value::Null)),
-            Err(err) if err.is_not_found() => Err(Diagnostic::error(
-                "Cannot import the floating IP",
-                format!("No floating IP has the id or address {id:?}."),
-            )
-            .into()),
-            Err(err) => Err(err.to_diagnostic("Cannot import the floating IP").into()),
-        }
+    fn import_not_found(reference: &str) -> String {
+        format!("No floating IP has the id or address {reference:?}.")
     }
 }

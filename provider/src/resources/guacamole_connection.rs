@@ -10,7 +10,8 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 use giif_proto::guacamole;
 
-use super::{deleted, state_id, CreateFailure, Ctx, Resource};
+use super::agent_backed::{AgentBacked, Words};
+use super::{state_id, Ctx};
 use crate::agent::{AgentError, Reason};
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Schema, Validator};
@@ -178,7 +179,7 @@ pub static GUACAMOLE_CONNECTION_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
 }
 });
 
-pub struct GuacamoleConnectionResource;
+pub struct GuacamoleConnection;
 
 fn text(value: &Value, name: &str) -> String {
     value.get(name).as_str().unwrap_or_default().to_string()
@@ -365,16 +366,27 @@ fn validate_parameters(config: &Value, diags: &mut Diagnostics) {
 }
 
 #[tonic::async_trait]
-impl Resource for GuacamoleConnectionResource {
-    fn type_name(&self) -> &'static str {
-        "giif_guacamole_connection"
-    }
+impl AgentBacked for GuacamoleConnection {
+    type Object = api::GuacamoleConnection;
+    const TYPE_NAME: &'static str = "giif_guacamole_connection";
+    const WORDS: Words = Words {
+        create: "Cannot create the Guacamole connection",
+        read: "Cannot read the Guacamole connection",
+        update: "Cannot update the Guacamole connection",
+        delete: "Cannot delete the Guacamole connection",
+        import: "Cannot import the Guacamole connection",
+        not_ready: "The Guacamole connection is not ready",
+    };
 
-    fn schema(&self) -> &Schema {
+    fn schema() -> &'static Schema {
         &GUACAMOLE_CONNECTION_SCHEMA
     }
 
-    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+    fn state_from(connection: &api::GuacamoleConnection, shape: &Value) -> Value {
+        state_from(connection, shape)
+    }
+
+    fn validate(config: &Value, diags: &mut Diagnostics) {
         exactly_one(
             config,
             "project_id",
@@ -424,39 +436,30 @@ impl Resource for GuacamoleConnectionResource {
         }
     }
 
-    async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
+    async fn create(
+        ctx: &Ctx<'_>,
+        planned: &Value,
+    ) -> Result<api::GuacamoleConnection, AgentError> {
         let request = api::CreateGuacamoleConnectionRequest {
             request_id: ctx.request_id.clone(),
             spec: Some(spec_from(planned, configured_password(ctx.config))),
         };
-        let connection = ctx
-            .agent
+        ctx.agent
             .create_guacamole_connection(request, ctx.timeout)
             .await
-            .map_err(|err| {
-                Diagnostics::from(diagnostic(&err, "Cannot create the Guacamole connection"))
-            })?;
-        Ok(state_from(&connection, planned))
     }
 
-    async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx
-            .agent
-            .get_guacamole_connection(&state_id(state), true, ctx.timeout)
+    async fn get(ctx: &Ctx<'_>, reference: &str) -> Result<api::GuacamoleConnection, AgentError> {
+        ctx.agent
+            .get_guacamole_connection(reference, true, ctx.timeout)
             .await
-        {
-            Ok(connection) => Ok(Some(state_from(&connection, state))),
-            Err(err) if err.is_not_found() => Ok(None),
-            Err(err) => Err(diagnostic(&err, "Cannot read the Guacamole connection").into()),
-        }
     }
 
     async fn update(
-        &self,
         ctx: &Ctx<'_>,
         prior: &Value,
         planned: &Value,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<api::GuacamoleConnection, AgentError> {
         // Terraform's write-only convention: the value goes again only when
         // its version changes.
         let set_password = prior.get("password_version") != planned.get("password_version");
@@ -471,45 +474,32 @@ impl Resource for GuacamoleConnectionResource {
             spec: Some(spec_from(planned, password)),
             set_password,
         };
-        let connection = ctx
-            .agent
+        ctx.agent
             .update_guacamole_connection(request, ctx.timeout)
             .await
-            .map_err(|err| diagnostic(&err, "Cannot update the Guacamole connection"))?;
-        Ok(state_from(&connection, planned))
     }
 
-    async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
+    async fn delete(ctx: &Ctx<'_>, id: String) -> Result<Option<Diagnostic>, AgentError> {
         let request = api::DeleteGuacamoleConnectionRequest {
             request_id: ctx.request_id.clone(),
-            id: state_id(prior),
+            id,
         };
-        deleted(
-            ctx.agent
-                .delete_guacamole_connection(request, ctx.timeout)
-                .await,
-            "Cannot delete the Guacamole connection",
-        )
+        ctx.agent
+            .delete_guacamole_connection(request, ctx.timeout)
+            .await
+            .map(|_| None)
     }
 
-    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
-        match ctx
-            .agent
-            .get_guacamole_connection(id, true, ctx.timeout)
-            .await
-        {
-            Ok(connection) => Ok(state_from(&connection, &Value::Null)),
-            Err(err) if err.is_not_found() => Err(Diagnostic::error(
-                "Cannot import the Guacamole connection",
-                format!(
-                    "Guacamole has no connection with the id {id:?}. Import by the connection's id, the number \
-                     in Guacamole's database: the end of the address of its edit page in the Guacamole UI \
-                     (`.../manage/mysql/connections/42`), or the `id` of a giif_guacamole_connection."
-                ),
-            )
-            .into()),
-            Err(err) => Err(diagnostic(&err, "Cannot import the Guacamole connection").into()),
-        }
+    fn diagnostic(err: &AgentError, summary: &str, _config: &Value) -> Diagnostic {
+        diagnostic(err, summary)
+    }
+
+    fn import_not_found(reference: &str) -> String {
+        format!(
+            "Guacamole has no connection with the id {reference:?}. Import by the connection's id, the number \
+             in Guacamole's database: the end of the address of its edit page in the Guacamole UI \
+             (`.../manage/mysql/connections/42`), or the `id` of a giif_guacamole_connection."
+        )
     }
 }
 
@@ -544,7 +534,7 @@ mod tests {
     /// resource's.
     fn validate(config: &Value) -> Diagnostics {
         let mut diags = validate_config(&GUACAMOLE_CONNECTION_SCHEMA, config);
-        GuacamoleConnectionResource.validate(config, &mut diags);
+        <GuacamoleConnection as AgentBacked>::validate(config, &mut diags);
         diags
     }
 

@@ -1,6 +1,7 @@
 //! The resource and data source interface every type implements, and the
 //! registry of the types this provider serves.
 
+mod agent_backed;
 mod bms_assignment;
 mod bms_inventory;
 mod floating_ip;
@@ -21,6 +22,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::Schema;
 use crate::tfvalue::Value;
 
+pub use agent_backed::{AgentBacked, AgentResource};
 pub use timeouts::{timeouts_block, with_timeouts, Operation};
 
 /// What an operation gets besides its values.
@@ -67,18 +69,6 @@ impl Ctx<'_> {
 /// The agent id every resource keeps in its `id` attribute.
 pub fn state_id(state: &Value) -> String {
     state.get("id").as_str().unwrap_or_default().to_string()
-}
-
-/// The outcome of a delete: already gone counts as deleted.
-pub fn deleted<T>(
-    result: Result<T, crate::agent::AgentError>,
-    summary: &str,
-) -> Result<(), Diagnostics> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if err.is_not_found() => Ok(()),
-        Err(err) => Err(err.to_diagnostic(summary).into()),
-    }
 }
 
 /// For a computed id the agent may only fill in later, such as the console
@@ -228,12 +218,12 @@ impl Registry {
     pub fn new() -> Self {
         Self {
             resources: vec![
-                Box::new(project::ProjectResource),
-                Box::new(pagw::PagwResource),
-                Box::new(floating_ip::FloatingIpResource),
-                Box::new(vm::VmResource),
-                Box::new(bms_assignment::BmsAssignmentResource),
-                Box::new(guacamole_connection::GuacamoleConnectionResource),
+                Box::new(AgentResource::<project::Project>::new()),
+                Box::new(AgentResource::<pagw::Pagw>::new()),
+                Box::new(AgentResource::<floating_ip::FloatingIp>::new()),
+                Box::new(AgentResource::<vm::Vm>::new()),
+                Box::new(AgentResource::<bms_assignment::BmsAssignment>::new()),
+                Box::new(AgentResource::<guacamole_connection::GuacamoleConnection>::new()),
             ],
             data_sources: vec![
                 Box::new(project_data::ProjectDataSource),
@@ -299,6 +289,25 @@ mod tests {
         assert_eq!(state.get(name), &Value::string("18"));
         assert_eq!(non_empty(""), Value::Null);
         assert_eq!(non_empty("5"), Value::string("5"));
+    }
+
+    /// A typo in an attribute name would read as null, silently: every
+    /// resource's state has exactly its schema's attributes and blocks.
+    #[test]
+    fn every_state_has_exactly_the_schemas_names() {
+        use agent_backed::state_keys_match_schema;
+        let results = [
+            state_keys_match_schema::<project::Project>(),
+            state_keys_match_schema::<pagw::Pagw>(),
+            state_keys_match_schema::<floating_ip::FloatingIp>(),
+            state_keys_match_schema::<vm::Vm>(),
+            state_keys_match_schema::<bms_assignment::BmsAssignment>(),
+            state_keys_match_schema::<guacamole_connection::GuacamoleConnection>(),
+        ];
+        let problems: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+        assert!(problems.is_empty(), "{problems:#?}");
+        // And the registry serves exactly these.
+        assert_eq!(Registry::new().resources.len(), 6);
     }
 
     #[test]

@@ -8,10 +8,9 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
-use super::{
-    deleted, is_up, repair_console_drift, state_id, timeouts_block, warn_if_console_drifted,
-    with_timeouts, CreateFailure, Ctx, Operation, Resource,
-};
+use super::agent_backed::{AgentBacked, Progress, Words};
+use super::{repair_console_drift, state_id, timeouts_block, with_timeouts, Ctx, Operation};
+use crate::agent::AgentError;
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{Attribute, Nesting, Schema, Validator};
 use crate::tfvalue::{Type, Value};
@@ -154,7 +153,7 @@ pub static PAGW_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
 }
 });
 
-pub struct PagwResource;
+pub struct Pagw;
 
 fn spec_from(value: &Value) -> api::GatewaySpec {
     let text = |name: &str| value.get(name).as_str().unwrap_or_default().to_string();
@@ -261,39 +260,28 @@ fn state_from(gateway: &api::Gateway, shape: &Value) -> Value {
     with_timeouts(state, shape)
 }
 
-/// A gateway that did not become ready: its state (so Terraform keeps it,
-/// tainted) and why.
-fn not_ready(gateway: &api::Gateway, planned: &Value) -> CreateFailure {
-    let detail = if Status::Failed.is(&gateway.status) {
-        format!(
-            "The gateway {} stopped at: {}\n\nFix the cause and run apply again: Terraform replaces the tainted gateway, \
-             and the agent reuses this project's slot.",
-            gateway.id, gateway.last_error
-        )
-    } else {
-        format!(
-            "The gateway {} is still {} when the create timeout ran out. The agent goes on; raise timeouts.create or \
-             run apply again.",
-            gateway.id, gateway.status
-        )
-    };
-    CreateFailure {
-        partial: Some(state_from(gateway, planned)),
-        diags: Diagnostic::error("The gateway is not ready", detail).into(),
-    }
-}
-
 #[tonic::async_trait]
-impl Resource for PagwResource {
-    fn type_name(&self) -> &'static str {
-        "giif_pagw"
-    }
+impl AgentBacked for Pagw {
+    type Object = api::Gateway;
+    const TYPE_NAME: &'static str = "giif_pagw";
+    const WORDS: Words = Words {
+        create: "Cannot create the gateway",
+        read: "Cannot read the gateway",
+        update: "Cannot update the gateway",
+        delete: "Cannot delete the gateway",
+        import: "Cannot import the gateway",
+        not_ready: "The gateway is not ready",
+    };
 
-    fn schema(&self) -> &Schema {
+    fn schema() -> &'static Schema {
         &PAGW_SCHEMA
     }
 
-    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+    fn state_from(gateway: &api::Gateway, shape: &Value) -> Value {
+        state_from(gateway, shape)
+    }
+
+    fn validate(config: &Value, diags: &mut Diagnostics) {
         let peers = config.get("wireguard").get("peers");
         let mut seen_names = std::collections::BTreeSet::new();
         let mut seen_addresses = std::collections::BTreeSet::new();
@@ -321,99 +309,66 @@ impl Resource for PagwResource {
         }
     }
 
-    fn modify_plan(&self, prior: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
+    fn modify_plan(prior: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
         // Toolbox connections deleted or changed in Guacamole: an update
         // puts them back.
         repair_console_drift(prior, planned, &[]);
     }
 
-    async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
+    async fn create(ctx: &Ctx<'_>, planned: &Value) -> Result<api::Gateway, AgentError> {
         let request = api::CreateGatewayRequest {
             request_id: ctx.request_id.clone(),
             spec: Some(spec_from(planned)),
             wait_seconds: ctx.wait_seconds(),
         };
-        let gateway = ctx
-            .agent
-            .create_gateway(request, ctx.timeout)
-            .await
-            .map_err(|err| Diagnostics::from(err.to_diagnostic("Cannot create the gateway")))?;
-        if !is_up(&gateway.status) {
-            return Err(not_ready(&gateway, planned));
-        }
-        warn_if_console_drifted(
-            ctx,
-            &format!("gateway {}", gateway.id),
-            &gateway.status,
-            &gateway.last_error,
-        );
-        Ok(state_from(&gateway, planned))
+        ctx.agent.create_gateway(request, ctx.timeout).await
     }
 
-    async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx
-            .agent
-            .get_gateway(&state_id(state), true, ctx.timeout)
-            .await
-        {
-            Ok(gateway) if Status::VmMissing.is(&gateway.status) => Ok(None),
-            Ok(gateway) => Ok(Some(state_from(&gateway, state))),
-            Err(err) if err.is_not_found() => Ok(None),
-            Err(err) => Err(err.to_diagnostic("Cannot read the gateway").into()),
-        }
+    async fn get(ctx: &Ctx<'_>, reference: &str) -> Result<api::Gateway, AgentError> {
+        ctx.agent.get_gateway(reference, true, ctx.timeout).await
     }
 
     async fn update(
-        &self,
         ctx: &Ctx<'_>,
         prior: &Value,
         planned: &Value,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<api::Gateway, AgentError> {
         let request = api::UpdateGatewayRequest {
             request_id: ctx.request_id.clone(),
             id: state_id(prior),
             spec: Some(spec_from(planned)),
             wait_seconds: ctx.wait_seconds(),
         };
-        let gateway = ctx
-            .agent
-            .update_gateway(request, ctx.timeout)
-            .await
-            .map_err(|err| err.to_diagnostic("Cannot update the gateway"))?;
-        if !is_up(&gateway.status) {
-            return Err(not_ready(&gateway, planned).diags);
-        }
-        warn_if_console_drifted(
-            ctx,
-            &format!("gateway {}", gateway.id),
-            &gateway.status,
-            &gateway.last_error,
-        );
-        Ok(state_from(&gateway, planned))
+        ctx.agent.update_gateway(request, ctx.timeout).await
     }
 
-    async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
+    async fn delete(ctx: &Ctx<'_>, id: String) -> Result<Option<Diagnostic>, AgentError> {
         let request = api::DeleteGatewayRequest {
             request_id: ctx.request_id.clone(),
-            id: state_id(prior),
+            id,
         };
-        deleted(
-            ctx.agent.delete_gateway(request, ctx.timeout).await,
-            "Cannot delete the gateway",
-        )
+        ctx.agent
+            .delete_gateway(request, ctx.timeout)
+            .await
+            .map(|_| None)
     }
 
-    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
-        match ctx.agent.get_gateway(id, true, ctx.timeout).await {
-            Ok(gateway) => Ok(state_from(&gateway, &Value::Null)),
-            Err(err) if err.is_not_found() => Err(Diagnostic::error(
-                "Cannot import the gateway",
-                format!(
-                    "No gateway has the id {id:?}, and no project with that id or name has one."
-                ),
-            )
-            .into()),
-            Err(err) => Err(err.to_diagnostic("Cannot import the gateway").into()),
-        }
+    fn gone(gateway: &api::Gateway) -> bool {
+        Status::VmMissing.is(&gateway.status)
+    }
+
+    fn progress(gateway: &api::Gateway) -> Option<Progress> {
+        Some(Progress {
+            subject: format!("The gateway {}", gateway.id),
+            console_subject: format!("gateway {}", gateway.id),
+            status: gateway.status.clone(),
+            last_error: gateway.last_error.clone(),
+            advice: "Fix the cause and run apply again: Terraform replaces the tainted gateway, and the agent \
+                     reuses this project's slot.",
+        })
+    }
+
+    fn import_not_found(reference: &str) -> String {
+        format!("No gateway has the id {reference:?}, and no project with that id or name has one.")
     }
 }

@@ -6,10 +6,10 @@ use std::sync::LazyLock;
 use api::get_project_request::Key;
 use giif_proto::agent as api;
 
+use super::agent_backed::{AgentBacked, Progress, Words};
 use super::{
-    await_while_null, deleted, keep_planned, non_empty, repair_console_drift, state_id,
-    timeouts_block, warn_if_console_drifted, with_timeouts, CreateFailure, Ctx, Operation,
-    Resource,
+    await_while_null, keep_planned, non_empty, repair_console_drift, state_id, timeouts_block,
+    with_timeouts, Ctx, Operation,
 };
 use crate::agent::{AgentError, Reason};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -94,7 +94,7 @@ pub fn project_attributes(presence: Presence) -> Vec<Attribute> {
     ]
 }
 
-pub struct ProjectResource;
+pub struct Project;
 
 fn spec_from(value: &Value) -> api::ProjectSpec {
     let text = |name: &str| value.get(name).as_str().map(str::to_string);
@@ -171,16 +171,27 @@ fn create_error(err: &AgentError, name: &str) -> Diagnostic {
 }
 
 #[tonic::async_trait]
-impl Resource for ProjectResource {
-    fn type_name(&self) -> &'static str {
-        "giif_project"
-    }
+impl AgentBacked for Project {
+    type Object = api::Project;
+    const TYPE_NAME: &'static str = "giif_project";
+    const WORDS: Words = Words {
+        create: "Cannot create project",
+        read: "Cannot read project",
+        update: "Cannot update project",
+        delete: "Cannot delete project",
+        import: "Cannot import project",
+        not_ready: "The project is not ready",
+    };
 
-    fn schema(&self) -> &Schema {
+    fn schema() -> &'static Schema {
         &PROJECT_SCHEMA
     }
 
-    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+    fn state_from(project: &api::Project, shape: &Value) -> Value {
+        state_from(project, shape)
+    }
+
+    fn validate(config: &Value, diags: &mut Diagnostics) {
         let Value::Set(members) = config.get("members") else {
             return;
         };
@@ -200,103 +211,90 @@ impl Resource for ProjectResource {
         }
     }
 
-    fn modify_plan(&self, prior: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
+    fn modify_plan(prior: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
         await_while_null(prior, planned, "connection_group_id");
         repair_console_drift(prior, planned, &["connection_group_id"]);
     }
 
-    async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
-        let spec = spec_from(planned);
-        let name = spec.name.clone();
+    async fn create(ctx: &Ctx<'_>, planned: &Value) -> Result<api::Project, AgentError> {
         let request = api::CreateProjectRequest {
             request_id: ctx.request_id.clone(),
-            spec: Some(spec),
+            spec: Some(spec_from(planned)),
         };
-        let project = ctx
-            .agent
-            .create_project(request, ctx.timeout)
-            .await
-            .map_err(|err| Diagnostics::from(create_error(&err, &name)))?;
-        warn_if_console_drifted(
-            ctx,
-            &format!("project {name}"),
-            &project.status,
-            &project.last_error,
-        );
-        Ok(state_from(&project, planned))
+        ctx.agent.create_project(request, ctx.timeout).await
     }
 
-    async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx.agent.read_project(&state_id(state), ctx.timeout).await {
-            Ok(project) => Ok(project.map(|project| state_from(&project, state))),
-            Err(err) => Err(err.to_diagnostic("Cannot read project").into()),
+    fn create_error(err: &AgentError, planned: &Value) -> Diagnostic {
+        create_error(err, &spec_from(planned).name)
+    }
+
+    /// Refreshes go through the batched reads: a plan of many projects
+    /// asks the agent once.
+    async fn read(ctx: &Ctx<'_>, id: &str) -> Result<Option<api::Project>, AgentError> {
+        ctx.agent.read_project(id, ctx.timeout).await
+    }
+
+    /// By id, else by name.
+    async fn get(ctx: &Ctx<'_>, reference: &str) -> Result<api::Project, AgentError> {
+        let by_id = ctx
+            .agent
+            .get_project(Key::Id(reference.to_string()), ctx.timeout)
+            .await;
+        match by_id {
+            Err(err) if err.is_not_found() => {
+                ctx.agent
+                    .get_project(Key::Name(reference.to_string()), ctx.timeout)
+                    .await
+            }
+            other => other,
         }
     }
 
     async fn update(
-        &self,
         ctx: &Ctx<'_>,
         prior: &Value,
         planned: &Value,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<api::Project, AgentError> {
         let request = api::UpdateProjectRequest {
             request_id: ctx.request_id.clone(),
             id: state_id(prior),
             spec: Some(spec_from(planned)),
         };
-        let project = ctx
-            .agent
-            .update_project(request, ctx.timeout)
+        ctx.agent.update_project(request, ctx.timeout).await
+    }
+
+    async fn delete(ctx: &Ctx<'_>, id: String) -> Result<Option<Diagnostic>, AgentError> {
+        let request = api::DeleteProjectRequest {
+            request_id: ctx.request_id.clone(),
+            id,
+        };
+        ctx.agent
+            .delete_project(request, ctx.timeout)
             .await
-            .map_err(|err| err.to_diagnostic("Cannot update project"))?;
+            .map(|_| None)
+    }
+
+    /// A project is up once made; only its console tree may need repair.
+    fn progress(project: &api::Project) -> Option<Progress> {
         let name = project
             .spec
             .as_ref()
             .map(|s| s.name.as_str())
             .unwrap_or_default();
-        warn_if_console_drifted(
-            ctx,
-            &format!("project {name}"),
-            &project.status,
-            &project.last_error,
-        );
-        let mut state = state_from(&project, planned);
-        keep_planned(&mut state, planned, "connection_group_id");
-        Ok(state)
+        Some(Progress {
+            subject: format!("The project {name}"),
+            console_subject: format!("project {name}"),
+            status: project.status.clone(),
+            last_error: project.last_error.clone(),
+            advice: "Fix the cause and run apply again.",
+        })
     }
 
-    async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
-        let request = api::DeleteProjectRequest {
-            request_id: ctx.request_id.clone(),
-            id: state_id(prior),
-        };
-        deleted(
-            ctx.agent.delete_project(request, ctx.timeout).await,
-            "Cannot delete project",
-        )
+    fn after_update(state: &mut Value, planned: &Value) {
+        keep_planned(state, planned, "connection_group_id");
     }
 
-    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
-        let by_id = ctx
-            .agent
-            .get_project(Key::Id(id.to_string()), ctx.timeout)
-            .await;
-        let found = match by_id {
-            Err(err) if err.is_not_found() => {
-                ctx.agent
-                    .get_project(Key::Name(id.to_string()), ctx.timeout)
-                    .await
-            }
-            other => other,
-        };
-        match found {
-            Ok(project) => Ok(state_from(&project, &Value::Null)),
-            Err(err) if err.is_not_found() => Err(Diagnostic::error(
-                "Cannot import project",
-                format!("No project has the id or name {id:?}. `giif-agent` lists projects; import by either."),
-            )
-            .into()),
-            Err(err) => Err(err.to_diagnostic("Cannot import project").into()),
-        }
+    fn import_not_found(reference: &str) -> String {
+        format!("No project has the id or name {reference:?}. `giif-agent` lists projects; import by either.")
     }
 }

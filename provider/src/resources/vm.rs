@@ -8,10 +8,11 @@ use std::sync::LazyLock;
 
 use giif_proto::agent as api;
 
+use super::agent_backed::{AgentBacked, Progress, Words};
 use super::{
-    deleted, is_up, keep_console, non_empty, plan_console, state_id, timeouts_block,
-    warn_if_console_drifted, with_timeouts, CreateFailure, Ctx, Operation, Resource,
+    keep_console, non_empty, plan_console, state_id, timeouts_block, with_timeouts, Ctx, Operation,
 };
+use crate::agent::AgentError;
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::schema::{validators, Attribute, Nesting, Schema, Validator};
 use crate::tfvalue::{Type, Value};
@@ -149,7 +150,7 @@ pub static VM_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
 }
 });
 
-pub struct VmResource;
+pub struct Vm;
 
 fn text(value: &Value, name: &str) -> String {
     value.get(name).as_str().unwrap_or_default().to_string()
@@ -233,46 +234,28 @@ fn state_from(vm: &api::Vm, shape: &Value) -> Value {
     with_timeouts(state, shape)
 }
 
-fn warn_vm_console(ctx: &Ctx<'_>, vm: &api::Vm) {
-    let name = vm
-        .spec
-        .as_ref()
-        .map(|s| s.name.as_str())
-        .unwrap_or_default();
-    warn_if_console_drifted(ctx, &format!("VM {name}"), &vm.status, &vm.last_error);
-}
-
-/// A VM that did not become ready: its state (so Terraform keeps it,
-/// tainted) and why.
-fn not_ready(vm: &api::Vm, planned: &Value) -> CreateFailure {
-    let detail = if Status::Failed.is(&vm.status) {
-        format!(
-            "The VM {} stopped at: {}\n\nFix the cause and run apply again.",
-            vm.id, vm.last_error
-        )
-    } else {
-        format!(
-            "The VM {} is still {} when the timeout ran out. The agent goes on; raise the timeout or run apply again.",
-            vm.id, vm.status
-        )
-    };
-    CreateFailure {
-        partial: Some(state_from(vm, planned)),
-        diags: Diagnostic::error("The VM is not ready", detail).into(),
-    }
-}
-
 #[tonic::async_trait]
-impl Resource for VmResource {
-    fn type_name(&self) -> &'static str {
-        "giif_vm"
-    }
+impl AgentBacked for Vm {
+    type Object = api::Vm;
+    const TYPE_NAME: &'static str = "giif_vm";
+    const WORDS: Words = Words {
+        create: "Cannot create the VM",
+        read: "Cannot read the VM",
+        update: "Cannot update the VM",
+        delete: "Cannot delete the VM",
+        import: "Cannot import the VM",
+        not_ready: "The VM is not ready",
+    };
 
-    fn schema(&self) -> &Schema {
+    fn schema() -> &'static Schema {
         &VM_SCHEMA
     }
 
-    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+    fn state_from(vm: &api::Vm, shape: &Value) -> Value {
+        state_from(vm, shape)
+    }
+
+    fn validate(config: &Value, diags: &mut Diagnostics) {
         let (template, iso) = (config.get("template"), config.get("iso"));
         if !template.is_known() || !iso.is_known() {
             return;
@@ -288,7 +271,7 @@ impl Resource for VmResource {
         }
     }
 
-    fn modify_plan(&self, prior: &Value, planned: &mut Value, diags: &mut Diagnostics) {
+    fn modify_plan(prior: &Value, planned: &mut Value, diags: &mut Diagnostics) {
         // A replacement makes a new disk, of any size.
         if planned.get("id").is_unknown() {
             return;
@@ -314,82 +297,65 @@ impl Resource for VmResource {
         }
     }
 
-    async fn create(&self, ctx: &Ctx<'_>, planned: &Value) -> Result<Value, CreateFailure> {
+    async fn create(ctx: &Ctx<'_>, planned: &Value) -> Result<api::Vm, AgentError> {
         let request = api::CreateVmRequest {
             request_id: ctx.request_id.clone(),
             spec: Some(spec_from(planned)),
             wait_seconds: ctx.wait_seconds(),
         };
-        let vm = ctx
-            .agent
-            .create_vm(request, ctx.timeout)
-            .await
-            .map_err(|err| Diagnostics::from(err.to_diagnostic("Cannot create the VM")))?;
-        if !is_up(&vm.status) {
-            return Err(not_ready(&vm, planned));
-        }
-        warn_vm_console(ctx, &vm);
-        Ok(state_from(&vm, planned))
+        ctx.agent.create_vm(request, ctx.timeout).await
     }
 
-    async fn read(&self, ctx: &Ctx<'_>, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        match ctx.agent.get_vm(&state_id(state), true, ctx.timeout).await {
-            Ok(vm) if Status::VmMissing.is(&vm.status) => Ok(None),
-            Ok(vm) => Ok(Some(state_from(&vm, state))),
-            Err(err) if err.is_not_found() => Ok(None),
-            Err(err) => Err(err.to_diagnostic("Cannot read the VM").into()),
-        }
+    async fn get(ctx: &Ctx<'_>, reference: &str) -> Result<api::Vm, AgentError> {
+        ctx.agent.get_vm(reference, true, ctx.timeout).await
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx<'_>,
-        prior: &Value,
-        planned: &Value,
-    ) -> Result<Value, Diagnostics> {
+    async fn update(ctx: &Ctx<'_>, prior: &Value, planned: &Value) -> Result<api::Vm, AgentError> {
         let request = api::UpdateVmRequest {
             request_id: ctx.request_id.clone(),
             id: state_id(prior),
             spec: Some(spec_from(planned)),
             wait_seconds: ctx.wait_seconds(),
         };
-        let vm = ctx
-            .agent
-            .update_vm(request, ctx.timeout)
-            .await
-            .map_err(|err| err.to_diagnostic("Cannot update the VM"))?;
-        if !is_up(&vm.status) {
-            return Err(not_ready(&vm, planned).diags);
-        }
-        warn_vm_console(ctx, &vm);
-        let mut state = state_from(&vm, planned);
-        keep_console(&mut state, planned);
-        Ok(state)
+        ctx.agent.update_vm(request, ctx.timeout).await
     }
 
-    async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics> {
+    async fn delete(ctx: &Ctx<'_>, id: String) -> Result<Option<Diagnostic>, AgentError> {
         let request = api::DeleteVmRequest {
             request_id: ctx.request_id.clone(),
-            id: state_id(prior),
+            id,
         };
-        deleted(
-            ctx.agent.delete_vm(request, ctx.timeout).await,
-            "Cannot delete the VM",
-        )
+        ctx.agent
+            .delete_vm(request, ctx.timeout)
+            .await
+            .map(|_| None)
     }
 
-    async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics> {
-        match ctx.agent.get_vm(id, true, ctx.timeout).await {
-            Ok(vm) => Ok(state_from(&vm, &Value::Null)),
-            Err(err) if err.is_not_found() => Err(Diagnostic::error(
-                "Cannot import the VM",
-                format!(
-                    "No VM has the id {id:?}. Import by VM id, or as \"project-name/vm-name\"."
-                ),
-            )
-            .into()),
-            Err(err) => Err(err.to_diagnostic("Cannot import the VM").into()),
-        }
+    fn gone(vm: &api::Vm) -> bool {
+        Status::VmMissing.is(&vm.status)
+    }
+
+    fn progress(vm: &api::Vm) -> Option<Progress> {
+        let name = vm
+            .spec
+            .as_ref()
+            .map(|s| s.name.as_str())
+            .unwrap_or_default();
+        Some(Progress {
+            subject: format!("The VM {}", vm.id),
+            console_subject: format!("VM {name}"),
+            status: vm.status.clone(),
+            last_error: vm.last_error.clone(),
+            advice: "Fix the cause and run apply again.",
+        })
+    }
+
+    fn after_update(state: &mut Value, planned: &Value) {
+        keep_console(state, planned);
+    }
+
+    fn import_not_found(reference: &str) -> String {
+        format!("No VM has the id {reference:?}. Import by VM id, or as \"project-name/vm-name\".")
     }
 }
 
