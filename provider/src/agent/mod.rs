@@ -40,6 +40,20 @@ macro_rules! rpcs {
     };
 }
 
+/// Generates one live-or-stored read per object type:
+/// `name(reference, live, deadline)`.
+macro_rules! gets {
+    ($($name:ident($request:ident { $key:ident }) -> $response:ty;)*) => {
+        $(
+            pub async fn $name(&self, reference: &str, live: bool, deadline: Duration) -> Result<$response, AgentError> {
+                let request = api::$request { $key: reference.to_string(), live };
+                self.call(deadline, request, |mut grpc, request| async move { grpc.$name(request).await })
+                    .await
+            }
+        )*
+    };
+}
+
 impl AgentClient {
     pub async fn connect(settings: &AgentSettings) -> Result<Self, ConnectError> {
         let channel = connect::channel(settings).await?;
@@ -92,86 +106,6 @@ impl AgentClient {
         .await
     }
 
-    pub async fn get_gateway(
-        &self,
-        reference: &str,
-        live: bool,
-        deadline: Duration,
-    ) -> Result<api::Gateway, AgentError> {
-        let request = api::GetGatewayRequest {
-            reference: reference.to_string(),
-            live,
-        };
-        self.call(deadline, request, |mut grpc, request| async move {
-            grpc.get_gateway(request).await
-        })
-        .await
-    }
-
-    pub async fn get_floating_ip(
-        &self,
-        reference: &str,
-        live: bool,
-        deadline: Duration,
-    ) -> Result<api::FloatingIp, AgentError> {
-        let request = api::GetFloatingIpRequest {
-            reference: reference.to_string(),
-            live,
-        };
-        self.call(deadline, request, |mut grpc, request| async move {
-            grpc.get_floating_ip(request).await
-        })
-        .await
-    }
-
-    pub async fn get_vm(
-        &self,
-        reference: &str,
-        live: bool,
-        deadline: Duration,
-    ) -> Result<api::Vm, AgentError> {
-        let request = api::GetVmRequest {
-            reference: reference.to_string(),
-            live,
-        };
-        self.call(deadline, request, |mut grpc, request| async move {
-            grpc.get_vm(request).await
-        })
-        .await
-    }
-
-    pub async fn get_bms_assignment(
-        &self,
-        reference: &str,
-        live: bool,
-        deadline: Duration,
-    ) -> Result<api::BmsAssignment, AgentError> {
-        let request = api::GetBmsAssignmentRequest {
-            reference: reference.to_string(),
-            live,
-        };
-        self.call(deadline, request, |mut grpc, request| async move {
-            grpc.get_bms_assignment(request).await
-        })
-        .await
-    }
-
-    pub async fn get_guacamole_connection(
-        &self,
-        id: &str,
-        live: bool,
-        deadline: Duration,
-    ) -> Result<api::GuacamoleConnection, AgentError> {
-        let request = api::GetGuacamoleConnectionRequest {
-            id: id.to_string(),
-            live,
-        };
-        self.call(deadline, request, |mut grpc, request| async move {
-            grpc.get_guacamole_connection(request).await
-        })
-        .await
-    }
-
     pub async fn list_pagw_slots(
         &self,
         deadline: Duration,
@@ -196,6 +130,14 @@ impl AgentClient {
         )
         .await
         .map(|r| r.images)
+    }
+
+    gets! {
+        get_gateway(GetGatewayRequest { reference }) -> api::Gateway;
+        get_floating_ip(GetFloatingIpRequest { reference }) -> api::FloatingIp;
+        get_vm(GetVmRequest { reference }) -> api::Vm;
+        get_bms_assignment(GetBmsAssignmentRequest { reference }) -> api::BmsAssignment;
+        get_guacamole_connection(GetGuacamoleConnectionRequest { id }) -> api::GuacamoleConnection;
     }
 
     rpcs! {
