@@ -73,6 +73,13 @@ impl DriverError {
     ) -> Self {
         Self::new(ErrorClass::NotFound, target, action, message)
     }
+    pub fn unsupported(
+        target: impl Into<String>,
+        action: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(ErrorClass::Unsupported, target, action, message)
+    }
     pub fn is_transient(&self) -> bool {
         self.class == ErrorClass::Transient
     }

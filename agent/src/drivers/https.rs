@@ -72,11 +72,10 @@ pub fn format_fingerprint(fingerprint: &Fingerprint) -> String {
 }
 
 /// Parses `AA:BB:...` (as PVE and `openssl x509 -fingerprint -sha256` print
-/// it) or plain hex into a SHA-256 fingerprint.
+/// it) or plain hex into a SHA-256 fingerprint (the agent's own TLS pins
+/// are read by the same rule).
 pub fn parse_fingerprint(text: &str) -> Option<Fingerprint> {
-    let hex: String = text.trim().chars().filter(|c| *c != ':').collect();
-    let bytes = hex::decode(hex).ok()?;
-    bytes.try_into().ok()
+    giif_proto::agent_tls::parse_fingerprint(text).ok()
 }
 
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::paths::{link, members};
+use super::paths::{action_target, link, members};
 use super::tasks::job_status;
 use super::Redfish;
 use crate::drivers::bmc::{
@@ -134,9 +134,7 @@ impl Bmc for Redfish {
 
 impl Redfish {
     fn no_profiles(&self, action: &str) -> DriverError {
-        DriverError::new(
-            ErrorClass::Unsupported,
-            &self.target,
+        DriverError::unsupported(&self.target,
             action,
             "configuration profiles are exported and imported over racadm; this BMC is driven over Redfish",
         )
@@ -185,21 +183,16 @@ impl Redfish {
             return Ok(());
         }
         let reset = &system["Actions"]["#ComputerSystem.Reset"];
-        let path = reset["target"]
-            .as_str()
-            .map(|t| self.path_of(t))
-            .ok_or_else(|| {
-                DriverError::new(
-                    ErrorClass::Unsupported,
-                    &self.target,
-                    name,
-                    "the system offers no ComputerSystem.Reset action",
-                )
-            })?;
+        let path = action_target(&system, "#ComputerSystem.Reset").ok_or_else(|| {
+            DriverError::unsupported(
+                &self.target,
+                name,
+                "the system offers no ComputerSystem.Reset action",
+            )
+        })?;
         let allowed = strings(&reset["ResetType@Redfish.AllowableValues"]);
         let reset_type = reset_type(action, &allowed).ok_or_else(|| {
-            DriverError::new(
-                ErrorClass::Unsupported,
+            DriverError::unsupported(
                 &self.target,
                 name,
                 format!(
@@ -297,26 +290,17 @@ impl Redfish {
     async fn restart_manager(&self) -> Result<(), DriverError> {
         const ACTION: &str = "reset bmc";
         let manager = self.paths(ACTION).await?.manager.ok_or_else(|| {
-            DriverError::new(
-                ErrorClass::Unsupported,
-                &self.target,
-                ACTION,
-                "the system names no manager",
-            )
+            DriverError::unsupported(&self.target, ACTION, "the system names no manager")
         })?;
         let doc = self.get(ACTION, &manager).await?.body;
         let reset = &doc["Actions"]["#Manager.Reset"];
-        let path = reset["target"]
-            .as_str()
-            .map(|t| self.path_of(t))
-            .ok_or_else(|| {
-                DriverError::new(
-                    ErrorClass::Unsupported,
-                    &self.target,
-                    ACTION,
-                    "the manager offers no Manager.Reset action",
-                )
-            })?;
+        let path = action_target(&doc, "#Manager.Reset").ok_or_else(|| {
+            DriverError::unsupported(
+                &self.target,
+                ACTION,
+                "the manager offers no Manager.Reset action",
+            )
+        })?;
         let allowed = strings(&reset["ResetType@Redfish.AllowableValues"]);
         let kind = if allowed.is_empty() || allowed.iter().any(|a| a == "GracefulRestart") {
             "GracefulRestart"
@@ -385,7 +369,7 @@ impl Redfish {
             Err(error) => return Err(error),
         };
         let erase = &doc["Actions"]["#DellLCService.SystemErase"];
-        let Some(target) = erase["target"].as_str().map(|t| self.path_of(t)) else {
+        let Some(target) = action_target(&doc, "#DellLCService.SystemErase") else {
             return Ok(false);
         };
         let allowed = strings(&erase["Component@Redfish.AllowableValues"]);
@@ -408,8 +392,7 @@ impl Redfish {
         const ACTION: &str = "erase disks";
         let system = self.system(ACTION).await?;
         let unsupported = |why: &str| {
-            DriverError::new(
-                ErrorClass::Unsupported,
+            DriverError::unsupported(
                 &self.target,
                 ACTION,
                 format!("{why}; the server's disks were not erased"),
@@ -438,8 +421,8 @@ impl Redfish {
                     continue;
                 };
                 let doc = self.get(ACTION, drive).await?.body;
-                match doc["Actions"]["#Drive.SecureErase"]["target"].as_str() {
-                    Some(target) => erasable.push((drive.to_string(), self.path_of(target))),
+                match action_target(&doc, "#Drive.SecureErase") {
+                    Some(target) => erasable.push((drive.to_string(), target)),
                     None => without.push(drive.to_string()),
                 }
             }

@@ -16,7 +16,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, ETAG, IF_MATCH, LOCATION};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::paths::Paths;
+use super::paths::{path_of, Paths};
 use super::Redfish;
 use crate::drivers::error::{DriverError, ErrorClass};
 use crate::drivers::https::{format_fingerprint, parse_fingerprint, transport_error};
@@ -275,8 +275,7 @@ impl Redfish {
         match token {
             Some(mut token) => {
                 token.set_sensitive(true);
-                let location =
-                    header_text(response.headers().get(LOCATION)).map(|l| self.path_of(&l));
+                let location = header_text(response.headers().get(LOCATION)).map(|l| path_of(&l));
                 tracing::debug!(target_device = %self.target, "Redfish session opened");
                 Ok(Auth::Session { token, location })
             }
@@ -306,14 +305,6 @@ impl Redfish {
         line.last_end = Some(Instant::now());
     }
 
-    /// The path of a URI the BMC gave (absolute or not).
-    pub(super) fn path_of(&self, uri: &str) -> String {
-        match reqwest::Url::parse(uri) {
-            Ok(url) => url.path().to_string(),
-            Err(_) => uri.to_string(),
-        }
-    }
-
     async fn reply(
         &self,
         action: &str,
@@ -322,7 +313,7 @@ impl Redfish {
     ) -> Result<Reply, DriverError> {
         let status = response.status();
         let etag = header_text(response.headers().get(ETAG));
-        let location = header_text(response.headers().get(LOCATION)).map(|l| self.path_of(&l));
+        let location = header_text(response.headers().get(LOCATION)).map(|l| path_of(&l));
         let bytes = response
             .bytes()
             .await

@@ -59,8 +59,7 @@ impl Redfish {
     }
 
     fn no_console(&self, action: &str) -> DriverError {
-        DriverError::new(
-            ErrorClass::Unsupported,
+        DriverError::unsupported(
             &self.target,
             action,
             "the BMC offers no VNC console over Redfish (it has no Dell VNCServer attributes)",

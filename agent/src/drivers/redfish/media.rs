@@ -8,6 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::paths::action_target;
 use super::Redfish;
 use crate::drivers::bmc::{MediaSource, MediaStatus};
 use crate::drivers::error::{DriverError, ErrorClass};
@@ -37,8 +38,7 @@ fn transfer_protocol(image: &str) -> Option<&'static str> {
 impl Redfish {
     async fn cd(&self, action: &str) -> Result<String, DriverError> {
         self.paths(action).await?.cd.ok_or_else(|| {
-            DriverError::new(
-                ErrorClass::Unsupported,
+            DriverError::unsupported(
                 &self.target,
                 action,
                 "the BMC has no virtual media device that takes CD images",
@@ -76,9 +76,7 @@ impl Redfish {
         if let Some(password) = &source.password {
             body.insert("Password".into(), json!(password.expose()));
         }
-        let insert_target = media["Actions"]["#VirtualMedia.InsertMedia"]["target"]
-            .as_str()
-            .map(|t| self.path_of(t));
+        let insert_target = action_target(&media, "#VirtualMedia.InsertMedia");
         let mut full = body.clone();
         full.insert("Inserted".into(), json!(true));
         full.insert("WriteProtected".into(), json!(true));
@@ -126,9 +124,7 @@ impl Redfish {
         if inserted_image(&media).is_none() {
             return Ok(());
         }
-        let eject_target = media["Actions"]["#VirtualMedia.EjectMedia"]["target"]
-            .as_str()
-            .map(|t| self.path_of(t));
+        let eject_target = action_target(&media, "#VirtualMedia.EjectMedia");
         let result = match eject_target {
             Some(target) => self.post(action, &target, &json!({})).await,
             None => {
@@ -155,9 +151,7 @@ impl Redfish {
         let doc = self.get(ACTION, &system).await?.body;
         let allowed = doc["Boot"]["BootSourceOverrideTarget@Redfish.AllowableValues"].as_array();
         if allowed.is_some_and(|values| !values.iter().any(|v| v.as_str() == Some("Cd"))) {
-            return Err(DriverError::new(
-                ErrorClass::Unsupported,
-                &self.target,
+            return Err(DriverError::unsupported(&self.target,
                 ACTION,
                 "the BMC does not offer booting from the virtual CD (Cd is not an allowed BootSourceOverrideTarget)",
             ));

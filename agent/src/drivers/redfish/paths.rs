@@ -29,6 +29,20 @@ pub(super) fn members(collection: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The path an action of `resource` is posted to (`#ComputerSystem.Reset`,
+/// `#VirtualMedia.InsertMedia`...), if the resource offers the action.
+pub(super) fn action_target(resource: &Value, action: &str) -> Option<String> {
+    resource["Actions"][action]["target"].as_str().map(path_of)
+}
+
+/// The path of a URI the BMC gave (absolute or not).
+pub(super) fn path_of(uri: &str) -> String {
+    match reqwest::Url::parse(uri) {
+        Ok(url) => url.path().to_string(),
+        Err(_) => uri.to_string(),
+    }
+}
+
 pub(super) fn link(resource: &Value, name: &str) -> Option<String> {
     resource[name]["@odata.id"].as_str().map(str::to_string)
 }
