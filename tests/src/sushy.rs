@@ -3,12 +3,12 @@
 //! loopback from the virtualenv `.ci/run` prepares; and a small HTTP server
 //! the emulator downloads virtual-media images from.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::workspace_root;
+use crate::{free_port, workspace_root};
 
 /// The fake system's id and its one NIC.
 pub const SYSTEM_ID: &str = "5b1d3a6e-6a0f-4b8e-9a57-3c2f6f7d1e01";
@@ -166,14 +166,6 @@ fn write_htpasswd(path: &Path, user: &str, password: &str) {
         .status()
         .expect("python");
     assert!(status.success(), "writing the htpasswd file failed");
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// A self-signed certificate for 127.0.0.1: (certificate PEM, key PEM).
