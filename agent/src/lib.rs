@@ -1,6 +1,7 @@
 //! The giif on-site agent: inventory, allocations and the hardware
 //! drivers, behind the agent API served over mTLS.
 
+pub mod actions;
 pub mod audit;
 pub mod bare_metal;
 pub mod check;
@@ -16,6 +17,7 @@ pub mod health;
 pub mod init;
 pub mod inventory;
 pub mod iso_library;
+pub mod listing;
 pub mod metrics;
 pub mod notices;
 pub mod operations;

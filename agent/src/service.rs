@@ -5,6 +5,7 @@ use giif_proto::agent as api;
 use giif_proto::agent::agent_server::Agent;
 use tonic::{Request, Response, Status};
 
+use crate::actions::{Action, Actions, Progress};
 use crate::bare_metal::Servers;
 use crate::consoles::{ConsoleState, Consoles};
 use crate::error::ApiError;
@@ -23,6 +24,7 @@ pub struct AgentService {
     floating: FloatingIps,
     vms: Vms,
     servers: Servers,
+    actions: Actions,
 }
 
 impl AgentService {
@@ -35,6 +37,7 @@ impl AgentService {
         servers: Servers,
         floating: FloatingIps,
     ) -> Self {
+        let actions = Actions::new(servers.clone(), vms.clone(), gateways.clone());
         Self {
             store,
             gate,
@@ -43,6 +46,7 @@ impl AgentService {
             floating,
             vms,
             servers,
+            actions,
         }
     }
 }
@@ -243,6 +247,61 @@ impl Agent for AgentService {
         let mut projects = self.store.list_projects().await?;
         projects.retain(|project| visible.contains(&project.id));
         Ok(Response::new(api::ListProjectsResponse { projects }))
+    }
+
+    async fn list_objects(
+        &self,
+        request: Request<api::ListObjectsRequest>,
+    ) -> Reply<api::ListObjectsResponse> {
+        let caller = self.gate.caller(&request).await?;
+        self.gate.on_site(&caller, Rpc::ListObjects)?;
+        let visible = self.gate.visible(&caller).await?;
+        let objects =
+            crate::listing::list(&self.store, &self.consoles, &visible, request.get_ref()).await?;
+        Ok(Response::new(api::ListObjectsResponse { objects }))
+    }
+
+    type RunActionStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<api::ActionProgress, Status>> + Send>,
+    >;
+
+    /// Checks and finds the action's object before the stream opens, so a
+    /// refusal is the call's answer; the action itself runs on its own
+    /// task, to its end even if the caller goes away.
+    #[tracing::instrument(skip_all)]
+    async fn run_action(
+        &self,
+        request: Request<api::RunActionRequest>,
+    ) -> Reply<Self::RunActionStream> {
+        let caller = self.gate.caller(&request).await?;
+        let request = request.into_inner();
+        let action = Action::from_request(&request)?;
+        let target = self.actions.target(&action).await?;
+        let rpc = Rpc::RunAction;
+        self.gate
+            .on_project(&caller, rpc, &target.project_id)
+            .await?;
+        let (progress, stream) = Progress::channel();
+        let (gate, actions) = (self.gate.clone(), self.actions.clone());
+        tokio::spawn(async move {
+            let project = target.project_id.clone();
+            let work = actions.run(&action, &target, &progress);
+            let ran = gate
+                .change(
+                    &caller,
+                    rpc,
+                    &request.request_id,
+                    &project,
+                    "",
+                    &target.id,
+                    work,
+                )
+                .await;
+            if let Err(error) = ran {
+                progress.fail(error);
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 
     #[tracing::instrument(skip_all)]

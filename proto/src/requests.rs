@@ -64,6 +64,7 @@ reads!(
     GetBmsAssignmentRequest,
     ListBmsRequest,
     GetGuacamoleConnectionRequest,
+    ListObjectsRequest,
 );
 
 changes!(
@@ -85,6 +86,7 @@ changes!(
     CreateGuacamoleConnectionRequest,
     UpdateGuacamoleConnectionRequest,
     DeleteGuacamoleConnectionRequest,
+    RunActionRequest,
 );
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The registry documentation, generated from the schemas and the examples
-//! so it cannot drift: `docs/index.md`, `docs/resources/<name>.md` and
-//! `docs/data-sources/<name>.md`.
+//! so it cannot drift: `docs/index.md`, `docs/resources/<name>.md`,
+//! `docs/data-sources/<name>.md`, `docs/list-resources/<name>.md` and
+//! `docs/actions/<name>.md`.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,24 @@ pub fn render_all(examples: &Path) -> Vec<(PathBuf, String)> {
         pages.push((
             PathBuf::from("resources").join(format!("{}.md", short_name(type_name))),
             type_page(type_name, "Resource", resource.schema(), &dir, true),
+        ));
+        let dir = examples.join("list-resources").join(type_name);
+        pages.push((
+            PathBuf::from("list-resources").join(format!("{}.md", short_name(type_name))),
+            type_page(
+                type_name,
+                "List Resource",
+                resource.list_schema(),
+                &dir,
+                false,
+            ),
+        ));
+    }
+    for action in &registry.actions {
+        let dir = examples.join("actions").join(action.type_name);
+        pages.push((
+            PathBuf::from("actions").join(format!("{}.md", short_name(action.type_name))),
+            type_page(action.type_name, "Action", action.schema, &dir, false),
         ));
     }
     for source in &registry.data_sources {
@@ -65,11 +84,16 @@ const VERSIONS: &str = "## Terraform and OpenTofu versions
 | --- | --- | --- |
 | resources, data sources, import by id (plugin protocol 6) | 1.11 | 1.8 |
 | write-only attributes (`password` of `giif_guacamole_connection`) | 1.11 | 1.11 |
+| resource identity, `import` blocks with `identity` | 1.12 | 1.12 |
+| list resources (`terraform query`, `-generate-config-out`) | 1.14 | not supported |
+| actions (`action` blocks, `-invoke`, `action_trigger`) | 1.14 | not supported |
 
 Older clients that set a write-only attribute get an error that names these minimums, at plan time; the provider
-never defers a change. The acceptance tests run under Terraform 1.11.4 and 1.15.5. No OpenTofu binary can be had
-where they run, so OpenTofu's calls (no client capabilities before 1.11, deferral allowed from 1.11, no
-`GetFunctions` served) are tested at the protocol level.
+never defers a change. Clients without identity, list resources or actions never ask for them, and everything else
+works as before. The acceptance tests run under Terraform 1.11.4 and 1.15.5, and the identity, list and action tests
+under 1.14.9 and 1.15.5. No OpenTofu binary can be had where they run, so OpenTofu's calls (no client capabilities
+before 1.11, deferral allowed from 1.11, no identity calls before 1.12, no `GetFunctions` served) are tested at the
+protocol level.
 
 ";
 
@@ -84,20 +108,45 @@ fn type_page(type_name: &str, kind: &str, schema: &Schema, dir: &Path, importabl
         "---\npage_title: \"{type_name} {kind} - giif\"\nsubcategory: \"\"\ndescription: |-\n  {summary}.\n---\n\n# {type_name} ({kind})\n\n{}\n\n",
         schema.description
     );
-    if let Some(example) = read_example(&dir.join(if kind == "Resource" {
-        "resource.tf"
-    } else {
-        "data-source.tf"
-    })) {
+    let example = match kind {
+        "Resource" => "resource.tf",
+        "List Resource" => "list.tfquery.hcl",
+        "Action" => "action.tf",
+        _ => "data-source.tf",
+    };
+    if let Some(example) = read_example(&dir.join(example)) {
         let _ = write!(page, "## Example Usage\n\n```terraform\n{example}\n```\n\n");
+    }
+    if kind == "List Resource" {
+        page.push_str(LIST_NOTE);
     }
     page.push_str(&schema_section(schema));
     if importable {
         if let Some(import) = read_example(&dir.join("import.sh")) {
             let _ = write!(page, "\n## Import\n\nImport is supported using the following syntax:\n\n```shell\n{import}\n```\n");
         }
+        page.push_str(&identity_section(type_name));
     }
     page
+}
+
+/// What every list resource page says of `terraform query`.
+const LIST_NOTE: &str = "The filters go in the list block's `config` block; without one, the list finds every object \
+of the type that the caller may read. `terraform query` prints what it finds (the display name is `project/name`), and \
+`terraform query -generate-config-out=FILE` writes a resource block and an `import` block (by identity) for each, \
+which the next `terraform apply` imports. Needs Terraform 1.14 or later.
+
+";
+
+/// The identity every resource has, and an import block that uses it.
+fn identity_section(type_name: &str) -> String {
+    format!(
+        "\n## Identity\n\nSince Terraform 1.12 and OpenTofu 1.12, every object also has an identity, kept in the \
+         state beside its attributes and shown by `terraform show -json`:\n\n\
+         - `id` (String, required for import) The agent's id of the object, the same as its `id` attribute.\n\n\
+         An `import` block may give the identity instead of an id:\n\n\
+         ```terraform\nimport {{\n  to = {type_name}.example\n  identity = {{\n    id = \"<the object's id>\"\n  }}\n}}\n```\n"
+    )
 }
 
 fn schema_section(schema: &Schema) -> String {

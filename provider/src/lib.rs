@@ -1,6 +1,7 @@
 //! The giif Terraform provider: tfplugin6 at the edge, the agent API behind
 //! it. The provider holds no state and no hardware credentials.
 
+pub mod actions;
 pub mod agent;
 pub mod diag;
 pub mod docs;

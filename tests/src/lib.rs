@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod agent;
+pub mod examples;
 pub mod gateway_lab;
 pub mod guacamole_db;
 pub mod netns;

@@ -11,143 +11,18 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use giif_provider::resources::Registry;
-use giif_tests::terraform::{cli_env, write_cli_config};
+use giif_tests::examples::{examples_root, validate_all, REQUIRED_PROVIDERS};
 
-fn examples_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-/// Directories under `root` (relative to it, sorted) with `.tf` files in them.
-fn example_dirs(root: &Path) -> Vec<PathBuf> {
-    fn walk(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-            .map(|e| e.expect("directory entry").path())
-            .collect();
-        entries.sort();
-        if entries
-            .iter()
-            .any(|p| p.is_file() && p.extension().is_some_and(|e| e == "tf"))
-        {
-            found.push(dir.strip_prefix(root).expect("under root").to_path_buf());
-        }
-        for entry in entries {
-            let hidden = entry
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            if entry.is_dir() && !hidden {
-                walk(root, &entry, found);
-            }
-        }
-    }
-    let mut found = Vec::new();
-    walk(root, root, &mut found);
-    found
-}
-
-/// Copies the example tree, leaving out what a local `terraform` run leaves
-/// behind (`.terraform/`, lock files, state).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create the copy");
-    for entry in std::fs::read_dir(from).expect("read the examples") {
-        let entry = entry.expect("directory entry");
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(".terraform") || name.contains(".tfstate") {
-            continue;
-        }
-        let (source, target) = (entry.path(), to.join(&name));
-        if source.is_dir() {
-            copy_tree(&source, &target);
-        } else {
-            std::fs::copy(&source, &target).expect("copy an example file");
-        }
-    }
-}
-
-/// The registry-layout snippets (`examples/resources/<type>/resource.tf`,
-/// `examples/data-sources/<type>/data-source.tf`) leave out the
-/// `required_providers` block, as registry examples do; without it Terraform
-/// would look for `hashicorp/giif`. Every other example must declare it.
-fn is_snippet(dir: &Path) -> bool {
-    dir.starts_with("resources") || dir.starts_with("data-sources")
-}
-
-const REQUIRED_PROVIDERS: &str = "terraform {\n  required_providers {\n    giif = {\n      source = \"registry.terraform.io/giif/giif\"\n    }\n  }\n}\n";
-
-fn declares_required_providers(dir: &Path) -> bool {
-    std::fs::read_dir(dir)
-        .expect("read an example")
-        .any(|entry| {
-            let path = entry.expect("directory entry").path();
-            path.extension().is_some_and(|e| e == "tf")
-                && std::fs::read_to_string(&path)
-                    .unwrap_or_default()
-                    .contains("required_providers")
-        })
-}
-
-fn terraform(dir: &Path, env: &[(String, String)], args: &[&str]) -> (bool, String) {
-    let output = Command::new("terraform")
-        .args(args)
-        .arg("-no-color")
-        .current_dir(dir)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env_remove("TF_LOG")
-        .output()
-        .expect("run terraform (is it on the PATH?)");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
-}
-
-/// Validates every example directory of `examples` (an `examples/` tree);
-/// returns one message per directory that fails, naming it and quoting
-/// Terraform.
-fn validate_all(examples: &Path) -> (Vec<PathBuf>, Vec<String>) {
-    giif_tests::binary("terraform-provider-giif");
-    let scratch = tempfile::tempdir().expect("temp dir");
-    let copy = scratch.path().join("examples");
-    copy_tree(examples, &copy);
-    let env = cli_env(&write_cli_config(scratch.path()));
-    let dirs = example_dirs(&copy);
-    let mut failures = Vec::new();
-    for dir in &dirs {
-        let path = copy.join(dir);
-        let shown = Path::new("examples").join(dir);
-        if is_snippet(dir) && !declares_required_providers(&path) {
-            std::fs::write(path.join("giif_example_providers.tf"), REQUIRED_PROVIDERS)
-                .expect("write the required_providers block");
-        }
-        let (got, output) = terraform(&path, &env, &["get"]);
-        if !got {
-            failures.push(format!(
-                "{}: terraform get (installing its local modules) failed:\n{output}",
-                shown.display()
-            ));
-            continue;
-        }
-        let (valid, output) = terraform(&path, &env, &["validate"]);
-        if !valid {
-            failures.push(format!(
-                "{}: terraform validate failed:\n{output}",
-                shown.display()
-            ));
-        }
-    }
-    (dirs, failures)
+/// Action blocks need Terraform 1.14: `terraform_features` validates those.
+fn before_actions(dir: &Path) -> bool {
+    !dir.starts_with("actions")
 }
 
 #[test]
 fn every_example_passes_terraform_validate() {
-    let (dirs, failures) = validate_all(&examples_root());
+    let (dirs, failures) = validate_all(&examples_root(), before_actions);
     let names: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     for expected in ["provider", "quickstart"] {
         assert!(
@@ -202,7 +77,7 @@ fn a_broken_example_is_reported_with_its_directory_and_terraforms_words() {
         "undeclared/main.tf",
         "resource \"giif_project\" \"p\" {\n  name = \"physics-lab\"\n}\n",
     );
-    let (dirs, failures) = validate_all(examples.path());
+    let (dirs, failures) = validate_all(examples.path(), before_actions);
     assert_eq!(
         dirs.iter()
             .map(|d| d.display().to_string())
@@ -264,6 +139,17 @@ fn every_type_the_provider_serves_has_its_registry_examples() {
                 .join("data-source.tf"),
         );
     }
+    for type_name in &resources {
+        check(
+            root.join("list-resources")
+                .join(type_name)
+                .join("list.tfquery.hcl"),
+        );
+    }
+    let actions: BTreeSet<&str> = registry.actions.iter().map(|a| a.type_name).collect();
+    for type_name in &actions {
+        check(root.join("actions").join(type_name).join("action.tf"));
+    }
     assert!(
         missing.is_empty(),
         "the provider serves these types without their registry examples (the docs are made from them): {missing:?}"
@@ -272,7 +158,12 @@ fn every_type_the_provider_serves_has_its_registry_examples() {
     // And no example directory names a type the provider does not serve
     // (a misspelt directory would silently be left out of the docs).
     let mut strays = Vec::new();
-    for (kind, served) in [("resources", &resources), ("data-sources", &data_sources)] {
+    for (kind, served) in [
+        ("resources", &resources),
+        ("data-sources", &data_sources),
+        ("list-resources", &resources),
+        ("actions", &actions),
+    ] {
         let Ok(entries) = std::fs::read_dir(root.join(kind)) else {
             continue;
         };

@@ -93,6 +93,7 @@ agent_impl! {
         get_project(api::GetProjectRequest) -> api::Project;
         get_projects(api::GetProjectsRequest) -> api::GetProjectsResponse;
         list_projects(api::ListProjectsRequest) -> api::ListProjectsResponse;
+        list_objects(api::ListObjectsRequest) -> api::ListObjectsResponse;
         update_project(api::UpdateProjectRequest) -> api::Project;
         delete_project(api::DeleteProjectRequest) -> api::DeleteProjectResponse;
         list_vlan_pools(api::ListVlanPoolsRequest) -> api::ListVlanPoolsResponse;
@@ -115,6 +116,17 @@ agent_impl! {
         update_bms_assignment(api::UpdateBmsAssignmentRequest) -> api::BmsAssignment;
         delete_bms_assignment(api::DeleteBmsAssignmentRequest) -> api::DeleteBmsAssignmentResponse;
         list_bms(api::ListBmsRequest) -> api::ListBmsResponse;
+    }
+
+    type RunActionStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<api::ActionProgress, Status>> + Send>,
+    >;
+
+    async fn run_action(
+        &self,
+        _: Request<api::RunActionRequest>,
+    ) -> Result<Response<Self::RunActionStream>, Status> {
+        Err(Status::unimplemented("run_action"))
     }
 
     async fn create_guacamole_connection(

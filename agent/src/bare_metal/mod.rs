@@ -3,6 +3,7 @@
 //! virtual media, moves between projects, reads with drift, and the release.
 //! Drives the `Bmc` and `Hypervisor` traits and the project's gateway.
 
+mod actions;
 mod converge;
 mod convert;
 mod release;

@@ -387,6 +387,37 @@ impl Consoles {
         self.describe(&registry, live.id).await
     }
 
+    /// Every explicit connection, as a listing shows it (project names are
+    /// the caller's to fill in); none on a site without Guacamole.
+    pub async fn listed_connections(&self) -> Result<Vec<api::ListedObject>, ApiError> {
+        let Some(registry) = self.registry().await? else {
+            return Ok(Vec::new());
+        };
+        let ids = registry
+            .db
+            .owned_connections(&owner::connection(""))
+            .await
+            .map_err(console_error)?;
+        let mut listed = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.describe(&registry, id).await {
+                Ok(connection) => {
+                    let spec = connection.spec.unwrap_or_default();
+                    listed.push(api::ListedObject {
+                        id: connection.id,
+                        name: spec.name,
+                        project_id: spec.project_id,
+                        project_name: String::new(),
+                    });
+                }
+                // Deleted between the two reads.
+                Err(err) if err.reason == api::error_detail::Reason::NotFound => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(listed)
+    }
+
     pub async fn delete_connection(&self, id: &str) -> Result<bool, ApiError> {
         let Some(registry) = self.registry().await? else {
             return Ok(false);

@@ -157,6 +157,9 @@ pub trait ConsoleRegistry: Send + Sync {
         update: &DependentUpdate,
     ) -> Result<usize, DriverError>;
 
+    /// The connections whose owner starts with `prefix`.
+    async fn owned_connections(&self, prefix: &str) -> Result<Vec<ObjectId>, DriverError>;
+
     /// The object the agent created for `owner`, if it still exists.
     async fn find_owned(&self, owner: &str) -> Result<Option<ObjectRef>, DriverError>;
 

@@ -83,6 +83,12 @@ impl Operations {
         format!("{kind}:{id}")
     }
 
+    /// The lock this replica's runs of the object hold: an action takes it
+    /// too, so it never interleaves with an operation of the object.
+    pub fn lock_of(&self, kind: ObjectKind, id: &str) -> Arc<super::ObjectLock> {
+        self.0.locks.of(&Self::key(kind, id))
+    }
+
     /// Whether this replica is running (or about to run) the object's
     /// operation.
     pub fn busy_here(&self, kind: ObjectKind, id: &str) -> bool {

@@ -15,6 +15,7 @@ mod floating_ips;
 mod gateways;
 mod host_keys;
 mod inventory;
+mod listing;
 mod migrations;
 pub mod operations;
 mod principals;

@@ -356,5 +356,6 @@ outcome_with_id!(
     giif_proto::agent::GuacamoleConnection
 );
 
+impl AuditedOutcome for () {}
 impl AuditedOutcome for bool {}
 impl AuditedOutcome for (bool, String) {}

@@ -99,6 +99,8 @@ rpcs! {
     GetGuacamoleConnection => ProjectMember, false, "read a console connection";
     UpdateGuacamoleConnection => ProjectManager, true, "change a console connection";
     DeleteGuacamoleConnection => ProjectManager, true, "delete a console connection";
+    ListObjects => SignedIn, false, "list a kind of object for `terraform query` (only those of projects you may read)";
+    RunAction => ProjectManager, true, "power a server or VM, boot a server from an image, re-apply a gateway";
 }
 
 impl Rpc {

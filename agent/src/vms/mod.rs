@@ -1,6 +1,7 @@
 //! Project VMs: allocation, the operation that brings a VM to its spec,
 //! reads with drift, and delete. Drives the `Hypervisor` trait only.
 
+mod actions;
 mod converge;
 mod convert;
 

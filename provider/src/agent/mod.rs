@@ -81,6 +81,23 @@ impl AgentClient {
         .await
     }
 
+    /// Starts an action: its progress messages as the agent sends them.
+    /// Only a call the agent never saw is repeated: an action is not
+    /// idempotent.
+    pub async fn run_action(
+        &self,
+        request: api::RunActionRequest,
+        deadline: Duration,
+    ) -> Result<tonic::Streaming<api::ActionProgress>, AgentError> {
+        with_retries(deadline, false, || {
+            let mut grpc = self.grpc.clone();
+            let mut call = tonic::Request::new(request.clone());
+            call.set_timeout(deadline);
+            async move { grpc.run_action(call).await }
+        })
+        .await
+    }
+
     pub async fn agent_info(&self) -> Result<api::AgentInfo, AgentError> {
         self.get_agent_info(api::GetAgentInfoRequest {}, Duration::from_secs(10))
             .await
@@ -162,5 +179,6 @@ impl AgentClient {
         create_guacamole_connection(api::CreateGuacamoleConnectionRequest) -> api::GuacamoleConnection;
         update_guacamole_connection(api::UpdateGuacamoleConnectionRequest) -> api::GuacamoleConnection;
         delete_guacamole_connection(api::DeleteGuacamoleConnectionRequest) -> api::DeleteGuacamoleConnectionResponse;
+        list_objects(api::ListObjectsRequest) -> api::ListObjectsResponse;
     }
 }

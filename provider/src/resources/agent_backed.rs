@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 
 use giif_proto::status::Status;
 
+use super::listing::{self, Listed, Listing};
 use super::{is_up, state_id, warn_if_console_drifted, CreateFailure, Ctx, Resource};
 use crate::agent::AgentError;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -45,6 +46,8 @@ pub trait AgentBacked: Send + Sync + 'static {
 
     const TYPE_NAME: &'static str;
     const WORDS: Words;
+    /// What `terraform query` finds of this type.
+    const LISTING: Listing;
 
     fn schema() -> &'static Schema;
     /// The Terraform state of `object`; `shape` gives what the agent does
@@ -107,15 +110,21 @@ pub trait AgentBacked: Send + Sync + 'static {
 }
 
 /// The [`Resource`] of an [`AgentBacked`] type.
-pub struct AgentResource<T>(PhantomData<T>);
+pub struct AgentResource<T> {
+    list_schema: Schema,
+    kind: PhantomData<T>,
+}
 
-impl<T> AgentResource<T> {
+impl<T: AgentBacked> AgentResource<T> {
     pub fn new() -> Self {
-        Self(PhantomData)
+        Self {
+            list_schema: listing::filter_schema(&T::LISTING),
+            kind: PhantomData,
+        }
     }
 }
 
-impl<T> Default for AgentResource<T> {
+impl<T: AgentBacked> Default for AgentResource<T> {
     fn default() -> Self {
         Self::new()
     }
@@ -211,6 +220,45 @@ impl<T: AgentBacked> Resource for AgentResource<T> {
             Err(err) if err.is_not_found() => Ok(()),
             Err(err) => Err(T::diagnostic(&err, T::WORDS.delete, prior).into()),
         }
+    }
+
+    fn list_schema(&self) -> &Schema {
+        &self.list_schema
+    }
+
+    async fn list(
+        &self,
+        ctx: &Ctx<'_>,
+        filter: &Value,
+        with_state: bool,
+        limit: usize,
+    ) -> Result<Vec<Listed>, Diagnostics> {
+        let request = listing::request(&T::LISTING, filter);
+        let found = ctx
+            .agent
+            .list_objects(request, ctx.timeout)
+            .await
+            .map_err(|err| {
+                Diagnostics::from(err.to_diagnostic("Cannot list the site's objects"))
+            })?;
+        let mut listed = Vec::new();
+        for object in found.objects.into_iter().take(limit) {
+            let state = match with_state {
+                // Read as a refresh would: gone since the listing is skipped.
+                true => match T::read(ctx, &object.id).await {
+                    Ok(Some(read)) => Some(T::state_from(&read, &Value::Null)),
+                    Ok(None) => continue,
+                    Err(err) => return Err(T::diagnostic(&err, T::WORDS.read, &Value::Null).into()),
+                },
+                false => None,
+            };
+            listed.push(Listed {
+                display_name: listing::display_name(&object),
+                id: object.id,
+                state,
+            });
+        }
+        Ok(listed)
     }
 
     async fn import(&self, ctx: &Ctx<'_>, reference: &str) -> Result<Value, Diagnostics> {

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::agent_backed::{AgentBacked, Progress, Words};
+use super::listing::Listing;
 use super::{keep_console, plan_console, state_id, timeouts_block, with_timeouts, Ctx, Operation};
 use crate::agent::AgentError;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -22,7 +23,7 @@ const POWER: Validator = Validator {
     },
 };
 
-const ISO: Validator = Validator {
+pub(crate) const ISO: Validator = Validator {
     rule: "The name of an image of the site's ISO library (see data source `giif_iso_images`), or a location: a CIFS share (`//fileserver/isos/x.iso`), an NFS export (`host:/path/x.iso`) or an http(s) URL.",
     check: |value| match value.as_str().and_then(giif_proto::rules::boot_iso_problem) {
         None => Ok(()),
@@ -167,6 +168,10 @@ impl AgentBacked for BmsAssignment {
         delete: "Cannot release the server",
         import: "Cannot import the server assignment",
         not_ready: "The server assignment is not ready",
+    };
+    const LISTING: Listing = Listing {
+        kind: api::ObjectKind::BmsAssignment,
+        name: "Only the assignment of the server of this inventory name (case-insensitive).",
     };
 
     fn schema() -> &'static Schema {

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::agent_backed::{AgentBacked, Words};
+use super::listing::Listing;
 use super::{state_id, timeouts_block, with_timeouts, Ctx, Operation};
 use crate::agent::AgentError;
 use crate::diag::Diagnostic;
@@ -109,6 +110,10 @@ impl AgentBacked for FloatingIp {
         delete: "Cannot release the floating IP",
         import: "Cannot import the floating IP",
         not_ready: "The floating IP is not ready",
+    };
+    const LISTING: Listing = Listing {
+        kind: api::ObjectKind::FloatingIp,
+        name: "Only the floating IP of this address.",
     };
 
     fn schema() -> &'static Schema {

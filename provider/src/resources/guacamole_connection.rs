@@ -11,6 +11,7 @@ use giif_proto::agent as api;
 use giif_proto::guacamole;
 
 use super::agent_backed::{AgentBacked, Words};
+use super::listing::Listing;
 use super::{state_id, Ctx};
 use crate::agent::{AgentError, Reason};
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -376,6 +377,10 @@ impl AgentBacked for GuacamoleConnection {
         delete: "Cannot delete the Guacamole connection",
         import: "Cannot import the Guacamole connection",
         not_ready: "The Guacamole connection is not ready",
+    };
+    const LISTING: Listing = Listing {
+        kind: api::ObjectKind::GuacamoleConnection,
+        name: "Only connections of this name (case-insensitive).",
     };
 
     fn schema() -> &'static Schema {

@@ -2,11 +2,12 @@
 //! registry of the types this provider serves.
 
 mod agent_backed;
-mod bms_assignment;
+pub(crate) mod bms_assignment;
 mod bms_inventory;
 mod floating_ip;
 mod guacamole_connection;
 mod iso_images_data;
+pub mod listing;
 mod pagw;
 mod pagw_slots_data;
 mod project;
@@ -199,6 +200,17 @@ pub trait Resource: Send + Sync {
     /// Deleting an object that is already gone succeeds.
     async fn delete(&self, ctx: &Ctx<'_>, prior: &Value) -> Result<(), Diagnostics>;
     async fn import(&self, ctx: &Ctx<'_>, id: &str) -> Result<Value, Diagnostics>;
+    /// The `config` block of the type's list block (`terraform query`).
+    fn list_schema(&self) -> &Schema;
+    /// At most `limit` objects the list block's `config` finds, with their
+    /// states when `with_state`.
+    async fn list(
+        &self,
+        ctx: &Ctx<'_>,
+        filter: &Value,
+        with_state: bool,
+        limit: usize,
+    ) -> Result<Vec<listing::Listed>, Diagnostics>;
 }
 
 #[tonic::async_trait]
@@ -212,6 +224,7 @@ pub trait DataSource: Send + Sync {
 pub struct Registry {
     pub resources: Vec<Box<dyn Resource>>,
     pub data_sources: Vec<Box<dyn DataSource>>,
+    pub actions: Vec<crate::actions::ActionType>,
 }
 
 impl Registry {
@@ -231,6 +244,7 @@ impl Registry {
                 Box::new(bms_inventory::BmsInventoryDataSource),
                 Box::new(iso_images_data::IsoImagesDataSource),
             ],
+            actions: crate::actions::all(),
         }
     }
     pub fn resource(&self, type_name: &str) -> Option<&dyn Resource> {

@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::agent_backed::{AgentBacked, Progress, Words};
+use super::listing::Listing;
 use super::{repair_console_drift, state_id, timeouts_block, with_timeouts, Ctx, Operation};
 use crate::agent::AgentError;
 use crate::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -271,6 +272,10 @@ impl AgentBacked for Pagw {
         delete: "Cannot delete the gateway",
         import: "Cannot import the gateway",
         not_ready: "The gateway is not ready",
+    };
+    const LISTING: Listing = Listing {
+        kind: api::ObjectKind::Gateway,
+        name: "Only the gateway of the project of this name (case-insensitive).",
     };
 
     fn schema() -> &'static Schema {

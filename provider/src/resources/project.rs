@@ -7,6 +7,7 @@ use api::get_project_request::Key;
 use giif_proto::agent as api;
 
 use super::agent_backed::{AgentBacked, Progress, Words};
+use super::listing::Listing;
 use super::{
     await_while_null, keep_planned, non_empty, repair_console_drift, state_id, timeouts_block,
     with_timeouts, Ctx, Operation,
@@ -181,6 +182,10 @@ impl AgentBacked for Project {
         delete: "Cannot delete project",
         import: "Cannot import project",
         not_ready: "The project is not ready",
+    };
+    const LISTING: Listing = Listing {
+        kind: api::ObjectKind::Project,
+        name: "Only the project of this name (case-insensitive).",
     };
 
     fn schema() -> &'static Schema {

@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use giif_proto::agent as api;
 
 use super::agent_backed::{AgentBacked, Progress, Words};
+use super::listing::Listing;
 use super::{
     keep_console, non_empty, plan_console, state_id, timeouts_block, with_timeouts, Ctx, Operation,
 };
@@ -245,6 +246,10 @@ impl AgentBacked for Vm {
         delete: "Cannot delete the VM",
         import: "Cannot import the VM",
         not_ready: "The VM is not ready",
+    };
+    const LISTING: Listing = Listing {
+        kind: api::ObjectKind::Vm,
+        name: "Only VMs of this name (case-insensitive).",
     };
 
     fn schema() -> &'static Schema {

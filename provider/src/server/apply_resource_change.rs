@@ -7,7 +7,7 @@ use std::time::Duration;
 use giif_proto::tfplugin6 as tf;
 
 use super::values::{decode, encode};
-use super::{private, unknown_type, ProviderService};
+use super::{identity, private, unknown_type, ProviderService};
 use crate::diag::Diagnostics;
 use crate::resources::{Ctx, Operation};
 use crate::schema::Schema;
@@ -20,7 +20,13 @@ pub async fn handle(
     request: tf::apply_resource_change::Request,
 ) -> tf::apply_resource_change::Response {
     let (new_state, diags) = apply(service, &request).await;
+    let ty = service
+        .registry()
+        .resource(&request.type_name)
+        .map(|r| r.schema().value_type());
+    let new_identity = ty.and_then(|ty| identity::of_encoded_state(new_state.as_ref(), &ty));
     tf::apply_resource_change::Response {
+        new_identity,
         new_state,
         private: Vec::new(),
         diagnostics: diags.to_proto(),

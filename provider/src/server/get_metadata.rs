@@ -14,6 +14,20 @@ pub fn handle(service: &ProviderService) -> tf::get_metadata::Response {
                 type_name: r.type_name().to_string(),
             })
             .collect(),
+        list_resources: registry
+            .resources
+            .iter()
+            .map(|r| tf::get_metadata::ListResourceMetadata {
+                type_name: r.type_name().to_string(),
+            })
+            .collect(),
+        actions: registry
+            .actions
+            .iter()
+            .map(|a| tf::get_metadata::ActionMetadata {
+                type_name: a.type_name.to_string(),
+            })
+            .collect(),
         data_sources: registry
             .data_sources
             .iter()

@@ -29,5 +29,20 @@ pub fn handle(service: &ProviderService) -> tf::get_provider_schema::Response {
         diagnostics: Vec::new(),
         provider_meta: None,
         server_capabilities: Some(capabilities()),
+        list_resource_schemas: registry
+            .resources
+            .iter()
+            .map(|r| (r.type_name().to_string(), r.list_schema().to_proto()))
+            .collect(),
+        action_schemas: registry
+            .actions
+            .iter()
+            .map(|a| {
+                let schema = tf::ActionSchema {
+                    schema: Some(a.schema.to_proto()),
+                };
+                (a.type_name.to_string(), schema)
+            })
+            .collect(),
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use giif_proto::tfplugin6 as tf;
 
 use super::values::encode;
-use super::{unknown_type, ProviderService};
+use super::{identity, unknown_type, ProviderService};
 use crate::diag::Diagnostics;
 use crate::resources::Ctx;
 use crate::tfvalue::Value;
@@ -15,11 +15,12 @@ pub async fn handle(
     request: tf::import_resource_state::Request,
 ) -> tf::import_resource_state::Response {
     match import(service, &request).await {
-        Ok(state) => tf::import_resource_state::Response {
+        Ok((state, identity)) => tf::import_resource_state::Response {
             imported_resources: vec![tf::import_resource_state::ImportedResource {
                 type_name: request.type_name.clone(),
                 state: Some(state),
                 private: Vec::new(),
+                identity,
             }],
             ..Default::default()
         },
@@ -30,10 +31,12 @@ pub async fn handle(
     }
 }
 
+/// The imported state and its identity. An import block gives either an
+/// id (any reference the type's import takes) or an identity.
 async fn import(
     service: &ProviderService,
     request: &tf::import_resource_state::Request,
-) -> Result<tf::DynamicValue, Diagnostics> {
+) -> Result<(tf::DynamicValue, Option<tf::ResourceIdentityData>), Diagnostics> {
     let resource = service
         .registry()
         .resource(&request.type_name)
@@ -46,7 +49,12 @@ async fn import(
         config: &Value::Null,
         warnings: Default::default(),
     };
-    let state = resource.import(&ctx, &request.id).await?;
+    let reference = match &request.identity {
+        Some(given) if request.id.is_empty() => identity::id_of(given)?,
+        _ => request.id.clone(),
+    };
+    let state = resource.import(&ctx, &reference).await?;
     let schema = resource.schema();
-    encode(&schema.without_write_only(&state), &schema.value_type())
+    let encoded = encode(&schema.without_write_only(&state), &schema.value_type())?;
+    Ok((encoded, identity::encoded(identity::of_state(&state))))
 }

@@ -1,11 +1,14 @@
 //! The tfplugin6 Provider service. This file only routes; each RPC lives in
 //! its own file, and protocol types stop at this layer.
 
+mod actions;
 mod apply_resource_change;
 mod configure_provider;
 mod get_metadata;
 mod get_provider_schema;
+mod identity;
 mod import_resource_state;
+mod list_resource;
 mod plan_resource_change;
 mod private;
 mod read_data_source;
@@ -84,6 +87,20 @@ impl Provider for ProviderService {
         _: Request<tf::get_provider_schema::Request>,
     ) -> Result<Response<tf::get_provider_schema::Response>, Status> {
         Ok(Response::new(get_provider_schema::handle(self)))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _: Request<tf::get_resource_identity_schemas::Request>,
+    ) -> Result<Response<tf::get_resource_identity_schemas::Response>, Status> {
+        Ok(Response::new(identity::schemas(self)))
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        request: Request<tf::upgrade_resource_identity::Request>,
+    ) -> Result<Response<tf::upgrade_resource_identity::Response>, Status> {
+        Ok(Response::new(identity::upgrade(self, request.into_inner())))
     }
 
     async fn validate_provider_config(
@@ -177,6 +194,52 @@ impl Provider for ProviderService {
     ) -> Result<Response<tf::read_data_source::Response>, Status> {
         Ok(Response::new(
             read_data_source::handle(self, request.into_inner()).await,
+        ))
+    }
+
+    type ListResourceStream = list_resource::Events;
+
+    async fn list_resource(
+        &self,
+        request: Request<tf::list_resource::Request>,
+    ) -> Result<Response<Self::ListResourceStream>, Status> {
+        Ok(Response::new(
+            list_resource::handle(self, request.into_inner()).await,
+        ))
+    }
+
+    async fn validate_list_resource_config(
+        &self,
+        request: Request<tf::validate_list_resource_config::Request>,
+    ) -> Result<Response<tf::validate_list_resource_config::Response>, Status> {
+        Ok(Response::new(list_resource::validate(
+            self,
+            request.into_inner(),
+        )))
+    }
+
+    async fn validate_action_config(
+        &self,
+        request: Request<tf::validate_action_config::Request>,
+    ) -> Result<Response<tf::validate_action_config::Response>, Status> {
+        Ok(Response::new(actions::validate(self, request.into_inner())))
+    }
+
+    async fn plan_action(
+        &self,
+        request: Request<tf::plan_action::Request>,
+    ) -> Result<Response<tf::plan_action::Response>, Status> {
+        Ok(Response::new(actions::plan(self, request.into_inner())))
+    }
+
+    type InvokeActionStream = actions::Events;
+
+    async fn invoke_action(
+        &self,
+        request: Request<tf::invoke_action::Request>,
+    ) -> Result<Response<Self::InvokeActionStream>, Status> {
+        Ok(Response::new(
+            actions::invoke(self, request.into_inner()).await,
         ))
     }
 

@@ -3,7 +3,7 @@
 use giif_proto::tfplugin6 as tf;
 
 use super::values::{decode, encode};
-use super::{private, unknown_type, ProviderService};
+use super::{identity, private, unknown_type, ProviderService};
 use crate::diag::Diagnostics;
 use crate::schema::plan_change;
 
@@ -64,6 +64,9 @@ fn plan(
             .iter()
             .map(|p| p.to_proto())
             .collect(),
+        // A create's id is the agent's to give: its identity comes with
+        // the apply.
+        planned_identity: identity::encoded(identity::of_state(&outcome.planned)),
         planned_private: if unchanged {
             request.prior_private.clone()
         } else {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use giif_proto::tfplugin6 as tf;
 
 use super::values::{decode, encode};
-use super::{unknown_type, ProviderService};
+use super::{identity, unknown_type, ProviderService};
 use crate::diag::Diagnostics;
 use crate::resources::{Ctx, Operation};
 use crate::tfvalue::Value;
@@ -18,13 +18,15 @@ pub async fn handle(
     request: tf::read_resource::Request,
 ) -> tf::read_resource::Response {
     match read(service, &request).await {
-        Ok(new_state) => tf::read_resource::Response {
+        Ok((new_state, new_identity)) => tf::read_resource::Response {
             new_state: Some(new_state),
+            new_identity,
             private: request.private,
             ..Default::default()
         },
         Err(diags) => tf::read_resource::Response {
             new_state: request.current_state,
+            new_identity: request.current_identity,
             private: request.private,
             diagnostics: diags.to_proto(),
             ..Default::default()
@@ -32,10 +34,12 @@ pub async fn handle(
     }
 }
 
+/// The fresh state, and its identity: a state written before identities
+/// existed gets its identity here.
 async fn read(
     service: &ProviderService,
     request: &tf::read_resource::Request,
-) -> Result<tf::DynamicValue, Diagnostics> {
+) -> Result<(tf::DynamicValue, Option<tf::ResourceIdentityData>), Diagnostics> {
     let resource = service
         .registry()
         .resource(&request.type_name)
@@ -43,7 +47,7 @@ async fn read(
     let ty = resource.schema().value_type();
     let current = decode(request.current_state.as_ref(), &ty, "current state")?;
     if current.is_null() {
-        return encode(&Value::Null, &ty);
+        return Ok((encode(&Value::Null, &ty)?, None));
     }
     let agent = service.agent().await?;
     let ctx = Ctx {
@@ -57,5 +61,8 @@ async fn read(
     let fresh = fresh.map_or(Value::Null, |state| {
         resource.schema().without_write_only(&state)
     });
-    encode(&fresh, &ty)
+    Ok((
+        encode(&fresh, &ty)?,
+        identity::encoded(identity::of_state(&fresh)),
+    ))
 }

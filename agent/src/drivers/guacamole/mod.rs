@@ -396,6 +396,17 @@ impl ConsoleRegistry for GuacamoleDb {
         .await
     }
 
+    async fn owned_connections(&self, prefix: &str) -> Result<Vec<ObjectId>, DriverError> {
+        let prefix = prefix.to_string();
+        self.read("list owned connections", move |mut db| {
+            Box::pin(async move {
+                db.all_by_attribute_prefix(ObjectKind::Connection, OWNER, &prefix)
+                    .await
+            })
+        })
+        .await
+    }
+
     async fn connection(&self, id: ObjectId) -> Result<Option<LiveConnection>, DriverError> {
         self.read("read a connection", move |mut db| {
             Box::pin(async move {

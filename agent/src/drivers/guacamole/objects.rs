@@ -109,6 +109,29 @@ impl Db<'_> {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
+    /// Every object whose `attribute` starts with `prefix`.
+    pub async fn all_by_attribute_prefix(
+        &mut self,
+        kind: ObjectKind,
+        attribute: &str,
+        prefix: &str,
+    ) -> Result<Vec<ObjectId>, DriverError> {
+        let t = tables(kind);
+        let sql = self.sql(&format!(
+            "SELECT {id} FROM {attr} WHERE attribute_name = ? AND attribute_value LIKE ? ORDER BY {id}",
+            id = t.id,
+            attr = t.attribute
+        ));
+        // Owner marks are made of names and ids: no LIKE wildcard to escape.
+        let rows: Vec<(i64,)> = sqlx::query_as(&sql)
+            .bind(attribute)
+            .bind(format!("{prefix}%"))
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|e| classify("find objects by attribute prefix", e))?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     /// The object of `kind` named `name` directly under `parent`.
     pub async fn by_name(
         &mut self,
