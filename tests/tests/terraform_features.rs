@@ -23,11 +23,14 @@ count = 2
 
 [proxmox]
 task_duration_ms = 30
-nodes = [{ name = "pve1" }]
+nodes = [{ name = "pve1" }, { name = "pve2" }]
 templates = [
   { vmid = 9000, name = "pagw-template", node = "pve1", pagw = true },
   { vmid = 9001, name = "debian-12", node = "pve1" },
 ]
+
+[floating_ips]
+addresses = ["203.0.113.100-203.0.113.101"]
 "#
     .to_string()
         + &pagw_slots(2)
@@ -100,7 +103,7 @@ list "giif_project" "all" {
 list "giif_pagw" "alpha" {
   provider = giif
   config {
-    project = "alpha"
+    project = "physics-lab"
   }
 }
 
@@ -299,7 +302,7 @@ import {{
 }}
 
 resource "giif_project" "alpha" {{
-  name  = "alpha"
+  name  = "physics-lab"
   owner = "alice"
 }}
 
@@ -400,6 +403,10 @@ fn idrac(site: &TestSite, name: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap()
 }
 
+fn power(site: &TestSite, name: &str) -> String {
+    idrac(site, name)["power"].as_str().unwrap().to_lowercase()
+}
+
 fn vm_status(site: &TestSite) -> String {
     let vms = site.state()["pve"]["vms"].as_array().cloned().unwrap();
     let web = vms.iter().find(|v| v["name"] == "web").unwrap();
@@ -421,7 +428,7 @@ fn actions_run_on_the_devices_and_stream_their_progress() {
     let lab = lab();
     let ws = Workspace::new(&lab.site.agent, &format!("{MADE_ELSEWHERE}{ACTIONS}"));
     ws.apply();
-    assert_eq!(idrac(&lab.site, "bms01")["power"], "On");
+    assert_eq!(power(&lab.site, "bms01"), "on");
 
     // A server powered off, its progress printed as it came.
     let out = invoke(&ws, "giif_server_power.off");
@@ -432,14 +439,14 @@ fn actions_run_on_the_devices_and_stream_their_progress() {
         "{out}"
     );
     assert!(out.contains("bms01 is off"), "{out}");
-    assert_eq!(idrac(&lab.site, "bms01")["power"], "Off");
+    assert_eq!(power(&lab.site, "bms01"), "off");
     // The configuration still says on: the plan is honest about it, and an
     // apply puts it back.
     let (empty, run) = ws.plan_is_empty();
     assert!(!empty, "{}", run.all());
     assert!(run.stdout.contains("power_state"), "{}", run.stdout);
     ws.apply();
-    assert_eq!(idrac(&lab.site, "bms01")["power"], "On");
+    assert_eq!(power(&lab.site, "bms01"), "on");
 
     // A one-time boot from an image: attached, booted by a power cycle.
     let out = invoke(&ws, "giif_server_boot_iso.rescue");
@@ -452,12 +459,12 @@ fn actions_run_on_the_devices_and_stream_their_progress() {
         "{out}"
     );
     assert!(out.contains("bms01: power cycle"), "{out}");
-    let idrac_now = idrac(&lab.site, "bms01");
+    let media = idrac(&lab.site, "bms01")["media"].clone();
     assert_eq!(
-        idrac_now["media"]["image"],
-        "http://fileserver/isos/rescue.iso"
+        media["image"], "http://fileserver/isos/rescue.iso",
+        "{media}"
     );
-    assert_eq!(idrac_now["power"], "On");
+    assert_eq!(power(&lab.site, "bms01"), "on");
 
     // A VM stopped by name, then restarted by id.
     let out = invoke(&ws, "giif_vm_power.stop");
