@@ -52,6 +52,7 @@ FEATURE_TESTS := terraform_features
 test-terraform-features: build $(foreach v,$(TF_FEATURE_VERSIONS),target/terraform-$(v)/bin/terraform)
 	set -e; for v in $(TF_FEATURE_VERSIONS); do \
 		echo "== Terraform $$v"; \
+		GIIF_OLD_TERRAFORM="$$(command -v $(TERRAFORM))" \
 		PATH="$(CURDIR)/target/terraform-$$v/bin:$$PATH" GIIF_EXPECT_TERRAFORM=$$v \
 			$(CARGO) nextest run -p giif-tests --no-fail-fast \
 			-E 'binary($(FEATURE_TESTS)) | test(the_terraform_under_test_is_the_expected_release)'; \

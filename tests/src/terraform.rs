@@ -45,6 +45,25 @@ pub const PROVIDER_BLOCK: &str = r#"terraform {
 provider "giif" {}
 "#;
 
+/// The release of the `terraform` on the PATH, as `[1, 15, 5]`.
+pub fn version() -> (String, Vec<u32>) {
+    let out = Command::new("terraform")
+        .arg("version")
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .output()
+        .expect("terraform on the PATH");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("Terraform v"))
+        .unwrap_or_else(|| panic!("`terraform version` said {text:?}"))
+        .trim()
+        .to_string();
+    let parts = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    (version, parts)
+}
+
 /// Writes `dir/terraform.rc`, a CLI configuration whose `dev_overrides`
 /// point Terraform at the provider binary of this build (so no `init` is
 /// needed for it), and returns its path.
@@ -138,7 +157,12 @@ impl Workspace {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let mut command = Command::new("terraform");
+        self.run_with(Path::new("terraform"), args)
+    }
+
+    /// Runs `terraform` (another release than the PATH's, say) with `args`.
+    pub fn run_with(&self, terraform: &Path, args: &[&str]) -> Run {
+        let mut command = Command::new(terraform);
         command
             .args(args)
             .arg("-no-color")

@@ -24,28 +24,13 @@ use tonic::transport::{Endpoint, Uri};
 /// least 1.11, the oldest release this provider supports.
 #[test]
 fn the_terraform_under_test_is_the_expected_release() {
-    let out = Command::new("terraform")
-        .arg("version")
-        .env("TF_CLI_CONFIG_FILE", "/dev/null")
-        .output()
-        .expect("terraform on the PATH");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version = text
-        .lines()
-        .next()
-        .and_then(|line| line.strip_prefix("Terraform v"))
-        .unwrap_or_else(|| panic!("`terraform version` said {text:?}"))
-        .trim()
-        .to_string();
+    let (version, parts) = giif_tests::terraform::version();
     match std::env::var("GIIF_EXPECT_TERRAFORM") {
         Ok(expected) => assert_eq!(version, expected),
-        Err(_) => {
-            let parts: Vec<u32> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-            assert!(
-                parts.as_slice() >= [1, 11].as_slice(),
-                "Terraform {version} is older than 1.11"
-            );
-        }
+        Err(_) => assert!(
+            parts.as_slice() >= [1, 11].as_slice(),
+            "Terraform {version} is older than 1.11"
+        ),
     }
 }
 

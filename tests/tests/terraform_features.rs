@@ -10,8 +10,6 @@
 
 #![allow(clippy::unwrap_used)] // test helpers may panic: that is how a test fails
 
-use std::process::Command;
-
 use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb};
 use giif_tests::site::{pagw_slots, TestSite};
 use giif_tests::terraform::Workspace;
@@ -130,24 +128,10 @@ list "giif_guacamole_connection" "all" {
 
 /// The tests need Terraform 1.14 or later; an older one fails here.
 fn require_terraform_1_14() {
-    let out = Command::new("terraform")
-        .arg("version")
-        .env("TF_CLI_CONFIG_FILE", "/dev/null")
-        .output()
-        .expect("terraform on the PATH");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version: Vec<u32> = text
-        .lines()
-        .next()
-        .and_then(|line| line.strip_prefix("Terraform v"))
-        .unwrap_or_default()
-        .trim()
-        .split('.')
-        .filter_map(|p| p.parse().ok())
-        .collect();
+    let (version, parts) = giif_tests::terraform::version();
     assert!(
-        version.as_slice() >= [1, 14].as_slice(),
-        "these tests need Terraform 1.14 or later, and the PATH has {text:?}: run them with \
+        parts.as_slice() >= [1, 14].as_slice(),
+        "these tests need Terraform 1.14 or later, and the PATH has {version}: run them with \
          `make test-terraform-features`"
     );
 }
@@ -542,6 +526,42 @@ fn an_action_triggered_by_a_change_runs_after_it() {
         "{out}"
     );
     assert_eq!(vm_status(&lab.site), "running");
+}
+
+/// A state written by a Terraform without identities (the machine's 1.11,
+/// which `make test-terraform-features` names in `GIIF_OLD_TERRAFORM`) gets
+/// its identities at the next refresh by a newer one, with nothing to change.
+#[test]
+fn an_older_terraforms_state_gets_its_identities_at_the_next_refresh() {
+    let lab = lab();
+    let old = std::env::var("GIIF_OLD_TERRAFORM").expect(
+        "GIIF_OLD_TERRAFORM names a Terraform before 1.12: run `make test-terraform-features`",
+    );
+    let ws = Workspace::new(&lab.site.agent, MADE_ELSEWHERE);
+    let run = ws.run_with(std::path::Path::new(&old), &["version"]);
+    assert!(run.stdout.starts_with("Terraform v1.1"), "{}", run.all());
+    let run = ws.run_with(
+        std::path::Path::new(&old),
+        &["apply", "-auto-approve", "-input=false"],
+    );
+    assert!(run.success, "{}", run.all());
+    let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap();
+    assert!(!state.contains("\"identity\""), "{state}");
+
+    let (empty, run) = ws.plan_is_empty();
+    assert!(empty, "{}", run.all());
+    ws.ok(&["apply", "-refresh-only", "-auto-approve", "-input=false"]);
+    let show = ws.ok(&["show", "-json"]);
+    let state: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    for resource in state["values"]["root_module"]["resources"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(
+            resource["identity"]["id"], resource["values"]["id"],
+            "{resource}"
+        );
+    }
 }
 
 /// The action examples, which Terraform 1.11 cannot read (`examples_valid`

@@ -54,15 +54,24 @@ fn checked_config(
     Ok((config, action.type_name))
 }
 
+/// The diagnostics of a configuration's checks.
+fn diagnostics(
+    service: &ProviderService,
+    name: &str,
+    config: Option<&tf::DynamicValue>,
+) -> Vec<tf::Diagnostic> {
+    checked_config(service, name, config)
+        .err()
+        .unwrap_or_default()
+        .to_proto()
+}
+
 pub fn validate(
     service: &ProviderService,
     request: tf::validate_action_config::Request,
 ) -> tf::validate_action_config::Response {
-    let diags = checked_config(service, &request.action_type, request.config.as_ref())
-        .err()
-        .unwrap_or_default();
     tf::validate_action_config::Response {
-        diagnostics: diags.to_proto(),
+        diagnostics: diagnostics(service, &request.action_type, request.config.as_ref()),
     }
 }
 
@@ -72,11 +81,8 @@ pub fn plan(
     service: &ProviderService,
     request: tf::plan_action::Request,
 ) -> tf::plan_action::Response {
-    let diags = checked_config(service, &request.action_type, request.config.as_ref())
-        .err()
-        .unwrap_or_default();
     tf::plan_action::Response {
-        diagnostics: diags.to_proto(),
+        diagnostics: diagnostics(service, &request.action_type, request.config.as_ref()),
         deferred: None,
     }
 }

@@ -94,41 +94,41 @@ impl Db<'_> {
         attribute: &str,
         value: &str,
     ) -> Result<Vec<ObjectId>, DriverError> {
-        let t = tables(kind);
-        let sql = self.sql(&format!(
-            "SELECT {id} FROM {attr} WHERE attribute_name = ? AND attribute_value = ? ORDER BY {id}",
-            id = t.id,
-            attr = t.attribute
-        ));
-        let rows: Vec<(i64,)> = sqlx::query_as(&sql)
-            .bind(attribute)
-            .bind(value)
-            .fetch_all(&mut *self.conn)
+        self.ids_by_attribute(kind, attribute, "=", value.to_string())
             .await
-            .map_err(|e| classify("find objects by attribute", e))?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    /// Every object whose `attribute` starts with `prefix`.
+    /// Every object whose `attribute` starts with `prefix`. Owner marks are
+    /// made of names and ids: no LIKE wildcard to escape.
     pub async fn all_by_attribute_prefix(
         &mut self,
         kind: ObjectKind,
         attribute: &str,
         prefix: &str,
     ) -> Result<Vec<ObjectId>, DriverError> {
+        self.ids_by_attribute(kind, attribute, "LIKE", format!("{prefix}%"))
+            .await
+    }
+
+    async fn ids_by_attribute(
+        &mut self,
+        kind: ObjectKind,
+        attribute: &str,
+        operator: &str,
+        operand: String,
+    ) -> Result<Vec<ObjectId>, DriverError> {
         let t = tables(kind);
         let sql = self.sql(&format!(
-            "SELECT {id} FROM {attr} WHERE attribute_name = ? AND attribute_value LIKE ? ORDER BY {id}",
+            "SELECT {id} FROM {attr} WHERE attribute_name = ? AND attribute_value {operator} ? ORDER BY {id}",
             id = t.id,
             attr = t.attribute
         ));
-        // Owner marks are made of names and ids: no LIKE wildcard to escape.
         let rows: Vec<(i64,)> = sqlx::query_as(&sql)
             .bind(attribute)
-            .bind(format!("{prefix}%"))
+            .bind(operand)
             .fetch_all(&mut *self.conn)
             .await
-            .map_err(|e| classify("find objects by attribute prefix", e))?;
+            .map_err(|e| classify("find objects by attribute", e))?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
