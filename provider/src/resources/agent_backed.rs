@@ -6,6 +6,8 @@
 
 use std::marker::PhantomData;
 
+use futures_util::StreamExt;
+
 use giif_proto::status::Status;
 
 use super::listing::{self, Listed, Listing};
@@ -241,24 +243,28 @@ impl<T: AgentBacked> Resource for AgentResource<T> {
             .map_err(|err| {
                 Diagnostics::from(err.to_diagnostic("Cannot list the site's objects"))
             })?;
-        let mut listed = Vec::new();
-        for object in found.objects.into_iter().take(limit) {
-            let state = match with_state {
-                // Read as a refresh would: gone since the listing is skipped.
-                true => match T::read(ctx, &object.id).await {
-                    Ok(Some(read)) => Some(T::state_from(&read, &Value::Null)),
-                    Ok(None) => continue,
-                    Err(err) => return Err(T::diagnostic(&err, T::WORDS.read, &Value::Null).into()),
-                },
-                false => None,
-            };
-            listed.push(Listed {
-                display_name: listing::display_name(&object),
-                id: object.id,
-                state,
-            });
+        let objects = found.objects.into_iter().take(limit);
+        if !with_state {
+            return Ok(objects.map(|object| listed(object, None)).collect());
         }
-        Ok(listed)
+        // Whole objects are read as a refresh reads them, a few at a time;
+        // one gone since the listing is left out.
+        let reads = futures_util::stream::iter(objects).map(|object| async move {
+            match T::read(ctx, &object.id).await {
+                Ok(Some(read)) => Ok(Some(listed(
+                    object,
+                    Some(T::state_from(&read, &Value::Null)),
+                ))),
+                Ok(None) => Ok(None),
+                Err(err) => Err(Diagnostics::from(T::diagnostic(
+                    &err,
+                    T::WORDS.read,
+                    &Value::Null,
+                ))),
+            }
+        });
+        let read: Vec<_> = reads.buffered(LIST_READS_AT_ONCE).collect().await;
+        read.into_iter().filter_map(Result::transpose).collect()
     }
 
     async fn import(&self, ctx: &Ctx<'_>, reference: &str) -> Result<Value, Diagnostics> {
@@ -269,6 +275,17 @@ impl<T: AgentBacked> Resource for AgentResource<T> {
             }
             Err(err) => Err(T::diagnostic(&err, T::WORDS.import, &Value::Null).into()),
         }
+    }
+}
+
+/// How many objects a listing reads at once when Terraform wants them whole.
+const LIST_READS_AT_ONCE: usize = 8;
+
+fn listed(object: giif_proto::agent::ListedObject, state: Option<Value>) -> Listed {
+    Listed {
+        display_name: listing::display_name(&object),
+        id: object.id,
+        state,
     }
 }
 
