@@ -155,6 +155,61 @@ fn failed(run: Run) -> String {
     run.flat()
 }
 
+/// The agent's ListObjects and RunAction, as Terraform's list resources and
+/// actions call them: an outsider lists none of a project's objects and
+/// cannot act on them; the owner lists them all.
+async fn listings_and_actions_stay_in_their_projects(
+    agent: &giif_tests::agent::TestAgent,
+    owner: &Identity,
+    outsider: &Identity,
+    ids: &serde_json::Value,
+) {
+    use giif_proto::agent as api;
+    let deadline = std::time::Duration::from_secs(30);
+    let kinds = [
+        api::ObjectKind::Project,
+        api::ObjectKind::Gateway,
+        api::ObjectKind::Vm,
+        api::ObjectKind::BmsAssignment,
+        api::ObjectKind::FloatingIp,
+        api::ObjectKind::GuacamoleConnection,
+    ];
+    let list = |kind: api::ObjectKind, project: &str| api::ListObjectsRequest {
+        kind: kind.into(),
+        project: project.into(),
+        name: String::new(),
+    };
+    let (theirs, outside) = (
+        agent.client_as(owner).await,
+        agent.client_as(outsider).await,
+    );
+    for kind in kinds {
+        let seen = outside
+            .list_objects(list(kind, ""), deadline)
+            .await
+            .unwrap();
+        assert!(seen.objects.is_empty(), "{kind:?}: {:?}", seen.objects);
+        let all = theirs.list_objects(list(kind, ""), deadline).await.unwrap();
+        assert!(!all.objects.is_empty(), "{kind:?}");
+    }
+    let hidden = outside
+        .list_objects(list(api::ObjectKind::Vm, "alpha"), deadline)
+        .await
+        .unwrap_err();
+    assert!(hidden.is_not_found(), "{hidden}");
+    let power = api::RunActionRequest {
+        request_id: "tenancy-power".into(),
+        action: Some(api::run_action_request::Action::ServerPower(
+            api::ServerPowerAction {
+                server: ids["server"].as_str().unwrap().into(),
+                change: api::PowerChange::Off.into(),
+            },
+        )),
+    };
+    let refused = outside.run_action(power, deadline).await.unwrap_err();
+    assert!(refused.is_not_found(), "{refused}");
+}
+
 #[test]
 fn tenants_see_and_change_only_what_their_roles_allow() {
     let db = GuacamoleDb::start(GuacFlavor::Postgres);
@@ -247,6 +302,14 @@ resource "giif_guacamole_connection" "jump" {
         let refused = failed(import.run(&["import", "-input=false", address, id]));
         assert!(refused.contains("Cannot import"), "{address}: {refused}");
     }
+
+    // ...a listing (`terraform query`) shows him none of it, and an action
+    // on her server finds nothing...
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(listings_and_actions_stay_in_their_projects(
+            agent, &alice, &bob, &ids,
+        ));
 
     // ...he cannot put anything into it...
     let intrude = Workspace::with_env(
