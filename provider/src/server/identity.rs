@@ -42,10 +42,12 @@ pub fn schema(type_name: &str) -> tf::ResourceIdentitySchema {
 /// The identity of a state, `None` for a null state (a destroyed object)
 /// and for a planned create, whose id only the agent can give.
 pub fn of_state(state: &Value) -> Option<Value> {
-    match state.get(ID) {
-        Value::String(id) => Some(Value::object([(ID, Value::string(id.clone()))])),
-        _ => None,
-    }
+    state.get(ID).as_str().map(of_id)
+}
+
+/// The identity of the object the agent knows as `id`.
+pub fn of_id(id: &str) -> Value {
+    Value::object([(ID, Value::string(id))])
 }
 
 /// An identity for Terraform.

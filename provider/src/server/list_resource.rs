@@ -97,7 +97,6 @@ fn event(
     resource: &dyn Resource,
     listed: crate::resources::listing::Listed,
 ) -> Result<tf::list_resource::Event, Diagnostics> {
-    let identity = Value::object([("id", Value::string(listed.id))]);
     let resource_object = match &listed.state {
         Some(state) => {
             let schema = resource.schema();
@@ -109,7 +108,7 @@ fn event(
         None => None,
     };
     Ok(tf::list_resource::Event {
-        identity: identity::encoded(identity::of_state(&identity)),
+        identity: identity::encoded(Some(identity::of_id(&listed.id))),
         display_name: listed.display_name,
         resource_object,
         diagnostic: Vec::new(),
