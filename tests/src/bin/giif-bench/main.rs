@@ -9,6 +9,7 @@
 //! next to itself.
 
 mod critical_path;
+mod floor;
 mod machine;
 mod memory;
 mod mixed;
@@ -70,6 +71,10 @@ impl Options {
 }
 
 fn main() {
+    // Started by Terraform as the protocol floor's provider.
+    if floor::is_invoked_as_floor() {
+        std::process::exit(floor::serve());
+    }
     // Started by Terraform as the memory-measuring provider wrapper.
     if let Some(real_provider) = std::env::var_os(memory::WRAPPED_PROVIDER) {
         let code = memory::run_as_provider_wrapper(&real_provider.to_string_lossy())

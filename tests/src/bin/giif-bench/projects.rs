@@ -1,28 +1,82 @@
-//! N `giif_project`s against N of Terraform's built-in `terraform_data`:
-//! the same `count`, the same terraform, the same CLI configuration, default
-//! parallelism. `terraform_data` needs no provider process and no network,
-//! so it is the floor Terraform itself sets; the ratio is what the giif
-//! provider and agent add on top.
+//! N `giif_project`s as sites run them, with their Guacamole console tree
+//! (on PostgreSQL and on MariaDB), and without it, side by side with N of
+//! the protocol floor's `floor_thing` (a provider that hands Terraform's
+//! values back: see `floor.rs`) and N of Terraform's built-in
+//! `terraform_data`: the same `count`, the same terraform, default
+//! parallelism. `terraform_data` needs no provider process at all; the
+//! floor needs one and nothing else; the ratios say what the giif provider,
+//! the agent and its console writes add on top.
 
 use std::path::Path;
 
 use anyhow::Result;
 use giif_tests::agent::TestAgent;
+use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb};
+use giif_tests::site::TestSite;
 use giif_tests::terraform::Workspace;
 
+use crate::floor::FloorInstall;
 use crate::memory::{peak_resident_kib, ProviderWrapper};
 use crate::samples::{keep_log, timed, LifeCycle, APPLY, DESTROY, PLAN};
 
 /// The project VLAN pool of the bench's agents: room for the largest N.
 const FIRST_VLAN: u32 = 100;
 
+/// What one column of the comparison runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// `giif_project` with consoles, Guacamole on PostgreSQL: what sites run.
+    ConsolesPostgres,
+    ConsolesMariaDb,
+    /// `giif_project` on an agent without Guacamole.
+    NoConsoles,
+    Floor,
+    TerraformData,
+}
+
+impl Side {
+    pub const ALL: [Side; 5] = [
+        Side::ConsolesPostgres,
+        Side::ConsolesMariaDb,
+        Side::NoConsoles,
+        Side::Floor,
+        Side::TerraformData,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Side::ConsolesPostgres => "giif, consoles on PostgreSQL",
+            Side::ConsolesMariaDb => "giif, consoles on MariaDB",
+            Side::NoConsoles => "giif, no consoles",
+            Side::Floor => "protocol floor",
+            Side::TerraformData => "`terraform_data`",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Side::ConsolesPostgres => "consoles-postgres",
+            Side::ConsolesMariaDb => "consoles-mariadb",
+            Side::NoConsoles => "no-consoles",
+            Side::Floor => "floor",
+            Side::TerraformData => "terraform-data",
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Comparison {
     pub count: usize,
-    pub giif: LifeCycle,
-    pub terraform_data: LifeCycle,
+    /// One life cycle per [`Side::ALL`], in that order.
+    pub sides: [LifeCycle; 5],
     /// The agent's peak resident set size (KiB), the largest over the runs.
     pub agent_peak_kib: u64,
+}
+
+impl Comparison {
+    pub fn side(&self, side: Side) -> &LifeCycle {
+        &self.sides[Side::ALL.iter().position(|s| *s == side).unwrap_or(0)]
+    }
 }
 
 fn giif_config(count: usize) -> String {
@@ -51,50 +105,130 @@ fn agent_for(count: usize) -> TestAgent {
     TestAgent::start(FIRST_VLAN, FIRST_VLAN + count as u32 + 99, None)
 }
 
+/// An agent whose site has Guacamole on `db`, as the demo's has (the
+/// simulated site needs a Proxmox node; projects use none).
+fn site_with_consoles(count: usize, db: &GuacamoleDb) -> TestSite {
+    let site = format!(
+        "[project_vlans]\nfirst = {FIRST_VLAN}\nlast = {}\n\n[proxmox]\nnodes = [{{ name = \"pve1\" }}]\n",
+        FIRST_VLAN + count as u32 + 99
+    );
+    TestSite::start_with_guacamole(&site, &db.url())
+}
+
+/// What one side runs on: its workspace, and the agent and database it
+/// needs (dropped, so stopped, after the side's commands).
+struct Running {
+    workspace: Workspace,
+    agent: Option<AgentOf>,
+    _db: Option<GuacamoleDb>,
+}
+
+enum AgentOf {
+    Plain(TestAgent),
+    Site(TestSite),
+}
+
+impl AgentOf {
+    fn agent(&self) -> &TestAgent {
+        match self {
+            AgentOf::Plain(agent) => agent,
+            AgentOf::Site(site) => &site.agent,
+        }
+    }
+}
+
+fn start(side: Side, count: usize, floor: &FloorInstall) -> Result<Running> {
+    let consoles = |flavor| {
+        let db = GuacamoleDb::start(flavor);
+        let site = site_with_consoles(count, &db);
+        let workspace = Workspace::new(&site.agent, &giif_config(count));
+        Running {
+            workspace,
+            agent: Some(AgentOf::Site(site)),
+            _db: Some(db),
+        }
+    };
+    Ok(match side {
+        Side::ConsolesPostgres => consoles(GuacFlavor::Postgres),
+        Side::ConsolesMariaDb => consoles(GuacFlavor::MariaDb),
+        Side::NoConsoles => {
+            let agent = agent_for(count);
+            Running {
+                workspace: Workspace::new(&agent, &giif_config(count)),
+                agent: Some(AgentOf::Plain(agent)),
+                _db: None,
+            }
+        }
+        Side::Floor => {
+            let workspace = Workspace::with_env(Vec::new(), "");
+            floor.configure(&workspace, count)?;
+            Running {
+                workspace,
+                agent: None,
+                _db: None,
+            }
+        }
+        Side::TerraformData => {
+            let workspace = Workspace::with_env(Vec::new(), "");
+            workspace.write_exact(&terraform_data_config(count));
+            Running {
+                workspace,
+                agent: None,
+                _db: None,
+            }
+        }
+    })
+}
+
 /// Plans per repetition and side. A plan changes nothing, so it can be
 /// repeated: more samples of the figure that is shortest and so the most
 /// sensitive to other work on the machine.
 pub const PLANS_PER_REPETITION: usize = 3;
 
-/// One repetition of both sides, interleaved command by command so that
-/// both see the same load: apply giif, apply terraform_data, then the plans
-/// alternating, then destroy giif, destroy terraform_data.
+/// One repetition of every side, interleaved command by command so that
+/// all see the same load: every side's apply, then the plans in turns,
+/// then every side's destroy.
 pub fn run_once(comparison: &mut Comparison, logs: Option<&Path>, repetition: usize) -> Result<()> {
     let count = comparison.count;
-    let agent = agent_for(count);
-    let giif = Workspace::new(&agent, &giif_config(count));
-    let data = Workspace::with_env(Vec::new(), "");
-    data.write_exact(&terraform_data_config(count));
+    let floor = FloorInstall::new()?;
+    let running = Side::ALL
+        .iter()
+        .map(|side| start(*side, count, &floor))
+        .collect::<Result<Vec<_>>>()?;
     let outcome = (|| {
-        comparison.giif.apply.push(timed(&giif, APPLY, &[0])?);
-        comparison
-            .terraform_data
-            .apply
-            .push(timed(&data, APPLY, &[0])?);
-        for _ in 0..PLANS_PER_REPETITION {
-            comparison.giif.plan.push(timed(&giif, PLAN, &[0])?);
-            comparison
-                .terraform_data
-                .plan
-                .push(timed(&data, PLAN, &[0])?);
+        for (i, side) in running.iter().enumerate() {
+            comparison.sides[i]
+                .apply
+                .push(timed(&side.workspace, APPLY, &[0])?);
         }
-        comparison.giif.destroy.push(timed(&giif, DESTROY, &[0])?);
-        comparison
-            .terraform_data
-            .destroy
-            .push(timed(&data, DESTROY, &[0])?);
+        for _ in 0..PLANS_PER_REPETITION {
+            for (i, side) in running.iter().enumerate() {
+                comparison.sides[i]
+                    .plan
+                    .push(timed(&side.workspace, PLAN, &[0])?);
+            }
+        }
+        for (i, side) in running.iter().enumerate() {
+            comparison.sides[i]
+                .destroy
+                .push(timed(&side.workspace, DESTROY, &[0])?);
+        }
         anyhow::Ok(())
     })();
-    keep_log(
-        logs,
-        &format!("projects-{count}-run{repetition}-agent.log"),
-        &agent.log(),
-    )?;
-    outcome?;
-    comparison.agent_peak_kib = comparison
-        .agent_peak_kib
-        .max(peak_resident_kib(agent.pid())?);
-    Ok(())
+    for (side, running) in Side::ALL.iter().zip(&running) {
+        if let Some(agent) = &running.agent {
+            let agent = agent.agent();
+            keep_log(
+                logs,
+                &format!("projects-{count}-{}-run{repetition}-agent.log", side.name()),
+                &agent.log(),
+            )?;
+            comparison.agent_peak_kib = comparison
+                .agent_peak_kib
+                .max(peak_resident_kib(agent.pid())?);
+        }
+    }
+    outcome
 }
 
 /// One untimed apply of `count` projects with every provider process run

@@ -6,11 +6,16 @@ use std::time::Duration;
 use crate::machine::Machine;
 use crate::memory::mebibytes;
 use crate::mixed::{self, Measured, REALISTIC_LATENCY};
-use crate::projects::{Comparison, PLANS_PER_REPETITION};
+use crate::projects::{Comparison, Side, PLANS_PER_REPETITION};
 use crate::samples::{seconds, Samples};
 
 /// A project apply or plan may take this many times its terraform_data figure.
 pub const PROJECTS_LIMIT: f64 = 2.5;
+/// With consoles, a project apply or plan may take this many times the same
+/// without them.
+pub const CONSOLES_LIMIT: f64 = 1.25;
+/// giif, consoles on, may take this many times the protocol floor.
+pub const FLOOR_LIMIT: f64 = 1.3;
 /// The realistic-latency apply may take this many times its critical path.
 pub const CRITICAL_PATH_LIMIT: f64 = 1.3;
 
@@ -73,18 +78,42 @@ impl Results {
     pub fn targets(&self) -> Vec<Target> {
         let mut targets = Vec::new();
         for c in &self.comparisons {
-            for (step, giif, data) in [
-                ("apply", &c.giif.apply, &c.terraform_data.apply),
-                ("plan", &c.giif.plan, &c.terraform_data.plan),
-            ] {
-                targets.push(Target {
-                    what: format!(
-                        "`terraform {step}` of {} projects ≤ {PROJECTS_LIMIT} × terraform_data",
-                        c.count
-                    ),
-                    ratio: ratio(giif.median(), data.median()),
-                    limit: PROJECTS_LIMIT,
-                });
+            let rules = [
+                (
+                    Side::ConsolesPostgres,
+                    Side::NoConsoles,
+                    CONSOLES_LIMIT,
+                    "the same without consoles",
+                ),
+                (
+                    Side::ConsolesPostgres,
+                    Side::Floor,
+                    FLOOR_LIMIT,
+                    "the protocol floor",
+                ),
+                (
+                    Side::NoConsoles,
+                    Side::TerraformData,
+                    PROJECTS_LIMIT,
+                    "terraform_data",
+                ),
+            ];
+            for (side, base, limit, against) in rules {
+                let (side_cycle, base_cycle) = (c.side(side), c.side(base));
+                for (step, measured, reference) in [
+                    ("apply", &side_cycle.apply, &base_cycle.apply),
+                    ("plan", &side_cycle.plan, &base_cycle.plan),
+                ] {
+                    targets.push(Target {
+                        what: format!(
+                            "`terraform {step}` of {} projects ({}) ≤ {limit} × {against}",
+                            c.count,
+                            side.title()
+                        ),
+                        ratio: ratio(measured.median(), reference.median()),
+                        limit,
+                    });
+                }
             }
         }
         for m in &self.mixed {
@@ -205,33 +234,45 @@ impl Results {
     }
 
     fn write_comparisons(&self, out: &mut String) -> std::fmt::Result {
-        writeln!(out, "## `giif_project` against `terraform_data`\n")?;
+        writeln!(
+            out,
+            "## `giif_project` against the protocol floor and `terraform_data`\n"
+        )?;
         writeln!(
             out,
             "Seconds from starting `terraform` until it exits: the median, with the fastest and the slowest run in \
              parentheses, of {} runs ({} for `plan`, which is repeated {} times per run). Default parallelism (10). \
-             Each run applies both, plans both alternately, then destroys both, so both sides see the same load. \
-             The ratio compares the medians.\n",
+             Each run applies every column, plans them in turns, then destroys them, so all see the same load. \
+             The ratios compare the medians: consoles against none, giif with consoles (PostgreSQL) against the \
+             protocol floor, and giif without consoles against `terraform_data` (the figure of earlier reports).\n",
             self.repetitions,
             self.repetitions * PLANS_PER_REPETITION,
             PLANS_PER_REPETITION
         )?;
+        let titles: Vec<&str> = Side::ALL.iter().map(|s| s.title()).collect();
         writeln!(
             out,
-            "| resources | command | `giif_project` | `terraform_data` | ratio |"
+            "| resources | command | {} | consoles ÷ none | giif ÷ floor | none ÷ `terraform_data` |",
+            titles.join(" | ")
         )?;
-        writeln!(out, "| ---: | --- | ---: | ---: | ---: |")?;
+        writeln!(
+            out,
+            "| ---: | --- |{} ---: | ---: | ---: |",
+            " ---: |".repeat(titles.len())
+        )?;
         for c in &self.comparisons {
-            for ((step, giif), (_, data)) in
-                c.giif.steps().into_iter().zip(c.terraform_data.steps())
-            {
+            for (index, step) in ["apply", "plan", "destroy"].into_iter().enumerate() {
+                let samples = |side: Side| c.side(side).steps()[index].1;
+                let cells: Vec<String> = Side::ALL.iter().map(|s| cell(samples(*s))).collect();
+                let versus = |a: Side, b: Side| ratio(samples(a).median(), samples(b).median());
                 writeln!(
                     out,
-                    "| {} | {step} | {} | {} | {:.2} × |",
+                    "| {} | {step} | {} | {:.2} × | {:.2} × | {:.2} × |",
                     c.count,
-                    cell(giif),
-                    cell(data),
-                    ratio(giif.median(), data.median())
+                    cells.join(" | "),
+                    versus(Side::ConsolesPostgres, Side::NoConsoles),
+                    versus(Side::ConsolesPostgres, Side::Floor),
+                    versus(Side::NoConsoles, Side::TerraformData),
                 )?;
             }
         }
