@@ -145,7 +145,7 @@ fn identity_section(type_name: &str) -> String {
          state beside its attributes and shown by `terraform show -json`:\n\n\
          - `id` (String, required for import) The agent's id of the object, the same as its `id` attribute.\n\n\
          An `import` block may give the identity instead of an id:\n\n\
-         ```terraform\nimport {{\n  to = {type_name}.example\n  identity = {{\n    id = \"<the object's id>\"\n  }}\n}}\n```\n"
+         ```terraform\nimport {{\n  to       = {type_name}.example\n  identity = {{\n    id = \"<the object's id>\"\n  }}\n}}\n```\n"
     )
 }
 
