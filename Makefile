@@ -42,7 +42,7 @@ TF_ACCEPTANCE := bms_lifecycle examples_valid floating_ip_lifecycle gateway_terr
 	iso_library pagw_lifecycle parallel_projects plugin_debug_mode plugin_handshake project_lifecycle \
 	redfish tenancy tls vm_lifecycle
 test-terraform-latest: build $(TEST_VENV)/ready-2 target/terraform-$(TF_LATEST_VERSION)/bin/terraform
-	PATH="$(CURDIR)/target/terraform-$(TF_LATEST_VERSION)/bin:$$PATH" GIIF_EXPECT_TERRAFORM=$(TF_LATEST_VERSION) \
+	GIIF_TERRAFORM="$(CURDIR)/target/terraform-$(TF_LATEST_VERSION)/bin/terraform" GIIF_EXPECT_TERRAFORM=$(TF_LATEST_VERSION) \
 		$(CARGO) nextest run -p giif-tests --no-fail-fast \
 		-E '$(foreach t,$(TF_ACCEPTANCE),binary($(t)) |) none()'
 
@@ -53,7 +53,7 @@ test-terraform-features: build $(foreach v,$(TF_FEATURE_VERSIONS),target/terrafo
 	set -e; for v in $(TF_FEATURE_VERSIONS); do \
 		echo "== Terraform $$v"; \
 		GIIF_OLD_TERRAFORM="$$(command -v $(TERRAFORM))" \
-		PATH="$(CURDIR)/target/terraform-$$v/bin:$$PATH" GIIF_EXPECT_TERRAFORM=$$v \
+		GIIF_TERRAFORM="$(CURDIR)/target/terraform-$$v/bin/terraform" GIIF_EXPECT_TERRAFORM=$$v \
 			$(CARGO) nextest run -p giif-tests --no-fail-fast \
 			-E 'binary($(FEATURE_TESTS)) | test(the_terraform_under_test_is_the_expected_release)'; \
 	done

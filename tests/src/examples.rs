@@ -83,7 +83,7 @@ fn declares_required_providers(dir: &Path) -> bool {
 }
 
 fn terraform(dir: &Path, env: &[(String, String)], args: &[&str]) -> (bool, String) {
-    let output = Command::new("terraform")
+    let output = Command::new(crate::terraform::program())
         .args(args)
         .arg("-no-color")
         .current_dir(dir)

@@ -45,9 +45,19 @@ pub const PROVIDER_BLOCK: &str = r#"terraform {
 provider "giif" {}
 "#;
 
-/// The release of the `terraform` on the PATH, as `[1, 15, 5]`.
+/// The Terraform the tests drive: `GIIF_TERRAFORM` when it is set (another
+/// release: `make test-terraform-latest` and `make test-terraform-features`
+/// set it), else `terraform` on the PATH. Naming it, rather than putting it
+/// first on the PATH, keeps cargo from rebuilding what depends on PATH.
+pub fn program() -> PathBuf {
+    std::env::var_os("GIIF_TERRAFORM")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| PathBuf::from("terraform"), PathBuf::from)
+}
+
+/// The release of the Terraform under test, as `("1.15.5", [1, 15, 5])`.
 pub fn version() -> (String, Vec<u32>) {
-    let out = Command::new("terraform")
+    let out = Command::new(program())
         .arg("version")
         .env("TF_CLI_CONFIG_FILE", "/dev/null")
         .output()
@@ -141,7 +151,7 @@ impl Workspace {
     /// Starts `terraform ARGS` without waiting, its output captured: for a
     /// test that interrupts or kills something while it runs.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        let mut command = Command::new("terraform");
+        let mut command = Command::new(program());
         command
             .args(args)
             .arg("-no-color")
@@ -157,7 +167,7 @@ impl Workspace {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        self.run_with(Path::new("terraform"), args)
+        self.run_with(&program(), args)
     }
 
     /// Runs `terraform` (another release than the PATH's, say) with `args`.
