@@ -372,11 +372,19 @@ const METHOD: &str = r#"## Method
   -auto-approve` from an empty state, then `plan -detailed-exitcode` (which refreshes every resource and
   must find nothing to change), then `destroy -auto-approve`. Every run has a fresh agent (SQLite store,
   project VLAN pool large enough for the run) and fresh working directories; for the mixed environment
-  also a fresh simulated site. giif and `terraform_data` commands alternate, so load from other work on
-  the machine hits both sides alike.
+  also a fresh simulated site. The columns' commands alternate, so load from other work on the machine
+  hits every side alike.
+- **Consoles.** Sites give every project its Guacamole console tree, so the first two columns run the
+  agent on a simulated site with `[guacamole]`, on a real Guacamole database (PostgreSQL, then MariaDB)
+  started for the run with the official schema; the third runs it without Guacamole, as earlier reports
+  measured.
+- **The protocol floor** is a tfplugin6 provider inside `giif-bench` (`floor.rs`), started by Terraform as
+  `terraform-provider-floor` through `dev_overrides`: one resource, `floor_thing { name }`, whose every
+  call hands Terraform's values back, decoding nothing and keeping nothing. Its figure is what the plugin
+  protocol itself costs (process starts, handshake, TLS, the calls per resource), so giif ÷ floor is the
+  price of the giif provider's own work and the agent.
 - **`terraform_data`** is Terraform's built-in resource: no provider process, no network, no store. Its
-  figure is what Terraform alone costs for the same number of resources, so the ratio is the price of
-  the giif provider (process starts, mTLS to the agent, one agent call per resource) and the agent.
+  figure is what Terraform alone costs for the same number of resources.
 - **Realistic latency** is set with the simulator's fault knobs (`PUT /faults/{endpoint}` on its admin
   API): `task_duration_ms` of `pve` (every Proxmox task, and a NIC hot-plug into a running VM),
   `latency_ms` of each `idrac:<server>` (before every racadm answer) and `task_duration_ms` of each
