@@ -22,9 +22,11 @@ pub async fn list(
             ApiError::invalid(format!("kind {} names no kind of object", request.kind))
                 .field("kind")
         })?;
+    let projects = store.listed_objects(ObjectKind::Project).await?;
     let mut objects = match kind {
+        ObjectKind::Project => projects.clone(),
         ObjectKind::GuacamoleConnection => {
-            with_project_names(store, consoles.listed_connections().await?).await?
+            with_project_names(&projects, consoles.listed_connections().await?)
         }
         kind => store.listed_objects(kind).await?,
     };
@@ -32,7 +34,6 @@ pub async fn list(
 
     let project = request.project.trim();
     if !project.is_empty() {
-        let projects = store.listed_objects(ObjectKind::Project).await?;
         let Some(wanted) = projects
             .iter()
             .filter(|p| visible.contains(&p.id))
@@ -54,18 +55,17 @@ pub async fn list(
     Ok(objects)
 }
 
-/// Connections come from Guacamole's database: their project names from the
-/// store, and the listing's order.
-async fn with_project_names(
-    store: &Store,
+/// Connections come from Guacamole's database: their project names from
+/// the store's `projects`, and the listing's order.
+fn with_project_names(
+    projects: &[ListedObject],
     mut connections: Vec<ListedObject>,
-) -> Result<Vec<ListedObject>, ApiError> {
-    let projects = store.listed_objects(ObjectKind::Project).await?;
+) -> Vec<ListedObject> {
     for connection in &mut connections {
         if let Some(project) = projects.iter().find(|p| p.id == connection.project_id) {
             connection.project_name.clone_from(&project.name);
         }
     }
     connections.sort_by(|a, b| (&a.project_name, &a.name).cmp(&(&b.project_name, &b.name)));
-    Ok(connections)
+    connections
 }

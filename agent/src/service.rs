@@ -286,13 +286,13 @@ impl Agent for AgentService {
         tokio::spawn(async move {
             let project = target.project_id.clone();
             let work = actions.run(&action, &target, &progress);
+            // Allowed above: only the audit record is left to write.
             let ran = gate
-                .change(
+                .audited(
                     &caller,
                     rpc,
                     &request.request_id,
                     &project,
-                    "",
                     &target.id,
                     work,
                 )

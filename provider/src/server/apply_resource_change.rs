@@ -19,14 +19,9 @@ pub async fn handle(
     service: &ProviderService,
     request: tf::apply_resource_change::Request,
 ) -> tf::apply_resource_change::Response {
-    let (new_state, diags) = apply(service, &request).await;
-    let ty = service
-        .registry()
-        .resource(&request.type_name)
-        .map(|r| r.schema().value_type());
-    let new_identity = ty.and_then(|ty| identity::of_encoded_state(new_state.as_ref(), &ty));
+    let (new_state, identified, diags) = apply(service, &request).await;
     tf::apply_resource_change::Response {
-        new_identity,
+        new_identity: identity::encoded(identified.as_ref().and_then(identity::of_state)),
         new_state,
         private: Vec::new(),
         diagnostics: diags.to_proto(),
@@ -34,12 +29,13 @@ pub async fn handle(
     }
 }
 
-async fn apply(
-    service: &ProviderService,
-    request: &tf::apply_resource_change::Request,
-) -> (Option<tf::DynamicValue>, Diagnostics) {
+/// The new state, the state whose identity goes with it (none when the
+/// object is gone), and the diagnostics.
+type Applied = (Option<tf::DynamicValue>, Option<Value>, Diagnostics);
+
+async fn apply(service: &ProviderService, request: &tf::apply_resource_change::Request) -> Applied {
     let Some(resource) = service.registry().resource(&request.type_name) else {
-        return (None, unknown_type("resource", &request.type_name));
+        return (None, None, unknown_type("resource", &request.type_name));
     };
     let schema = resource.schema();
     let ty = schema.value_type();
@@ -50,11 +46,13 @@ async fn apply(
     });
     let (prior, planned, config) = match values {
         Ok(values) => values,
-        Err(diags) => return (request.prior_state.clone(), diags),
+        Err(diags) => return (request.prior_state.clone(), None, diags),
     };
+    // A failed change keeps the prior state, and its identity.
+    let kept = |diags| (request.prior_state.clone(), Some(prior.clone()), diags);
     let agent = match service.agent().await {
         Ok(agent) => agent,
-        Err(diags) => return (request.prior_state.clone(), diags),
+        Err(diags) => return kept(diags),
     };
     let mut ctx = Ctx {
         agent: &agent,
@@ -67,10 +65,10 @@ async fn apply(
     if planned.is_null() {
         ctx.timeout = Operation::Delete.timeout(&prior, DEFAULT_TIMEOUT);
         return match resource.delete(&ctx, &prior).await {
-            Ok(()) => (null_state(&ty), Diagnostics::default()),
+            Ok(()) => (null_state(&ty), None, Diagnostics::default()),
             // Only warnings: the object is gone, with something to say.
-            Err(diags) if !diags.has_errors() => (null_state(&ty), diags),
-            Err(diags) => (request.prior_state.clone(), diags),
+            Err(diags) if !diags.has_errors() => (null_state(&ty), None, diags),
+            Err(diags) => kept(diags),
         };
     }
     ctx.config = &config;
@@ -81,29 +79,25 @@ async fn apply(
             Err(failure) => match failure.partial {
                 // Keep what exists so Terraform taints it rather than losing it.
                 Some(partial) => encoded(schema, &partial, failure.diags),
-                None => (null_state(&ty), failure.diags),
+                None => (null_state(&ty), None, failure.diags),
             },
         };
     }
     ctx.timeout = Operation::Update.timeout(&planned, DEFAULT_TIMEOUT);
     match resource.update(&ctx, &prior, &planned).await {
         Ok(state) => encoded(schema, &state, ctx.take_warnings()),
-        Err(diags) => (request.prior_state.clone(), diags),
+        Err(diags) => kept(diags),
     }
 }
 
 /// The new state for Terraform, write-only attributes null (Terraform
 /// rejects a provider that returns one).
-fn encoded(
-    schema: &Schema,
-    value: &Value,
-    mut diags: Diagnostics,
-) -> (Option<tf::DynamicValue>, Diagnostics) {
+fn encoded(schema: &Schema, value: &Value, mut diags: Diagnostics) -> Applied {
     match encode(&schema.without_write_only(value), &schema.value_type()) {
-        Ok(state) => (Some(state), diags),
+        Ok(state) => (Some(state), Some(value.clone()), diags),
         Err(more) => {
             diags.extend(more);
-            (None, diags)
+            (None, None, diags)
         }
     }
 }

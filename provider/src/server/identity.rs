@@ -60,15 +60,6 @@ pub fn encoded(identity: Option<Value>) -> Option<tf::ResourceIdentityData> {
         })
 }
 
-/// The identity of an encoded state.
-pub fn of_encoded_state(
-    state: Option<&tf::DynamicValue>,
-    ty: &Type,
-) -> Option<tf::ResourceIdentityData> {
-    let state = decode(state, ty, "state").ok()?;
-    encoded(of_state(&state))
-}
-
 /// The id an identity names, as given to an import block's `identity`.
 pub fn id_of(identity: &tf::ResourceIdentityData) -> Result<String, Diagnostics> {
     let value = decode(identity.identity_data.as_ref(), &value_type(), "identity")?;
