@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use giif_agent::credentials::Secret;
 use giif_agent::drivers::console::{
-    ConnectionSpec, ConsoleRegistry, DependentUpdate, ObjectId, ObjectKind, ObjectRef, Parent,
-    Principals,
+    ConnectionSpec, ConsoleRegistry, DependentUpdate, Grants, GroupTree, ObjectId, ObjectKind,
+    ObjectRef, OwnedGroup, Parent, Principals,
 };
 use giif_agent::drivers::guacamole::GuacamoleDb;
 use giif_tests::guacamole_db::{Granted, GuacFlavor, GuacamoleDb as TestDb};
@@ -83,6 +83,7 @@ both_flavors!(
     a_deleted_user_does_not_block_other_grants,
     hundreds_of_members_fit,
     connections_following_a_resource_follow_its_password,
+    trees_made_at_once_keep_names_unique_and_every_grant,
 );
 
 async fn a_grant_an_administrator_gave_first_is_never_revoked(flavor: GuacFlavor) {
@@ -515,4 +516,130 @@ async fn concurrent_creates_in_one_parent_all_land(flavor: GuacFlavor) {
     );
     // One connection per owner, however often it was asked for.
     assert_eq!(ids.len(), 20);
+}
+
+fn project_tree(root: ObjectId, owner: &str, name: &str) -> GroupTree {
+    let group = |owner: String, name: &str| OwnedGroup {
+        owner,
+        name: name.into(),
+    };
+    GroupTree {
+        parent: Parent::Group(root),
+        top: group(owner.into(), name),
+        children: vec![
+            group(format!("{owner}/resources"), "Resources"),
+            group(format!("{owner}/toolbox"), "Project Toolbox"),
+        ],
+    }
+}
+
+/// Each tree is one transaction locking only its own owners, so trees are
+/// made side by side; what the one database-wide lock used to guarantee
+/// must still hold: one group per name in a parent (the loser told who
+/// holds it), one tree per owner, and no grant record lost when another
+/// source grants on the same object at the same moment.
+async fn trees_made_at_once_keep_names_unique_and_every_grant(flavor: GuacFlavor) {
+    let db = TestDb::start(flavor);
+    for user in ["alice", "bob"] {
+        db.add_user(user);
+    }
+    let guac = Arc::new(driver(&db));
+    let root = guac.root_group("projects", "Projects").await.unwrap();
+    let members = users(&["alice"]);
+    let mut tasks = Vec::new();
+    // Twelve projects at once, each asked for twice; and project x2 and an
+    // intruder both want the name "lab-2".
+    for i in 0..12 {
+        for owner in [format!("project/{i}"), format!("project/{i}")] {
+            let (guac, members) = (guac.clone(), members.clone());
+            tasks.push(tokio::spawn(async move {
+                let tree = project_tree(root, &owner, &format!("lab-{i}"));
+                let grants = Grants {
+                    source: "members",
+                    wanted: &members,
+                };
+                guac.ensure_tree(&tree, Some(grants)).await
+            }));
+        }
+    }
+    let intruder = {
+        let guac = guac.clone();
+        tokio::spawn(async move {
+            guac.ensure_tree(&project_tree(root, "project/intruder", "lab-2"), None)
+                .await
+        })
+    };
+    let mut trees = std::collections::BTreeSet::new();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(ids) => {
+                assert_eq!(ids.len(), 3);
+                trees.insert(ids);
+            }
+            Err(err) => {
+                assert!(err.message.contains("already exists"), "{err}");
+                refused += 1;
+            }
+        }
+    }
+    let intruded = intruder.await.unwrap();
+    // Either the intruder or project 2 (both of its calls) lost the name.
+    match &intruded {
+        Ok(_) => assert_eq!((trees.len(), refused), (11, 2)),
+        Err(err) => {
+            assert!(err.message.contains("already exists in Projects"), "{err}");
+            assert_eq!((trees.len(), refused), (12, 0));
+        }
+    }
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM guacamole_connection_group WHERE parent_id = {root}")
+        ),
+        12,
+        "one group per name under Projects"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM guacamole_connection_group WHERE connection_group_name = 'Resources'"
+        ),
+        12,
+        "one tree per owner"
+    );
+
+    // Two sources grant alice READ on the same groups at once, many times
+    // over: her record must name both, so one source's revoke leaves the
+    // other's grant in place.
+    let ids: Vec<ObjectId> = trees.iter().flatten().copied().collect();
+    let mut tasks = Vec::new();
+    for round in 0..4 {
+        for (source, who) in [("members", &["alice", "bob"][..]), ("connection", &["alice"])] {
+            let guac = guac.clone();
+            let ids = ids.clone();
+            tasks.push(tokio::spawn(async move {
+                for id in ids {
+                    let wanted = users(who);
+                    guac.set_grants(ObjectRef::group(id), source, &wanted)
+                        .await
+                        .unwrap_or_else(|e| panic!("round {round}, {source}: {e}"));
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for id in &ids {
+        assert_eq!(db.readers(Granted::Group, *id), ["alice", "bob"]);
+        guac.set_grants(ObjectRef::group(*id), "members", &users(&[]))
+            .await
+            .unwrap();
+        assert_eq!(
+            db.readers(Granted::Group, *id),
+            ["alice"],
+            "group {id}: the other source's grant survived"
+        );
+    }
 }

@@ -4,7 +4,9 @@
 use giif_proto::agent as api;
 
 use super::{console_error, owner, ConsoleState, Consoles, Registry, MEMBERS};
-use crate::drivers::console::{ObjectId, ObjectRef, Parent, Principals};
+use crate::drivers::console::{
+    Grants, GroupTree, ObjectId, ObjectRef, OwnedGroup, Parent, Principals,
+};
 use crate::error::ApiError;
 
 pub(super) const PROJECTS: &str = "Projects";
@@ -85,13 +87,24 @@ impl Consoles {
         let Some(registry) = self.registry().await? else {
             return Ok(None);
         };
-        let groups = self.project_groups(&registry, project).await?;
-        let objects = registry
-            .db
-            .owned_subtree(groups.project)
-            .await
-            .map_err(console_error)?;
-        self.grant_members(&registry, project, &objects).await?;
+        // The groups and every member's grant on all the project holds, in
+        // one transaction per version of the project.
+        let groups = settle(
+            project,
+            |p| self.reread(p),
+            |p| {
+                let registry = &registry;
+                async move {
+                    let principals = project_principals(&p.spec.clone().unwrap_or_default());
+                    let grants = Grants {
+                        source: MEMBERS,
+                        wanted: &principals,
+                    };
+                    project_tree(registry, &p, Some(grants)).await
+                }
+            },
+        )
+        .await?;
         Ok(Some((registry, groups)))
     }
 
@@ -101,33 +114,7 @@ impl Consoles {
         registry: &Registry,
         project: &api::Project,
     ) -> Result<ProjectGroups, ApiError> {
-        let db = &registry.db;
-        let name = project_name(project);
-        let root = db
-            .root_group(owner::ROOT, PROJECTS)
-            .await
-            .map_err(console_error)?;
-        let group = db
-            .ensure_group(&owner::project(&project.id), Parent::Group(root), name)
-            .await
-            .map_err(console_error)?;
-        let resources = db
-            .ensure_group(
-                &owner::resources(&project.id),
-                Parent::Group(group),
-                RESOURCES,
-            )
-            .await
-            .map_err(console_error)?;
-        let toolbox = db
-            .ensure_group(&owner::toolbox(&project.id), Parent::Group(group), TOOLBOX)
-            .await
-            .map_err(console_error)?;
-        Ok(ProjectGroups {
-            project: group,
-            resources,
-            toolbox,
-        })
+        project_tree(registry, project, None).await
     }
 
     /// Gives objects in `project` its members' grants, as the project's
@@ -212,38 +199,76 @@ impl Consoles {
     }
 }
 
+/// Makes the project's groups (and with `grants`, its members' grants) in
+/// one transaction; an unchanged tree without grants is only read.
+async fn project_tree(
+    registry: &Registry,
+    project: &api::Project,
+    grants: Option<Grants<'_>>,
+) -> Result<ProjectGroups, ApiError> {
+    let db = &registry.db;
+    let root = db
+        .root_group(owner::ROOT, PROJECTS)
+        .await
+        .map_err(console_error)?;
+    let group = |owner: String, name: &str| OwnedGroup {
+        owner,
+        name: name.to_string(),
+    };
+    let tree = GroupTree {
+        parent: Parent::Group(root),
+        top: group(owner::project(&project.id), project_name(project)),
+        children: vec![
+            group(owner::resources(&project.id), RESOURCES),
+            group(owner::toolbox(&project.id), TOOLBOX),
+        ],
+    };
+    match db.ensure_tree(&tree, grants).await.map_err(console_error)?[..] {
+        [project, resources, toolbox] => Ok(ProjectGroups {
+            project,
+            resources,
+            toolbox,
+        }),
+        _ => Err(ApiError::internal(
+            "the console registry answered a project tree without its three groups",
+        )),
+    }
+}
+
 async fn project_state_in(
     registry: &Registry,
     project: &api::Project,
 ) -> Result<ConsoleState, ApiError> {
     let db = &registry.db;
     let name = project_name(project);
+    let [top, resources, toolbox] = [
+        owner::project(&project.id),
+        owner::resources(&project.id),
+        owner::toolbox(&project.id),
+    ];
     let found = db
-        .find_owned(&owner::project(&project.id))
+        .owned_groups(&[top.clone(), resources.clone(), toolbox.clone()])
         .await
         .map_err(console_error)?;
-    let Some(group) = found else {
+    let Some(group) = found.get(&top) else {
         return Ok(ConsoleState::Drift(format!(
             "the Guacamole group {PROJECTS}/{name} is missing"
         )));
     };
-    let live = db.group(group.id).await.map_err(console_error)?;
-    if let Some(live) = live.filter(|g| g.name != name) {
+    if group.name != name {
         return Ok(ConsoleState::Drift(format!(
             "the Guacamole group of project {name} was renamed to {:?}",
-            live.name
+            group.name
         )));
     }
-    for (key, label) in [
-        (owner::resources(&project.id), RESOURCES),
-        (owner::toolbox(&project.id), TOOLBOX),
-    ] {
-        if db.find_owned(&key).await.map_err(console_error)?.is_none() {
+    for (key, label) in [(resources, RESOURCES), (toolbox, TOOLBOX)] {
+        if !found.contains_key(&key) {
             return Ok(ConsoleState::Drift(format!(
                 "the Guacamole group {PROJECTS}/{name}/{label} is missing"
             )));
         }
     }
+    let group = ObjectRef::group(group.id);
     Ok(ConsoleState::Present {
         id: group.id,
         url: db.client_url(group),

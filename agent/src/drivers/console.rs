@@ -118,6 +118,29 @@ pub struct LiveGroup {
     pub owner: Option<String>,
 }
 
+/// A group the agent owns, known by its owner mark.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedGroup {
+    pub owner: String,
+    pub name: String,
+}
+
+/// A group and the groups directly in it, such as a project's group with
+/// its `Resources` and `Project Toolbox`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupTree {
+    pub parent: Parent,
+    pub top: OwnedGroup,
+    pub children: Vec<OwnedGroup>,
+}
+
+/// READ grants given for `source`: see [`ConsoleRegistry::set_grants`].
+#[derive(Clone, Copy, Debug)]
+pub struct Grants<'a> {
+    pub source: &'a str,
+    pub wanted: &'a Principals,
+}
+
 #[async_trait]
 pub trait ConsoleRegistry: Send + Sync {
     /// The group owned by `owner`, created under `parent` as `name` if
@@ -129,6 +152,17 @@ pub trait ConsoleRegistry: Send + Sync {
         parent: Parent,
         name: &str,
     ) -> Result<ObjectId, DriverError>;
+
+    /// The groups of `tree` made or corrected as [`Self::ensure_group`]
+    /// does, all in one transaction; with `grants`, also the READ grants
+    /// of `grants.source` on every object the agent made in the tree (as
+    /// [`Self::set_grants`] sets them). Returns the ids of the top group
+    /// and then of its children, in order.
+    async fn ensure_tree(
+        &self,
+        tree: &GroupTree,
+        grants: Option<Grants<'_>>,
+    ) -> Result<Vec<ObjectId>, DriverError>;
 
     /// The root group `name`: the one the agent made, or an existing one
     /// it adopts as a parent (never modifying or deleting it).
@@ -159,6 +193,13 @@ pub trait ConsoleRegistry: Send + Sync {
 
     /// The connections whose owner starts with `prefix`.
     async fn owned_connections(&self, prefix: &str) -> Result<Vec<ObjectId>, DriverError>;
+
+    /// The groups the agent created for `owners`, found in one query,
+    /// keyed by owner.
+    async fn owned_groups(
+        &self,
+        owners: &[String],
+    ) -> Result<BTreeMap<String, LiveGroup>, DriverError>;
 
     /// The object the agent created for `owner`, if it still exists.
     async fn find_owned(&self, owner: &str) -> Result<Option<ObjectRef>, DriverError>;

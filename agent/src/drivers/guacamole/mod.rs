@@ -17,20 +17,55 @@ use async_trait::async_trait;
 use sqlx::AnyPool;
 
 use self::objects::{tables, Db, FOLLOWS, OWNER, PLACEMENT, RESOURCE};
-use self::sql::{classify, Dialect, Locked, TARGET};
+use self::sql::{classify, Dialect, LockKey, Locked, TARGET};
 use crate::credentials::Secret;
 use crate::drivers::console::{
-    ConnectionSpec, ConsoleRegistry, DependentUpdate, LiveConnection, LiveGroup, ObjectId,
-    ObjectKind, ObjectRef, Parent, Principals,
+    ConnectionSpec, ConsoleRegistry, DependentUpdate, Grants, GroupTree, LiveConnection, LiveGroup,
+    ObjectId, ObjectKind, ObjectRef, OwnedGroup, Parent, Principals,
 };
-use crate::drivers::error::DriverError;
+use crate::drivers::error::{DriverError, ErrorClass};
 use crate::drivers::observe::observed as observe;
+
+/// Runs of one write transaction that failed transiently: see
+/// [`GuacamoleDb::write`].
+const WRITE_ATTEMPTS: u32 = 3;
 
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Parameters that hold secrets: written, never read back.
 fn is_secret(name: &str) -> bool {
     giif_proto::guacamole::is_secret(name)
+}
+
+/// Runs `$work` (a future using `$db`, the transaction's [`Db`]) in one
+/// transaction holding the [`LockKey`]s `$keys`, and commits it. A
+/// transaction that failed transiently after taking its locks (a unique
+/// key another writer filled first, a deadlock the database broke) runs
+/// again at once, [`WRITE_ATTEMPTS`] times in all: the next run reads what
+/// the other writer committed and decides anew. (A macro: an async closure
+/// borrowing the transaction cannot be proven `Send` for `async_trait`.)
+macro_rules! in_transaction {
+    ($registry:expr, $keys:expr, |$db:ident| $work:expr) => {{
+        let mut attempt = 1;
+        loop {
+            let mut locked = Locked::acquire(&$registry.pool, $registry.dialect, $keys).await?;
+            let done = {
+                let $db = &mut db(&mut locked)?;
+                $work.await
+            };
+            match done {
+                Ok(value) => {
+                    locked.commit().await?;
+                    break Ok(value);
+                }
+                Err(err) if err.class == ErrorClass::Transient && attempt < WRITE_ATTEMPTS => {
+                    tracing::debug!(error = %err, attempt, "a Guacamole write runs again");
+                    attempt += 1;
+                }
+                Err(err) => break Err(err),
+            }
+        }
+    }};
 }
 
 pub struct GuacamoleDb {
@@ -53,8 +88,31 @@ impl GuacamoleDb {
         })
     }
 
-    async fn lock(&self) -> Result<Locked, DriverError> {
-        Locked::acquire(&self.pool, self.dialect).await
+    /// The ids of `tree`'s groups when all exist as wanted (one query, no
+    /// lock): what a converge of an unchanged project finds.
+    async fn tree_as_wanted(&self, tree: &GroupTree) -> Result<Option<Vec<ObjectId>>, DriverError> {
+        let owners: Vec<String> = std::iter::once(&tree.top)
+            .chain(&tree.children)
+            .map(|g| g.owner.clone())
+            .collect();
+        let found = self.owned_groups(&owners).await?;
+        let as_wanted = |group: &OwnedGroup, parent: Parent| {
+            found
+                .get(&group.owner)
+                .filter(|live| live.name == group.name && live.parent == parent)
+                .map(|live| live.id)
+        };
+        let Some(top) = as_wanted(&tree.top, tree.parent) else {
+            return Ok(None);
+        };
+        let mut ids = vec![top];
+        for child in &tree.children {
+            match as_wanted(child, Parent::Group(top)) {
+                Some(id) => ids.push(id),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(ids))
     }
 
     async fn read<T>(
@@ -157,52 +215,48 @@ impl ConsoleRegistry for GuacamoleDb {
         name: &str,
     ) -> Result<ObjectId, DriverError> {
         observe(TARGET, "ensure connection group", async {
-            let mut locked = self.lock().await?;
-            let mut db = db(&mut locked)?;
-            let id = match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
-                Some(id) => {
-                    if db.name_and_parent(ObjectKind::Group, id).await?
-                        != Some((name.to_string(), parent))
-                    {
-                        place(&mut db, ObjectKind::Group, id, parent, name).await?;
-                        db.update_group(id, parent, name).await?;
-                    }
-                    id
+            let keys = group_keys(owner, parent);
+            in_transaction!(self, &keys, |db| ensure_group_in(db, owner, parent, name))
+        })
+        .await
+    }
+
+    async fn ensure_tree(
+        &self,
+        tree: &GroupTree,
+        grants: Option<Grants<'_>>,
+    ) -> Result<Vec<ObjectId>, DriverError> {
+        observe(TARGET, "ensure a group tree", async {
+            if grants.is_none() {
+                if let Some(ids) = self.tree_as_wanted(tree).await? {
+                    return Ok(ids);
                 }
-                None => {
-                    // 0 is no object's id: any holder of the name clashes.
-                    place(&mut db, ObjectKind::Group, 0, parent, name).await?;
-                    let id = db.insert_group(parent, name).await?;
-                    db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner))
-                        .await?;
-                    id
-                }
-            };
-            locked.commit().await?;
-            Ok(id)
+            }
+            let mut keys = group_keys(&tree.top.owner, tree.parent);
+            keys.extend(
+                tree.children
+                    .iter()
+                    .map(|child| LockKey::Owner(child.owner.clone())),
+            );
+            in_transaction!(self, &keys, |db| ensure_tree_in(db, tree, grants))
         })
         .await
     }
 
     async fn root_group(&self, owner: &str, name: &str) -> Result<ObjectId, DriverError> {
         observe(TARGET, "ensure root group", async {
-            let mut locked = self.lock().await?;
-            let mut db = db(&mut locked)?;
-            let id = match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
-                Some(id) => id,
-                None => match db.by_name(ObjectKind::Group, Parent::Root, name).await? {
-                    // An operator's own group: used as a parent, never changed.
-                    Some(id) => id,
-                    None => {
-                        let id = db.insert_group(Parent::Root, name).await?;
-                        db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner))
-                            .await?;
-                        id
-                    }
-                },
-            };
-            locked.commit().await?;
-            Ok(id)
+            // Made once per database: every later call only reads.
+            let mark = owner.to_string();
+            let found = self
+                .read("find the root group", move |mut db| {
+                    Box::pin(async move { db.by_attribute(ObjectKind::Group, OWNER, &mark).await })
+                })
+                .await?;
+            if let Some(id) = found {
+                return Ok(id);
+            }
+            let keys = group_keys(owner, Parent::Root);
+            in_transaction!(self, &keys, |db| root_group_in(db, owner, name))
         })
         .await
     }
@@ -215,104 +269,9 @@ impl ConsoleRegistry for GuacamoleDb {
         write_secrets: bool,
     ) -> Result<ObjectId, DriverError> {
         observe(TARGET, "ensure connection", async {
-            let mut locked = self.lock().await?;
-            let mut db = db(&mut locked)?;
-            let in_group = Parent::Group(parent);
-            let guacd = spec.guacd.as_ref();
-            for (name, value) in &spec.parameters {
-                if let Some(problem) = db.dialect.text_problem(&format!("parameter {name}"), value)
-                {
-                    return Err(DriverError::permanent(
-                        TARGET,
-                        "write a connection",
-                        problem,
-                    ));
-                }
-            }
-            for (name, value) in &spec.secrets {
-                if let Some(problem) = db.dialect.text_problem(name, value.expose()) {
-                    return Err(DriverError::permanent(
-                        TARGET,
-                        "write a connection",
-                        problem,
-                    ));
-                }
-            }
-            let (id, new) = match db
-                .by_attribute(ObjectKind::Connection, OWNER, owner)
-                .await?
-            {
-                Some(id) => {
-                    place(&mut db, ObjectKind::Connection, id, in_group, &spec.name).await?;
-                    db.update_connection(id, parent, &spec.name, &spec.protocol, guacd)
-                        .await?;
-                    (id, false)
-                }
-                None => {
-                    place(&mut db, ObjectKind::Connection, 0, in_group, &spec.name).await?;
-                    let id = db
-                        .insert_connection(parent, &spec.name, &spec.protocol, guacd)
-                        .await?;
-                    db.set_attribute(ObjectKind::Connection, id, OWNER, Some(owner))
-                        .await?;
-                    (id, true)
-                }
-            };
-            let current = db.parameters(id).await?;
-            for name in current.keys() {
-                let secret = is_secret(name);
-                let keep = if secret {
-                    !(write_secrets || new) || spec.secrets.contains_key(name)
-                } else {
-                    spec.parameters.contains_key(name)
-                };
-                if !keep {
-                    db.delete_parameter(id, name).await?;
-                }
-            }
-            for (name, value) in &spec.parameters {
-                if current.get(name) != Some(value) {
-                    db.set_parameter(id, name, value).await?;
-                }
-            }
-            if write_secrets || new {
-                for (name, value) in &spec.secrets {
-                    // The database's message could quote the value.
-                    db.set_parameter(id, name, value.expose())
-                        .await
-                        .map_err(|e| {
-                            DriverError::new(
-                                e.class,
-                                TARGET,
-                                "write a secret",
-                                format!("Guacamole's database refused the {name}"),
-                            )
-                        })?;
-                }
-            }
-            db.set_attribute(
-                ObjectKind::Connection,
-                id,
-                RESOURCE,
-                spec.resource.as_deref(),
-            )
-            .await?;
-            db.set_attribute(
-                ObjectKind::Connection,
-                id,
-                FOLLOWS,
-                spec.follows_resource_secret.then_some("1"),
-            )
-            .await?;
-            db.set_attribute(
-                ObjectKind::Connection,
-                id,
-                PLACEMENT,
-                spec.placement.as_deref(),
-            )
-            .await?;
-            locked.commit().await?;
-            Ok(id)
+            in_transaction!(self, &[LockKey::Owner(owner.to_string())], |db| {
+                ensure_connection_in(db, owner, parent, spec, write_secrets)
+            })
         })
         .await
     }
@@ -323,47 +282,10 @@ impl ConsoleRegistry for GuacamoleDb {
         update: &DependentUpdate,
     ) -> Result<usize, DriverError> {
         observe(TARGET, "update connections to a resource", async {
-            let mut locked = self.lock().await?;
-            let mut db = db(&mut locked)?;
-            let mut updated = 0;
-            for id in db
-                .all_by_attribute(ObjectKind::Connection, RESOURCE, resource)
-                .await?
-            {
-                let attributes = db.attributes(ObjectKind::Connection, id).await?;
-                let explicit = attributes
-                    .get(OWNER)
-                    .is_some_and(|o| o.starts_with("connection/"));
-                if !explicit {
-                    continue;
-                }
-                match update {
-                    DependentUpdate::Password(secret) if attributes.contains_key(FOLLOWS) => {
-                        db.set_parameter(id, "password", secret.expose())
-                            .await
-                            .map_err(|e| {
-                                DriverError::new(
-                                    e.class,
-                                    TARGET,
-                                    "write a secret",
-                                    "Guacamole's database refused the password",
-                                )
-                            })?;
-                    }
-                    DependentUpdate::Password(_) => continue,
-                    DependentUpdate::Disable => {
-                        db.delete_parameter(id, "hostname").await?;
-                        db.delete_parameter(id, "password").await?;
-                    }
-                }
-                updated += 1;
-            }
-            locked.commit().await?;
-            Ok(updated)
+            in_transaction!(self, &[], |db| update_dependents_in(db, resource, update))
         })
         .await
     }
-
     async fn secret(&self, owner: &str, parameter: &str) -> Result<Option<Secret>, DriverError> {
         let (owner, parameter) = (owner.to_string(), parameter.to_string());
         self.read("read a connection secret", move |mut db| {
@@ -391,6 +313,33 @@ impl ConsoleRegistry for GuacamoleDb {
                     .by_attribute(ObjectKind::Connection, OWNER, &owner)
                     .await?
                     .map(ObjectRef::connection))
+            })
+        })
+        .await
+    }
+
+    async fn owned_groups(
+        &self,
+        owners: &[String],
+    ) -> Result<BTreeMap<String, LiveGroup>, DriverError> {
+        let owners = owners.to_vec();
+        self.read("find groups by owner", move |mut db| {
+            Box::pin(async move {
+                let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
+                Ok(db
+                    .groups_by_owner(&owners)
+                    .await?
+                    .into_iter()
+                    .map(|(owner, (id, name, parent))| {
+                        let group = LiveGroup {
+                            id,
+                            name,
+                            parent,
+                            owner: Some(owner.clone()),
+                        };
+                        (owner, group)
+                    })
+                    .collect())
             })
         })
         .await
@@ -460,66 +409,16 @@ impl ConsoleRegistry for GuacamoleDb {
 
     async fn delete_owned(&self, owner: &str) -> Result<bool, DriverError> {
         observe(TARGET, "delete", async {
-            let mut locked = self.lock().await?;
-            let mut db = db(&mut locked)?;
-            let found = match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
-                Some(id) => Some(ObjectRef::group(id)),
-                None => db
-                    .by_attribute(ObjectKind::Connection, OWNER, owner)
-                    .await?
-                    .map(ObjectRef::connection),
-            };
-            let Some(object) = found else {
-                locked.rollback().await?;
-                return Ok(false);
-            };
-            {
-                let foreign = match object.kind {
-                    ObjectKind::Group => foreign_descendants(&mut db, object.id).await?,
-                    ObjectKind::Connection => sharing_profiles(&mut db, object.id).await?,
-                };
-                if !foreign.is_empty() {
-                    return Err(DriverError::permanent(
-                        TARGET,
-                        "delete",
-                        format!(
-                            "{} {} holds objects the agent did not create ({}); move or delete \
-                             them in Guacamole first",
-                            tables(object.kind).noun,
-                            object.id,
-                            foreign.join(", ")
-                        ),
-                    ));
-                }
-            }
-            db.delete(object.kind, object.id).await?;
-            locked.commit().await?;
-            Ok(true)
+            in_transaction!(self, &[LockKey::Owner(owner.to_string())], |db| {
+                delete_owned_in(db, owner)
+            })
         })
         .await
     }
 
     async fn owned_subtree(&self, root: ObjectId) -> Result<Vec<ObjectRef>, DriverError> {
         self.read("list a group", move |mut db| {
-            Box::pin(async move {
-                let mut found = Vec::new();
-                let mut pending = vec![root];
-                if db.name_and_parent(ObjectKind::Group, root).await?.is_none() {
-                    return Ok(found);
-                }
-                found.push(ObjectRef::group(root));
-                while let Some(group) = pending.pop() {
-                    for (kind, id, _) in db.children(group).await? {
-                        if db.attributes(kind, id).await?.contains_key(OWNER) {
-                            found.push(ObjectRef { kind, id });
-                            if kind == ObjectKind::Group {
-                                pending.push(id);
-                            }
-                        }
-                    }
-                }
-                Ok(found)
-            })
+            Box::pin(async move { owned_subtree_in(&mut db, root).await })
         })
         .await
     }
@@ -531,36 +430,7 @@ impl ConsoleRegistry for GuacamoleDb {
         wanted: &Principals,
     ) -> Result<(), DriverError> {
         observe(TARGET, "set READ grants", async {
-            let mut locked = self.lock().await?;
-            let mut db = db(&mut locked)?;
-            if db.name_and_parent(object.kind, object.id).await?.is_none() {
-                return Err(DriverError::not_found(
-                    TARGET,
-                    "set READ grants",
-                    format!(
-                        "{} {} no longer exists",
-                        tables(object.kind).noun,
-                        object.id
-                    ),
-                ));
-            }
-            if !db
-                .attributes(object.kind, object.id)
-                .await?
-                .contains_key(OWNER)
-            {
-                return Err(DriverError::permanent(
-                    TARGET,
-                    "set READ grants",
-                    format!(
-                        "the agent did not create {} {}",
-                        tables(object.kind).noun,
-                        object.id
-                    ),
-                ));
-            }
-            db.set_grants(object, source, wanted).await?;
-            locked.commit().await
+            in_transaction!(self, &[], |db| grants_in(db, object, source, wanted))
         })
         .await
     }
@@ -576,6 +446,317 @@ impl ConsoleRegistry for GuacamoleDb {
     fn client_url(&self, object: ObjectRef) -> String {
         client_url(&self.public_url, object, self.dialect)
     }
+}
+
+/// The body of [`ConsoleRegistry::ensure_connection`].
+async fn ensure_connection_in(
+    db: &mut Db<'_>,
+    owner: &str,
+    parent: ObjectId,
+    spec: &ConnectionSpec,
+    write_secrets: bool,
+) -> Result<ObjectId, DriverError> {
+    let in_group = Parent::Group(parent);
+    let guacd = spec.guacd.as_ref();
+    for (name, value) in &spec.parameters {
+        if let Some(problem) = db.dialect.text_problem(&format!("parameter {name}"), value) {
+            return Err(DriverError::permanent(
+                TARGET,
+                "write a connection",
+                problem,
+            ));
+        }
+    }
+    for (name, value) in &spec.secrets {
+        if let Some(problem) = db.dialect.text_problem(name, value.expose()) {
+            return Err(DriverError::permanent(
+                TARGET,
+                "write a connection",
+                problem,
+            ));
+        }
+    }
+    let (id, new) = match db
+        .by_attribute(ObjectKind::Connection, OWNER, owner)
+        .await?
+    {
+        Some(id) => {
+            db.lock_row(ObjectKind::Connection, id).await?;
+            place(db, ObjectKind::Connection, id, in_group, &spec.name).await?;
+            db.update_connection(id, parent, &spec.name, &spec.protocol, guacd)
+                .await?;
+            (id, false)
+        }
+        None => {
+            place(db, ObjectKind::Connection, 0, in_group, &spec.name).await?;
+            let id = db
+                .insert_connection(parent, &spec.name, &spec.protocol, guacd)
+                .await?;
+            db.set_attribute(ObjectKind::Connection, id, OWNER, Some(owner))
+                .await?;
+            (id, true)
+        }
+    };
+    let current = db.parameters(id).await?;
+    for name in current.keys() {
+        let secret = is_secret(name);
+        let keep = if secret {
+            !(write_secrets || new) || spec.secrets.contains_key(name)
+        } else {
+            spec.parameters.contains_key(name)
+        };
+        if !keep {
+            db.delete_parameter(id, name).await?;
+        }
+    }
+    for (name, value) in &spec.parameters {
+        if current.get(name) != Some(value) {
+            db.set_parameter(id, name, value).await?;
+        }
+    }
+    if write_secrets || new {
+        for (name, value) in &spec.secrets {
+            // The database's message could quote the value.
+            db.set_parameter(id, name, value.expose())
+                .await
+                .map_err(|e| {
+                    DriverError::new(
+                        e.class,
+                        TARGET,
+                        "write a secret",
+                        format!("Guacamole's database refused the {name}"),
+                    )
+                })?;
+        }
+    }
+    db.set_attribute(
+        ObjectKind::Connection,
+        id,
+        RESOURCE,
+        spec.resource.as_deref(),
+    )
+    .await?;
+    db.set_attribute(
+        ObjectKind::Connection,
+        id,
+        FOLLOWS,
+        spec.follows_resource_secret.then_some("1"),
+    )
+    .await?;
+    db.set_attribute(
+        ObjectKind::Connection,
+        id,
+        PLACEMENT,
+        spec.placement.as_deref(),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The body of [`ConsoleRegistry::update_dependents`].
+async fn update_dependents_in(
+    db: &mut Db<'_>,
+    resource: &str,
+    update: &DependentUpdate,
+) -> Result<usize, DriverError> {
+    let mut updated = 0;
+    for id in db
+        .all_by_attribute(ObjectKind::Connection, RESOURCE, resource)
+        .await?
+    {
+        if !db.lock_row(ObjectKind::Connection, id).await? {
+            continue;
+        }
+        let attributes = db.attributes(ObjectKind::Connection, id).await?;
+        let explicit = attributes
+            .get(OWNER)
+            .is_some_and(|o| o.starts_with("connection/"));
+        if !explicit {
+            continue;
+        }
+        match update {
+            DependentUpdate::Password(secret) if attributes.contains_key(FOLLOWS) => {
+                db.set_parameter(id, "password", secret.expose())
+                    .await
+                    .map_err(|e| {
+                        DriverError::new(
+                            e.class,
+                            TARGET,
+                            "write a secret",
+                            "Guacamole's database refused the password",
+                        )
+                    })?;
+            }
+            DependentUpdate::Password(_) => continue,
+            DependentUpdate::Disable => {
+                db.delete_parameter(id, "hostname").await?;
+                db.delete_parameter(id, "password").await?;
+            }
+        }
+        updated += 1;
+    }
+    Ok(updated)
+}
+
+/// The keys a write of `owner`'s group under `parent` takes.
+fn group_keys(owner: &str, parent: Parent) -> Vec<LockKey> {
+    let mut keys = vec![LockKey::Owner(owner.to_string())];
+    if parent == Parent::Root {
+        keys.push(LockKey::RootNames);
+    }
+    keys
+}
+
+/// The body of [`ConsoleRegistry::ensure_tree`].
+async fn ensure_tree_in(
+    db: &mut Db<'_>,
+    tree: &GroupTree,
+    grants: Option<Grants<'_>>,
+) -> Result<Vec<ObjectId>, DriverError> {
+    let top = ensure_group_in(db, &tree.top.owner, tree.parent, &tree.top.name).await?;
+    let mut ids = vec![top];
+    for child in &tree.children {
+        ids.push(ensure_group_in(db, &child.owner, Parent::Group(top), &child.name).await?);
+    }
+    if let Some(grants) = grants {
+        for object in owned_subtree_in(db, top).await? {
+            grants_in(db, object, grants.source, grants.wanted).await?;
+        }
+    }
+    Ok(ids)
+}
+
+/// The body of [`ConsoleRegistry::root_group`].
+async fn root_group_in(db: &mut Db<'_>, owner: &str, name: &str) -> Result<ObjectId, DriverError> {
+    Ok(
+        match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
+            Some(id) => id,
+            None => match db.by_name(ObjectKind::Group, Parent::Root, name).await? {
+                // An operator's own group: used as a parent, never changed.
+                Some(id) => id,
+                None => {
+                    let id = db.insert_group(Parent::Root, name).await?;
+                    db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner))
+                        .await?;
+                    id
+                }
+            },
+        },
+    )
+}
+
+/// The body of [`ConsoleRegistry::ensure_group`].
+async fn ensure_group_in(
+    db: &mut Db<'_>,
+    owner: &str,
+    parent: Parent,
+    name: &str,
+) -> Result<ObjectId, DriverError> {
+    Ok(
+        match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
+            Some(id) => {
+                if db.name_and_parent(ObjectKind::Group, id).await?
+                    != Some((name.to_string(), parent))
+                {
+                    place(db, ObjectKind::Group, id, parent, name).await?;
+                    db.update_group(id, parent, name).await?;
+                }
+                id
+            }
+            None => {
+                // 0 is no object's id: any holder of the name clashes.
+                place(db, ObjectKind::Group, 0, parent, name).await?;
+                let id = db.insert_group(parent, name).await?;
+                db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner))
+                    .await?;
+                id
+            }
+        },
+    )
+}
+
+/// The body of [`ConsoleRegistry::set_grants`], the object's row locked
+/// so that two sources' grants on it never overwrite each other's records.
+async fn grants_in(
+    db: &mut Db<'_>,
+    object: ObjectRef,
+    source: &str,
+    wanted: &Principals,
+) -> Result<(), DriverError> {
+    let noun = tables(object.kind).noun;
+    if !db.lock_row(object.kind, object.id).await? {
+        return Err(DriverError::not_found(
+            TARGET,
+            "set READ grants",
+            format!("{noun} {} no longer exists", object.id),
+        ));
+    }
+    if !db
+        .attributes(object.kind, object.id)
+        .await?
+        .contains_key(OWNER)
+    {
+        return Err(DriverError::permanent(
+            TARGET,
+            "set READ grants",
+            format!("the agent did not create {noun} {}", object.id),
+        ));
+    }
+    db.set_grants(object, source, wanted).await
+}
+
+/// Every object the agent made under group `root`, `root` included.
+async fn owned_subtree_in(db: &mut Db<'_>, root: ObjectId) -> Result<Vec<ObjectRef>, DriverError> {
+    let mut found = Vec::new();
+    let mut pending = vec![root];
+    if db.name_and_parent(ObjectKind::Group, root).await?.is_none() {
+        return Ok(found);
+    }
+    found.push(ObjectRef::group(root));
+    while let Some(group) = pending.pop() {
+        for (kind, id, _) in db.children(group).await? {
+            if db.attributes(kind, id).await?.contains_key(OWNER) {
+                found.push(ObjectRef { kind, id });
+                if kind == ObjectKind::Group {
+                    pending.push(id);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The body of [`ConsoleRegistry::delete_owned`].
+async fn delete_owned_in(db: &mut Db<'_>, owner: &str) -> Result<bool, DriverError> {
+    let found = match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
+        Some(id) => Some(ObjectRef::group(id)),
+        None => db
+            .by_attribute(ObjectKind::Connection, OWNER, owner)
+            .await?
+            .map(ObjectRef::connection),
+    };
+    let Some(object) = found else {
+        return Ok(false);
+    };
+    let foreign = match object.kind {
+        ObjectKind::Group => foreign_descendants(db, object.id).await?,
+        ObjectKind::Connection => sharing_profiles(db, object.id).await?,
+    };
+    if !foreign.is_empty() {
+        return Err(DriverError::permanent(
+            TARGET,
+            "delete",
+            format!(
+                "{} {} holds objects the agent did not create ({}); move or delete \
+                 them in Guacamole first",
+                tables(object.kind).noun,
+                object.id,
+                foreign.join(", ")
+            ),
+        ));
+    }
+    db.delete(object.kind, object.id).await?;
+    Ok(true)
 }
 
 /// Names of the objects under `group` (at any depth) without the agent's

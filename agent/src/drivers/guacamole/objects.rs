@@ -132,6 +132,62 @@ impl Db<'_> {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
+    /// Locks the object's row until the transaction ends, so writes to
+    /// one object's marks and grants happen one after another; false if
+    /// the object does not exist. PostgreSQL's weaker row lock lets others
+    /// add objects under a locked group meanwhile.
+    pub async fn lock_row(&mut self, kind: ObjectKind, id: ObjectId) -> Result<bool, DriverError> {
+        let t = tables(kind);
+        let mode = match self.dialect {
+            Dialect::Postgres => "FOR NO KEY UPDATE",
+            Dialect::MySql => "FOR UPDATE",
+        };
+        let sql = self.sql(&format!(
+            "SELECT {id} FROM {object} WHERE {id} = ? {mode}",
+            id = t.id,
+            object = t.object
+        ));
+        let row: Option<(i64,)> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(|e| classify("lock an object", e))?;
+        Ok(row.is_some())
+    }
+
+    /// The groups marked with one of `owners`, in one query: per owner,
+    /// its group (the oldest, should a copy carry the same mark) with its
+    /// name and parent.
+    pub async fn groups_by_owner(
+        &mut self,
+        owners: &[&str],
+    ) -> Result<BTreeMap<String, (ObjectId, String, Parent)>, DriverError> {
+        if owners.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let placeholders = vec!["?"; owners.len()].join(", ");
+        let sql = self.sql(&format!(
+            "SELECT a.attribute_value, g.connection_group_id, g.connection_group_name, g.parent_id \
+             FROM guacamole_connection_group_attribute a JOIN guacamole_connection_group g \
+             ON g.connection_group_id = a.connection_group_id \
+             WHERE a.attribute_name = ? AND a.attribute_value IN ({placeholders}) \
+             ORDER BY g.connection_group_id DESC"
+        ));
+        let mut query = sqlx::query_as(&sql).bind(OWNER);
+        for owner in owners {
+            query = query.bind(*owner);
+        }
+        let rows: Vec<(String, i64, String, Option<i64>)> = query
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|e| classify("find groups by owner", e))?;
+        // Newest first, so the oldest of a mark's copies is kept.
+        Ok(rows
+            .into_iter()
+            .map(|(owner, id, name, parent)| (owner, (id, name, parent_of(parent))))
+            .collect())
+    }
+
     /// The object of `kind` named `name` directly under `parent`.
     pub async fn by_name(
         &mut self,

@@ -1,5 +1,5 @@
-//! The two SQL dialects of Guacamole's schema, and the write lock that
-//! serializes the agent's changes across replicas.
+//! The two SQL dialects of Guacamole's schema, and the locks that keep the
+//! agent's writes from racing across replicas.
 //!
 //! Queries are written with `?` placeholders and numbered for PostgreSQL.
 //! Enum columns (group type, permission, entity type) are only ever compared
@@ -106,13 +106,17 @@ pub fn classify(action: &str, error: sqlx::Error) -> DriverError {
         | sqlx::Error::Protocol(_) => DriverError::transient(TARGET, action, text),
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // MySQL's own error numbers: deadlock, lock wait timeout.
+            // MySQL's own error numbers: deadlock, lock wait timeout,
+            // duplicate key.
             let mysql_number = db
                 .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
                 .map(|e| e.number());
-            // Serialization failure, deadlock, lock timeout (PostgreSQL).
-            if matches!(code.as_ref(), "40001" | "40P01" | "55P03")
-                || matches!(mysql_number, Some(1213 | 1205))
+            // Serialization failure, deadlock, lock timeout (PostgreSQL),
+            // and a unique key another writer filled first: the name is
+            // checked again when the transaction runs again (see
+            // `GuacamoleDb::write`).
+            if matches!(code.as_ref(), "40001" | "40P01" | "55P03" | "23505")
+                || matches!(mysql_number, Some(1213 | 1205 | 1062))
             {
                 DriverError::transient(TARGET, action, text)
             } else {
@@ -139,55 +143,112 @@ fn redact(text: &str, url: &str) -> String {
     text.replace(url, "<the database URL>")
 }
 
-/// A connection holding the agent's write lock inside a transaction.
+/// What a write transaction locks besides the rows it changes: names at
+/// Guacamole's root (the one place the schema's unique keys do not guard),
+/// or one agent object's owner mark (so two agents never both create it).
+/// Names inside a group are guarded by the schema's own unique key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LockKey {
+    RootNames,
+    Owner(String),
+}
+
+impl LockKey {
+    /// `pg_advisory_xact_lock` takes a number: "giif" in ASCII for the
+    /// root, a hash of the owner mark for the others.
+    fn number(&self) -> i64 {
+        match self {
+            LockKey::RootNames => ROOT_LOCK_NUMBER,
+            LockKey::Owner(owner) => {
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(format!("giif-owner\0{owner}").as_bytes());
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(&digest[..8]);
+                i64::from_be_bytes(bytes)
+            }
+        }
+    }
+
+    /// MySQL's lock names are at most 64 characters.
+    fn name(&self) -> String {
+        match self {
+            LockKey::RootNames => ROOT_LOCK_NAME.to_string(),
+            LockKey::Owner(_) => format!("{ROOT_LOCK_NAME}/{:016x}", self.number()),
+        }
+    }
+}
+
+/// The root's lock: the same for every agent writing this database, and
+/// the one lock earlier agents took for every write.
+const ROOT_LOCK_NAME: &str = "giif-agent-guacamole";
+const ROOT_LOCK_NUMBER: i64 = 0x6769_6966;
+
+/// A connection inside a write transaction, holding its [`LockKey`]s.
 /// Dropped without [`Locked::commit`] (an error, a cancelled task), the
 /// connection is closed rather than returned to the pool, so the database
-/// rolls back and releases the lock itself.
+/// rolls back and releases the locks itself.
 pub struct Locked {
     conn: Option<PoolConnection<Any>>,
     pub dialect: Dialect,
+    /// MySQL's named locks outlive the transaction: released at the end.
+    named: Vec<String>,
 }
 
-/// The lock's name: the same for every agent writing this database.
-const LOCK_NAME: &str = "giif-agent-guacamole";
-/// `pg_advisory_xact_lock` takes a number: "giif" in ASCII.
-const LOCK_KEY: i64 = 0x6769_6966;
-
 impl Locked {
-    pub async fn acquire(pool: &AnyPool, dialect: Dialect) -> Result<Self, DriverError> {
+    /// Begins a transaction (read committed, so every statement sees the
+    /// latest commits) and takes `keys`, always in the same order, so two
+    /// writers never wait for each other in a circle.
+    pub async fn acquire(
+        pool: &AnyPool,
+        dialect: Dialect,
+        keys: &[LockKey],
+    ) -> Result<Self, DriverError> {
         const ACTION: &str = "take the write lock";
         let conn = pool.acquire().await.map_err(|e| classify(ACTION, e))?;
         let mut locked = Self {
             conn: Some(conn),
             dialect,
+            named: Vec::new(),
         };
+        let mut keys = keys.to_vec();
+        keys.sort();
+        keys.dedup();
         match dialect {
             Dialect::Postgres => {
-                // Read committed, so name checks see the previous holder's
-                // commit; a stuck holder makes waiters fail (and retry), not hang.
+                // A stuck holder makes waiters fail (and retry), not hang.
                 locked
-                    .execute_raw("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    .execute_raw(
+                        "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '30s'",
+                    )
                     .await?;
-                locked.execute_raw("SET LOCAL lock_timeout = '30s'").await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(LOCK_KEY)
-                    .execute(&mut **locked.conn()?)
-                    .await
-                    .map_err(|e| classify(ACTION, e))?;
+                for key in &keys {
+                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                        .bind(key.number())
+                        .execute(&mut **locked.conn()?)
+                        .await
+                        .map_err(|e| classify(ACTION, e))?;
+                }
             }
             Dialect::MySql => {
-                let (got,): (Option<i64>,) = sqlx::query_as("SELECT GET_LOCK(?, 30)")
-                    .bind(LOCK_NAME)
-                    .fetch_one(&mut **locked.conn()?)
-                    .await
-                    .map_err(|e| classify(ACTION, e))?;
-                if got != Some(1) {
-                    return Err(DriverError::transient(
-                        TARGET,
-                        ACTION,
-                        "another agent held the Guacamole write lock for 30 s",
-                    ));
+                for key in &keys {
+                    let name = key.name();
+                    let (got,): (Option<i64>,) = sqlx::query_as("SELECT GET_LOCK(?, 30)")
+                        .bind(&name)
+                        .fetch_one(&mut **locked.conn()?)
+                        .await
+                        .map_err(|e| classify(ACTION, e))?;
+                    if got != Some(1) {
+                        return Err(DriverError::transient(
+                            TARGET,
+                            ACTION,
+                            "another agent held the Guacamole write lock for 30 s",
+                        ));
+                    }
+                    locked.named.push(name);
                 }
+                locked
+                    .execute_raw("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .await?;
                 locked.execute_raw("START TRANSACTION").await?;
             }
         }
@@ -210,20 +271,11 @@ impl Locked {
             .map_err(|e| classify(sql, e))
     }
 
-    pub async fn commit(self) -> Result<(), DriverError> {
-        self.end("COMMIT").await
-    }
-
-    /// Ends without changes, keeping the connection for others.
-    pub async fn rollback(self) -> Result<(), DriverError> {
-        self.end("ROLLBACK").await
-    }
-
-    async fn end(mut self, how: &str) -> Result<(), DriverError> {
-        self.execute_raw(how).await?;
-        if self.dialect == Dialect::MySql {
+    pub async fn commit(mut self) -> Result<(), DriverError> {
+        self.execute_raw("COMMIT").await?;
+        for name in std::mem::take(&mut self.named) {
             sqlx::query("SELECT RELEASE_LOCK(?)")
-                .bind(LOCK_NAME)
+                .bind(name)
                 .execute(&mut **self.conn()?)
                 .await
                 .map_err(|e| classify("release the write lock", e))?;
