@@ -615,7 +615,10 @@ async fn trees_made_at_once_keep_names_unique_and_every_grant(flavor: GuacFlavor
     let ids: Vec<ObjectId> = trees.iter().flatten().copied().collect();
     let mut tasks = Vec::new();
     for round in 0..4 {
-        for (source, who) in [("members", &["alice", "bob"][..]), ("connection", &["alice"])] {
+        for (source, who) in [
+            ("members", &["alice", "bob"][..]),
+            ("connection", &["alice"]),
+        ] {
             let guac = guac.clone();
             let ids = ids.clone();
             tasks.push(tokio::spawn(async move {

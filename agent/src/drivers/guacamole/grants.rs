@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::Digest;
 
 use super::objects::{tables, Db};
-use super::sql::{classify, TARGET};
+use super::sql::{classify, placeholders, TARGET};
 use crate::drivers::console::{ObjectRef, Principals};
 use crate::drivers::error::DriverError;
 
@@ -110,25 +110,51 @@ fn wanted_entities(wanted: &Principals) -> BTreeSet<(Entity, String)> {
 }
 
 impl Db<'_> {
-    /// The entity id of a user or group spelled exactly `name` (MySQL's
-    /// collation would also match other cases and trailing spaces).
-    async fn entity_id(&mut self, entity: Entity, name: &str) -> Result<Option<i64>, DriverError> {
-        let sql = self.dialect.sql(&format!(
-            "SELECT entity_id, name FROM guacamole_entity WHERE type = {} AND name = ?",
-            entity.literal()
-        ));
-        let rows: Vec<(i64, String)> = sqlx::query_as(&sql)
-            .bind(name)
-            .fetch_all(&mut *self.conn)
-            .await
-            .map_err(|e| classify("look up a user", e))?;
-        Ok(rows.into_iter().find(|(_, n)| n == name).map(|(id, _)| id))
+    /// The entity ids of the principals in `wanted` that exist, spelled
+    /// exactly (MySQL's collation would also match other cases and
+    /// trailing spaces): one query per entity type.
+    async fn entity_ids(
+        &mut self,
+        wanted: &BTreeSet<(Entity, String)>,
+    ) -> Result<BTreeMap<(Entity, String), i64>, DriverError> {
+        let mut found = BTreeMap::new();
+        for entity in [Entity::User, Entity::Group] {
+            let names: Vec<&str> = wanted
+                .iter()
+                .filter(|(e, _)| *e == entity)
+                .map(|(_, name)| name.as_str())
+                .collect();
+            // Bounded statements: a project may have hundreds of members.
+            for chunk in names.chunks(500) {
+                let sql = self.dialect.sql(&format!(
+                    "SELECT entity_id, name FROM guacamole_entity WHERE type = {} AND name IN ({})",
+                    entity.literal(),
+                    placeholders(chunk.len())
+                ));
+                let mut query = sqlx::query_as(&sql);
+                for name in chunk {
+                    query = query.bind(*name);
+                }
+                let rows: Vec<(i64, String)> = query
+                    .fetch_all(&mut *self.conn)
+                    .await
+                    .map_err(|e| classify("look up users", e))?;
+                for (id, name) in rows {
+                    if chunk.contains(&name.as_str()) {
+                        found.insert((entity, name), id);
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 
     pub async fn missing(&mut self, wanted: &Principals) -> Result<Principals, DriverError> {
+        let wanted = wanted_entities(wanted);
+        let found = self.entity_ids(&wanted).await?;
         let mut missing = Principals::default();
-        for (entity, name) in wanted_entities(wanted) {
-            if self.entity_id(entity, &name).await?.is_none() {
+        for (entity, name) in wanted {
+            if !found.contains_key(&(entity, name.clone())) {
                 match entity {
                     Entity::User => missing.users.insert(name),
                     Entity::Group => missing.groups.insert(name),
@@ -164,61 +190,70 @@ impl Db<'_> {
         Ok(found)
     }
 
-    async fn has_read(&mut self, object: ObjectRef, entity_id: i64) -> Result<bool, DriverError> {
+    /// The entity ids holding READ on `object` now.
+    async fn holders(&mut self, object: ObjectRef) -> Result<BTreeSet<i64>, DriverError> {
         let t = tables(object.kind);
         let sql = self.dialect.sql(&format!(
-            "SELECT COUNT(*) FROM {perm} WHERE entity_id = ? AND {id} = ? AND permission = 'READ'",
+            "SELECT entity_id FROM {perm} WHERE {id} = ? AND permission = 'READ'",
             perm = t.permission,
             id = t.id
         ));
-        let (count,): (i64,) = sqlx::query_as(&sql)
-            .bind(entity_id)
+        let rows: Vec<(i64,)> = sqlx::query_as(&sql)
             .bind(object.id)
-            .fetch_one(&mut *self.conn)
+            .fetch_all(&mut *self.conn)
             .await
             .map_err(|e| classify("read permissions", e))?;
-        Ok(count > 0)
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    async fn permission(
+    /// Grants (or revokes) READ on `object` to the entities `ids`.
+    async fn permissions(
         &mut self,
         object: ObjectRef,
-        entity_id: i64,
+        ids: &[i64],
         grant: bool,
     ) -> Result<(), DriverError> {
         let t = tables(object.kind);
-        let sql = if grant {
-            format!(
-                "INSERT INTO {perm} (entity_id, {id}, permission) VALUES (?, ?, 'READ')",
-                perm = t.permission,
-                id = t.id
-            )
-        } else {
-            format!(
-                "DELETE FROM {perm} WHERE entity_id = ? AND {id} = ? AND permission = 'READ'",
-                perm = t.permission,
-                id = t.id
-            )
-        };
-        sqlx::query(&self.dialect.sql(&sql))
-            .bind(entity_id)
-            .bind(object.id)
-            .execute(&mut *self.conn)
-            .await
-            .map_err(|e| classify(if grant { "grant READ" } else { "revoke READ" }, e))?;
+        for chunk in ids.chunks(500) {
+            let sql = if grant {
+                format!(
+                    "INSERT INTO {perm} (entity_id, {id}, permission) VALUES {}",
+                    vec!["(?, ?, 'READ')"; chunk.len()].join(", "),
+                    perm = t.permission,
+                    id = t.id
+                )
+            } else {
+                format!(
+                    "DELETE FROM {perm} WHERE {id} = ? AND permission = 'READ' AND entity_id IN ({})",
+                    placeholders(chunk.len()),
+                    perm = t.permission,
+                    id = t.id
+                )
+            };
+            let sql = self.dialect.sql(&sql);
+            let mut query = sqlx::query(&sql);
+            if grant {
+                for entity_id in chunk {
+                    query = query.bind(*entity_id).bind(object.id);
+                }
+            } else {
+                query = query.bind(object.id);
+                for entity_id in chunk {
+                    query = query.bind(*entity_id);
+                }
+            }
+            query
+                .execute(&mut *self.conn)
+                .await
+                .map_err(|e| classify(if grant { "grant READ" } else { "revoke READ" }, e))?;
+        }
         Ok(())
     }
 
-    async fn write_record(&mut self, object: ObjectRef, grant: &Grant) -> Result<(), DriverError> {
-        let name = attribute_name(grant.entity, &grant.name);
-        let value =
-            (!grant.sources.is_empty()).then(|| serde_json::to_string(grant).unwrap_or_default());
-        self.set_attribute(object.kind, object.id, &name, value.as_deref())
-            .await
-    }
-
     /// Makes the principals `source` gives READ on `object` exactly
-    /// `wanted`. Every wanted principal must exist, spelled exactly.
+    /// `wanted`. Every wanted principal must exist, spelled exactly. A few
+    /// statements whatever the number of principals: the lookups, the
+    /// permission rows and the agent's records each in one.
     pub async fn set_grants(
         &mut self,
         object: ObjectRef,
@@ -231,35 +266,44 @@ impl Db<'_> {
             .map(|g| ((g.entity, g.name.clone()), g))
             .collect();
         let wanted = wanted_entities(wanted);
-        for (entity, name) in &wanted {
-            let Some(entity_id) = self.entity_id(*entity, name).await? else {
-                return Err(DriverError::permanent(
-                    TARGET,
-                    "grant READ",
-                    format!(
-                        "Guacamole has no {} {name:?} (names are exact, case included)",
-                        entity.noun()
-                    ),
-                ));
-            };
-            let key = (*entity, name.clone());
-            let known = records.contains_key(&key);
-            let record = records.entry(key).or_insert_with(|| Grant {
-                entity: *entity,
-                name: name.clone(),
+        let mut named = wanted.clone();
+        named.extend(
+            records
+                .iter()
+                .filter(|(_, record)| record.sources.contains(source))
+                .map(|(key, _)| key.clone()),
+        );
+        let ids = self.entity_ids(&named).await?;
+        if let Some((entity, name)) = wanted.iter().find(|key| !ids.contains_key(*key)) {
+            return Err(DriverError::permanent(
+                TARGET,
+                "grant READ",
+                format!(
+                    "Guacamole has no {} {name:?} (names are exact, case included)",
+                    entity.noun()
+                ),
+            ));
+        }
+        let holders = self.holders(object).await?;
+        let (mut grant, mut revoke, mut changed) = (Vec::new(), Vec::new(), Vec::new());
+        for key in &wanted {
+            let entity_id = ids[key];
+            let known = records.contains_key(key);
+            let record = records.entry(key.clone()).or_insert_with(|| Grant {
+                entity: key.0,
+                name: key.1.clone(),
                 sources: BTreeSet::new(),
                 inserted: false,
             });
             let before = record.clone();
-            if !self.has_read(object, entity_id).await? {
+            if !holders.contains(&entity_id) {
                 // Missing: new, or revoked by hand since; the agent's now.
-                self.permission(object, entity_id, true).await?;
+                grant.push(entity_id);
                 record.inserted = true;
             }
             record.sources.insert(source.to_string());
             if !known || *record != before {
-                let record = record.clone();
-                self.write_record(object, &record).await?;
+                changed.push(record.clone());
             }
         }
         for (key, record) in records.iter_mut() {
@@ -267,13 +311,23 @@ impl Db<'_> {
                 continue;
             }
             if record.sources.is_empty() && record.inserted {
-                if let Some(entity_id) = self.entity_id(record.entity, &record.name).await? {
-                    self.permission(object, entity_id, false).await?;
+                // A principal deleted in Guacamole has no row left to revoke.
+                if let Some(entity_id) = ids.get(key) {
+                    revoke.push(*entity_id);
                 }
             }
-            let record = record.clone();
-            self.write_record(object, &record).await?;
+            changed.push(record.clone());
         }
-        Ok(())
+        self.permissions(object, &grant, true).await?;
+        self.permissions(object, &revoke, false).await?;
+        let values: Vec<(String, Option<String>)> = changed
+            .iter()
+            .map(|grant| {
+                let value = (!grant.sources.is_empty())
+                    .then(|| serde_json::to_string(grant).unwrap_or_default());
+                (attribute_name(grant.entity, &grant.name), value)
+            })
+            .collect();
+        self.set_attributes(object.kind, object.id, &values).await
     }
 }

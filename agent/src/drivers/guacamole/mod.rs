@@ -492,64 +492,59 @@ async fn ensure_connection_in(
             let id = db
                 .insert_connection(parent, &spec.name, &spec.protocol, guacd)
                 .await?;
-            db.set_attribute(ObjectKind::Connection, id, OWNER, Some(owner))
-                .await?;
             (id, true)
         }
     };
     let current = db.parameters(id).await?;
-    for name in current.keys() {
-        let secret = is_secret(name);
-        let keep = if secret {
-            !(write_secrets || new) || spec.secrets.contains_key(name)
-        } else {
-            spec.parameters.contains_key(name)
-        };
-        if !keep {
-            db.delete_parameter(id, name).await?;
-        }
-    }
-    for (name, value) in &spec.parameters {
-        if current.get(name) != Some(value) {
-            db.set_parameter(id, name, value).await?;
-        }
-    }
+    let dropped: Vec<&str> = current
+        .keys()
+        .filter(|name| {
+            if is_secret(name) {
+                (write_secrets || new) && !spec.secrets.contains_key(*name)
+            } else {
+                !spec.parameters.contains_key(*name)
+            }
+        })
+        .map(String::as_str)
+        .collect();
+    let changed: Vec<(&str, &str)> = spec
+        .parameters
+        .iter()
+        .filter(|(name, value)| current.get(*name) != Some(value))
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    db.delete_parameters(id, &dropped).await?;
+    db.set_parameters(id, &changed).await?;
     if write_secrets || new {
-        for (name, value) in &spec.secrets {
-            // The database's message could quote the value.
-            db.set_parameter(id, name, value.expose())
-                .await
-                .map_err(|e| {
-                    DriverError::new(
-                        e.class,
-                        TARGET,
-                        "write a secret",
-                        format!("Guacamole's database refused the {name}"),
-                    )
-                })?;
-        }
+        let secrets: Vec<(&str, &str)> = spec
+            .secrets
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.expose()))
+            .collect();
+        // The database's message could quote the value.
+        db.set_parameters(id, &secrets).await.map_err(|e| {
+            let names: Vec<&str> = secrets.iter().map(|(name, _)| *name).collect();
+            DriverError::new(
+                e.class,
+                TARGET,
+                "write a secret",
+                format!("Guacamole's database refused the {}", names.join(" or ")),
+            )
+        })?;
     }
-    db.set_attribute(
-        ObjectKind::Connection,
-        id,
-        RESOURCE,
-        spec.resource.as_deref(),
-    )
-    .await?;
-    db.set_attribute(
-        ObjectKind::Connection,
-        id,
-        FOLLOWS,
-        spec.follows_resource_secret.then_some("1"),
-    )
-    .await?;
-    db.set_attribute(
-        ObjectKind::Connection,
-        id,
-        PLACEMENT,
-        spec.placement.as_deref(),
-    )
-    .await?;
+    let mut marks = vec![
+        (RESOURCE.to_string(), spec.resource.clone()),
+        (
+            FOLLOWS.to_string(),
+            spec.follows_resource_secret.then(|| "1".to_string()),
+        ),
+        (PLACEMENT.to_string(), spec.placement.clone()),
+    ];
+    if new {
+        marks.push((OWNER.to_string(), Some(owner.to_string())));
+    }
+    db.set_attributes(ObjectKind::Connection, id, &marks)
+        .await?;
     Ok(id)
 }
 

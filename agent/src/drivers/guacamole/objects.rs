@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use sqlx::AnyConnection;
 
-use super::sql::{classify, Dialect};
+use super::sql::{classify, placeholders, Dialect};
 use crate::drivers::console::{ObjectId, ObjectKind, Parent};
 use crate::drivers::error::DriverError;
 
@@ -165,7 +165,7 @@ impl Db<'_> {
         if owners.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let placeholders = vec!["?"; owners.len()].join(", ");
+        let placeholders = placeholders(owners.len());
         let sql = self.sql(&format!(
             "SELECT a.attribute_value, g.connection_group_id, g.connection_group_name, g.parent_id \
              FROM guacamole_connection_group_attribute a JOIN guacamole_connection_group g \
@@ -293,6 +293,55 @@ impl Db<'_> {
                 .execute(&mut *self.conn)
                 .await
                 .map_err(|e| classify("set an attribute", e))?;
+        }
+        Ok(())
+    }
+
+    /// Sets (or with `None` removes) many of the agent's attributes of one
+    /// object: one statement to clear them and one to write the new values.
+    pub async fn set_attributes(
+        &mut self,
+        kind: ObjectKind,
+        id: ObjectId,
+        values: &[(String, Option<String>)],
+    ) -> Result<(), DriverError> {
+        let t = tables(kind);
+        for chunk in values.chunks(500) {
+            let delete = self.sql(&format!(
+                "DELETE FROM {attr} WHERE {id} = ? AND attribute_name IN ({})",
+                placeholders(chunk.len()),
+                id = t.id,
+                attr = t.attribute
+            ));
+            let mut query = sqlx::query(&delete).bind(id);
+            for (name, _) in chunk {
+                query = query.bind(name.as_str());
+            }
+            query
+                .execute(&mut *self.conn)
+                .await
+                .map_err(|e| classify("set attributes", e))?;
+            let set: Vec<(&str, &str)> = chunk
+                .iter()
+                .filter_map(|(name, value)| Some((name.as_str(), value.as_deref()?)))
+                .collect();
+            if set.is_empty() {
+                continue;
+            }
+            let insert = self.sql(&format!(
+                "INSERT INTO {attr} ({id}, attribute_name, attribute_value) VALUES {}",
+                vec!["(?, ?, ?)"; set.len()].join(", "),
+                id = t.id,
+                attr = t.attribute
+            ));
+            let mut query = sqlx::query(&insert);
+            for (name, value) in set {
+                query = query.bind(id).bind(name).bind(value);
+            }
+            query
+                .execute(&mut *self.conn)
+                .await
+                .map_err(|e| classify("set attributes", e))?;
         }
         Ok(())
     }
@@ -443,15 +492,29 @@ impl Db<'_> {
     }
 
     pub async fn delete_parameter(&mut self, id: ObjectId, name: &str) -> Result<(), DriverError> {
-        let sql = self.sql(
-            "DELETE FROM guacamole_connection_parameter WHERE connection_id = ? AND parameter_name = ?",
-        );
-        sqlx::query(&sql)
-            .bind(id)
-            .bind(name)
+        self.delete_parameters(id, &[name]).await
+    }
+
+    pub async fn delete_parameters(
+        &mut self,
+        id: ObjectId,
+        names: &[&str],
+    ) -> Result<(), DriverError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let sql = self.sql(&format!(
+            "DELETE FROM guacamole_connection_parameter WHERE connection_id = ? AND parameter_name IN ({})",
+            placeholders(names.len())
+        ));
+        let mut query = sqlx::query(&sql).bind(id);
+        for name in names {
+            query = query.bind(*name);
+        }
+        query
             .execute(&mut *self.conn)
             .await
-            .map_err(|e| classify("remove a connection parameter", e))?;
+            .map_err(|e| classify("remove connection parameters", e))?;
         Ok(())
     }
 
@@ -461,18 +524,33 @@ impl Db<'_> {
         name: &str,
         value: &str,
     ) -> Result<(), DriverError> {
-        self.delete_parameter(id, name).await?;
-        let sql = self.sql(
+        self.set_parameters(id, &[(name, value)]).await
+    }
+
+    /// Sets many parameters of one connection in two statements.
+    pub async fn set_parameters(
+        &mut self,
+        id: ObjectId,
+        values: &[(&str, &str)],
+    ) -> Result<(), DriverError> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = values.iter().map(|(name, _)| *name).collect();
+        self.delete_parameters(id, &names).await?;
+        let sql = self.sql(&format!(
             "INSERT INTO guacamole_connection_parameter (connection_id, parameter_name, parameter_value) \
-             VALUES (?, ?, ?)",
-        );
-        sqlx::query(&sql)
-            .bind(id)
-            .bind(name)
-            .bind(value)
+             VALUES {}",
+            vec!["(?, ?, ?)"; values.len()].join(", ")
+        ));
+        let mut query = sqlx::query(&sql);
+        for (name, value) in values {
+            query = query.bind(id).bind(*name).bind(*value);
+        }
+        query
             .execute(&mut *self.conn)
             .await
-            .map_err(|e| classify("set a connection parameter", e))?;
+            .map_err(|e| classify("set connection parameters", e))?;
         Ok(())
     }
 

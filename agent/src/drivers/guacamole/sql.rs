@@ -73,6 +73,11 @@ impl Dialect {
     }
 }
 
+/// `?, ?, …`: `n` placeholders, for `IN (…)`.
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
 /// Opens a pool lazily: the agent starts even when Guacamole's database is
 /// down, and console steps fail transiently until it is back.
 pub fn pool(url: &str) -> Result<AnyPool, DriverError> {

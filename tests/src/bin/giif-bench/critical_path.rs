@@ -25,8 +25,15 @@
 //!   the virtual media, read it again and attach the image
 //!   (`attach_media`), power on.
 //!
-//! Proxmox API reads and writes that are not tasks, SSH to the gateways and
-//! store writes have no latency in the simulator and count as zero.
+//! Every Proxmox task also costs two API calls on the path (the request that
+//! starts it and the status read that sees it end), a hot-plug and a
+//! synchronous config update one. Status reads while a task runs overlap
+//! the task; SSH to the gateways, Guacamole queries and store writes count
+//! as zero.
+//!
+//! With more resources than Terraform runs at once (its `-parallelism`,
+//! 10 by default), the bound is no longer one chain: [`schedule`] finds
+//! how long the steps take when at most that many resources are under way.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -38,6 +45,8 @@ pub enum Step {
     ProxmoxTask(&'static str),
     /// A NIC hot-plugged into a running VM.
     ProxmoxHotplug,
+    /// A synchronous Proxmox API call (a config update of a stopped VM).
+    ProxmoxCall(&'static str),
     /// A gateway guest booting until it answers over SSH.
     GatewayBoot,
     /// One racadm command on an iDRAC.
@@ -50,6 +59,7 @@ pub enum Step {
 #[derive(Clone, Copy, Debug)]
 pub struct Latency {
     pub proxmox_task: Duration,
+    pub proxmox_call: Duration,
     pub idrac_command: Duration,
     pub gateway_boot: Duration,
     pub idrac_pause: Duration,
@@ -58,7 +68,9 @@ pub struct Latency {
 impl Latency {
     pub fn of(&self, step: Step) -> Duration {
         match step {
-            Step::ProxmoxTask(_) | Step::ProxmoxHotplug => self.proxmox_task,
+            Step::ProxmoxTask(_) => self.proxmox_task + 2 * self.proxmox_call,
+            Step::ProxmoxHotplug => self.proxmox_task + self.proxmox_call,
+            Step::ProxmoxCall(_) => self.proxmox_call,
             Step::GatewayBoot => self.gateway_boot,
             Step::IdracCommand(_) => self.idrac_command,
             Step::IdracPause => self.idrac_pause,
@@ -75,6 +87,7 @@ impl std::fmt::Display for Step {
         match self {
             Step::ProxmoxTask(kind) => write!(f, "Proxmox {kind} task"),
             Step::ProxmoxHotplug => write!(f, "Proxmox NIC hot-plug"),
+            Step::ProxmoxCall(what) => write!(f, "Proxmox {what} call"),
             Step::GatewayBoot => write!(f, "gateway boot"),
             Step::IdracCommand(command) => write!(f, "racadm {command}"),
             Step::IdracPause => write!(f, "iDRAC pause"),
@@ -87,9 +100,15 @@ pub mod steps {
     use super::Step::{self, *};
 
     pub const PROJECT: &[Step] = &[];
-    pub const GATEWAY: &[Step] = &[ProxmoxTask("clone"), ProxmoxTask("start"), GatewayBoot];
+    pub const GATEWAY: &[Step] = &[
+        ProxmoxTask("clone"),
+        ProxmoxCall("config"),
+        ProxmoxTask("start"),
+        GatewayBoot,
+    ];
     pub const VM_GROWN_FROM_TEMPLATE: &[Step] = &[
         ProxmoxTask("clone"),
+        ProxmoxCall("config"),
         ProxmoxTask("resize"),
         ProxmoxTask("start"),
     ];
@@ -169,6 +188,65 @@ fn chain_ending_at(
     chain
 }
 
+/// How long the resources' steps take when Terraform keeps at most
+/// `parallelism` resources under way: whenever one ends, the waiting
+/// resource with the longest chain still ahead of it starts (a list
+/// schedule; for resources of a few lengths it is the shortest there is).
+pub fn schedule(resources: &[Resource], latency: &Latency, parallelism: usize) -> Duration {
+    let own: Vec<Duration> = resources.iter().map(|r| latency.total(r.steps)).collect();
+    let index: BTreeMap<&str, usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.address.as_str(), i))
+        .collect();
+    let after: Vec<Vec<usize>> = resources
+        .iter()
+        .map(|r| {
+            r.after
+                .iter()
+                .filter_map(|a| index.get(a.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    // The longest chain from each resource to the end, its own time included.
+    let mut ahead = own.clone();
+    for _ in 0..resources.len() {
+        for (i, deps) in after.iter().enumerate() {
+            for &d in deps {
+                ahead[d] = ahead[d].max(own[d] + ahead[i]);
+            }
+        }
+    }
+    let mut finished: Vec<Option<Duration>> = vec![None; resources.len()];
+    let mut started = vec![false; resources.len()];
+    let mut running: Vec<(Duration, usize)> = Vec::new();
+    let mut now = Duration::ZERO;
+    loop {
+        let mut ready: Vec<usize> = (0..resources.len())
+            .filter(|&i| !started[i] && after[i].iter().all(|&d| finished[d].is_some()))
+            .collect();
+        ready.sort_by_key(|&i| std::cmp::Reverse(ahead[i]));
+        for i in ready
+            .into_iter()
+            .take(parallelism.max(1).saturating_sub(running.len()))
+        {
+            started[i] = true;
+            running.push((now + own[i], i));
+        }
+        let Some(next) = running.iter().map(|(end, _)| *end).min() else {
+            return now;
+        };
+        now = next;
+        running.retain(|&(end, i)| {
+            let done = end <= now;
+            if done {
+                finished[i] = Some(end);
+            }
+            !done
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +263,7 @@ mod tests {
     fn the_longest_dependent_chain_wins_over_the_biggest_resource() {
         let latency = Latency {
             proxmox_task: Duration::from_secs(2),
+            proxmox_call: Duration::ZERO,
             idrac_command: Duration::from_secs(1),
             gateway_boot: Duration::from_millis(250),
             idrac_pause: Duration::from_millis(500),
@@ -201,5 +280,30 @@ mod tests {
         assert_eq!(addresses, ["project", "gateway", "server"]);
         // 2 + 2 + 0.25, then 2 + 4 x 1 + 3 x 0.5.
         assert_eq!(chain.total, Duration::from_millis(11_750));
+    }
+
+    #[test]
+    fn a_schedule_runs_at_most_parallelism_resources_at_once() {
+        let latency = Latency {
+            proxmox_task: Duration::from_secs(2),
+            proxmox_call: Duration::from_millis(30),
+            idrac_command: Duration::ZERO,
+            gateway_boot: Duration::from_millis(250),
+            idrac_pause: Duration::ZERO,
+        };
+        let mut resources = vec![resource("project", steps::PROJECT, &[])];
+        for n in 0..25 {
+            resources.push(Resource {
+                address: format!("vm{n}"),
+                steps: steps::VM_GROWN_FROM_TEMPLATE,
+                after: vec!["project".into()],
+            });
+        }
+        // A VM: three tasks of 2 s with two calls each, and one call.
+        let vm = Duration::from_millis(3 * 2060 + 30);
+        assert_eq!(longest_chain(&resources, &latency).total, vm);
+        // 25 VMs ten at a time: three rounds.
+        assert_eq!(schedule(&resources, &latency, 10), 3 * vm);
+        assert_eq!(schedule(&resources, &latency, 25), vm);
     }
 }

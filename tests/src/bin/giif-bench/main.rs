@@ -1,15 +1,19 @@
 //! `giif-bench` (`make bench`): measures, on this machine, `terraform apply`,
-//! a following `plan` and `destroy` of N `giif_project`s side by side with N
-//! built-in `terraform_data`s, a mixed environment on the simulated site with
-//! zero and with realistic latency against its critical path, the provider's
-//! start-up time and the peak memory of the provider and the agent. Prints a
+//! a following `plan` and `destroy` of N `giif_project`s (with consoles on
+//! PostgreSQL and on MariaDB, and without) side by side with N of the
+//! protocol floor's resources and N built-in `terraform_data`s; a mixed
+//! environment and a class lab on the simulated site with zero and with
+//! realistic latency against their critical paths; the provider's start-up
+//! time and the peak memory of the provider and the agent. Prints a
 //! Markdown report and writes it to `docs/benchmarks.md`.
 //!
 //! Run it from a release build (`make bench` does): it drives the binaries
 //! next to itself.
 
+mod class_lab;
 mod critical_path;
 mod floor;
+mod latency;
 mod machine;
 mod memory;
 mod mixed;
@@ -46,6 +50,9 @@ struct Options {
     /// Skip the mixed environment (for a quick look at the rest).
     #[arg(long)]
     skip_mixed: bool,
+    /// Skip the class lab (for a quick look at the rest).
+    #[arg(long)]
+    skip_class_lab: bool,
     /// Keep the agent's log of every run in this directory.
     #[arg(long)]
     keep_logs: Option<PathBuf>,
@@ -61,7 +68,7 @@ impl Options {
         match &self.out {
             Some(path) if path.as_os_str() == "-" => None,
             Some(path) => Some(path.clone()),
-            None if self.skip_projects || self.skip_mixed => None,
+            None if self.skip_projects || self.skip_mixed || self.skip_class_lab => None,
             None => Some(PathBuf::from(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/../docs/benchmarks.md"
@@ -125,6 +132,18 @@ fn run(options: Options) -> Result<()> {
     } else {
         vec![mixed::ZERO_LATENCY, mixed::REALISTIC_LATENCY]
     };
+    let mut class_labs: Vec<class_lab::Measured> = if options.skip_class_lab {
+        Vec::new()
+    } else {
+        class_lab::PROFILES
+            .into_iter()
+            .map(|profile| class_lab::Measured {
+                profile,
+                life_cycle: Default::default(),
+                agent_peak_kib: 0,
+            })
+            .collect()
+    };
     let mut mixed_runs: Vec<mixed::Measured> = profiles
         .into_iter()
         .map(|profile| mixed::Measured {
@@ -154,6 +173,16 @@ fn run(options: Options) -> Result<()> {
             mixed::run_once(measured, logs, repetition)
                 .with_context(|| format!("the mixed environment, {}", measured.profile.name))?;
         }
+        for measured in &mut class_labs {
+            tracing::info!(
+                repetition,
+                of = repetitions,
+                site = measured.profile.name,
+                "class lab"
+            );
+            class_lab::run_once(measured, logs, repetition)
+                .with_context(|| format!("the class lab, {}", measured.profile.name))?;
+        }
     }
 
     let provider_peaks_projects = match sizes.iter().copied().max() {
@@ -178,6 +207,7 @@ fn run(options: Options) -> Result<()> {
         repetitions,
         comparisons,
         mixed: mixed_runs,
+        class_labs,
         startup,
         provider_peaks_projects,
         provider_peaks_mixed,

@@ -9,13 +9,12 @@ use std::path::Path;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
-use giif_agent::credentials::Secret;
-use giif_agent::drivers::idrac::IdracConfig;
+use anyhow::Result;
 use giif_tests::site::{pagw_slots, TestSite};
 use giif_tests::terraform::Workspace;
 
-use crate::critical_path::{self, longest_chain, steps, Chain, Latency, Resource, Step};
+use crate::critical_path::{self, longest_chain, steps, Chain, Resource, Step};
+pub use crate::latency::{Profile, REALISTIC_LATENCY, ZERO_LATENCY};
 use crate::memory::{peak_resident_kib, ProviderWrapper};
 use crate::samples::{apply_plan_destroy, keep_log, timed, LifeCycle, APPLY};
 
@@ -46,75 +45,6 @@ addresses = ["203.0.113.100-203.0.113.149"]
     .to_string()
         + &pagw_slots(3)
 });
-
-/// How the simulated devices behave.
-#[derive(Clone, Copy, Debug)]
-pub struct Profile {
-    pub name: &'static str,
-    pub proxmox_task: Duration,
-    pub idrac_command: Duration,
-    pub gateway_boot: Duration,
-}
-
-pub const ZERO_LATENCY: Profile = Profile {
-    name: "zero latency",
-    proxmox_task: Duration::ZERO,
-    idrac_command: Duration::ZERO,
-    gateway_boot: Duration::ZERO,
-};
-
-pub const REALISTIC_LATENCY: Profile = Profile {
-    name: "realistic latency",
-    proxmox_task: Duration::from_secs(2),
-    idrac_command: Duration::from_secs(1),
-    // The simulator's default boot time of a gateway guest.
-    gateway_boot: Duration::from_millis(250),
-};
-
-impl Profile {
-    pub fn latency(&self) -> Latency {
-        Latency {
-            proxmox_task: self.proxmox_task,
-            idrac_command: self.idrac_command,
-            gateway_boot: self.gateway_boot,
-            idrac_pause: idrac_pause(),
-        }
-    }
-
-    /// Sets the simulator's knobs: Proxmox task duration, per-command iDRAC
-    /// latency, and each gateway guest's boot time.
-    fn apply_to(&self, site: &TestSite) -> Result<()> {
-        let millis = |d: Duration| d.as_millis() as u64;
-        let mut knobs = vec![(
-            "pve".to_string(),
-            format!(r#"{{"task_duration_ms": {}}}"#, millis(self.proxmox_task)),
-        )];
-        for server in 1..=SERVERS {
-            knobs.push((
-                format!("idrac:bms{server:02}"),
-                format!(r#"{{"latency_ms": {}}}"#, millis(self.idrac_command)),
-            ));
-        }
-        for slot in SLOTS {
-            knobs.push((
-                format!("pagw:{slot}"),
-                format!(r#"{{"task_duration_ms": {}}}"#, millis(self.gateway_boot)),
-            ));
-        }
-        for (endpoint, body) in knobs {
-            let (status, answer) = site.admin("PUT", &format!("/faults/{endpoint}"), Some(&body));
-            if status != 200 {
-                bail!("setting the fault knobs of {endpoint} failed ({status}): {answer}");
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The iDRAC driver's pause between commands, as the agent configures it.
-fn idrac_pause() -> Duration {
-    IdracConfig::new("", "", 0, "", Secret::new("")).min_interval
-}
 
 /// One resource of the environment: its HCL and what the agent does for it.
 struct Planned {
@@ -252,7 +182,8 @@ pub struct Measured {
 
 fn site(profile: &Profile) -> Result<TestSite> {
     let site = TestSite::start(&SITE);
-    profile.apply_to(&site)?;
+    let slots: Vec<String> = SLOTS.iter().map(|s| s.to_string()).collect();
+    profile.apply_to(&site, SERVERS, &slots)?;
     Ok(site)
 }
 

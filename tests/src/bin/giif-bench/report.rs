@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::class_lab;
 use crate::machine::Machine;
 use crate::memory::mebibytes;
 use crate::mixed::{self, Measured, REALISTIC_LATENCY};
@@ -18,12 +19,17 @@ pub const CONSOLES_LIMIT: f64 = 1.25;
 pub const FLOOR_LIMIT: f64 = 1.3;
 /// The realistic-latency apply may take this many times its critical path.
 pub const CRITICAL_PATH_LIMIT: f64 = 1.3;
+/// The class lab's realistic apply may take this many times its bound.
+pub const CLASS_LAB_LIMIT: f64 = 1.2;
+/// The class lab's realistic plan may take this long.
+pub const CLASS_LAB_PLAN_LIMIT: Duration = Duration::from_secs(3);
 
 pub struct Results {
     pub machine: Machine,
     pub repetitions: usize,
     pub comparisons: Vec<Comparison>,
     pub mixed: Vec<Measured>,
+    pub class_labs: Vec<class_lab::Measured>,
     pub startup: Samples,
     /// (N, each provider process's peak in KiB) for an apply of N projects.
     pub provider_peaks_projects: Option<(usize, Vec<u64>)>,
@@ -34,11 +40,22 @@ pub struct Results {
 
 pub struct Target {
     pub what: String,
+    /// A ratio, or seconds for a target in time.
     pub ratio: f64,
     pub limit: f64,
+    pub unit: &'static str,
 }
 
 impl Target {
+    fn ratio(what: String, ratio: f64, limit: f64) -> Self {
+        Self {
+            what,
+            ratio,
+            limit,
+            unit: "×",
+        }
+    }
+
     pub fn met(&self) -> bool {
         self.ratio <= self.limit
     }
@@ -104,31 +121,53 @@ impl Results {
                     ("apply", &side_cycle.apply, &base_cycle.apply),
                     ("plan", &side_cycle.plan, &base_cycle.plan),
                 ] {
-                    targets.push(Target {
-                        what: format!(
+                    targets.push(Target::ratio(
+                        format!(
                             "`terraform {step}` of {} projects ({}) ≤ {limit} × {against}",
                             c.count,
                             side.title()
                         ),
-                        ratio: ratio(measured.median(), reference.median()),
+                        ratio(measured.median(), reference.median()),
                         limit,
-                    });
+                    ));
                 }
             }
         }
         for m in &self.mixed {
             if m.profile.name == REALISTIC_LATENCY.name {
-                targets.push(Target {
-                    what: format!(
+                targets.push(Target::ratio(
+                    format!(
                         "`terraform apply` of the mixed environment, realistic latency ≤ {CRITICAL_PATH_LIMIT} × critical path"
                     ),
-                    ratio: ratio(
+                    ratio(
                         m.life_cycle.apply.median(),
                         mixed::critical_path(&m.profile).total,
                     ),
-                    limit: CRITICAL_PATH_LIMIT,
-                });
+                    CRITICAL_PATH_LIMIT,
+                ));
             }
+        }
+        for lab in self.class_labs.iter().filter(|lab| !lab.profile.is_zero()) {
+            targets.push(Target::ratio(
+                format!(
+                    "`terraform apply` of the class lab, realistic latency ≤ {CLASS_LAB_LIMIT} × its bound at parallelism {}",
+                    class_lab::PARALLELISM
+                ),
+                ratio(
+                    lab.life_cycle.apply.median(),
+                    class_lab::bounds(&lab.profile).at_parallelism,
+                ),
+                CLASS_LAB_LIMIT,
+            ));
+            targets.push(Target {
+                what: format!(
+                    "`terraform plan` of the class lab, realistic latency ≤ {} s",
+                    CLASS_LAB_PLAN_LIMIT.as_secs()
+                ),
+                ratio: lab.life_cycle.plan.median().as_secs_f64(),
+                limit: CLASS_LAB_PLAN_LIMIT.as_secs_f64(),
+                unit: "s",
+            });
         }
         targets
     }
@@ -170,9 +209,10 @@ impl Results {
         for t in self.targets() {
             writeln!(
                 out,
-                "| {} | {:.2} × | {} |",
+                "| {} | {:.2} {} | {} |",
                 t.what,
                 t.ratio,
+                t.unit,
                 yes_no(t.met())
             )?;
         }
@@ -183,6 +223,9 @@ impl Results {
         }
         if !self.mixed.is_empty() {
             self.write_mixed(out)?;
+        }
+        if !self.class_labs.is_empty() {
+            self.write_class_lab(out)?;
         }
 
         writeln!(out, "## The provider and the agent\n")?;
@@ -226,6 +269,14 @@ impl Results {
                 "| agent peak memory, mixed environment, {} | {} |",
                 measured.profile.name,
                 mebibytes(measured.agent_peak_kib)
+            )?;
+        }
+        for lab in &self.class_labs {
+            writeln!(
+                out,
+                "| agent peak memory, class lab, {} | {} |",
+                lab.profile.name,
+                mebibytes(lab.agent_peak_kib)
             )?;
         }
         writeln!(out)?;
@@ -324,6 +375,65 @@ impl Results {
              agent instead.\n"
         )?;
         self.write_critical_path(out)?;
+        Ok(())
+    }
+
+    fn write_class_lab(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(
+            out,
+            "## Class lab
+"
+        )?;
+        writeln!(
+            out,
+            "One `giif_project` with {} members, its `giif_pagw`, {} `giif_vm`s (each with its Guacamole console, \
+             which every member may open) and a `giif_floating_ip`, on a simulated site whose Guacamole database \
+             is a real PostgreSQL (see `tests/src/bin/giif-bench/class_lab.rs`). Default parallelism ({}); the \
+             medians of {} runs ({} for `plan`), a fresh site, database and agent for each. The realistic site's \
+             Proxmox tasks take {} s, each Proxmox API call {} s more, and each Guacamole query {} ms more.\n",
+            class_lab::MEMBERS,
+            class_lab::SEATS,
+            class_lab::PARALLELISM,
+            self.repetitions,
+            self.repetitions * 3,
+            seconds(class_lab::PROFILES[1].proxmox_task),
+            seconds(class_lab::PROFILES[1].proxmox_call),
+            class_lab::PROFILES[1].guacamole_query.as_millis(),
+        )?;
+        writeln!(
+            out,
+            "| site | command | measured (s) | longest chain (s) | bound at parallelism {} (s) | ratio to the bound |",
+            class_lab::PARALLELISM
+        )?;
+        writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: |")?;
+        for lab in &self.class_labs {
+            let bounds = class_lab::bounds(&lab.profile);
+            for (step, samples) in lab.life_cycle.steps() {
+                let (chain, bound, versus) = if step == "apply" {
+                    (
+                        seconds(bounds.chain),
+                        seconds(bounds.at_parallelism),
+                        format!("{:.2} ×", ratio(samples.median(), bounds.at_parallelism)),
+                    )
+                } else {
+                    Default::default()
+                };
+                writeln!(
+                    out,
+                    "| {} | {step} | {} | {chain} | {bound} | {versus} |",
+                    lab.profile.name,
+                    cell(samples)
+                )?;
+            }
+        }
+        writeln!(
+            out,
+            "\nThe longest chain is the project, then one VM: a clone, a config update, a resize and a start. \
+             Terraform runs at most {} resources at once, so the {} VMs and the gateway take several rounds; the \
+             bound is the shortest such schedule of the same steps (`critical_path::schedule`).\n",
+            class_lab::PARALLELISM,
+            class_lab::SEATS
+        )?;
         Ok(())
     }
 
