@@ -113,9 +113,12 @@ docs:
 # Release builds of the provider, the agent and the simulator, then
 # giif-bench: prints the figures and writes them to docs/benchmarks.md.
 # BENCH_ARGS passes options, e.g. BENCH_ARGS="--repetitions 5".
+# BASELINE=<commit> also measures that commit's agent beside the current
+# one, in the same run (scripts/baseline-agent.sh builds it).
 bench:
 	$(CARGO) build --release --workspace --bins
-	./target/release/giif-bench $(BENCH_ARGS)
+	./target/release/giif-bench $(BENCH_ARGS) \
+		$(if $(BASELINE),--baseline-agent "$$(./scripts/baseline-agent.sh $(BASELINE))" --baseline-name "$$(git rev-parse --short $(BASELINE))")
 
 demo: build
 	./scripts/demo.sh

@@ -359,6 +359,15 @@ impl Drop for TestAgent {
     }
 }
 
+/// The agent that serves: `GIIF_AGENT_BINARY` when set (giif-bench's
+/// baseline runs an earlier build beside the current one), else the
+/// workspace's.
+fn agent_binary() -> std::path::PathBuf {
+    std::env::var_os("GIIF_AGENT_BINARY")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| binary("giif-agent"))
+}
+
 /// `giif-agent serve --config CONFIG`, its log appended to `log`.
 fn serve(config: &Path, log: &Path) -> Child {
     let log = std::fs::OpenOptions::new()
@@ -366,7 +375,7 @@ fn serve(config: &Path, log: &Path) -> Child {
         .append(true)
         .open(log)
         .unwrap();
-    Command::new(binary("giif-agent"))
+    Command::new(agent_binary())
         .arg("serve")
         .arg("--config")
         .arg(config)

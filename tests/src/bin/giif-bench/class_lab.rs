@@ -16,6 +16,7 @@ use giif_tests::terraform::Workspace;
 use crate::critical_path::{longest_chain, schedule, steps, Resource};
 use crate::latency::{DelayProxy, Profile, REALISTIC_CALLS, ZERO_LATENCY};
 use crate::memory::peak_resident_kib;
+use crate::projects::{with_agent, Baseline};
 use crate::samples::{keep_log, timed, LifeCycle, APPLY, DESTROY, PLAN};
 
 pub const SEATS: usize = 30;
@@ -141,6 +142,8 @@ pub fn bounds(profile: &Profile) -> Bounds {
 #[derive(Debug)]
 pub struct Measured {
     pub profile: Profile,
+    /// Run with the baseline agent (`--baseline-agent`).
+    pub baseline: bool,
     pub life_cycle: LifeCycle,
     pub agent_peak_kib: u64,
 }
@@ -148,7 +151,32 @@ pub struct Measured {
 /// Plans per repetition: see `projects::PLANS_PER_REPETITION`.
 const PLANS: usize = 3;
 
-pub fn run_once(measured: &mut Measured, logs: Option<&Path>, repetition: usize) -> Result<()> {
+impl Measured {
+    pub fn new(profile: Profile, baseline: bool) -> Self {
+        Self {
+            profile,
+            baseline,
+            life_cycle: LifeCycle::default(),
+            agent_peak_kib: 0,
+        }
+    }
+
+    /// The site's name in the report.
+    pub fn title(&self) -> String {
+        if self.baseline {
+            format!("{}, baseline agent", self.profile.name)
+        } else {
+            self.profile.name.to_string()
+        }
+    }
+}
+
+pub fn run_once(
+    measured: &mut Measured,
+    logs: Option<&Path>,
+    repetition: usize,
+    baseline: Option<&Baseline>,
+) -> Result<()> {
     let profile = measured.profile;
     let db = GuacamoleDb::start(GuacFlavor::Postgres);
     for n in 1..=MEMBERS {
@@ -157,7 +185,13 @@ pub fn run_once(measured: &mut Measured, logs: Option<&Path>, repetition: usize)
     // Every query goes through the proxy, also at zero latency, so the
     // two sites differ only in the delays.
     let proxy = DelayProxy::start(DelayProxy::server_of(&db.url())?, profile.guacamole_query)?;
-    let site = TestSite::start_with_guacamole(&site_file(), &proxy.url_through(&db.url())?);
+    let url = proxy.url_through(&db.url())?;
+    let agent = match (measured.baseline, baseline) {
+        (true, Some(baseline)) => Some(baseline.agent.as_path()),
+        (true, None) => anyhow::bail!("a baseline class lab needs --baseline-agent"),
+        (false, _) => None,
+    };
+    let site = with_agent(agent, || TestSite::start_with_guacamole(&site_file(), &url));
     profile.apply_to(&site, 0, &[SLOT.to_string()])?;
     let ws = Workspace::new(&site.agent, &config());
     let outcome = (|| {
@@ -172,7 +206,7 @@ pub fn run_once(measured: &mut Measured, logs: Option<&Path>, repetition: usize)
         logs,
         &format!(
             "class-lab-{}-run{repetition}-agent.log",
-            profile.name.replace(' ', "-")
+            measured.title().replace([' ', ','], "-")
         ),
         &site.agent.log(),
     )?;

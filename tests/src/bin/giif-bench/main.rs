@@ -53,6 +53,14 @@ struct Options {
     /// Skip the class lab (for a quick look at the rest).
     #[arg(long)]
     skip_class_lab: bool,
+    /// An earlier build of giif-agent to measure beside the current one
+    /// (`make bench BASELINE=<commit>` builds one): the figures before and
+    /// after a change, in the same run.
+    #[arg(long)]
+    baseline_agent: Option<PathBuf>,
+    /// What the report calls the baseline agent [default: its path].
+    #[arg(long)]
+    baseline_name: Option<String>,
     /// Keep the agent's log of every run in this directory.
     #[arg(long)]
     keep_logs: Option<PathBuf>,
@@ -120,12 +128,20 @@ fn run(options: Options) -> Result<()> {
     } else {
         &options.sizes[..]
     };
+    let baseline = options
+        .baseline_agent
+        .as_ref()
+        .map(|agent| projects::Baseline {
+            agent: agent.clone(),
+            name: options
+                .baseline_name
+                .clone()
+                .unwrap_or_else(|| agent.display().to_string()),
+        });
+    let sides = projects::Side::all(baseline.is_some());
     let mut comparisons: Vec<projects::Comparison> = sizes
         .iter()
-        .map(|&count| projects::Comparison {
-            count,
-            ..Default::default()
-        })
+        .map(|&count| projects::Comparison::new(count, &sides))
         .collect();
     let profiles = if options.skip_mixed {
         vec![]
@@ -135,14 +151,14 @@ fn run(options: Options) -> Result<()> {
     let mut class_labs: Vec<class_lab::Measured> = if options.skip_class_lab {
         Vec::new()
     } else {
-        class_lab::PROFILES
+        let mut labs: Vec<class_lab::Measured> = class_lab::PROFILES
             .into_iter()
-            .map(|profile| class_lab::Measured {
-                profile,
-                life_cycle: Default::default(),
-                agent_peak_kib: 0,
-            })
-            .collect()
+            .map(|profile| class_lab::Measured::new(profile, false))
+            .collect();
+        if baseline.is_some() {
+            labs.push(class_lab::Measured::new(class_lab::PROFILES[1], true));
+        }
+        labs
     };
     let mut mixed_runs: Vec<mixed::Measured> = profiles
         .into_iter()
@@ -160,7 +176,7 @@ fn run(options: Options) -> Result<()> {
                 count = comparison.count,
                 "projects against terraform_data"
             );
-            projects::run_once(comparison, logs, repetition)
+            projects::run_once(comparison, logs, repetition, baseline.as_ref())
                 .with_context(|| format!("{} projects", comparison.count))?;
         }
         for measured in &mut mixed_runs {
@@ -177,11 +193,11 @@ fn run(options: Options) -> Result<()> {
             tracing::info!(
                 repetition,
                 of = repetitions,
-                site = measured.profile.name,
+                site = measured.title(),
                 "class lab"
             );
-            class_lab::run_once(measured, logs, repetition)
-                .with_context(|| format!("the class lab, {}", measured.profile.name))?;
+            class_lab::run_once(measured, logs, repetition, baseline.as_ref())
+                .with_context(|| format!("the class lab, {}", measured.title()))?;
         }
     }
 
@@ -208,6 +224,7 @@ fn run(options: Options) -> Result<()> {
         comparisons,
         mixed: mixed_runs,
         class_labs,
+        baseline: baseline.map(|b| b.name),
         startup,
         provider_peaks_projects,
         provider_peaks_mixed,

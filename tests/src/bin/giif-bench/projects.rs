@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use giif_tests::agent::TestAgent;
 use giif_tests::guacamole_db::{GuacFlavor, GuacamoleDb};
 use giif_tests::site::TestSite;
@@ -27,6 +27,9 @@ const FIRST_VLAN: u32 = 100;
 pub enum Side {
     /// `giif_project` with consoles, Guacamole on PostgreSQL: what sites run.
     ConsolesPostgres,
+    /// The same with the baseline agent (`--baseline-agent`): the figure
+    /// before a change, in the same run.
+    BaselineConsolesPostgres,
     ConsolesMariaDb,
     /// `giif_project` on an agent without Guacamole.
     NoConsoles,
@@ -43,9 +46,19 @@ impl Side {
         Side::TerraformData,
     ];
 
+    /// The columns of a run, with the baseline's when there is one.
+    pub fn all(baseline: bool) -> Vec<Side> {
+        let mut sides = Side::ALL.to_vec();
+        if baseline {
+            sides.insert(1, Side::BaselineConsolesPostgres);
+        }
+        sides
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Side::ConsolesPostgres => "giif, consoles on PostgreSQL",
+            Side::BaselineConsolesPostgres => "baseline agent, consoles on PostgreSQL",
             Side::ConsolesMariaDb => "giif, consoles on MariaDB",
             Side::NoConsoles => "giif, no consoles",
             Side::Floor => "protocol floor",
@@ -56,6 +69,7 @@ impl Side {
     fn name(self) -> &'static str {
         match self {
             Side::ConsolesPostgres => "consoles-postgres",
+            Side::BaselineConsolesPostgres => "baseline-consoles-postgres",
             Side::ConsolesMariaDb => "consoles-mariadb",
             Side::NoConsoles => "no-consoles",
             Side::Floor => "floor",
@@ -64,19 +78,51 @@ impl Side {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Comparison {
     pub count: usize,
-    /// One life cycle per [`Side::ALL`], in that order.
-    pub sides: [LifeCycle; 5],
+    /// One life cycle per column, in the report's order.
+    pub sides: Vec<(Side, LifeCycle)>,
     /// The agent's peak resident set size (KiB), the largest over the runs.
     pub agent_peak_kib: u64,
 }
 
 impl Comparison {
-    pub fn side(&self, side: Side) -> &LifeCycle {
-        &self.sides[Side::ALL.iter().position(|s| *s == side).unwrap_or(0)]
+    pub fn new(count: usize, sides: &[Side]) -> Self {
+        Self {
+            count,
+            sides: sides.iter().map(|s| (*s, LifeCycle::default())).collect(),
+            agent_peak_kib: 0,
+        }
     }
+
+    pub fn side(&self, side: Side) -> Option<&LifeCycle> {
+        self.sides
+            .iter()
+            .find(|(s, _)| *s == side)
+            .map(|(_, cycle)| cycle)
+    }
+}
+
+/// An earlier build of the agent, run beside the current one.
+pub struct Baseline {
+    pub agent: std::path::PathBuf,
+    /// What to call it in the report, such as its commit.
+    pub name: String,
+}
+
+/// Starts an agent or site with the baseline agent binary instead of the
+/// workspace's (see `giif_tests::agent`).
+pub fn with_agent<T>(agent: Option<&Path>, start: impl FnOnce() -> T) -> T {
+    const VARIABLE: &str = "GIIF_AGENT_BINARY";
+    let Some(agent) = agent else {
+        return start();
+    };
+    // The bench starts its agents from this one thread.
+    std::env::set_var(VARIABLE, agent);
+    let started = start();
+    std::env::remove_var(VARIABLE);
+    started
 }
 
 fn giif_config(count: usize) -> String {
@@ -137,10 +183,15 @@ impl AgentOf {
     }
 }
 
-fn start(side: Side, count: usize, floor: &FloorInstall) -> Result<Running> {
-    let consoles = |flavor| {
+fn start(
+    side: Side,
+    count: usize,
+    floor: &FloorInstall,
+    baseline: Option<&Baseline>,
+) -> Result<Running> {
+    let consoles = |flavor, agent: Option<&Path>| {
         let db = GuacamoleDb::start(flavor);
-        let site = site_with_consoles(count, &db);
+        let site = with_agent(agent, || site_with_consoles(count, &db));
         let workspace = Workspace::new(&site.agent, &giif_config(count));
         Running {
             workspace,
@@ -149,8 +200,12 @@ fn start(side: Side, count: usize, floor: &FloorInstall) -> Result<Running> {
         }
     };
     Ok(match side {
-        Side::ConsolesPostgres => consoles(GuacFlavor::Postgres),
-        Side::ConsolesMariaDb => consoles(GuacFlavor::MariaDb),
+        Side::ConsolesPostgres => consoles(GuacFlavor::Postgres, None),
+        Side::BaselineConsolesPostgres => {
+            let baseline = baseline.context("the baseline column needs --baseline-agent")?;
+            consoles(GuacFlavor::Postgres, Some(&baseline.agent))
+        }
+        Side::ConsolesMariaDb => consoles(GuacFlavor::MariaDb, None),
         Side::NoConsoles => {
             let agent = agent_for(count);
             Running {
@@ -188,34 +243,43 @@ pub const PLANS_PER_REPETITION: usize = 3;
 /// One repetition of every side, interleaved command by command so that
 /// all see the same load: every side's apply, then the plans in turns,
 /// then every side's destroy.
-pub fn run_once(comparison: &mut Comparison, logs: Option<&Path>, repetition: usize) -> Result<()> {
+pub fn run_once(
+    comparison: &mut Comparison,
+    logs: Option<&Path>,
+    repetition: usize,
+    baseline: Option<&Baseline>,
+) -> Result<()> {
     let count = comparison.count;
     let floor = FloorInstall::new()?;
-    let running = Side::ALL
+    let sides: Vec<Side> = comparison.sides.iter().map(|(side, _)| *side).collect();
+    let running = sides
         .iter()
-        .map(|side| start(*side, count, &floor))
+        .map(|side| start(*side, count, &floor, baseline))
         .collect::<Result<Vec<_>>>()?;
     let outcome = (|| {
         for (i, side) in running.iter().enumerate() {
             comparison.sides[i]
+                .1
                 .apply
                 .push(timed(&side.workspace, APPLY, &[0])?);
         }
         for _ in 0..PLANS_PER_REPETITION {
             for (i, side) in running.iter().enumerate() {
                 comparison.sides[i]
+                    .1
                     .plan
                     .push(timed(&side.workspace, PLAN, &[0])?);
             }
         }
         for (i, side) in running.iter().enumerate() {
             comparison.sides[i]
+                .1
                 .destroy
                 .push(timed(&side.workspace, DESTROY, &[0])?);
         }
         anyhow::Ok(())
     })();
-    for (side, running) in Side::ALL.iter().zip(&running) {
+    for (side, running) in sides.iter().zip(&running) {
         if let Some(agent) = &running.agent {
             let agent = agent.agent();
             keep_log(

@@ -30,6 +30,8 @@ pub struct Results {
     pub comparisons: Vec<Comparison>,
     pub mixed: Vec<Measured>,
     pub class_labs: Vec<class_lab::Measured>,
+    /// The baseline agent's name, when the run had one.
+    pub baseline: Option<String>,
     pub startup: Samples,
     /// (N, each provider process's peak in KiB) for an apply of N projects.
     pub provider_peaks_projects: Option<(usize, Vec<u64>)>,
@@ -116,7 +118,9 @@ impl Results {
                 ),
             ];
             for (side, base, limit, against) in rules {
-                let (side_cycle, base_cycle) = (c.side(side), c.side(base));
+                let (Some(side_cycle), Some(base_cycle)) = (c.side(side), c.side(base)) else {
+                    continue;
+                };
                 for (step, measured, reference) in [
                     ("apply", &side_cycle.apply, &base_cycle.apply),
                     ("plan", &side_cycle.plan, &base_cycle.plan),
@@ -147,7 +151,11 @@ impl Results {
                 ));
             }
         }
-        for lab in self.class_labs.iter().filter(|lab| !lab.profile.is_zero()) {
+        for lab in self
+            .class_labs
+            .iter()
+            .filter(|lab| !lab.profile.is_zero() && !lab.baseline)
+        {
             targets.push(Target::ratio(
                 format!(
                     "`terraform apply` of the class lab, realistic latency ≤ {CLASS_LAB_LIMIT} × its bound at parallelism {}",
@@ -275,7 +283,7 @@ impl Results {
             writeln!(
                 out,
                 "| agent peak memory, class lab, {} | {} |",
-                lab.profile.name,
+                lab.title(),
                 mebibytes(lab.agent_peak_kib)
             )?;
         }
@@ -300,30 +308,69 @@ impl Results {
             self.repetitions * PLANS_PER_REPETITION,
             PLANS_PER_REPETITION
         )?;
-        let titles: Vec<&str> = Side::ALL.iter().map(|s| s.title()).collect();
-        writeln!(
-            out,
-            "| resources | command | {} | consoles ÷ none | giif ÷ floor | none ÷ `terraform_data` |",
-            titles.join(" | ")
-        )?;
-        writeln!(
-            out,
-            "| ---: | --- |{} ---: | ---: | ---: |",
-            " ---: |".repeat(titles.len())
-        )?;
-        for c in &self.comparisons {
-            for (index, step) in ["apply", "plan", "destroy"].into_iter().enumerate() {
-                let samples = |side: Side| c.side(side).steps()[index].1;
-                let cells: Vec<String> = Side::ALL.iter().map(|s| cell(samples(*s))).collect();
-                let versus = |a: Side, b: Side| ratio(samples(a).median(), samples(b).median());
+        let baseline = self.baseline.as_deref();
+        if let Some(name) = baseline {
+            writeln!(
+                out,
+                "The baseline agent is the agent of `{name}`, run in the same run beside the current one: the \
+                 figures before and after the changes since.\n"
+            )?;
+        }
+        let ratios: Vec<(&str, Side, Side)> = baseline
+            .map(|_| {
+                (
+                    "baseline ÷ none",
+                    Side::BaselineConsolesPostgres,
+                    Side::NoConsoles,
+                )
+            })
+            .into_iter()
+            .chain([
+                ("consoles ÷ none", Side::ConsolesPostgres, Side::NoConsoles),
+                ("giif ÷ floor", Side::ConsolesPostgres, Side::Floor),
+                (
+                    "none ÷ `terraform_data`",
+                    Side::NoConsoles,
+                    Side::TerraformData,
+                ),
+            ])
+            .collect();
+        for (n, c) in self.comparisons.iter().enumerate() {
+            if n == 0 {
+                let titles: Vec<&str> = c.sides.iter().map(|(s, _)| s.title()).collect();
+                let ratio_titles: Vec<&str> = ratios.iter().map(|(t, _, _)| *t).collect();
                 writeln!(
                     out,
-                    "| {} | {step} | {} | {:.2} × | {:.2} × | {:.2} × |",
+                    "| resources | command | {} | {} |",
+                    titles.join(" | "),
+                    ratio_titles.join(" | ")
+                )?;
+                writeln!(
+                    out,
+                    "| ---: | --- |{}",
+                    " ---: |".repeat(titles.len() + ratios.len())
+                )?;
+            }
+            for (index, step) in ["apply", "plan", "destroy"].into_iter().enumerate() {
+                let samples = |side: Side| c.side(side).map(|cycle| cycle.steps()[index].1);
+                let cells: Vec<String> = c
+                    .sides
+                    .iter()
+                    .map(|(_, cycle)| cell(cycle.steps()[index].1))
+                    .collect();
+                let versus: Vec<String> = ratios
+                    .iter()
+                    .map(|(_, a, b)| match (samples(*a), samples(*b)) {
+                        (Some(a), Some(b)) => format!("{:.2} ×", ratio(a.median(), b.median())),
+                        _ => String::new(),
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "| {} | {step} | {} | {} |",
                     c.count,
                     cells.join(" | "),
-                    versus(Side::ConsolesPostgres, Side::NoConsoles),
-                    versus(Side::ConsolesPostgres, Side::Floor),
-                    versus(Side::NoConsoles, Side::TerraformData),
+                    versus.join(" | ")
                 )?;
             }
         }
@@ -421,7 +468,7 @@ impl Results {
                 writeln!(
                     out,
                     "| {} | {step} | {} | {chain} | {bound} | {versus} |",
-                    lab.profile.name,
+                    lab.title(),
                     cell(samples)
                 )?;
             }
