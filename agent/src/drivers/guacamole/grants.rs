@@ -253,14 +253,23 @@ impl Db<'_> {
     /// Makes the principals `source` gives READ on `object` exactly
     /// `wanted`. Every wanted principal must exist, spelled exactly. A few
     /// statements whatever the number of principals: the lookups, the
-    /// permission rows and the agent's records each in one.
+    /// permission rows and the agent's records each in one. A `new` object
+    /// (made in this transaction) has no grants or records to read.
     pub async fn set_grants(
         &mut self,
         object: ObjectRef,
         source: &str,
         wanted: &Principals,
+        new: bool,
     ) -> Result<(), DriverError> {
-        let attributes = self.attributes(object.kind, object.id).await?;
+        if new && wanted.is_empty() {
+            return Ok(());
+        }
+        let attributes = if new {
+            BTreeMap::new()
+        } else {
+            self.attributes(object.kind, object.id).await?
+        };
         let mut records: BTreeMap<(Entity, String), Grant> = recorded(&attributes)?
             .into_iter()
             .map(|g| ((g.entity, g.name.clone()), g))
@@ -284,7 +293,11 @@ impl Db<'_> {
                 ),
             ));
         }
-        let holders = self.holders(object).await?;
+        let holders = if new {
+            BTreeSet::new()
+        } else {
+            self.holders(object).await?
+        };
         let (mut grant, mut revoke, mut changed) = (Vec::new(), Vec::new(), Vec::new());
         for key in &wanted {
             let entity_id = ids[key];
@@ -328,6 +341,10 @@ impl Db<'_> {
                 (attribute_name(grant.entity, &grant.name), value)
             })
             .collect();
-        self.set_attributes(object.kind, object.id, &values).await
+        if new {
+            self.add_attributes(object.kind, object.id, &values).await
+        } else {
+            self.set_attributes(object.kind, object.id, &values).await
+        }
     }
 }

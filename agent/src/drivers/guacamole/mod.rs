@@ -216,7 +216,9 @@ impl ConsoleRegistry for GuacamoleDb {
     ) -> Result<ObjectId, DriverError> {
         observe(TARGET, "ensure connection group", async {
             let keys = group_keys(owner, parent);
-            in_transaction!(self, &keys, |db| ensure_group_in(db, owner, parent, name))
+            in_transaction!(self, &keys, |db| async {
+                Ok::<_, DriverError>(ensure_group_in(db, owner, parent, name).await?.0)
+            })
         })
         .await
     }
@@ -542,9 +544,12 @@ async fn ensure_connection_in(
     ];
     if new {
         marks.push((OWNER.to_string(), Some(owner.to_string())));
+        db.add_attributes(ObjectKind::Connection, id, &marks)
+            .await?;
+    } else {
+        db.set_attributes(ObjectKind::Connection, id, &marks)
+            .await?;
     }
-    db.set_attributes(ObjectKind::Connection, id, &marks)
-        .await?;
     Ok(id)
 }
 
@@ -608,14 +613,27 @@ async fn ensure_tree_in(
     tree: &GroupTree,
     grants: Option<Grants<'_>>,
 ) -> Result<Vec<ObjectId>, DriverError> {
-    let top = ensure_group_in(db, &tree.top.owner, tree.parent, &tree.top.name).await?;
+    let (top, new) = ensure_group_in(db, &tree.top.owner, tree.parent, &tree.top.name).await?;
     let mut ids = vec![top];
     for child in &tree.children {
-        ids.push(ensure_group_in(db, &child.owner, Parent::Group(top), &child.name).await?);
+        ids.push(
+            ensure_group_in(db, &child.owner, Parent::Group(top), &child.name)
+                .await?
+                .0,
+        );
     }
     if let Some(grants) = grants {
-        for object in owned_subtree_in(db, top).await? {
-            grants_in(db, object, grants.source, grants.wanted).await?;
+        if new {
+            // A group made just now holds only its children, made with it:
+            // no grants or records to read first.
+            for id in &ids {
+                db.set_grants(ObjectRef::group(*id), grants.source, grants.wanted, true)
+                    .await?;
+            }
+        } else {
+            for object in owned_subtree_in(db, top).await? {
+                grants_in(db, object, grants.source, grants.wanted).await?;
+            }
         }
     }
     Ok(ids)
@@ -640,13 +658,14 @@ async fn root_group_in(db: &mut Db<'_>, owner: &str, name: &str) -> Result<Objec
     )
 }
 
-/// The body of [`ConsoleRegistry::ensure_group`].
+/// The body of [`ConsoleRegistry::ensure_group`]: the group's id, and
+/// whether it was made just now.
 async fn ensure_group_in(
     db: &mut Db<'_>,
     owner: &str,
     parent: Parent,
     name: &str,
-) -> Result<ObjectId, DriverError> {
+) -> Result<(ObjectId, bool), DriverError> {
     Ok(
         match db.by_attribute(ObjectKind::Group, OWNER, owner).await? {
             Some(id) => {
@@ -656,15 +675,15 @@ async fn ensure_group_in(
                     place(db, ObjectKind::Group, id, parent, name).await?;
                     db.update_group(id, parent, name).await?;
                 }
-                id
+                (id, false)
             }
             None => {
                 // 0 is no object's id: any holder of the name clashes.
                 place(db, ObjectKind::Group, 0, parent, name).await?;
                 let id = db.insert_group(parent, name).await?;
-                db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner))
-                    .await?;
-                id
+                let mark = [(OWNER.to_string(), Some(owner.to_string()))];
+                db.add_attributes(ObjectKind::Group, id, &mark).await?;
+                (id, true)
             }
         },
     )
@@ -697,7 +716,7 @@ async fn grants_in(
             format!("the agent did not create {noun} {}", object.id),
         ));
     }
-    db.set_grants(object, source, wanted).await
+    db.set_grants(object, source, wanted, false).await
 }
 
 /// Every object the agent made under group `root`, `root` included.

@@ -321,22 +321,33 @@ impl Db<'_> {
                 .execute(&mut *self.conn)
                 .await
                 .map_err(|e| classify("set attributes", e))?;
-            let set: Vec<(&str, &str)> = chunk
-                .iter()
-                .filter_map(|(name, value)| Some((name.as_str(), value.as_deref()?)))
-                .collect();
-            if set.is_empty() {
-                continue;
-            }
+        }
+        self.add_attributes(kind, id, values).await
+    }
+
+    /// Writes attributes an object does not have yet (one made in this
+    /// transaction); `None` values are left out.
+    pub async fn add_attributes(
+        &mut self,
+        kind: ObjectKind,
+        id: ObjectId,
+        values: &[(String, Option<String>)],
+    ) -> Result<(), DriverError> {
+        let t = tables(kind);
+        let set: Vec<(&str, &str)> = values
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.as_deref()?)))
+            .collect();
+        for chunk in set.chunks(500) {
             let insert = self.sql(&format!(
                 "INSERT INTO {attr} ({id}, attribute_name, attribute_value) VALUES {}",
-                vec!["(?, ?, ?)"; set.len()].join(", "),
+                vec!["(?, ?, ?)"; chunk.len()].join(", "),
                 id = t.id,
                 attr = t.attribute
             ));
             let mut query = sqlx::query(&insert);
-            for (name, value) in set {
-                query = query.bind(id).bind(name).bind(value);
+            for (name, value) in chunk {
+                query = query.bind(id).bind(*name).bind(*value);
             }
             query
                 .execute(&mut *self.conn)
