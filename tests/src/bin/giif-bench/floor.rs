@@ -1,10 +1,13 @@
 //! The protocol floor: a tfplugin6 provider (`floor`) with one resource,
-//! `floor_thing { name }`, that answers every call by handing Terraform's
-//! own values back, decoding nothing and keeping nothing. What remains of
-//! its time is the plugin protocol itself: Terraform starting a process,
-//! the handshake, gRPC and TLS, the calls per resource. `giif-bench`
-//! serves it when started under the name `terraform-provider-floor`, as
-//! Terraform starts it through a `dev_overrides` directory holding a link.
+//! `floor_project`, whose schema is `giif_project`'s own, that answers
+//! every call by handing Terraform's values back, decoding nothing and
+//! keeping nothing (its computed attributes stay null). With the same
+//! schema Terraform does the same work per resource on both sides, so what
+//! remains of the floor's time is Terraform and the plugin protocol itself:
+//! starting a process, the handshake, gRPC and TLS, the calls per resource.
+//! `giif-bench` serves it when started under the name
+//! `terraform-provider-floor`, as Terraform starts it through a
+//! `dev_overrides` directory holding a link.
 
 use std::path::PathBuf;
 
@@ -19,7 +22,9 @@ use tonic::{Request, Response, Status};
 pub const EXECUTABLE: &str = "terraform-provider-floor";
 /// The provider's source address.
 pub const ADDRESS: &str = "registry.terraform.io/giif/floor";
-const TYPE: &str = "floor_thing";
+const TYPE: &str = "floor_project";
+/// The giif resource whose schema the floor serves.
+const SCHEMA_OF: &str = "giif_project";
 
 pub fn is_invoked_as_floor() -> bool {
     std::env::args_os()
@@ -91,7 +96,7 @@ fn config(count: usize) -> String {
   }}
 }}
 
-resource "floor_thing" "p" {{
+resource "floor_project" "p" {{
   count = {count}
   name  = "bench-${{count.index}}"
 }}
@@ -101,19 +106,15 @@ resource "floor_thing" "p" {{
 
 struct Floor;
 
-fn schema() -> tf::Schema {
-    tf::Schema {
-        version: 0,
-        block: Some(tf::schema::Block {
-            attributes: vec![tf::schema::Attribute {
-                name: "name".into(),
-                r#type: br#""string""#.to_vec(),
-                required: true,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
-    }
+fn schema() -> Result<tf::Schema, Status> {
+    let service = giif_provider::server::ProviderService::new();
+    service
+        .registry()
+        .resources
+        .iter()
+        .find(|r| r.type_name() == SCHEMA_OF)
+        .map(|r| r.schema().to_proto())
+        .ok_or_else(|| Status::internal(format!("the giif provider has no {SCHEMA_OF}")))
 }
 
 fn not_served(what: &str) -> Status {
@@ -146,7 +147,7 @@ impl Provider for Floor {
                 version: 0,
                 block: Some(Default::default()),
             }),
-            resource_schemas: [(TYPE.to_string(), schema())].into(),
+            resource_schemas: [(TYPE.to_string(), schema()?)].into(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
         }))
