@@ -234,12 +234,9 @@ impl ConsoleRegistry for GuacamoleDb {
                     return Ok(ids);
                 }
             }
-            let mut keys = group_keys(&tree.top.owner, tree.parent);
-            keys.extend(
-                tree.children
-                    .iter()
-                    .map(|child| LockKey::Owner(child.owner.clone())),
-            );
+            // The top's key covers the children: they are only ever
+            // written with it.
+            let keys = group_keys(&tree.top.owner, tree.parent);
             in_transaction!(self, &keys, |db| ensure_tree_in(db, tree, grants))
         })
         .await
@@ -616,11 +613,15 @@ async fn ensure_tree_in(
     let (top, new) = ensure_group_in(db, &tree.top.owner, tree.parent, &tree.top.name).await?;
     let mut ids = vec![top];
     for child in &tree.children {
-        ids.push(
-            ensure_group_in(db, &child.owner, Parent::Group(top), &child.name)
+        let in_top = Parent::Group(top);
+        ids.push(if new {
+            // A group made just now is empty: nothing to find or clash with.
+            create_group_in(db, &child.owner, in_top, &child.name).await?
+        } else {
+            ensure_group_in(db, &child.owner, in_top, &child.name)
                 .await?
-                .0,
-        );
+                .0
+        });
     }
     if let Some(grants) = grants {
         if new {
@@ -680,13 +681,23 @@ async fn ensure_group_in(
             None => {
                 // 0 is no object's id: any holder of the name clashes.
                 place(db, ObjectKind::Group, 0, parent, name).await?;
-                let id = db.insert_group(parent, name).await?;
-                let mark = [(OWNER.to_string(), Some(owner.to_string()))];
-                db.add_attributes(ObjectKind::Group, id, &mark).await?;
-                (id, true)
+                (create_group_in(db, owner, parent, name).await?, true)
             }
         },
     )
+}
+
+/// Makes `owner`'s group, its name already checked.
+async fn create_group_in(
+    db: &mut Db<'_>,
+    owner: &str,
+    parent: Parent,
+    name: &str,
+) -> Result<ObjectId, DriverError> {
+    let id = db.insert_group(parent, name).await?;
+    let mark = [(OWNER.to_string(), Some(owner.to_string()))];
+    db.add_attributes(ObjectKind::Group, id, &mark).await?;
+    Ok(id)
 }
 
 /// The body of [`ConsoleRegistry::set_grants`], the object's row locked

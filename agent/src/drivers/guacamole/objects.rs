@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::AnyConnection;
+use sqlx::any::AnyArguments;
+use sqlx::{AnyConnection, Arguments};
 
 use super::sql::{classify, placeholders, Dialect};
 use crate::drivers::console::{ObjectId, ObjectKind, Parent};
@@ -54,6 +55,15 @@ pub fn tables(kind: ObjectKind) -> Tables {
             noun: "connection",
         },
     }
+}
+
+/// Adds one argument to a query's arguments.
+fn bind<'q, T>(args: &mut AnyArguments<'q>, value: T) -> Result<(), DriverError>
+where
+    T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    args.add(value)
+        .map_err(|e| DriverError::permanent(super::sql::TARGET, "encode a value", e.to_string()))
 }
 
 pub fn parent_of(id: Option<i64>) -> Parent {
@@ -362,17 +372,17 @@ impl Db<'_> {
         parent: Parent,
         name: &str,
     ) -> Result<ObjectId, DriverError> {
-        let sql = self.sql(
+        let mut args = AnyArguments::default();
+        bind(&mut args, parent_id(parent))?;
+        bind(&mut args, name)?;
+        self.insert_returning_id(
+            ObjectKind::Group,
             "INSERT INTO guacamole_connection_group (parent_id, connection_group_name, type) \
              VALUES (?, ?, 'ORGANIZATIONAL')",
-        );
-        sqlx::query(&sql)
-            .bind(parent_id(parent))
-            .bind(name)
-            .execute(&mut *self.conn)
-            .await
-            .map_err(|e| classify("create a connection group", e))?;
-        self.inserted(ObjectKind::Group).await
+            args,
+            "create a connection group",
+        )
+        .await
     }
 
     pub async fn insert_connection(
@@ -382,37 +392,53 @@ impl Db<'_> {
         protocol: &str,
         guacd: Option<&(String, u16)>,
     ) -> Result<ObjectId, DriverError> {
-        let sql = self.sql(
+        let mut args = AnyArguments::default();
+        bind(&mut args, name)?;
+        bind(&mut args, parent)?;
+        bind(&mut args, protocol)?;
+        bind(&mut args, guacd.map(|(host, _)| host.clone()))?;
+        bind(&mut args, guacd.map(|(_, port)| i32::from(*port)))?;
+        self.insert_returning_id(
+            ObjectKind::Connection,
             "INSERT INTO guacamole_connection (connection_name, parent_id, protocol, proxy_hostname, proxy_port) \
              VALUES (?, ?, ?, ?, ?)",
-        );
-        sqlx::query(&sql)
-            .bind(name)
-            .bind(parent)
-            .bind(protocol)
-            .bind(guacd.map(|(host, _)| host.clone()))
-            .bind(guacd.map(|(_, port)| i32::from(*port)))
-            .execute(&mut *self.conn)
-            .await
-            .map_err(|e| classify("create a connection", e))?;
-        self.inserted(ObjectKind::Connection).await
+            args,
+            "create a connection",
+        )
+        .await
     }
 
-    /// The id of the row this connection just inserted.
-    async fn inserted(&mut self, kind: ObjectKind) -> Result<ObjectId, DriverError> {
-        let t = tables(kind);
-        let sql = match self.dialect {
-            Dialect::MySql => "SELECT LAST_INSERT_ID()".to_string(),
-            Dialect::Postgres => format!(
-                "SELECT currval(pg_get_serial_sequence('{}', '{}'))",
-                t.object, t.id
-            ),
-        };
-        let (id,): (i64,) = sqlx::query_as(&sql)
-            .fetch_one(&mut *self.conn)
-            .await
-            .map_err(|e| classify("read a new object's id", e))?;
-        Ok(id)
+    /// Inserts one row and returns its id, in one round trip on PostgreSQL
+    /// (`RETURNING`); MySQL has no `RETURNING`, so there the session's
+    /// `LAST_INSERT_ID()` is read after.
+    async fn insert_returning_id(
+        &mut self,
+        kind: ObjectKind,
+        insert: &str,
+        args: AnyArguments<'_>,
+        action: &str,
+    ) -> Result<ObjectId, DriverError> {
+        match self.dialect {
+            Dialect::Postgres => {
+                let sql = format!("{} RETURNING {}", self.sql(insert), tables(kind).id);
+                let (id,): (i64,) = sqlx::query_as_with(&sql, args)
+                    .fetch_one(&mut *self.conn)
+                    .await
+                    .map_err(|e| classify(action, e))?;
+                Ok(id)
+            }
+            Dialect::MySql => {
+                sqlx::query_with(insert, args)
+                    .execute(&mut *self.conn)
+                    .await
+                    .map_err(|e| classify(action, e))?;
+                let (id,): (i64,) = sqlx::query_as("SELECT LAST_INSERT_ID()")
+                    .fetch_one(&mut *self.conn)
+                    .await
+                    .map_err(|e| classify("read a new object's id", e))?;
+                Ok(id)
+            }
+        }
     }
 
     /// Sharing profiles of a connection (made in the web app, never by the

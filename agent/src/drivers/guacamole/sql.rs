@@ -218,38 +218,48 @@ impl Locked {
         let mut keys = keys.to_vec();
         keys.sort();
         keys.dedup();
+        // The keys are the agent's own numbers and hex names, written into
+        // the statement so that beginning and locking take one round trip.
         match dialect {
             Dialect::Postgres => {
                 // A stuck holder makes waiters fail (and retry), not hang.
-                locked
-                    .execute_raw(
-                        "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '30s'",
-                    )
-                    .await?;
-                for key in &keys {
-                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                        .bind(key.number())
-                        .execute(&mut **locked.conn()?)
-                        .await
-                        .map_err(|e| classify(ACTION, e))?;
+                let mut sql =
+                    "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '30s'"
+                        .to_string();
+                if !keys.is_empty() {
+                    let locks: Vec<String> = keys
+                        .iter()
+                        .map(|key| format!("pg_advisory_xact_lock({})", key.number()))
+                        .collect();
+                    // Evaluated left to right: in the keys' order.
+                    sql.push_str(&format!("; SELECT {}", locks.join(", ")));
                 }
+                locked.execute_raw(&sql).await?;
             }
             Dialect::MySql => {
-                for key in &keys {
-                    let name = key.name();
-                    let (got,): (Option<i64>,) = sqlx::query_as("SELECT GET_LOCK(?, 30)")
-                        .bind(&name)
+                if !keys.is_empty() {
+                    let names: Vec<String> = keys.iter().map(LockKey::name).collect();
+                    // Held ones are released at the end even if one timed out.
+                    locked.named = names.clone();
+                    let calls: Vec<String> = names
+                        .iter()
+                        .map(|name| format!("GET_LOCK('{name}', 30)"))
+                        .collect();
+                    let row = sqlx::query(&format!("SELECT {}", calls.join(", ")))
                         .fetch_one(&mut **locked.conn()?)
                         .await
                         .map_err(|e| classify(ACTION, e))?;
-                    if got != Some(1) {
-                        return Err(DriverError::transient(
-                            TARGET,
-                            ACTION,
-                            "another agent held the Guacamole write lock for 30 s",
-                        ));
+                    for column in 0..names.len() {
+                        let got: Option<i64> =
+                            sqlx::Row::try_get(&row, column).map_err(|e| classify(ACTION, e))?;
+                        if got != Some(1) {
+                            return Err(DriverError::transient(
+                                TARGET,
+                                ACTION,
+                                "another agent held the Guacamole write lock for 30 s",
+                            ));
+                        }
                     }
-                    locked.named.push(name);
                 }
                 locked
                     .execute_raw("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")

@@ -197,3 +197,54 @@ async fn relay(client: TcpStream, upstream: TcpStream, delay: Duration) {
     };
     tokio::join!(to_server, delayed, to_client);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    #[test]
+    fn urls_are_pointed_at_the_proxy_and_back() {
+        let server = DelayProxy::server_of("postgres://u:p@127.0.0.1:5432/guacamole_db").unwrap();
+        assert_eq!(server, "127.0.0.1:5432".parse().unwrap());
+        let proxy = DelayProxy::start(server, Duration::ZERO).unwrap();
+        assert_eq!(
+            proxy
+                .url_through("postgres://u:p@127.0.0.1:5432/guacamole_db")
+                .unwrap(),
+            format!("postgres://u:p@{}/guacamole_db", proxy.addr)
+        );
+    }
+
+    #[test]
+    fn every_round_trip_takes_the_delay_longer_and_keeps_its_bytes() {
+        // An echo server on loopback, behind a proxy adding 40 ms.
+        let echo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = echo.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = echo.accept().unwrap();
+            let mut buffer = [0u8; 1024];
+            while let Ok(n) = stream.read(&mut buffer) {
+                if n == 0 || stream.write_all(&buffer[..n]).is_err() {
+                    break;
+                }
+            }
+        });
+        let delay = Duration::from_millis(40);
+        let proxy = DelayProxy::start(server, delay).unwrap();
+        let mut client = std::net::TcpStream::connect(proxy.addr).unwrap();
+        for round in 0..3u8 {
+            let started = Instant::now();
+            client.write_all(&[round, 1, 2, 3]).unwrap();
+            let mut answer = [0u8; 4];
+            client.read_exact(&mut answer).unwrap();
+            assert_eq!(answer, [round, 1, 2, 3]);
+            assert!(
+                started.elapsed() >= delay,
+                "round {round}: {:?}",
+                started.elapsed()
+            );
+        }
+    }
+}

@@ -536,16 +536,25 @@ const METHOD: &str = r#"## Method
   started for the run with the official schema; the third runs it without Guacamole, as earlier reports
   measured.
 - **The protocol floor** is a tfplugin6 provider inside `giif-bench` (`floor.rs`), started by Terraform as
-  `terraform-provider-floor` through `dev_overrides`: one resource, `floor_thing { name }`, whose every
-  call hands Terraform's values back, decoding nothing and keeping nothing. Its figure is what the plugin
-  protocol itself costs (process starts, handshake, TLS, the calls per resource), so giif ÷ floor is the
-  price of the giif provider's own work and the agent.
+  `terraform-provider-floor` through `dev_overrides`: one resource, `floor_project`, with `giif_project`'s
+  own schema, whose every call hands Terraform's values back, decoding nothing and keeping nothing (its
+  computed attributes stay null). With the same schema and configuration Terraform does the same work per
+  resource on both sides, so the floor's figure is Terraform plus what the plugin protocol itself costs
+  (process starts, handshake, TLS, the calls per resource), and giif ÷ floor is the price of the giif
+  provider's own work, the agent and its console writes.
+- **Baseline.** `make bench BASELINE=<commit>` builds that commit's agent (`scripts/baseline-agent.sh`) and
+  runs it as one more column beside the current agent, same provider, same run: the figures before and
+  after the changes since that commit.
 - **`terraform_data`** is Terraform's built-in resource: no provider process, no network, no store. Its
   figure is what Terraform alone costs for the same number of resources.
 - **Realistic latency** is set with the simulator's fault knobs (`PUT /faults/{endpoint}` on its admin
   API): `task_duration_ms` of `pve` (every Proxmox task, and a NIC hot-plug into a running VM),
-  `latency_ms` of each `idrac:<server>` (before every racadm answer) and `task_duration_ms` of each
-  `pagw:<slot>` (the gateway guest's boot). Zero latency sets all three to 0.
+  `latency_ms` of `pve` (before every Proxmox API answer; the class lab only), `latency_ms` of each
+  `idrac:<server>` (before every racadm answer) and `task_duration_ms` of each `pagw:<slot>` (the gateway
+  guest's boot). Zero latency sets them all to 0. The class lab's agent reaches Guacamole's database
+  through a proxy in `giif-bench` (`latency.rs`) that holds every byte going to the database for the
+  query latency, in order and without holding back what follows, so every round trip takes that much
+  longer however many are in flight; at zero latency the proxy is there with no delay.
 - **Critical path.** For every resource, the hardware steps the agent's operation has to take one after
   another (read off `agent/src/gateways/converge.rs`, `agent/src/vms/converge.rs`,
   `agent/src/bare_metal/converge.rs`, `agent/src/floating.rs` and the drivers; see
@@ -559,7 +568,14 @@ const METHOD: &str = r#"## Method
   driver's pause between them. Calls without device latency (Proxmox API reads and synchronous writes,
   SSH to gateways, the store) count as zero, so the measured/critical-path ratio includes them along
   with Terraform's and the provider's own time. A ratio close to 1 shows that the agent runs independent
-  work (the three gateways, the six VMs, the two servers) at the same time.
+  work (the three gateways, the six VMs, the two servers) at the same time. Where Proxmox API calls have
+  latency (the class lab), every task counts two calls (the one that starts it and the status read that
+  sees it end) and a synchronous config update one; the status reads while a task runs overlap it.
+- **Class lab bound.** Terraform works on at most 10 resources at once by default, and the lab has 32
+  besides its project, so its bound is not one chain: `critical_path::schedule` plays Terraform's walk
+  with 10 slots, starting whenever a slot frees the waiting resource with the longest chain ahead of it,
+  and takes how long the same steps need then. The 30 VMs (a clone, a config update, a resize and a
+  start each) and the gateway need four rounds: no schedule of 31 such jobs on 10 slots is shorter.
 - **Where the rest goes.** For every resource a `plan` makes four calls to the provider
   (`ValidateResourceConfig`, `UpgradeResourceState`, `ReadResource`, `PlanResourceChange`) and an
   `apply` one more, each a gRPC call over TLS to another process, where `terraform_data` stays inside
