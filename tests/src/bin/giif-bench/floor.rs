@@ -106,7 +106,7 @@ resource "floor_project" "p" {{
 
 struct Floor;
 
-fn schema() -> Result<tf::Schema, Status> {
+fn schema() -> Option<tf::Schema> {
     let service = giif_provider::server::ProviderService::new();
     service
         .registry()
@@ -114,7 +114,6 @@ fn schema() -> Result<tf::Schema, Status> {
         .iter()
         .find(|r| r.type_name() == SCHEMA_OF)
         .map(|r| r.schema().to_proto())
-        .ok_or_else(|| Status::internal(format!("the giif provider has no {SCHEMA_OF}")))
 }
 
 fn not_served(what: &str) -> Status {
@@ -147,7 +146,13 @@ impl Provider for Floor {
                 version: 0,
                 block: Some(Default::default()),
             }),
-            resource_schemas: [(TYPE.to_string(), schema()?)].into(),
+            resource_schemas: [(
+                TYPE.to_string(),
+                schema().ok_or_else(|| {
+                    Status::internal(format!("the giif provider has no {SCHEMA_OF}"))
+                })?,
+            )]
+            .into(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
         }))
