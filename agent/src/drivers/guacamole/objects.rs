@@ -20,6 +20,14 @@ pub const FOLLOWS: &str = "giif-resource-secret";
 /// The project a connection was placed in by `project_id`.
 pub const PLACEMENT: &str = "giif-placement";
 
+/// A table of named values of an object (attributes, parameters): its
+/// id, name and value columns, in that order.
+struct NamedRows {
+    table: &'static str,
+    columns: String,
+    action: &'static str,
+}
+
 /// One connection to Guacamole's database, in its dialect.
 pub struct Db<'a> {
     pub conn: &'a mut AnyConnection,
@@ -348,12 +356,28 @@ impl Db<'_> {
             .iter()
             .filter_map(|(name, value)| Some((name.as_str(), value.as_deref()?)))
             .collect();
-        for chunk in set.chunks(500) {
+        let rows = NamedRows {
+            table: t.attribute,
+            columns: format!("{}, attribute_name, attribute_value", t.id),
+            action: "set attributes",
+        };
+        self.insert_named(&rows, id, &set).await
+    }
+
+    /// Inserts one `(id, name, value)` row per value, in statements of at
+    /// most 500 rows.
+    async fn insert_named(
+        &mut self,
+        rows: &NamedRows,
+        id: ObjectId,
+        values: &[(&str, &str)],
+    ) -> Result<(), DriverError> {
+        for chunk in values.chunks(500) {
             let insert = self.sql(&format!(
-                "INSERT INTO {attr} ({id}, attribute_name, attribute_value) VALUES {}",
-                vec!["(?, ?, ?)"; chunk.len()].join(", "),
-                id = t.id,
-                attr = t.attribute
+                "INSERT INTO {} ({}) VALUES {}",
+                rows.table,
+                rows.columns,
+                vec!["(?, ?, ?)"; chunk.len()].join(", ")
             ));
             let mut query = sqlx::query(&insert);
             for (name, value) in chunk {
@@ -362,7 +386,7 @@ impl Db<'_> {
             query
                 .execute(&mut *self.conn)
                 .await
-                .map_err(|e| classify("set attributes", e))?;
+                .map_err(|e| classify(rows.action, e))?;
         }
         Ok(())
     }
@@ -575,20 +599,12 @@ impl Db<'_> {
         }
         let names: Vec<&str> = values.iter().map(|(name, _)| *name).collect();
         self.delete_parameters(id, &names).await?;
-        let sql = self.sql(&format!(
-            "INSERT INTO guacamole_connection_parameter (connection_id, parameter_name, parameter_value) \
-             VALUES {}",
-            vec!["(?, ?, ?)"; values.len()].join(", ")
-        ));
-        let mut query = sqlx::query(&sql);
-        for (name, value) in values {
-            query = query.bind(id).bind(*name).bind(*value);
-        }
-        query
-            .execute(&mut *self.conn)
-            .await
-            .map_err(|e| classify("set connection parameters", e))?;
-        Ok(())
+        let rows = NamedRows {
+            table: "guacamole_connection_parameter",
+            columns: "connection_id, parameter_name, parameter_value".into(),
+            action: "set connection parameters",
+        };
+        self.insert_named(&rows, id, values).await
     }
 
     /// Deletes one object; the schema cascades to its parameters,

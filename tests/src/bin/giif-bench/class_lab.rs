@@ -15,9 +15,8 @@ use giif_tests::terraform::Workspace;
 
 use crate::critical_path::{longest_chain, schedule, steps, Resource};
 use crate::latency::{DelayProxy, Profile, REALISTIC_CALLS, ZERO_LATENCY};
-use crate::memory::peak_resident_kib;
 use crate::projects::{with_agent, Baseline};
-use crate::samples::{keep_log, timed, LifeCycle, APPLY, DESTROY, PLAN};
+use crate::samples::{keep_agent, timed, LifeCycle, APPLY, DESTROY, PLAN};
 
 pub const SEATS: usize = 30;
 pub const MEMBERS: usize = 30;
@@ -202,17 +201,10 @@ pub fn run_once(
         measured.life_cycle.destroy.push(timed(&ws, DESTROY, &[0])?);
         anyhow::Ok(())
     })();
-    keep_log(
-        logs,
-        &format!(
-            "class-lab-{}-run{repetition}-agent.log",
-            measured.title().replace([' ', ','], "-")
-        ),
-        &site.agent.log(),
-    )?;
-    outcome?;
-    measured.agent_peak_kib = measured
-        .agent_peak_kib
-        .max(peak_resident_kib(site.agent.pid())?);
-    Ok(())
+    let name = format!(
+        "class-lab-{}-run{repetition}-agent.log",
+        measured.title().replace([' ', ','], "-")
+    );
+    keep_agent(logs, &name, &site.agent, &mut measured.agent_peak_kib)?;
+    outcome
 }

@@ -15,8 +15,8 @@ use giif_tests::terraform::Workspace;
 
 use crate::critical_path::{self, longest_chain, steps, Chain, Resource, Step};
 pub use crate::latency::{Profile, REALISTIC_LATENCY, ZERO_LATENCY};
-use crate::memory::{peak_resident_kib, ProviderWrapper};
-use crate::samples::{apply_plan_destroy, keep_log, timed, LifeCycle, APPLY};
+use crate::memory::ProviderWrapper;
+use crate::samples::{apply_plan_destroy, keep_agent, timed, LifeCycle, APPLY};
 
 const PROJECTS: usize = 3;
 /// Projects 0..SERVERS get a bare-metal server each.
@@ -191,19 +191,12 @@ pub fn run_once(measured: &mut Measured, logs: Option<&Path>, repetition: usize)
     let site = site(&measured.profile)?;
     let ws = Workspace::new(&site.agent, &config());
     let outcome = apply_plan_destroy(&ws, &mut measured.life_cycle);
-    keep_log(
-        logs,
-        &format!(
-            "mixed-{}-run{repetition}-agent.log",
-            measured.profile.name.replace(' ', "-")
-        ),
-        &site.agent.log(),
-    )?;
-    outcome?;
-    measured.agent_peak_kib = measured
-        .agent_peak_kib
-        .max(peak_resident_kib(site.agent.pid())?);
-    Ok(())
+    let name = format!(
+        "mixed-{}-run{repetition}-agent.log",
+        measured.profile.name.replace(' ', "-")
+    );
+    keep_agent(logs, &name, &site.agent, &mut measured.agent_peak_kib)?;
+    outcome
 }
 
 /// One untimed apply with every provider process run through the

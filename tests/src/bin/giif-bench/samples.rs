@@ -104,6 +104,19 @@ pub fn keep_log(dir: Option<&std::path::Path>, name: &str, log: &str) -> Result<
     Ok(())
 }
 
+/// After a run: keeps its agent's log as `name` (see [`keep_log`]) and
+/// raises `peak_kib` to the agent's peak resident set size.
+pub fn keep_agent(
+    logs: Option<&std::path::Path>,
+    name: &str,
+    agent: &giif_tests::agent::TestAgent,
+    peak_kib: &mut u64,
+) -> Result<()> {
+    keep_log(logs, name, &agent.log())?;
+    *peak_kib = (*peak_kib).max(crate::memory::peak_resident_kib(agent.pid())?);
+    Ok(())
+}
+
 /// Seconds with two decimals, as the tables show them.
 pub fn seconds(duration: Duration) -> String {
     format!("{:.2}", duration.as_secs_f64())
