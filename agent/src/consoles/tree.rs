@@ -4,8 +4,10 @@
 use giif_proto::agent as api;
 
 use super::{console_error, owner, ConsoleState, Consoles, Registry, MEMBERS};
+use std::collections::BTreeMap;
+
 use crate::drivers::console::{
-    Grants, GroupTree, ObjectId, ObjectRef, OwnedGroup, Parent, Principals,
+    Grants, GroupTree, LiveGroup, ObjectId, ObjectRef, OwnedGroup, Parent, Principals,
 };
 use crate::error::ApiError;
 
@@ -170,19 +172,22 @@ impl Consoles {
                 return projects.iter().map(|_| ConsoleState::Unknown).collect();
             }
         };
-        // At once, as separate GetProject calls would be: one slow or
-        // unreachable database costs one wait, not one per project. The
-        // pool bounds how many queries run together.
-        let registry = &registry;
-        futures_util::future::join_all(projects.iter().map(|project| async move {
-            project_state_in(registry, project)
-                .await
-                .unwrap_or_else(|err| {
-                    tracing::warn!(project = %project.id, error = %err, "the project's console group could not be read");
-                    ConsoleState::Unknown
-                })
-        }))
-        .await
+        // Every project's three groups in one query: a refresh of many
+        // projects costs one round trip, and an unreachable database one wait.
+        let owners: Vec<String> = projects
+            .iter()
+            .flat_map(|project| group_owners(&project.id))
+            .collect();
+        match registry.db.owned_groups(&owners).await {
+            Ok(found) => projects
+                .iter()
+                .map(|project| project_state_in(&registry, project, &found))
+                .collect(),
+            Err(err) => {
+                tracing::warn!(error = %err, "the projects' console groups could not be read");
+                projects.iter().map(|_| ConsoleState::Unknown).collect()
+            }
+        }
     }
 
     /// Removes the project's groups (and the agent's objects in them).
@@ -235,44 +240,45 @@ async fn project_tree(
     }
 }
 
-async fn project_state_in(
+/// The owner marks of a project's groups: its own, `Resources` and
+/// `Project Toolbox`.
+fn group_owners(project_id: &str) -> [String; 3] {
+    [
+        owner::project(project_id),
+        owner::resources(project_id),
+        owner::toolbox(project_id),
+    ]
+}
+
+/// The project's console state, from the groups `found` by owner.
+fn project_state_in(
     registry: &Registry,
     project: &api::Project,
-) -> Result<ConsoleState, ApiError> {
-    let db = &registry.db;
+    found: &BTreeMap<String, LiveGroup>,
+) -> ConsoleState {
     let name = project_name(project);
-    let [top, resources, toolbox] = [
-        owner::project(&project.id),
-        owner::resources(&project.id),
-        owner::toolbox(&project.id),
-    ];
-    let found = db
-        .owned_groups(&[top.clone(), resources.clone(), toolbox.clone()])
-        .await
-        .map_err(console_error)?;
+    let [top, resources, toolbox] = group_owners(&project.id);
     let Some(group) = found.get(&top) else {
-        return Ok(ConsoleState::Drift(format!(
-            "the Guacamole group {PROJECTS}/{name} is missing"
-        )));
+        return ConsoleState::Drift(format!("the Guacamole group {PROJECTS}/{name} is missing"));
     };
     if group.name != name {
-        return Ok(ConsoleState::Drift(format!(
+        return ConsoleState::Drift(format!(
             "the Guacamole group of project {name} was renamed to {:?}",
             group.name
-        )));
+        ));
     }
     for (key, label) in [(resources, RESOURCES), (toolbox, TOOLBOX)] {
         if !found.contains_key(&key) {
-            return Ok(ConsoleState::Drift(format!(
+            return ConsoleState::Drift(format!(
                 "the Guacamole group {PROJECTS}/{name}/{label} is missing"
-            )));
+            ));
         }
     }
     let group = ObjectRef::group(group.id);
-    Ok(ConsoleState::Present {
+    ConsoleState::Present {
         id: group.id,
-        url: db.client_url(group),
-    })
+        url: registry.db.client_url(group),
+    }
 }
 
 fn project_name(project: &api::Project) -> &str {

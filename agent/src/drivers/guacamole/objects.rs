@@ -180,30 +180,32 @@ impl Db<'_> {
         &mut self,
         owners: &[&str],
     ) -> Result<BTreeMap<String, (ObjectId, String, Parent)>, DriverError> {
-        if owners.is_empty() {
-            return Ok(BTreeMap::new());
+        let mut found = BTreeMap::new();
+        // Statements of bounded size: a refresh may ask for many projects.
+        for chunk in owners.chunks(500) {
+            let sql = self.sql(&format!(
+                "SELECT a.attribute_value, g.connection_group_id, g.connection_group_name, g.parent_id \
+                 FROM guacamole_connection_group_attribute a JOIN guacamole_connection_group g \
+                 ON g.connection_group_id = a.connection_group_id \
+                 WHERE a.attribute_name = ? AND a.attribute_value IN ({}) \
+                 ORDER BY g.connection_group_id DESC",
+                placeholders(chunk.len())
+            ));
+            let mut query = sqlx::query_as(&sql).bind(OWNER);
+            for owner in chunk {
+                query = query.bind(*owner);
+            }
+            let rows: Vec<(String, i64, String, Option<i64>)> = query
+                .fetch_all(&mut *self.conn)
+                .await
+                .map_err(|e| classify("find groups by owner", e))?;
+            // Newest first, so the oldest of a mark's copies is kept.
+            found.extend(
+                rows.into_iter()
+                    .map(|(owner, id, name, parent)| (owner, (id, name, parent_of(parent)))),
+            );
         }
-        let placeholders = placeholders(owners.len());
-        let sql = self.sql(&format!(
-            "SELECT a.attribute_value, g.connection_group_id, g.connection_group_name, g.parent_id \
-             FROM guacamole_connection_group_attribute a JOIN guacamole_connection_group g \
-             ON g.connection_group_id = a.connection_group_id \
-             WHERE a.attribute_name = ? AND a.attribute_value IN ({placeholders}) \
-             ORDER BY g.connection_group_id DESC"
-        ));
-        let mut query = sqlx::query_as(&sql).bind(OWNER);
-        for owner in owners {
-            query = query.bind(*owner);
-        }
-        let rows: Vec<(String, i64, String, Option<i64>)> = query
-            .fetch_all(&mut *self.conn)
-            .await
-            .map_err(|e| classify("find groups by owner", e))?;
-        // Newest first, so the oldest of a mark's copies is kept.
-        Ok(rows
-            .into_iter()
-            .map(|(owner, id, name, parent)| (owner, (id, name, parent_of(parent))))
-            .collect())
+        Ok(found)
     }
 
     /// The object of `kind` named `name` directly under `parent`.
