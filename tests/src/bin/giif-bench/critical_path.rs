@@ -23,7 +23,8 @@
 //!   reconfigured over SSH; then on the iDRAC, one command at a time with
 //!   the driver's pause between commands (`agent/src/drivers/idrac`): read
 //!   the virtual media, read it again and attach the image
-//!   (`attach_media`), power on.
+//!   (`attach_media`), make the virtual CD the next boot's first device,
+//!   once (`boot_once_from_media`: two `racadm set`), power on.
 //!
 //! Every Proxmox task also costs two API calls on the path (the request that
 //! starts it and the status read that sees it end), a hot-plug and a
@@ -120,6 +121,10 @@ pub mod steps {
         IdracCommand("remoteimage -s"),
         IdracPause,
         IdracCommand("remoteimage -c"),
+        IdracPause,
+        IdracCommand("set iDRAC.ServerBoot.FirstBootDevice"),
+        IdracPause,
+        IdracCommand("set iDRAC.ServerBoot.BootOnce"),
         IdracPause,
         IdracCommand("serveraction powerup"),
     ];
@@ -278,8 +283,8 @@ mod tests {
         let chain = longest_chain(&resources, &latency);
         let addresses: Vec<&str> = chain.links.iter().map(|(a, _)| a.as_str()).collect();
         assert_eq!(addresses, ["project", "gateway", "server"]);
-        // 2 + 2 + 0.25, then 2 + 4 x 1 + 3 x 0.5.
-        assert_eq!(chain.total, Duration::from_millis(11_750));
+        // 2 + 2 + 0.25, then 2 + 6 x 1 + 5 x 0.5.
+        assert_eq!(chain.total, Duration::from_millis(14_750));
     }
 
     #[test]

@@ -564,8 +564,9 @@ const METHOD: &str = r#"## Method
   SSH). A VM is a clone, a resize (its 20 GB disk is larger than the template's 10 GB) and a start task.
   A floating IP reconfigures its gateway over SSH. A bare-metal assignment waits for its gateway, then
   hot-plugs a NIC into the running gateway VM, reconfigures the gateway, and on the iDRAC reads the
-  virtual media, reads it again and attaches the ISO, and powers the server on: four commands with the
-  driver's pause between them. Calls without device latency (Proxmox API reads and synchronous writes,
+  virtual media, reads it again and attaches the ISO, sets the virtual CD as the first boot device for
+  one boot (two `racadm set`), and powers the server on: six commands with the driver's pause between
+  them. (Reports before December 2026 left the two `set` commands out, so their bound was 3 s short.) Calls without device latency (Proxmox API reads and synchronous writes,
   SSH to gateways, the store) count as zero, so the measured/critical-path ratio includes them along
   with Terraform's and the provider's own time. A ratio close to 1 shows that the agent runs independent
   work (the three gateways, the six VMs, the two servers) at the same time. Where Proxmox API calls have
