@@ -253,24 +253,24 @@ impl Db<'_> {
     /// Makes the principals `source` gives READ on `object` exactly
     /// `wanted`. Every wanted principal must exist, spelled exactly. A few
     /// statements whatever the number of principals: the lookups, the
-    /// permission rows and the agent's records each in one. A `new` object
-    /// (made in this transaction) has no grants or records to read.
+    /// permission rows and the agent's records each in one. `attributes`
+    /// are the object's as its caller read them; `None` for an object made
+    /// in this transaction, which has no grants or records yet.
     pub async fn set_grants(
         &mut self,
         object: ObjectRef,
         source: &str,
         wanted: &Principals,
-        new: bool,
+        attributes: Option<&BTreeMap<String, String>>,
     ) -> Result<(), DriverError> {
+        let new = attributes.is_none();
         if new && wanted.is_empty() {
             return Ok(());
         }
-        let attributes = if new {
-            BTreeMap::new()
-        } else {
-            self.attributes(object.kind, object.id).await?
-        };
-        let mut records: BTreeMap<(Entity, String), Grant> = recorded(&attributes)?
+        let mut records: BTreeMap<(Entity, String), Grant> = attributes
+            .map(recorded)
+            .transpose()?
+            .unwrap_or_default()
             .into_iter()
             .map(|g| ((g.entity, g.name.clone()), g))
             .collect();

@@ -280,43 +280,6 @@ impl Db<'_> {
             .collect())
     }
 
-    /// Sets (or with `None` removes) one of the agent's attributes.
-    pub async fn set_attribute(
-        &mut self,
-        kind: ObjectKind,
-        id: ObjectId,
-        name: &str,
-        value: Option<&str>,
-    ) -> Result<(), DriverError> {
-        let t = tables(kind);
-        let delete = self.sql(&format!(
-            "DELETE FROM {attr} WHERE {id} = ? AND attribute_name = ?",
-            id = t.id,
-            attr = t.attribute
-        ));
-        sqlx::query(&delete)
-            .bind(id)
-            .bind(name)
-            .execute(&mut *self.conn)
-            .await
-            .map_err(|e| classify("set an attribute", e))?;
-        if let Some(value) = value {
-            let insert = self.sql(&format!(
-                "INSERT INTO {attr} ({id}, attribute_name, attribute_value) VALUES (?, ?, ?)",
-                id = t.id,
-                attr = t.attribute
-            ));
-            sqlx::query(&insert)
-                .bind(id)
-                .bind(name)
-                .bind(value)
-                .execute(&mut *self.conn)
-                .await
-                .map_err(|e| classify("set an attribute", e))?;
-        }
-        Ok(())
-    }
-
     /// Sets (or with `None` removes) many of the agent's attributes of one
     /// object: one statement to clear them and one to write the new values.
     pub async fn set_attributes(

@@ -261,7 +261,7 @@ pub(super) async fn ensure_tree_in(
             // A group made just now holds only its children, made with it:
             // no grants or records to read first.
             for id in &ids {
-                db.set_grants(ObjectRef::group(*id), grants.source, grants.wanted, true)
+                db.set_grants(ObjectRef::group(*id), grants.source, grants.wanted, None)
                     .await?;
             }
         } else {
@@ -285,12 +285,7 @@ pub(super) async fn root_group_in(
             None => match db.by_name(ObjectKind::Group, Parent::Root, name).await? {
                 // An operator's own group: used as a parent, never changed.
                 Some(id) => id,
-                None => {
-                    let id = db.insert_group(Parent::Root, name).await?;
-                    db.set_attribute(ObjectKind::Group, id, OWNER, Some(owner))
-                        .await?;
-                    id
-                }
+                None => create_group_in(db, owner, Parent::Root, name).await?,
             },
         },
     )
@@ -353,18 +348,16 @@ pub(super) async fn grants_in(
             format!("{noun} {} no longer exists", object.id),
         ));
     }
-    if !db
-        .attributes(object.kind, object.id)
-        .await?
-        .contains_key(OWNER)
-    {
+    let attributes = db.attributes(object.kind, object.id).await?;
+    if !attributes.contains_key(OWNER) {
         return Err(DriverError::permanent(
             TARGET,
             "set READ grants",
             format!("the agent did not create {noun} {}", object.id),
         ));
     }
-    db.set_grants(object, source, wanted, false).await
+    db.set_grants(object, source, wanted, Some(&attributes))
+        .await
 }
 
 /// Every object the agent made under group `root`, `root` included.
