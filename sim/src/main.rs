@@ -64,7 +64,11 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     if let Some(file) = &cli.admin_addr_file {
-        std::fs::write(file, running.admin_addr.to_string())?;
+        // Written aside and renamed into place: whoever waits for the file
+        // never reads it half written.
+        let partial = file.with_extension("partial");
+        std::fs::write(&partial, running.admin_addr.to_string())?;
+        std::fs::rename(&partial, file)?;
     }
     eprintln!("giif-sim: admin API on http://{}", running.admin_addr);
     eprintln!("giif-sim: Proxmox VE API at {}", running.pve.api_url());
